@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Build stage: native addon (node-gyp over libgmp), wasm core (clang/lld), TypeScript.
+FROM node:20-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgmp-dev g++ make python3 clang lld \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json binding.gyp ./
+COPY scripts ./scripts
+COPY native ./native
+RUN npm ci
+COPY . .
+RUN node scripts/build-native.mjs --strict && node scripts/build-wasm.mjs --strict && npm run build \
+ && npm prune --omit=dev
+
+# Runtime: slim image with only the GMP shared library.
+FROM node:20-bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgmp10 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/build/Release/mpc_math.node ./build/Release/mpc_math.node
+COPY --from=build /app/wasm/build/mpc_math.wasm ./wasm/build/mpc_math.wasm
+USER node
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["demo"]

@@ -1,0 +1,45 @@
+/**
+ * The error catalogue: every code the project throws, with its category.
+ * Codes are stable API: operators alert on them and tests assert them, so never rename one.
+ */
+export type ErrorCategory =
+  | 'invalid_args'
+  | 'invalid_key_share'
+  | 'aborted'
+  | 'io'
+  | 'bug'
+  | 'policy'
+  | 'closing'
+  | 'unavailable';
+
+export const ERROR_CODES = {
+  // math: argument validation (the TS shell checks before any backend sees a value)
+  ERR_MATH_TYPE: 'invalid_args',
+  ERR_MATH_NEGATIVE: 'invalid_args',
+  ERR_MATH_TOO_LARGE: 'invalid_args',
+  ERR_MATH_MODULUS_EVEN: 'invalid_args',
+  ERR_MATH_MODULUS_TOO_SMALL: 'invalid_args',
+  ERR_MATH_NOT_INVERTIBLE: 'invalid_args',
+  ERR_MATH_LENGTH_MISMATCH: 'invalid_args',
+  ERR_MATH_EMPTY: 'invalid_args',
+  ERR_MATH_PRIME_BITS: 'invalid_args',
+  ERR_MATH_RNG: 'invalid_args',
+  // math: backends
+  ERR_MATH_BACKEND_UNAVAILABLE: 'unavailable',
+  ERR_MATH_BACKEND_UNKNOWN: 'invalid_args',
+  ERR_MATH_SELF_TEST_FAILED: 'bug',
+  ERR_MATH_BACKEND_FAILED: 'bug',
+  ERR_MATH_PRIME_SEARCH_EXHAUSTED: 'bug',
+  // worker pool
+  ERR_POOL_CLOSED: 'closing',
+  ERR_POOL_TASK_UNKNOWN: 'invalid_args',
+  ERR_POOL_TASK_FAILED: 'bug',
+  // prime pool and its cache
+  ERR_PRIME_CACHE_CORRUPT: 'io',
+  ERR_PRIME_CACHE_IO: 'io',
+  ERR_PRIME_FIXTURE_INVALID: 'invalid_args',
+  // configuration / CLI
+  ERR_CONFIG_INVALID: 'invalid_args',
+} as const satisfies Record<string, ErrorCategory>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

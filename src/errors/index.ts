@@ -1,0 +1,2 @@
+export { ERROR_CODES, type ErrorCategory, type ErrorCode } from './codes.js';
+export { type Blame, isMpcError, MpcError, type MpcErrorOptions, reviveMpcError } from './mpc-error.js';
