@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Both cores: the agreement suites are split into files so they can run side by side.
+    maxWorkers: 2,
     reporters: ['default'],
   },
 });

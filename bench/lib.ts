@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { packageRoot } from '../src/util/package-root.js';
@@ -14,8 +14,14 @@ export interface Measurement {
  * Times `fn` with tinybench: at least `iterations` runs and at least `timeMs` of sampling.
  * Slow tasks (hundreds of ms) get few samples; that is enough for ratios measured side by side.
  */
-export async function measure(name: string, fn: () => unknown, timeMs = 300, iterations = 3): Promise<Measurement> {
-  const bench = new Bench({ time: timeMs, iterations, warmupIterations: 1, warmupTime: 0 });
+export async function measure(
+  name: string,
+  fn: () => unknown,
+  timeMs = 300,
+  iterations = 3,
+  warmupIterations = 1,
+): Promise<Measurement> {
+  const bench = new Bench({ time: timeMs, iterations, warmupIterations, warmup: warmupIterations > 0, warmupTime: 0 });
   bench.add(name, fn);
   await bench.run();
   const task = bench.tasks[0];
@@ -41,14 +47,21 @@ export function seeded(label: string): (bits: number) => bigint {
   };
 }
 
+/** The committed 1536-bit safe test primes (bench operands only: they are public). */
+export function fixtureSafePrimes(): bigint[] {
+  const fixture = JSON.parse(readFileSync(join(packageRoot(), 'test', 'fixtures', 'primes.json'), 'utf8')) as {
+    sets: Record<string, string[]>;
+  };
+  const set = fixture.sets['safe-1536'];
+  if (set === undefined || set.length < 8) throw new Error('test/fixtures/primes.json has no safe-1536 primes');
+  return set.map((h) => BigInt(`0x${h}`));
+}
+
 export function writeResults(file: string, data: unknown): string {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, file);
-  writeFileSync(
-    path,
-    `${JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v), 2)}\n`,
-  );
+  writeFileSync(path, `${JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v), 2)}\n`);
   return path;
 }
 

@@ -27,7 +27,14 @@ export async function benchMath(log: (line: string) => void): Promise<MathRow[]>
   const rows: MathRow[] = [];
   const backends = availableBackends().map((n) => loadBackend(n));
   const push = (op: string, modBits: number, expBits: number | undefined, m: MathBackend, r: Measurement) => {
-    rows.push({ op, modBits, ...(expBits === undefined ? {} : { expBits }), backend: m.name, msPerOp: r.msPerOp, opsPerSec: r.opsPerSec });
+    rows.push({
+      op,
+      modBits,
+      ...(expBits === undefined ? {} : { expBits }),
+      backend: m.name,
+      msPerOp: r.msPerOp,
+      opsPerSec: r.opsPerSec,
+    });
   };
   for (const [modBits, expBits] of POWM_SHAPES) {
     const rnd = seeded(`powm-${modBits}-${expBits}`);

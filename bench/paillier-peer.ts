@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as paillier from 'paillier-bigint';
 import { crtModulus } from '../src/math/backend.js';
 import { availableBackends, loadBackend } from '../src/math/select.js';
-import { packageRoot } from '../src/util/package-root.js';
-import { fmt, measure, seeded } from './lib.js';
+import { fixtureSafePrimes, fmt, measure, seeded } from './lib.js';
 
 export interface PaillierRow {
   op: 'encrypt' | 'encryptCrt' | 'decrypt';
@@ -20,13 +17,7 @@ export interface PaillierRow {
  * decrypt: L(c^φ mod N²)·φ^-1 mod N via CRT.
  */
 export async function benchPaillier(log: (line: string) => void): Promise<PaillierRow[]> {
-  const fixture = JSON.parse(readFileSync(join(packageRoot(), 'test', 'fixtures', 'primes.json'), 'utf8')) as {
-    sets: Record<string, string[]>;
-  };
-  const [ph, qh] = fixture.sets['safe-1536'] ?? [];
-  if (ph === undefined || qh === undefined) throw new Error('test/fixtures/primes.json has no safe-1536 primes');
-  const p = BigInt(`0x${ph}`);
-  const q = BigInt(`0x${qh}`);
+  const [p, q] = fixtureSafePrimes() as [bigint, bigint];
   const n = p * q;
   const n2 = n * n;
   const phi = (p - 1n) * (q - 1n);
@@ -67,7 +58,12 @@ export async function benchPaillier(log: (line: string) => void): Promise<Pailli
     }
   }
   for (const op of ['encrypt', 'encryptCrt', 'decrypt'] as const) {
-    log(`  ${op.padEnd(10)} ${rows.filter((x) => x.op === op).map((x) => `${x.impl} ${fmt(x.msPerOp)}`).join('  ')} (ms/op)`);
+    log(
+      `  ${op.padEnd(10)} ${rows
+        .filter((x) => x.op === op)
+        .map((x) => `${x.impl} ${fmt(x.msPerOp)}`)
+        .join('  ')} (ms/op)`,
+    );
   }
   return rows;
 }

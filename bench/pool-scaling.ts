@@ -14,7 +14,12 @@ export interface PoolRow {
 export async function benchPool(backend: BackendName, log: (line: string) => void): Promise<PoolRow[]> {
   const rnd = seeded('pool');
   const mod = rnd(3072) | 1n;
-  const tasks: PowmTask[] = Array.from({ length: 32 }, () => ({ base: rnd(3072) % mod, exp: rnd(3072), mod, secret: true }));
+  const tasks: PowmTask[] = Array.from({ length: 32 }, () => ({
+    base: rnd(3072) % mod,
+    exp: rnd(3072),
+    mod,
+    secret: true,
+  }));
   const rows: PoolRow[] = [];
   for (const threads of [1, 2]) {
     const pool = new MathPool({ backend, threads });
@@ -23,7 +28,9 @@ export async function benchPool(backend: BackendName, log: (line: string) => voi
       const m = await measure(`pool ${threads}`, () => pool.powmBatch(tasks), 1000, 3);
       const base = rows[0]?.msPerBatch ?? m.msPerOp;
       rows.push({ backend, threads, batch: tasks.length, msPerBatch: m.msPerOp, speedup: base / m.msPerOp });
-      log(`  ${threads} worker(s): ${m.msPerOp.toFixed(0)} ms per batch of ${tasks.length}, speed-up ×${(base / m.msPerOp).toFixed(2)}`);
+      log(
+        `  ${threads} worker(s): ${m.msPerOp.toFixed(0)} ms per batch of ${tasks.length}, speed-up ×${(base / m.msPerOp).toFixed(2)}`,
+      );
     } finally {
       await pool.close();
     }

@@ -8,47 +8,55 @@ import { fmt, writeResults } from './lib.js';
 import { benchMath, type MathRow } from './math.js';
 import { benchPaillier } from './paillier-peer.js';
 import { benchPool } from './pool-scaling.js';
-import { measureRawGmp } from './raw-gmp.js';
+import { benchZk, type ZkRow } from './zk.js';
+import { measureNativeSameInputs } from './raw-gmp.js';
 import { measureGmpWasm } from './wasm-peer.js';
 
 const log = (line: string): void => console.log(line);
 
-function pick(rows: readonly MathRow[], op: string, backend: string, modBits: number, expBits: number): number | undefined {
-  return rows.find((r) => r.op === op && r.backend === backend && r.modBits === modBits && r.expBits === expBits)?.msPerOp;
+function pick(
+  rows: readonly MathRow[],
+  op: string,
+  backend: string,
+  modBits: number,
+  expBits: number,
+): number | undefined {
+  return rows.find((r) => r.op === op && r.backend === backend && r.modBits === modBits && r.expBits === expBits)
+    ?.msPerOp;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  log(`mpc-custody math benchmark — node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`);
+  log(
+    `mpc-custody math benchmark — node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`,
+  );
   const selected = selectBackend({ log });
 
-  log('\n[1/5] operations × sizes × backends');
+  log('\n[1/6] operations × sizes × backends');
   const math = await benchMath(log);
 
-  log('\n[2/5] raw GMP (C harness, same operand sizes) vs the native addon');
+  log('\n[2/6] raw GMP (C harness, same operand sizes) vs the native addon');
   const gmpCases = [
     { modBits: 1536, expBits: 1536, iterations: 200 },
     { modBits: 3072, expBits: 3072, iterations: 40 },
     { modBits: 6144, expBits: 3072, iterations: 20 },
     { modBits: 6144, expBits: 256, iterations: 200 },
   ];
-  const raw = await measureRawGmp(gmpCases);
-  const ratios = raw.map((r) => {
-    const native = pick(math, r.op, 'native', r.modBits, r.expBits);
-    return { ...r, nativeMsPerOp: native, ratio: native === undefined ? undefined : native / r.msPerOp };
-  });
+  const ratios = await measureNativeSameInputs(gmpCases);
   console.table(
     ratios.map((r) => ({
       shape: `${r.modBits}/${r.expBits}`,
       op: r.op,
-      'raw GMP ms': fmt(r.msPerOp),
-      'native ms': r.nativeMsPerOp === undefined ? 'n/a' : fmt(r.nativeMsPerOp),
-      'native/raw': r.ratio?.toFixed(3) ?? 'n/a',
+      'raw GMP ms': fmt(r.rawMsPerOp),
+      'native ms': fmt(r.backendMsPerOp),
+      'native/raw': r.ratio.toFixed(3),
     })),
   );
 
-  log('\n[3/5] wasm peers: our wasm32 build vs gmp-wasm (GMP compiled to wasm) vs js');
-  const peer = await measureGmpWasm(gmpCases.map((c) => ({ ...c, iterations: Math.max(3, Math.floor(c.iterations / 10)) })));
+  log('\n[3/6] wasm peers: our wasm32 build vs gmp-wasm (GMP compiled to wasm) vs js');
+  const peer = await measureGmpWasm(
+    gmpCases.map((c) => ({ ...c, iterations: Math.max(3, Math.floor(c.iterations / 10)) })),
+  );
   const wasmRows = gmpCases.map((c) => {
     const ours = pick(math, 'powm', 'wasm', c.modBits, c.expBits);
     const js = pick(math, 'powm', 'js', c.modBits, c.expBits);
@@ -63,10 +71,10 @@ async function main(): Promise<void> {
   });
   console.table(wasmRows);
 
-  log('\n[4/5] Paillier-shaped work at 3072-bit N vs paillier-bigint');
+  log('\n[4/6] Paillier-shaped work at 3072-bit N vs paillier-bigint');
   const paillierRows = await benchPaillier(log);
 
-  log(`\n[5/5] worker pool scaling (${selected.name} backend)`);
+  log(`\n[5/6] worker pool scaling (${selected.name} backend)`);
   const pool = await benchPool(selected.name, log);
 
   log('\nmath table (ms per operation):');
@@ -82,9 +90,10 @@ async function main(): Promise<void> {
   const js3072 = pick(math, 'powm', 'js', 3072, 3072);
   const wasm3072 = pick(math, 'powm', 'wasm', 3072, 3072);
   const targets = {
-    'native/raw GMP ≤ 1.1 (worst shape)': Math.max(...ratios.map((r) => r.ratio ?? Number.POSITIVE_INFINITY)).toFixed(3),
+    'native/raw GMP ≤ 1.1 (worst shape)': Math.max(...ratios.map((r) => r.ratio)).toFixed(3),
     'wasm ≥ 3× js at 3072/3072': js3072 && wasm3072 ? (js3072 / wasm3072).toFixed(2) : 'n/a',
-    '6144/3072 native vs raw GMP': ratios.find((r) => r.modBits === 6144 && r.expBits === 3072 && r.op === 'powm')?.ratio?.toFixed(3) ?? 'n/a',
+    '6144/3072 native vs raw GMP':
+      ratios.find((r) => r.modBits === 6144 && r.expBits === 3072 && r.op === 'powm')?.ratio.toFixed(3) ?? 'n/a',
     'pool 1→2 workers ≥ 1.8×': pool[1]?.speedup.toFixed(2) ?? 'n/a',
   };
   log('\ntargets (measured in this run):');
@@ -102,6 +111,15 @@ async function main(): Promise<void> {
     pool,
     targets,
   });
+  let zk: ZkRow[] = [];
+  if (!process.argv.includes('--no-zk')) {
+    log('\n[6/6] zero-knowledge proofs at the default security level (prove / verify per backend)');
+    zk = await benchZk(log);
+    console.table(
+      zk.map((r) => ({ proof: r.proof, backend: r.backend, 'prove ms': fmt(r.proveMs), 'verify ms': fmt(r.verifyMs) })),
+    );
+    writeResults('zk.json', { date: new Date().toISOString(), node: process.version, zk });
+  }
   log(`\nresults written to ${path} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 

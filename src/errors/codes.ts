@@ -38,6 +38,25 @@ export const ERROR_CODES = {
   ERR_PRIME_CACHE_CORRUPT: 'io',
   ERR_PRIME_CACHE_IO: 'io',
   ERR_PRIME_FIXTURE_INVALID: 'invalid_args',
+  // wire decoding (every byte from outside)
+  ERR_WIRE_TRUNCATED: 'invalid_args',
+  ERR_WIRE_TRAILING_BYTES: 'invalid_args',
+  ERR_WIRE_TOO_LARGE: 'invalid_args',
+  ERR_WIRE_BIGINT_TOO_LARGE: 'invalid_args',
+  ERR_WIRE_NON_CANONICAL: 'invalid_args',
+  ERR_WIRE_BAD_TAG: 'invalid_args',
+  ERR_WIRE_BAD_LENGTH: 'invalid_args',
+  ERR_WIRE_POINT_INVALID: 'invalid_args',
+  ERR_WIRE_TYPE: 'invalid_args',
+  // Paillier and ring-Pedersen
+  ERR_PAILLIER_KEY_INVALID: 'invalid_args',
+  ERR_PAILLIER_KEY_TOO_SMALL: 'invalid_args',
+  ERR_PAILLIER_CIPHERTEXT_INVALID: 'invalid_args',
+  ERR_PAILLIER_PLAINTEXT_RANGE: 'invalid_args',
+  ERR_RING_PEDERSEN_INVALID: 'invalid_args',
+  // zero-knowledge proofs: a failed verification names the check that failed
+  ERR_ZK_PROOF_INVALID: 'aborted',
+  ERR_ZK_STATEMENT_INVALID: 'invalid_args',
   // configuration / CLI
   ERR_CONFIG_INVALID: 'invalid_args',
 } as const satisfies Record<string, ErrorCategory>;

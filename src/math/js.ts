@@ -46,97 +46,154 @@ function powmPublic(base: bigint, exp: bigint, m: bigint): bigint {
   return r;
 }
 
-/** Fixed 4-bit windows, always one table multiplication per window, table read by full scan. */
-function powmUniform(base: bigint, exp: bigint, m: bigint): bigint {
-  const table: bigint[] = [1n % m];
-  for (let i = 1; i < 16; i++) table.push(((table[i - 1] as bigint) * base) % m);
-  const hex = exp.toString(16);
-  let r = 1n % m;
-  for (let i = 0; i < hex.length; i++) {
-    const d = Number.parseInt(hex[i] as string, 16);
-    if (i > 0) {
-      r = (r * r) % m;
-      r = (r * r) % m;
-      r = (r * r) % m;
-      r = (r * r) % m;
-    }
-    let t = 0n;
-    for (let k = 0; k < 16; k++) {
-      // Select without branching on d: mask is 1n only for k === d.
-      const mask = BigInt(Number(k === d));
-      t += mask * (table[k] as bigint);
-    }
-    r = (r * t) % m;
-  }
-  return r;
+/** Fixed-window width for `bits`-bit exponents: small tables for short exponents, 4 bits otherwise. */
+function fixedWindow(bits: number): number {
+  if (bits <= 8) return 1;
+  if (bits <= 64) return 2;
+  if (bits <= 256) return 3;
+  return 4;
 }
 
-/** Straus (simultaneous) exponentiation: one squaring chain shared by all bases, 4-bit fixed windows. */
+/** Digits of `e` in base 2^w, most significant first, padded to `count` digits. */
+function digits(e: bigint, w: number, count: number): number[] {
+  const bin = e.toString(2).padStart(count * w, '0');
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) out[i] = Number.parseInt(bin.slice(i * w, i * w + w), 2);
+  return out;
+}
+
+/**
+ * Fixed windows with a multiplication for every window, zero digits included (the multiplication
+ * count does not depend on the exponent's digits). See the honesty note above: BigInt itself is
+ * not constant time.
+ */
+function powmUniform(base: bigint, exp: bigint, m: bigint): bigint {
+  return multiExpStraus([base], [exp], m, true);
+}
+
+/** Straus (simultaneous) exponentiation: one squaring chain shared by all bases, fixed windows. */
 function multiExpStraus(bases: readonly bigint[], exps: readonly bigint[], m: bigint, uniform: boolean): bigint {
+  let maxBits = 1;
+  for (const e of exps) maxBits = Math.max(maxBits, e.toString(2).length);
+  const w = fixedWindow(maxBits);
+  const count = Math.ceil(maxBits / w);
+  const size = 1 << w;
   const tables = bases.map((b) => {
     const t: bigint[] = [1n % m];
-    for (let i = 1; i < 16; i++) t.push(((t[i - 1] as bigint) * b) % m);
+    for (let i = 1; i < size; i++) t.push(((t[i - 1] as bigint) * b) % m);
     return t;
   });
-  const hexLen = Math.max(...exps.map((e) => e.toString(16).length));
-  const hexes = exps.map((e) => e.toString(16).padStart(hexLen, '0'));
+  const ds = exps.map((e) => digits(e, w, count));
   let r = 1n % m;
-  for (let i = 0; i < hexLen; i++) {
-    if (i > 0) {
-      r = (r * r) % m;
-      r = (r * r) % m;
-      r = (r * r) % m;
-      r = (r * r) % m;
-    }
+  for (let i = 0; i < count; i++) {
+    if (i > 0) for (let k = 0; k < w; k++) r = (r * r) % m;
     for (let j = 0; j < tables.length; j++) {
-      const d = Number.parseInt((hexes[j] as string)[i] as string, 16);
-      const table = tables[j] as bigint[];
-      if (uniform) {
-        let t = 0n;
-        for (let k = 0; k < 16; k++) t += BigInt(Number(k === d)) * (table[k] as bigint);
-        r = (r * t) % m;
-      } else if (d !== 0) {
-        r = (r * (table[d] as bigint)) % m;
-      }
+      const d = (ds[j] as number[])[i] as number;
+      if (uniform || d !== 0) r = (r * ((tables[j] as bigint[])[d] as bigint)) % m;
     }
   }
   return r;
 }
 
-function gcd(a: bigint, b: bigint): bigint {
-  while (b !== 0n) {
-    const t = a % b;
-    a = b;
-    b = t;
+/**
+ * One Lehmer step (Knuth TAOCP vol. 2, §4.5.2, Algorithm L): simulates Euclid on the leading 48
+ * bits of a ≥ b using doubles (exact below 2^53) and returns the cofactor matrix [A, B, C, D] such
+ * that (A·a + B·b, C·a + D·b) equals the pair several Euclid steps later, or null when not even one
+ * step can be simulated (then the caller does one full-precision step).
+ */
+function lehmerMatrix(a: bigint, b: bigint): [number, number, number, number] | null {
+  const shift = BigInt(Math.max(0, a.toString(2).length - 48));
+  let x = Number(a >> shift);
+  let y = Number(b >> shift);
+  let A = 1;
+  let B = 0;
+  let C = 0;
+  let D = 1;
+  for (;;) {
+    if (y + C === 0 || y + D === 0) break;
+    const q = floorDiv(x + A, y + C);
+    if (q !== floorDiv(x + B, y + D)) break;
+    [A, C] = [C, A - q * C];
+    [B, D] = [D, B - q * D];
+    [x, y] = [y, x - q * y];
   }
-  return a;
+  return B === 0 ? null : [A, B, C, D];
 }
 
-function invMod(a: bigint, m: bigint): bigint | null {
-  // Extended Euclid on (a, m), tracking only the coefficient of a.
+/** ⌊n/d⌋ exactly for |n|, |d| < 2^50 (the double quotient may round across an integer; fix it). */
+function floorDiv(n: number, d: number): number {
+  let q = Math.floor(n / d);
+  const r = n - q * d;
+  if (d > 0) {
+    if (r < 0) q--;
+    else if (r >= d) q++;
+  } else if (r > 0) q--;
+  else if (r <= d) q++;
+  return q;
+}
+
+/** Extended Euclid (Lehmer-accelerated) tracking only the cofactor of `a`: [gcd, s] with s·a ≡ gcd (mod m). */
+function gcdExt(m: bigint, a: bigint, wantCofactor: boolean): [bigint, bigint] {
   let r0 = m;
   let r1 = a;
-  let t0 = 0n;
-  let t1 = 1n;
+  let s0 = 0n;
+  let s1 = 1n;
+  // Lehmer steps while the numbers are big; plain Euclid below 2^64.
+  while (r1 >> 64n !== 0n) {
+    const mat = lehmerMatrix(r0, r1);
+    if (mat === null) {
+      const q = r0 / r1;
+      [r0, r1] = [r1, r0 - q * r1];
+      if (wantCofactor) [s0, s1] = [s1, s0 - q * s1];
+      continue;
+    }
+    const [A, B, C, D] = mat.map(BigInt) as [bigint, bigint, bigint, bigint];
+    [r0, r1] = [A * r0 + B * r1, C * r0 + D * r1];
+    if (wantCofactor) [s0, s1] = [A * s0 + B * s1, C * s0 + D * s1];
+  }
   while (r1 !== 0n) {
     const q = r0 / r1;
     [r0, r1] = [r1, r0 - q * r1];
-    [t0, t1] = [t1, t0 - q * t1];
+    if (wantCofactor) [s0, s1] = [s1, s0 - q * s1];
   }
-  if (r0 !== 1n) return null;
-  return t0 < 0n ? t0 + m : t0;
+  return [r0, s0];
 }
 
+function gcd(a: bigint, b: bigint): bigint {
+  if (a < b) [a, b] = [b, a];
+  if (b === 0n) return a;
+  return gcdExt(a, b, false)[0];
+}
+
+function invMod(a: bigint, m: bigint): bigint | null {
+  if (a === 0n) return m === 1n ? 0n : null;
+  const [g, s] = gcdExt(m, a, true);
+  if (g !== 1n) return null;
+  const r = s % m;
+  return r < 0n ? r + m : r;
+}
+
+/**
+ * Jacobi symbol (a/n), n odd positive: Euclid-style reduction with quadratic reciprocity
+ * (Cohen, Alg. 1.4.10), removing all factors of 2 of a in one shift per round.
+ */
 function jacobi(a: bigint, n: bigint): -1 | 0 | 1 {
-  // Binary Jacobi algorithm (Cohen, Alg. 1.4.10): n odd and positive.
   let result = 1;
   a %= n;
   while (a !== 0n) {
-    while ((a & 1n) === 0n) {
-      a >>= 1n;
-      const r = n & 7n;
-      if (r === 3n || r === 5n) result = -result;
+    // Remove all factors of 2 at once: whole zero words first, then the low word's trailing zeros.
+    let tz = 0;
+    let low = Number(a & 0xffffffffn);
+    while (low === 0) {
+      a >>= 32n;
+      tz += 32;
+      low = Number(a & 0xffffffffn);
     }
+    const t = 31 - Math.clz32(low & -low);
+    if (t > 0) a >>= BigInt(t);
+    tz += t;
+    const r = Number(n & 7n);
+    if ((tz & 1) === 1 && (r === 3 || r === 5)) result = -result;
     [a, n] = [n, a];
     if ((a & 3n) === 3n && (n & 3n) === 3n) result = -result;
     a %= n;

@@ -16,6 +16,12 @@ export interface MathPoolOptions {
   readonly threads?: number;
   /** Idle workers exit after this long (ms); default 30 s. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Worker module to load instead of the math worker (absolute path to compiled JS). Higher layers
+   * pass a module that re-exports the math tasks and adds their own (e.g. zk/worker.ts), so one
+   * pool serves both.
+   */
+  readonly workerFile?: string;
 }
 
 export interface CloseOptions {
@@ -23,12 +29,19 @@ export interface CloseOptions {
   readonly timeoutMs?: number;
 }
 
-/** Where the compiled worker lives: next to this file when built, in dist/ when running from src/. */
-function workerFilename(): string {
-  const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts')
-    ? join(packageRoot(), 'dist', 'src', 'math', 'pool-worker.js')
-    : join(here, '..', 'pool-worker.js');
+/**
+ * Where a compiled worker module lives: next to the calling module when built, in dist/ when the
+ * caller runs from src/ (vitest runs TypeScript directly; worker threads need the built JS).
+ */
+export function compiledSibling(callerUrl: string, file: string): string {
+  const here = fileURLToPath(callerUrl);
+  if (!here.endsWith('.ts')) return join(here, '..', file);
+  const rel = here.slice(join(packageRoot(), 'src').length + 1);
+  return join(packageRoot(), 'dist', 'src', rel, '..', file);
+}
+
+function workerFilename(override?: string): string {
+  const file = override ?? compiledSibling(import.meta.url, 'pool-worker.js');
   if (!existsSync(file)) {
     throw new MpcError('ERR_MATH_BACKEND_UNAVAILABLE', `worker script ${file} is missing: run 'npm run build'`);
   }
@@ -54,7 +67,7 @@ export class MathPool implements AsyncDisposable {
     this.threads = threads;
     this.backend = opts.backend;
     this.#pool = new Piscina({
-      filename: workerFilename(),
+      filename: workerFilename(opts.workerFile),
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: opts.idleTimeoutMs ?? 30_000,
@@ -86,6 +99,14 @@ export class MathPool implements AsyncDisposable {
   /** One prime of the given kind, searched on a worker. */
   async generatePrime(bits: number, kind: PrimeKind): Promise<bigint> {
     return this.#run<bigint>('prime', { bits, kind });
+  }
+
+  /**
+   * Runs a named task of the worker module (for higher layers' worker modules, see `workerFile`).
+   * Typed errors thrown in the worker are rebuilt on this side.
+   */
+  async runTask<R>(name: string, arg: unknown): Promise<R> {
+    return this.#run<R>(name, arg);
   }
 
   /** Test hook: occupies one worker for `ms`. */

@@ -38,7 +38,14 @@ export function loadBackend(name: BackendName, loaderOverride?: () => RawMath): 
   if (hit !== undefined) return hit;
   const loader = loaderOverride ?? (Object.hasOwn(LOADERS, name) ? LOADERS[name] : undefined);
   if (loader === undefined) throw new MpcError('ERR_MATH_BACKEND_UNKNOWN', `unknown math backend '${String(name)}'`);
-  const backend = createBackend(loader());
+  let raw: RawMath;
+  try {
+    raw = loader();
+  } catch (e) {
+    if (isMpcError(e)) throw e;
+    throw new MpcError('ERR_MATH_BACKEND_UNAVAILABLE', `math backend '${name}' failed to load`, { cause: e });
+  }
+  const backend = createBackend(raw);
   runSelfTest(backend);
   if (loaderOverride === undefined) loaded.set(name, backend);
   return backend;

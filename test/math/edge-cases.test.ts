@@ -87,7 +87,12 @@ describe.each(ALL_BACKENDS)('%s backend edge cases', (name) => {
     expect(code(() => m.multiExp(many, many, M))).toBe('ERR_MATH_TOO_LARGE');
     expect(code(() => m.powmBatch([]))).toBe('ERR_MATH_EMPTY');
     expect(code(() => m.powmBatch([null as never]))).toBe('ERR_MATH_TYPE');
-    const tasks = Array.from({ length: MATH_LIMITS.maxBatchTasks + 1 }, () => ({ base: 2n, exp: 2n, mod: M, secret: false }));
+    const tasks = Array.from({ length: MATH_LIMITS.maxBatchTasks + 1 }, () => ({
+      base: 2n,
+      exp: 2n,
+      mod: M,
+      secret: false,
+    }));
     expect(code(() => m.powmBatch(tasks))).toBe('ERR_MATH_TOO_LARGE');
     expect(code(() => m.powmBatch([{ base: 2n, exp: 2n, mod: 8n, secret: false }]))).toBe('ERR_MATH_MODULUS_EVEN');
   });
@@ -96,7 +101,7 @@ describe.each(ALL_BACKENDS)('%s backend edge cases', (name) => {
     expect(code(() => m.invMod(6n, 9n))).toBe('ERR_MATH_NOT_INVERTIBLE');
     expect(code(() => m.invMod(0n, M))).toBe('ERR_MATH_NOT_INVERTIBLE');
     expect(code(() => m.invMod(4n, 1n << 100n))).toBe('ERR_MATH_NOT_INVERTIBLE');
-    expect(m.invMod(3n, 1n << 100n) * 3n % (1n << 100n)).toBe(1n);
+    expect((m.invMod(3n, 1n << 100n) * 3n) % (1n << 100n)).toBe(1n);
     expect(m.invMod(M - 1n, M)).toBe(M - 1n);
     expect(m.invMod(1n, 2n)).toBe(1n);
   });
@@ -131,20 +136,23 @@ describe('powmCrt', () => {
   // Two 127/89-bit Mersenne primes stand in for p and q here; the fixture-based test uses real 1536-bit ones.
   const p = (1n << 127n) - 1n;
   const q = (1n << 89n) - 1n;
-  it.each(ALL_BACKENDS)('%s: equals direct exponentiation mod pq and mod (pq)^2, including bases divisible by p', (name) => {
-    const m = backend(name);
-    const rng = new TestDrbg(`crt-${name}`);
-    for (const power of [1, 2] as const) {
-      const crt = crtModulus(p, q, power);
-      for (let i = 0; i < 300; i++) {
-        let base = rng.bits(2 * 216) % crt.modulus;
-        if (i % 50 === 0) base = (p * rng.bits(40)) % crt.modulus;
-        if (i % 77 === 0) base = 0n;
-        const exp = i % 60 === 0 ? 0n : rng.bits(1 + rng.int(500));
-        expect(m.powmCrt(base, exp, crt)).toBe(m.powm(base, exp, crt.modulus));
+  it.each(ALL_BACKENDS)(
+    '%s: equals direct exponentiation mod pq and mod (pq)^2, including bases divisible by p',
+    (name) => {
+      const m = backend(name);
+      const rng = new TestDrbg(`crt-${name}`);
+      for (const power of [1, 2] as const) {
+        const crt = crtModulus(p, q, power);
+        for (let i = 0; i < 300; i++) {
+          let base = rng.bits(2 * 216) % crt.modulus;
+          if (i % 50 === 0) base = (p * rng.bits(40)) % crt.modulus;
+          if (i % 77 === 0) base = 0n;
+          const exp = i % 60 === 0 ? 0n : rng.bits(1 + rng.int(500));
+          expect(m.powmCrt(base, exp, crt)).toBe(m.powm(base, exp, crt.modulus));
+        }
       }
-    }
-  });
+    },
+  );
   it('rejects equal or even factors', () => {
     expect(code(() => crtModulus(p, p))).toBe('ERR_MATH_NOT_INVERTIBLE');
     expect(code(() => crtModulus(p, 4n))).toBe('ERR_MATH_MODULUS_EVEN');

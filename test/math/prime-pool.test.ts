@@ -16,7 +16,14 @@ describe('prime pool with a disk cache', () => {
     const path = join(await dir, 'blum-256.json');
     const store = new FilePrimeStore(path, 'blum', 256);
     const progress: number[] = [];
-    const primes = new PrimePool({ pool, store, bits: 256, kind: 'blum', target: 6, onProgress: (h) => progress.push(h) });
+    const primes = new PrimePool({
+      pool,
+      store,
+      bits: 256,
+      kind: 'blum',
+      target: 6,
+      onProgress: (h) => progress.push(h),
+    });
     await Promise.all([primes.fill(), primes.fill()]); // concurrent fills share one run
     expect(await store.count()).toBe(6);
     expect(progress.at(-1)).toBe(6);
@@ -36,7 +43,13 @@ describe('prime pool with a disk cache', () => {
     const [good] = await testPrimes('safe', 512);
     const fake = (good as bigint) + 4n; // same size and residue mod 4, not prime
     await writeFile(path, JSON.stringify({ version: 1, kind: 'safe', bits: 512, primes: [fake.toString(16)] }));
-    const primes = new PrimePool({ pool, store: new FilePrimeStore(path, 'safe', 512), bits: 512, kind: 'safe', target: 0 });
+    const primes = new PrimePool({
+      pool,
+      store: new FilePrimeStore(path, 'safe', 512),
+      bits: 512,
+      kind: 'safe',
+      target: 0,
+    });
     await expect(primes.take(1)).rejects.toMatchObject({ code: 'ERR_PRIME_CACHE_CORRUPT' });
   });
 
@@ -45,7 +58,13 @@ describe('prime pool with a disk cache', () => {
     const [p] = await testPrimes('safe', 512);
     const entry = JSON.stringify({ version: 1, kind: 'safe', bits: 512, primes: [(p as bigint).toString(16)] });
     await writeFile(path, entry);
-    const primes = new PrimePool({ pool, store: new FilePrimeStore(path, 'safe', 512), bits: 512, kind: 'safe', target: 0 });
+    const primes = new PrimePool({
+      pool,
+      store: new FilePrimeStore(path, 'safe', 512),
+      bits: 512,
+      kind: 'safe',
+      target: 0,
+    });
     expect(await primes.take(1)).toEqual([p]);
     await writeFile(path, entry); // "restore from backup"
     await expect(primes.take(1)).rejects.toMatchObject({ code: 'ERR_PRIME_CACHE_CORRUPT' });

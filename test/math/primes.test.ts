@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { FIXTURE_PLAN } from '../../src/cli/fixture-primes.js';
 import { crtModulus } from '../../src/math/backend.js';
 import { bitLength } from '../../src/math/bits.js';
 import { generatePrime, isPrimeOfKind } from '../../src/math/primes.js';
-import { FIXTURE_PLAN } from '../../src/cli/fixture-primes.js';
 import { ALL_BACKENDS, backend } from '../helpers/backends.js';
 import { TestDrbg } from '../helpers/drbg.js';
 import { testPrimes } from '../helpers/primes.js';
