@@ -57,6 +57,14 @@ export const ERROR_CODES = {
   // zero-knowledge proofs: a failed verification names the check that failed
   ERR_ZK_PROOF_INVALID: 'aborted',
   ERR_ZK_STATEMENT_INVALID: 'invalid_args',
+  // protocol framework and protocols
+  ERR_PROTOCOL_ABORT: 'aborted',
+  ERR_ROUND_ORDER: 'bug',
+  ERR_MSG_DUPLICATE: 'aborted',
+  ERR_MSG_UNEXPECTED: 'invalid_args',
+  ERR_PROTOCOL_INPUT: 'invalid_args',
+  ERR_KEY_SHARE_INVALID: 'invalid_key_share',
+  ERR_PRESIGNATURE_USED: 'policy',
   // configuration / CLI
   ERR_CONFIG_INVALID: 'invalid_args',
 } as const satisfies Record<string, ErrorCategory>;

@@ -1,0 +1,137 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { MpcError } from '../errors/index.js';
+import type { MathBackend } from '../math/backend.js';
+import type { Rng } from '../math/random.js';
+import type { Authenticator, Envelope } from './envelope.js';
+import { signedBytes } from './envelope.js';
+import { PartyRunner } from './runner.js';
+import { ALL, type ProtocolDef, type RoundCtx } from './types.js';
+
+/**
+ * In-process simulation of n parties over a perfect in-memory network (round-based's `Simulation`):
+ * the protocol tests' harness. Parties sign with real Ed25519 keys, so blame is as provable as in
+ * the daemon. A malicious party is modelled by `tamper`, which may rewrite, drop or multiply what
+ * that party sends to each recipient (then re-encodes and re-signs it with the party's own key).
+ */
+export interface Tamper {
+  /**
+   * Called for each (message, recipient) pair a malicious party sends. Return the body to send
+   * (possibly changed), `undefined` to drop it, or a raw byte string to send as the encoded body.
+   */
+  (msg: { round: string; from: number; recipient: number; body: unknown; encoded: Uint8Array }): unknown;
+}
+
+export interface SimulationOptions {
+  readonly sid: Uint8Array;
+  readonly math: MathBackend;
+  /** One RNG per party (seeded DRBGs in tests make runs reproducible). */
+  readonly rngs: readonly Rng[];
+  readonly tamper?: ReadonlyMap<number, Tamper>;
+  /** Messages dropped in transit (never delivered): a test of timeouts at a higher layer. */
+  readonly drop?: (env: Envelope, recipient: number) => boolean;
+}
+
+export interface SimulationResult<O> {
+  readonly outputs: ReadonlyArray<O | undefined>;
+  readonly errors: ReadonlyArray<MpcError | undefined>;
+  /** Every envelope delivered, for tests that replay or inspect traffic. */
+  readonly traffic: readonly Envelope[];
+}
+
+export function simulationKeys(n: number, seed: Uint8Array): { secrets: Uint8Array[]; publics: Uint8Array[] } {
+  const secrets = Array.from({ length: n }, (_, i) => {
+    const s = new Uint8Array(32);
+    s.set(seed.subarray(0, 28));
+    new DataView(s.buffer).setUint32(28, i + 1);
+    return s;
+  });
+  return { secrets, publics: secrets.map((s) => ed25519.getPublicKey(s)) };
+}
+
+export function ed25519Authenticator(secret: Uint8Array, roster: readonly Uint8Array[]): Authenticator {
+  return {
+    sign: (bytes) => ed25519.sign(bytes, secret),
+    verify: (party, bytes, sig) => {
+      const pk = roster[party];
+      if (pk === undefined || sig.length !== 64) return false;
+      try {
+        return ed25519.verify(sig, bytes, pk);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export function simulate<I, S, O>(
+  def: ProtocolDef<I, S, O>,
+  inputs: readonly I[],
+  opts: SimulationOptions,
+): SimulationResult<O> {
+  const n = inputs.length;
+  const { secrets, publics } = simulationKeys(n, new Uint8Array(32).fill(7));
+  const auths = secrets.map((s) => ed25519Authenticator(s, publics));
+  const ctxs = inputs.map((_, i) => ({ self: i, n, sid: opts.sid, math: opts.math, rng: opts.rngs[i] as Rng }));
+  const runners = ctxs.map((ctx, i) => new PartyRunner(def, ctx, auths[i] as Authenticator));
+  const queue: Array<{ env: Envelope; to: number }> = [];
+  const traffic: Envelope[] = [];
+  const post = (from: number, envs: readonly Envelope[]) => {
+    for (const env of envs) {
+      const recipients = env.to === ALL ? [...Array(n).keys()].filter((j) => j !== from) : [env.to];
+      for (const to of recipients) {
+        const tamper = opts.tamper?.get(from);
+        let out: Envelope | undefined = env;
+        if (tamper !== undefined) out = applyTamper(def, tamper, env, to, auths[from] as Authenticator, ctxs[to] as RoundCtx);
+        if (out === undefined) continue;
+        if (opts.drop?.(out, to)) continue;
+        queue.push({ env: out, to });
+      }
+    }
+  };
+  inputs.forEach((input, i) => {
+    post(i, (runners[i] as PartyRunner<I, S, O>).start(input));
+  });
+  while (queue.length > 0) {
+    const { env, to } = queue.shift() as { env: Envelope; to: number };
+    traffic.push(env);
+    const r = runners[to] as PartyRunner<I, S, O>;
+    try {
+      post(to, r.receive(env));
+    } catch {
+      // refused message (not attributable or not for this session): the recipient goes on
+    }
+  }
+  return {
+    outputs: runners.map((r) => r.output),
+    errors: runners.map((r) => r.error ?? (r.status === 'running' ? stalled(def.name, r.round) : undefined)),
+    traffic,
+  };
+}
+
+/** A party still waiting when the network is quiet: at the daemon layer this is a timeout with blame. */
+function stalled(protocol: string, round: string | undefined): MpcError {
+  return new MpcError('ERR_PROTOCOL_ABORT', `${protocol} stalled in ${round ?? 'start'}: messages missing`, {
+    details: { protocol, round: round ?? 'start', stalled: true },
+  });
+}
+
+function applyTamper<I, S, O>(
+  def: ProtocolDef<I, S, O>,
+  tamper: Tamper,
+  env: Envelope,
+  recipient: number,
+  auth: Authenticator,
+  recipientCtx: RoundCtx,
+): Envelope | undefined {
+  const roundDef = def.rounds.find((r) => r.name === env.round);
+  let body: unknown = env.body;
+  if (roundDef !== undefined) {
+    body = roundDef.decode(env.body, env.from, recipientCtx);
+  }
+  const changed = tamper({ round: env.round, from: env.from, recipient, body, encoded: env.body });
+  if (changed === undefined) return undefined;
+  const encoded =
+    changed instanceof Uint8Array ? changed : roundDef !== undefined ? roundDef.encode(changed) : (changed as Uint8Array);
+  const unsigned = { ...env, body: encoded };
+  return { ...unsigned, sig: auth.sign(signedBytes(unsigned)) };
+}
