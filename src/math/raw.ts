@@ -40,11 +40,19 @@ export interface RawMath {
    * Returns true for primes always; false for composites except with negligible probability.
    */
   isProbablePrime?(n: bigint, reps: number): boolean;
+  /**
+   * Operations this core does not implement itself but runs with the BigInt core's code (the wasm
+   * core keeps gcd, inverse, Jacobi and mulMod in BigInt, where they are as fast). The agreement
+   * suite does not re-test these against the BigInt core: it would compare a function with itself.
+   */
+  readonly sharedWithJs?: readonly SharedOp[];
   /** Releases module memory (wasm) or native handles. Idempotent. */
   dispose?(): void;
 }
 
 export type BackendName = 'native' | 'wasm' | 'js';
+
+export type SharedOp = 'mulMod' | 'invMod' | 'gcd' | 'jacobi';
 
 export interface PowmTask {
   readonly base: bigint;

@@ -206,7 +206,12 @@ export class PartyRunner<I, S, O> {
       // All messages of the round are in (and agreed on, for reliable rounds): run the round.
       const inbox = new Map<number, unknown>();
       for (const [from, r] of slot) inbox.set(from, r.body);
-      const result = this.#def.process(def.name, this.#state as S, inbox, this.#ctx);
+      let result: ReturnType<ProtocolDef<I, S, O>['process']>;
+      try {
+        result = this.#def.process(def.name, this.#state as S, inbox, this.#ctx);
+      } catch (e) {
+        throw withMessageIds(e, slot);
+      }
       this.#roundIdx++;
       this.#phase = 'collect';
       if ('output' in result) {
@@ -300,6 +305,21 @@ export class PartyRunner<I, S, O> {
       e instanceof MpcError ? e : new MpcError('ERR_PROTOCOL_ABORT', `${this.#def.name} failed: internal error`, { cause: e });
     return [];
   }
+}
+
+/** Fills in the message ids of blamed senders from the round's messages (round code does not see ids). */
+function withMessageIds(e: unknown, slot: ReadonlyMap<number, Received>): unknown {
+  if (!(e instanceof MpcError) || e.code !== 'ERR_PROTOCOL_ABORT' || e.blame.every((b) => b.msgIds.length > 0))
+    return e;
+  const blame = e.blame.map((b) => {
+    const id = slot.get(b.party)?.id;
+    return b.msgIds.length > 0 || id === undefined ? b : { ...b, msgIds: [id] };
+  });
+  return new MpcError(e.code, e.message.replace(/^ERR_[A-Z0-9_]+: /, ''), {
+    blame,
+    details: e.details,
+    cause: e.cause,
+  });
 }
 
 function splitRound(round: string): { base: string; suffix: string } {
