@@ -8,9 +8,10 @@ import { fmt, writeResults } from './lib.js';
 import { benchMath, type MathRow } from './math.js';
 import { benchPaillier } from './paillier-peer.js';
 import { benchPool } from './pool-scaling.js';
-import { benchZk, type ZkRow } from './zk.js';
+import { benchProtocol, type PhaseRow } from './protocol.js';
 import { measureNativeSameInputs } from './raw-gmp.js';
 import { measureGmpWasm } from './wasm-peer.js';
+import { benchZk, type ZkRow } from './zk.js';
 
 const log = (line: string): void => console.log(line);
 
@@ -32,10 +33,10 @@ async function main(): Promise<void> {
   );
   const selected = selectBackend({ log });
 
-  log('\n[1/6] operations × sizes × backends');
+  log('\n[1/7] operations × sizes × backends');
   const math = await benchMath(log);
 
-  log('\n[2/6] raw GMP (C harness, same operand sizes) vs the native addon');
+  log('\n[2/7] raw GMP (C harness, same operand sizes) vs the native addon');
   const gmpCases = [
     { modBits: 1536, expBits: 1536, iterations: 200 },
     { modBits: 3072, expBits: 3072, iterations: 40 },
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     })),
   );
 
-  log('\n[3/6] wasm peers: our wasm32 build vs gmp-wasm (GMP compiled to wasm) vs js');
+  log('\n[3/7] wasm peers: our wasm32 build vs gmp-wasm (GMP compiled to wasm) vs js');
   const peer = await measureGmpWasm(
     gmpCases.map((c) => ({ ...c, iterations: Math.max(3, Math.floor(c.iterations / 10)) })),
   );
@@ -71,10 +72,10 @@ async function main(): Promise<void> {
   });
   console.table(wasmRows);
 
-  log('\n[4/6] Paillier-shaped work at 3072-bit N vs paillier-bigint');
+  log('\n[4/7] Paillier-shaped work at 3072-bit N vs paillier-bigint');
   const paillierRows = await benchPaillier(log);
 
-  log(`\n[5/6] worker pool scaling (${selected.name} backend)`);
+  log(`\n[5/7] worker pool scaling (${selected.name} backend)`);
   const pool = await benchPool(selected.name, log);
 
   log('\nmath table (ms per operation):');
@@ -113,12 +114,27 @@ async function main(): Promise<void> {
   });
   let zk: ZkRow[] = [];
   if (!process.argv.includes('--no-zk')) {
-    log('\n[6/6] zero-knowledge proofs at the default security level (prove / verify per backend)');
+    log('\n[6/7] zero-knowledge proofs at the default security level (prove / verify per backend)');
     zk = await benchZk(log);
     console.table(
       zk.map((r) => ({ proof: r.proof, backend: r.backend, 'prove ms': fmt(r.proveMs), 'verify ms': fmt(r.verifyMs) })),
     );
     writeResults('zk.json', { date: new Date().toISOString(), node: process.version, zk });
+  }
+  let phases: PhaseRow[] = [];
+  if (!process.argv.includes('--no-protocol')) {
+    log('\n[7/7] protocol phases (native backend, all parties in one process; aux uses fixture primes)');
+    phases = await benchProtocol(log);
+    console.table(
+      phases.map((r) => ({
+        'n/t': `${r.n}/${r.t}`,
+        phase: r.phase,
+        'ms per party': r.perPartyMs.toFixed(1),
+        'exponentiations per party':
+          r.perParty.powm + r.perParty.powmSec + r.perParty.powmCrt + r.perParty.multiExp + r.perParty.batched,
+      })),
+    );
+    writeResults('protocol.json', { date: new Date().toISOString(), node: process.version, phases });
   }
   log(`\nresults written to ${path} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }

@@ -103,7 +103,8 @@ export class PartyRunner<I, S, O> {
     if (!Number.isInteger(env.from) || env.from < 0 || env.from >= ctx.n || env.from === ctx.self) {
       throw new MpcError('ERR_MSG_UNEXPECTED', 'message has an invalid sender index');
     }
-    if (env.to !== ALL && env.to !== ctx.self) throw new MpcError('ERR_MSG_UNEXPECTED', 'message is addressed to another party');
+    if (env.to !== ALL && env.to !== ctx.self)
+      throw new MpcError('ERR_MSG_UNEXPECTED', 'message is addressed to another party');
     if (env.body.length > MAX_BODY_BYTES) throw new MpcError('ERR_MSG_UNEXPECTED', 'message body too large');
     if (!this.#auth.verify(env.from, signedBytes(env), env.sig)) {
       // Unattributable: anyone could have made it. Refuse it; a missing genuine message becomes a timeout.
@@ -122,7 +123,9 @@ export class PartyRunner<I, S, O> {
     const def = this.#def.rounds[idx] as RoundDef;
     const wantTo = def.kind === 'broadcast' ? ALL : this.#ctx.self;
     if (env.to !== wantTo) {
-      throw this.#abortNow([{ party: env.from, msgIds: [messageId(env)], reason: `${def.kind} round ${base} sent as the wrong kind` }]);
+      throw this.#abortNow([
+        { party: env.from, msgIds: [messageId(env)], reason: `${def.kind} round ${base} sent as the wrong kind` },
+      ]);
     }
     const slot = this.#got.get(base) ?? new Map<number, Received>();
     this.#got.set(base, slot);
@@ -130,7 +133,9 @@ export class PartyRunner<I, S, O> {
     const id = messageId(env);
     if (prev !== undefined) {
       if (equalBytes(bodyDigest(prev.env), bodyDigest(env))) return; // exact duplicate: idempotent
-      throw this.#abortNow([{ party: env.from, msgIds: [prev.id, id], reason: `equivocation: two different messages in ${base}` }]);
+      throw this.#abortNow([
+        { party: env.from, msgIds: [prev.id, id], reason: `equivocation: two different messages in ${base}` },
+      ]);
     }
     if (idx < this.#roundIdx) {
       throw this.#abortNow([{ party: env.from, msgIds: [id], reason: `late message for finished round ${base}` }]);
@@ -172,7 +177,12 @@ export class PartyRunner<I, S, O> {
       if (this.#phase === 'collect' && def.reliable === true) {
         this.#phase = 'echo';
         this.#echoes = new Map();
-        out.push(...this.#signAll([{ round: `${def.name}.echo`, to: ALL, body: null }], encodeDigests(this.#digests(def.name))));
+        out.push(
+          ...this.#signAll(
+            [{ round: `${def.name}.echo`, to: ALL, body: null }],
+            encodeDigests(this.#digests(def.name)),
+          ),
+        );
         continue;
       }
       if (this.#phase === 'echo') {
@@ -280,7 +290,8 @@ export class PartyRunner<I, S, O> {
     const out: Envelope[] = [];
     for (const o of outbox) {
       const def = this.#def.rounds.find((r) => r.name === o.round);
-      if (def === undefined) throw new MpcError('ERR_ROUND_ORDER', `protocol sent a message for unknown round ${o.round}`);
+      if (def === undefined)
+        throw new MpcError('ERR_ROUND_ORDER', `protocol sent a message for unknown round ${o.round}`);
       out.push(...this.#signAll([o], def.encode(o.body)));
     }
     return out;
@@ -288,7 +299,14 @@ export class PartyRunner<I, S, O> {
 
   #signAll(outbox: readonly Outgoing[], body: Uint8Array): Envelope[] {
     return outbox.map((o) => {
-      const unsigned = { protocol: this.#def.name, sid: this.#ctx.sid, round: o.round, from: this.#ctx.self, to: o.to, body };
+      const unsigned = {
+        protocol: this.#def.name,
+        sid: this.#ctx.sid,
+        round: o.round,
+        from: this.#ctx.self,
+        to: o.to,
+        body,
+      };
       const env: Envelope = { ...unsigned, sig: this.#auth.sign(signedBytes(unsigned)) };
       if (o.to === ALL && !o.round.includes('.')) this.#own.set(o.round, env);
       return env;
@@ -302,7 +320,9 @@ export class PartyRunner<I, S, O> {
   #fail(e: unknown): Envelope[] {
     this.status = 'aborted';
     this.error =
-      e instanceof MpcError ? e : new MpcError('ERR_PROTOCOL_ABORT', `${this.#def.name} failed: internal error`, { cause: e });
+      e instanceof MpcError
+        ? e
+        : new MpcError('ERR_PROTOCOL_ABORT', `${this.#def.name} failed: internal error`, { cause: e });
     return [];
   }
 }
@@ -351,7 +371,9 @@ function decodeEvidence(bytes: Uint8Array): Envelope[] {
   const r = new WireReader(bytes, 64 * (MAX_BODY_BYTES + 2048));
   const count = r.u32('evidence.count');
   if (count > 64) throw new MpcError('ERR_WIRE_BAD_LENGTH', 'too many evidence messages');
-  const out = Array.from({ length: count }, (_, i) => decodeEnvelope(r.bytes(`evidence[${i}]`, MAX_BODY_BYTES + 2048), MAX_BODY_BYTES));
+  const out = Array.from({ length: count }, (_, i) =>
+    decodeEnvelope(r.bytes(`evidence[${i}]`, MAX_BODY_BYTES + 2048), MAX_BODY_BYTES),
+  );
   r.end();
   return out;
 }

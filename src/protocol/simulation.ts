@@ -13,13 +13,17 @@ import { ALL, type ProtocolDef, type RoundCtx } from './types.js';
  * the daemon. A malicious party is modelled by `tamper`, which may rewrite, drop or multiply what
  * that party sends to each recipient (then re-encodes and re-signs it with the party's own key).
  */
-export interface Tamper {
-  /**
-   * Called for each (message, recipient) pair a malicious party sends. Return the body to send
-   * (possibly changed), `undefined` to drop it, or a raw byte string to send as the encoded body.
-   */
-  (msg: { round: string; from: number; recipient: number; body: unknown; encoded: Uint8Array }): unknown;
-}
+/**
+ * Called for each (message, recipient) pair a malicious party sends. Return the body to send
+ * (possibly changed), `undefined` to drop it, or a raw byte string to send as the encoded body.
+ */
+export type Tamper = (msg: {
+  round: string;
+  from: number;
+  recipient: number;
+  body: unknown;
+  encoded: Uint8Array;
+}) => unknown;
 
 export interface SimulationOptions {
   readonly sid: Uint8Array;
@@ -81,7 +85,8 @@ export function simulate<I, S, O>(
       for (const to of recipients) {
         const tamper = opts.tamper?.get(from);
         let out: Envelope | undefined = env;
-        if (tamper !== undefined) out = applyTamper(def, tamper, env, to, auths[from] as Authenticator, ctxs[to] as RoundCtx);
+        if (tamper !== undefined)
+          out = applyTamper(def, tamper, env, to, auths[from] as Authenticator, ctxs[to] as RoundCtx);
         if (out === undefined) continue;
         if (opts.drop?.(out, to)) continue;
         queue.push({ env: out, to });
@@ -131,7 +136,11 @@ function applyTamper<I, S, O>(
   const changed = tamper({ round: env.round, from: env.from, recipient, body, encoded: env.body });
   if (changed === undefined) return undefined;
   const encoded =
-    changed instanceof Uint8Array ? changed : roundDef !== undefined ? roundDef.encode(changed) : (changed as Uint8Array);
+    changed instanceof Uint8Array
+      ? changed
+      : roundDef !== undefined
+        ? roundDef.encode(changed)
+        : (changed as Uint8Array);
   const unsigned = { ...env, body: encoded };
   return { ...unsigned, sig: auth.sign(signedBytes(unsigned)) };
 }

@@ -24,7 +24,9 @@ type Outcome = bigint | number | boolean | string;
  * the BigInt core's own code for `shared` (RawMath.sharedWithJs) is not re-run for it.
  */
 function agree<I>(inputs: readonly I[], op: (m: MathBackend, input: I) => Outcome, shared?: SharedOp): void {
-  const backends = ALL_BACKENDS.filter((name) => shared === undefined || !backend(name).raw.sharedWithJs?.includes(shared));
+  const backends = ALL_BACKENDS.filter(
+    (name) => shared === undefined || !backend(name).raw.sharedWithJs?.includes(shared),
+  );
   const results = backends.map((name) => {
     const m = backend(name);
     return inputs.map((x) => {

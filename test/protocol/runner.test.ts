@@ -31,7 +31,9 @@ const toy: ProtocolDef<bigint, { mine: bigint; sum1?: bigint }, { sum1: bigint; 
     blame.throwIfAny();
     const sum = [...inbox.values()].reduce<bigint>((a, b) => a + (b as bigint), state.mine);
     if (round === 'r1') {
-      const outbox = [...Array(ctx.n).keys()].filter((j) => j !== ctx.self).map((j) => ({ round: 'r2', to: j, body: state.mine + BigInt(j) }));
+      const outbox = [...Array(ctx.n).keys()]
+        .filter((j) => j !== ctx.self)
+        .map((j) => ({ round: 'r2', to: j, body: state.mine + BigInt(j) }));
       return { state: { ...state, sum1: sum }, outbox };
     }
     return { output: { sum1: state.sum1 as bigint, sum2: sum } };
@@ -51,7 +53,11 @@ describe('round framework', () => {
     const r = run([1n, 2n, 3n, 4n]);
     expect(r.errors).toEqual([undefined, undefined, undefined, undefined]);
     expect(r.outputs.map((o) => o?.sum1)).toEqual([10n, 10n, 10n, 10n]);
-    expect(r.outputs.map((o) => o?.sum2)).toEqual([1n + 2n + 3n + 4n + 3n * 0n, 1n + 0n + 3n + 4n + 3n, 1n + 2n + 0n + 4n + 6n, 1n + 2n + 3n + 0n + 9n].map((_, i) => [1n, 2n, 3n, 4n].reduce((a, b, j) => (j === i ? a + b : a + b + BigInt(i)), 0n)));
+    expect(r.outputs.map((o) => o?.sum2)).toEqual(
+      [1n + 2n + 3n + 4n + 3n * 0n, 1n + 0n + 3n + 4n + 3n, 1n + 2n + 0n + 4n + 6n, 1n + 2n + 3n + 0n + 9n].map(
+        (_, i) => [1n, 2n, 3n, 4n].reduce((a, b, j) => (j === i ? a + b : a + b + BigInt(i)), 0n),
+      ),
+    );
   });
 
   it('treats an exact duplicate as idempotent', () => {
