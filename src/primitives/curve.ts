@@ -50,3 +50,14 @@ export function decodePoint(bytes: Uint8Array, path = 'point'): Point {
     throw new MpcError('ERR_WIRE_POINT_INVALID', `${path} is not a valid curve point`, { cause: e, details: { path } });
   }
 }
+
+/** True for a point object on the curve that is not the identity (statements built in memory). */
+export function isValidNonIdentity(P: unknown): P is Point {
+  if (!(P instanceof Point)) return false;
+  try {
+    P.assertValidity();
+  } catch {
+    return false;
+  }
+  return !P.is0();
+}

@@ -37,7 +37,16 @@ import { equalBytes } from '@noble/curves/utils.js';
 import { MpcError } from '../errors/index.js';
 import { fromBytesBE, mod, toBytesBE } from '../math/bits.js';
 import { type Rng, randBelow } from '../math/random.js';
-import { CURVE_ORDER, decodePoint, encodePoint, mulBase, mulPublic, POINT_BYTES, Point } from '../primitives/curve.js';
+import {
+  CURVE_ORDER,
+  decodePoint,
+  encodePoint,
+  isValidNonIdentity,
+  mulBase,
+  mulPublic,
+  POINT_BYTES,
+  Point,
+} from '../primitives/curve.js';
 import { Transcript } from '../primitives/transcript.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import { TAG_PREFIX } from '../zk/common.js';
@@ -376,16 +385,6 @@ function interpolateAtZero(shares: readonly Point[], idx: readonly number[]): Po
     acc = acc.add(mulPublic(shares[j] as Point, lagrangeAtZero(pts, k)));
   });
   return acc;
-}
-
-function isValidNonIdentity(P: unknown): P is Point {
-  if (!(P instanceof Point)) return false;
-  try {
-    P.assertValidity();
-  } catch {
-    return false;
-  }
-  return !P.is0();
 }
 
 // --- protocol ---------------------------------------------------------------------------------

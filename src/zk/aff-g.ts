@@ -25,6 +25,7 @@ import {
   decodePoint,
   encodePoint,
   G,
+  isValidNonIdentity,
   mulBase,
   mulPublic,
   POINT_BYTES,
@@ -93,15 +94,6 @@ export interface AffGProof {
 
 /** The prover's first message (A, B_x, B_y, E, S, F, T). */
 type AffGCommitment = Pick<AffGProof, 'A' | 'Bx' | 'By' | 'E' | 'S' | 'F' | 'T'>;
-
-function isValidNonIdentity(P: Point): boolean {
-  try {
-    P.assertValidity();
-  } catch {
-    return false;
-  }
-  return !P.is0();
-}
 
 /** e ∈ ±Q from the verifier's aux, the whole statement and all seven commitments (PROTOCOL.md §0.3). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, st: AffGStatement, c: AffGCommitment): bigint {

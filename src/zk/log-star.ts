@@ -18,6 +18,7 @@ import {
   CURVE_ORDER,
   decodePoint,
   encodePoint,
+  isValidNonIdentity,
   mulPublic,
   mulSecret,
   POINT_BYTES,
@@ -70,15 +71,6 @@ export interface LogStarProof {
 
 /** The prover's first message (S, A, Y, D). */
 type LogStarCommitment = Pick<LogStarProof, 'S' | 'A' | 'Y' | 'D'>;
-
-function isValidNonIdentity(P: Point): boolean {
-  try {
-    P.assertValidity();
-  } catch {
-    return false;
-  }
-  return !P.is0();
-}
 
 /** e ∈ ±Q from the verifier's aux, the whole statement (B included) and the commitments (PROTOCOL.md §0.3). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, st: LogStarStatement, p: LogStarCommitment): bigint {

@@ -27,6 +27,7 @@ import {
   decodePoint,
   encodePoint,
   G,
+  isValidNonIdentity,
   mulBase,
   mulPublic,
   POINT_BYTES,
@@ -80,15 +81,6 @@ export interface MulStarProof {
 
 /** The prover's first message (A, B_x, E, S). */
 type MulStarCommitment = Pick<MulStarProof, 'A' | 'Bx' | 'E' | 'S'>;
-
-function isValidNonIdentity(P: Point): boolean {
-  try {
-    P.assertValidity();
-  } catch {
-    return false;
-  }
-  return !P.is0();
-}
 
 /** e ∈ ±Q from the verifier's aux, the whole statement and the commitments (PROTOCOL.md §0.3). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, st: MulStarStatement, p: MulStarCommitment): bigint {

@@ -18,6 +18,7 @@ import {
   decodePoint,
   encodePoint,
   G,
+  isValidNonIdentity,
   mulBase,
   mulPublic,
   POINT_BYTES,
@@ -50,15 +51,6 @@ export interface SchProof {
   readonly A: Point;
   /** z = α + e·x mod q, canonical in [0, q). */
   readonly z: bigint;
-}
-
-function isValidNonIdentity(P: Point): boolean {
-  try {
-    P.assertValidity();
-  } catch {
-    return false;
-  }
-  return !P.is0();
 }
 
 /** e ∈ Z_q from the context (sid, prover, rid, label), X and A, by rejection sampling (PROTOCOL.md §0.3). */
