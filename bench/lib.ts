@@ -26,7 +26,10 @@ export async function measure(
   await bench.run();
   const task = bench.tasks[0];
   const r = task?.result;
-  if (r === undefined || r.state !== 'completed') throw new Error(`benchmark ${name} did not complete`);
+  if (r === undefined || r.state !== 'completed') {
+    const cause = r !== undefined && 'error' in r ? r.error : undefined;
+    throw new Error(`benchmark ${name} did not complete`, { cause });
+  }
   return { name, msPerOp: r.latency.mean, opsPerSec: 1000 / r.latency.mean, samples: r.latency.samplesCount };
 }
 

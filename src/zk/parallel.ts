@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type ErrorCode, MpcError } from '../errors/index.js';
 import { compiledSibling, type MathPool } from '../math/pool.js';
-import { fromPortable, toPortable } from './portable.js';
+import { fromPortable, toPortable } from '../primitives/portable.js';
 import type { PROVERS, ProofName, VERIFIERS } from './registry.js';
 import type { VerifyOutcome } from './worker.js';
 

@@ -7,7 +7,7 @@ import { isMpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import type { BackendName } from '../math/raw.js';
 import { loadBackend } from '../math/select.js';
-import { fromPortable, toPortable } from './portable.js';
+import { fromPortable, toPortable } from '../primitives/portable.js';
 import { PROVERS, type ProofName, VERIFIERS } from './registry.js';
 
 export * from '../math/pool-worker.js';
