@@ -35,12 +35,12 @@ import type { PaillierPublicKey, PaillierSecretKey } from '../primitives/paillie
 import { commit, powSigned, type RingPedersenParams } from '../primitives/ring-pedersen.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import {
+  auxTranscript,
   inScaledRange,
   inSignedRange,
   isUnit,
   isUnitModSquare,
   type ProofContext,
-  proofTranscript,
   reject,
 } from './common.js';
 import { CHALLENGE_BOUND, MAX_MODULUS_BITS, SECURITY } from './params.js';
@@ -97,10 +97,7 @@ type AffGCommitment = Pick<AffGProof, 'A' | 'Bx' | 'By' | 'E' | 'S' | 'F' | 'T'>
 
 /** e ∈ ±Q from the verifier's aux, the whole statement and all seven commitments (PROTOCOL.md §0.3). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, st: AffGStatement, c: AffGCommitment): bigint {
-  return proofTranscript(PROOF, ctx)
-    .uint('aux.N', aux.n)
-    .uint('aux.s', aux.s)
-    .uint('aux.t', aux.t)
+  return auxTranscript(PROOF, ctx, aux)
     .uint('N0', st.pk0.n)
     .uint('N1', st.pk1.n)
     .uint('C', st.C)

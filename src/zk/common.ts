@@ -37,6 +37,15 @@ export function proofTranscript(proof: string, ctx: ProofContext): Transcript {
   return t;
 }
 
+/** A proof transcript that also binds the verifier's ring-Pedersen parameters (N̂, s, t). */
+export function auxTranscript(
+  proof: string,
+  ctx: ProofContext,
+  aux: { readonly n: bigint; readonly s: bigint; readonly t: bigint },
+): Transcript {
+  return proofTranscript(proof, ctx).uint('aux.N', aux.n).uint('aux.s', aux.s).uint('aux.t', aux.t);
+}
+
 /** Throws the typed verification failure, naming the proof and the failed check (never values). */
 export function reject(proof: string, check: string): never {
   throw new MpcError('ERR_ZK_PROOF_INVALID', `${proof} verification failed: ${check}`, { details: { proof, check } });

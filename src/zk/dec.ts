@@ -32,12 +32,12 @@ import type { PaillierPublicKey, PaillierSecretKey } from '../primitives/paillie
 import { commit, powSigned, type RingPedersenParams } from '../primitives/ring-pedersen.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import {
+  auxTranscript,
   inScaledRange,
   inSignedRange,
   isUnit,
   isUnitModSquare,
   type ProofContext,
-  proofTranscript,
   reject,
 } from './common.js';
 import { CHALLENGE_BOUND, MAX_MODULUS_BITS, SECURITY } from './params.js';
@@ -102,10 +102,7 @@ function assertPlaintextBits(st: DecStatement): void {
 
 /** e ∈ ±Q from the verifier's aux, the whole statement (L included) and the commitments (PROTOCOL.md §0.3). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, st: DecStatement, p: DecCommitment): bigint {
-  return proofTranscript(PROOF, ctx)
-    .uint('aux.N', aux.n)
-    .uint('aux.s', aux.s)
-    .uint('aux.t', aux.t)
+  return auxTranscript(PROOF, ctx, aux)
     .uint('N0', st.pk.n)
     .uint('C', st.C)
     .uint('x', st.x)

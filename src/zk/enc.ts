@@ -14,7 +14,7 @@ import type { Rng } from '../math/random.js';
 import type { PaillierPublicKey } from '../primitives/paillier.js';
 import { commit, powSigned, type RingPedersenParams } from '../primitives/ring-pedersen.js';
 import { WireReader, WireWriter } from '../util/wire.js';
-import { inSignedRange, isUnit, isUnitModSquare, type ProofContext, proofTranscript, reject } from './common.js';
+import { auxTranscript, inSignedRange, isUnit, isUnitModSquare, type ProofContext, reject } from './common.js';
 import { CHALLENGE_BOUND, MAX_MODULUS_BITS, SECURITY } from './params.js';
 
 const PROOF = 'pi-enc';
@@ -51,10 +51,7 @@ function challenge(
   A: bigint,
   C: bigint,
 ): bigint {
-  return proofTranscript(PROOF, ctx)
-    .uint('aux.N', aux.n)
-    .uint('aux.s', aux.s)
-    .uint('aux.t', aux.t)
+  return auxTranscript(PROOF, ctx, aux)
     .uint('N0', st.pk.n)
     .uint('K', st.K)
     .uint('S', S)

@@ -18,7 +18,7 @@ import type { Rng } from '../math/random.js';
 import { MATH_LIMITS } from '../math/raw.js';
 import { commit, powSigned, type RingPedersenParams } from '../primitives/ring-pedersen.js';
 import { WireReader, WireWriter } from '../util/wire.js';
-import { inScaledRange, isUnit, type ProofContext, proofTranscript, reject } from './common.js';
+import { auxTranscript, inScaledRange, isUnit, type ProofContext, reject } from './common.js';
 import { CHALLENGE_BOUND, MAX_MODULUS_BITS, SECURITY } from './params.js';
 
 const PROOF = 'pi-fac';
@@ -118,10 +118,7 @@ function multiExpSigned(
 /** e ∈ ±Q from ctx, the verifier's aux, N0, sqrt(N0) and all commitments (PROTOCOL.md §0.3, §2.7). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, n0: bigint, root: bigint, c: FacCommitment): bigint {
   requireRid(ctx);
-  return proofTranscript(PROOF, ctx)
-    .uint('aux.N', aux.n)
-    .uint('aux.s', aux.s)
-    .uint('aux.t', aux.t)
+  return auxTranscript(PROOF, ctx, aux)
     .uint('N0', n0)
     .uint('sqrtN0', root)
     .uint('P', c.P)

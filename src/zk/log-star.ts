@@ -28,12 +28,12 @@ import type { PaillierPublicKey, PaillierSecretKey } from '../primitives/paillie
 import { commit, powSigned, type RingPedersenParams } from '../primitives/ring-pedersen.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import {
+  auxTranscript,
   inScaledRange,
   inSignedRange,
   isUnit,
   isUnitModSquare,
   type ProofContext,
-  proofTranscript,
   reject,
 } from './common.js';
 import { CHALLENGE_BOUND, MAX_MODULUS_BITS, SECURITY } from './params.js';
@@ -74,10 +74,7 @@ type LogStarCommitment = Pick<LogStarProof, 'S' | 'A' | 'Y' | 'D'>;
 
 /** e ∈ ±Q from the verifier's aux, the whole statement (B included) and the commitments (PROTOCOL.md §0.3). */
 function challenge(ctx: ProofContext, aux: RingPedersenParams, st: LogStarStatement, p: LogStarCommitment): bigint {
-  return proofTranscript(PROOF, ctx)
-    .uint('aux.N', aux.n)
-    .uint('aux.s', aux.s)
-    .uint('aux.t', aux.t)
+  return auxTranscript(PROOF, ctx, aux)
     .uint('N0', st.pk.n)
     .uint('C', st.C)
     .point('X', encodePoint(st.X))
