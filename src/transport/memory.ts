@@ -1,0 +1,103 @@
+import { MpcError } from '../errors/index.js';
+import type { FrameLimits, PartyKeys, RosterEntry } from './frame.js';
+import { CodecSession } from './session.js';
+import { parseSubject } from './subjects.js';
+import type { Transport, TransportHandler, TransportSession } from './types.js';
+
+/**
+ * In-process transport with the same frames, subjects and checks as NATS (the embedded default
+ * and the tests' harness). Delivery is asynchronous (microtask) and in order per publisher.
+ * `intercept` lets tests drop, duplicate, reorder or tamper with raw frames.
+ */
+export type Intercept = (subject: string, bytes: Uint8Array) => readonly Uint8Array[];
+
+export class MemoryHub {
+  readonly #subs = new Map<number, Set<CodecSession>>();
+  intercept: Intercept | undefined;
+
+  transport(
+    self: number,
+    keys: PartyKeys,
+    roster: readonly RosterEntry[],
+    opts: { limits?: FrameLimits } = {},
+  ): MemoryTransport {
+    return new MemoryTransport(this, self, keys, roster, opts.limits);
+  }
+
+  /** @internal */
+  register(self: number, s: CodecSession): void {
+    let set = this.#subs.get(self);
+    if (!set) {
+      set = new Set();
+      this.#subs.set(self, set);
+    }
+    set.add(s);
+  }
+
+  /** @internal */
+  unregister(self: number, s: CodecSession): void {
+    this.#subs.get(self)?.delete(s);
+  }
+
+  /** Routes like the NATS subscriptions: own inbox, every broadcast and control of the session. */
+  publish(subject: string, bytes: Uint8Array): void {
+    const s = parseSubject(subject);
+    if (!s) return;
+    const copies = this.intercept ? this.intercept(subject, Uint8Array.from(bytes)) : [Uint8Array.from(bytes)];
+    for (const [party, sessions] of this.#subs) {
+      if (s.kind === 'p2p' && s.to !== party) continue;
+      for (const sess of sessions) {
+        if (sess.session !== s.session) continue;
+        for (const c of copies) queueMicrotask(() => sess.inbound(subject, Uint8Array.from(c)));
+      }
+    }
+  }
+}
+
+export class MemoryTransport implements Transport {
+  readonly self: number;
+  readonly #hub: MemoryHub;
+  readonly #keys: PartyKeys;
+  readonly #roster: readonly RosterEntry[];
+  readonly #limits: FrameLimits | undefined;
+  readonly #sessions = new Set<CodecSession>();
+  #closed = false;
+
+  constructor(hub: MemoryHub, self: number, keys: PartyKeys, roster: readonly RosterEntry[], limits?: FrameLimits) {
+    this.#hub = hub;
+    this.self = self;
+    this.#keys = keys;
+    this.#roster = roster;
+    this.#limits = limits;
+  }
+
+  async join(sid: Uint8Array, handler: TransportHandler): Promise<TransportSession> {
+    if (this.#closed) throw new MpcError('ERR_TRANSPORT_CLOSED', 'transport is closed');
+    const session: CodecSession = new CodecSession(
+      {
+        self: this.self,
+        sid,
+        keys: this.#keys,
+        roster: this.#roster,
+        ...(this.#limits ? { limits: this.#limits } : {}),
+      },
+      handler,
+      async (subject, bytes) => {
+        if (this.#closed) throw new MpcError('ERR_TRANSPORT_CLOSED', 'transport is closed');
+        this.#hub.publish(subject, bytes);
+      },
+      async () => {
+        this.#sessions.delete(session);
+        this.#hub.unregister(this.self, session);
+      },
+    );
+    this.#hub.register(this.self, session);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const s of [...this.#sessions]) await s.leave();
+  }
+}

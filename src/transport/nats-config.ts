@@ -1,0 +1,212 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { nkeys } from '@nats-io/transport-node';
+import { MpcError } from '../errors/index.js';
+import { DEFAULT_LIMITS } from './frame.js';
+import { COORDINATOR, coordinatorPermissions, partyPermissions } from './subjects.js';
+
+/**
+ * NATS security configuration for a party set (SECURITY.md A12, A28; ARCHITECTURE.md "NATS"):
+ * - a private CA (EC P-256) and a server certificate for 127.0.0.1 / localhost (or `hosts`),
+ *   generated with the `openssl` CLI; private keys are written 0600;
+ * - one nkey user per party (and optionally a coordinator): the server config holds only public
+ *   keys, each party gets its own seed file (0600) and a JSON party config;
+ * - per-user permissions from `partyPermissions`: publish only with the own id as the sender
+ *   token, subscribe only to the own P2P inbox plus broadcast/control.
+ */
+
+const run = promisify(execFile);
+
+export interface NatsSecurityOptions {
+  /** Output directory (created, mode 0700). */
+  readonly dir: string;
+  readonly parties: number;
+  readonly port: number;
+  readonly host?: string;
+  /** Extra SANs (IP addresses or DNS names); 127.0.0.1 and localhost are always included. */
+  readonly hosts?: readonly string[];
+  readonly coordinator?: boolean;
+  /** Server max_payload (default: the largest frame plus slack). */
+  readonly maxPayload?: number;
+  readonly days?: number;
+  readonly openssl?: string;
+}
+
+export interface PartyNatsConfig {
+  readonly party: number | typeof COORDINATOR;
+  readonly servers: readonly string[];
+  readonly caFile: string;
+  readonly nkeySeedFile: string;
+  readonly nkeyPublic: string;
+  /** The JSON file holding this object (without secrets: the seed stays in its own file). */
+  readonly configFile: string;
+}
+
+export interface NatsSecurityBundle {
+  readonly dir: string;
+  readonly port: number;
+  readonly serverConfigFile: string;
+  readonly caCertFile: string;
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+  readonly parties: readonly PartyNatsConfig[];
+  readonly coordinator?: PartyNatsConfig;
+}
+
+interface UserEntry {
+  nkey: string;
+  permissions: ReturnType<typeof partyPermissions>;
+}
+
+/** The server configuration object (NATS conf accepts JSON). Pure: used by the generator and tests. */
+export function renderServerConfig(o: {
+  host: string;
+  port: number;
+  maxPayload: number;
+  certFile: string;
+  keyFile: string;
+  users: readonly UserEntry[];
+}): string {
+  const conf = {
+    host: o.host,
+    port: o.port,
+    max_payload: o.maxPayload,
+    tls: { cert_file: o.certFile, key_file: o.keyFile, timeout: 2 },
+    authorization: { users: o.users },
+    // no monitoring endpoint, no leafnodes/cluster/gateway, no anonymous user
+  };
+  return `${JSON.stringify(conf, null, 2)}\n`;
+}
+
+async function openssl(bin: string, args: string[], cwd: string): Promise<void> {
+  try {
+    await run(bin, args, { cwd, timeout: 30_000 });
+  } catch (e) {
+    const err = e as { code?: unknown; stderr?: unknown };
+    throw new MpcError('ERR_TRANSPORT_SETUP_FAILED', `openssl ${args[0]} failed`, {
+      details: { step: String(args[0]), exit: String(err.code ?? 'unknown') },
+    });
+  }
+}
+
+function validate(o: NatsSecurityOptions): void {
+  if (!Number.isInteger(o.parties) || o.parties < 1 || o.parties > 1000) {
+    throw new MpcError('ERR_TRANSPORT_ARGS', 'parties must be an integer in 1..1000');
+  }
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) {
+    throw new MpcError('ERR_TRANSPORT_ARGS', 'port must be an integer in 1..65535');
+  }
+  for (const h of [o.host ?? '127.0.0.1', ...(o.hosts ?? [])]) {
+    if (!/^[A-Za-z0-9.:-]{1,253}$/.test(h)) throw new MpcError('ERR_TRANSPORT_ARGS', 'invalid host name');
+  }
+}
+
+const isIp = (h: string) => /^[0-9.]+$/.test(h) || h.includes(':');
+
+export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<NatsSecurityBundle> {
+  validate(o);
+  const bin = o.openssl ?? 'openssl';
+  const host = o.host ?? '127.0.0.1';
+  const days = String(o.days ?? 825);
+  const dir = o.dir;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const p = (f: string) => join(dir, f);
+
+  // --- PKI --------------------------------------------------------------------------------------
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  await openssl(
+    bin,
+    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', days, '-subj', '/CN=mpc-custody NATS CA'],
+    dir,
+  );
+  const sans = new Set(['127.0.0.1', 'localhost', host, ...(o.hosts ?? [])]);
+  const san = [...sans].map((h) => (isIp(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  await writeFile(
+    p('server.ext'),
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+  );
+  await openssl(
+    bin,
+    ['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'],
+    dir,
+  );
+  await openssl(
+    bin,
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      days,
+      '-extfile',
+      'server.ext',
+    ],
+    dir,
+  );
+  await chmod(p('ca.key'), 0o600);
+  await chmod(p('server.key'), 0o600);
+  await rm(p('server.csr'), { force: true });
+
+  // --- users ------------------------------------------------------------------------------------
+  const servers = [`tls://${host.includes(':') ? `[${host}]` : host}:${o.port}`];
+  const users: UserEntry[] = [];
+  const writeUser = async (
+    party: number | typeof COORDINATOR,
+    perms: UserEntry['permissions'],
+  ): Promise<PartyNatsConfig> => {
+    const kp = nkeys.createUser();
+    const seed = kp.getSeed();
+    const nkeyPublic = kp.getPublicKey();
+    const name = party === COORDINATOR ? 'coordinator' : `party-${party}`;
+    const nkeySeedFile = p(`${name}.nk`);
+    try {
+      await writeFile(nkeySeedFile, seed, { mode: 0o600 });
+    } finally {
+      seed.fill(0);
+      kp.clear();
+    }
+    const configFile = p(`${name}.json`);
+    const cfg: PartyNatsConfig = { party, servers, caFile: p('ca.crt'), nkeySeedFile, nkeyPublic, configFile };
+    await writeFile(configFile, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
+    users.push({ nkey: nkeyPublic, permissions: perms });
+    return cfg;
+  };
+  const parties: PartyNatsConfig[] = [];
+  for (let i = 0; i < o.parties; i++) parties.push(await writeUser(i, partyPermissions(i)));
+  const coordinator = o.coordinator ? await writeUser(COORDINATOR, coordinatorPermissions()) : undefined;
+
+  const serverConfigFile = p('nats-server.conf');
+  const maxFrame = Math.max(DEFAULT_LIMITS.maxFrameBytes.p2p, DEFAULT_LIMITS.maxFrameBytes.broadcast);
+  await writeFile(
+    serverConfigFile,
+    renderServerConfig({
+      host,
+      port: o.port,
+      maxPayload: o.maxPayload ?? maxFrame + 64 * 1024,
+      certFile: p('server.crt'),
+      keyFile: p('server.key'),
+      users,
+    }),
+    { mode: 0o600 },
+  );
+  return {
+    dir,
+    port: o.port,
+    serverConfigFile,
+    caCertFile: p('ca.crt'),
+    serverCertFile: p('server.crt'),
+    serverKeyFile: p('server.key'),
+    parties,
+    ...(coordinator ? { coordinator } : {}),
+  };
+}

@@ -1,0 +1,115 @@
+import { MpcError } from '../errors/index.js';
+import { ALL } from '../protocol/types.js';
+import { FrameCodec, type FrameCodecOptions, FrameRejected } from './frame.js';
+import { broadcastSubject, controlSubject, p2pSubject, parseSubject, sessionToken } from './subjects.js';
+import type { Channel, TransportHandler, TransportSession } from './types.js';
+
+/** Control frames use this round prefix (the codec treats them as signed broadcast frames). */
+export const CONTROL_ROUND_PREFIX = 'ctl.';
+
+/**
+ * Transport-independent session logic shared by the NATS and in-memory transports: builds the
+ * subject of each outgoing frame and turns inbound (subject, bytes) into handler calls. Never throws
+ * for inbound data.
+ */
+export class CodecSession implements TransportSession {
+  readonly sid: Uint8Array;
+  readonly session: string;
+  readonly #codec: FrameCodec;
+  readonly #handler: TransportHandler;
+  readonly #publish: (subject: string, bytes: Uint8Array) => Promise<void>;
+  readonly #onLeave: () => Promise<void>;
+  #left = false;
+
+  constructor(
+    codec: FrameCodecOptions,
+    handler: TransportHandler,
+    publish: (subject: string, bytes: Uint8Array) => Promise<void>,
+    onLeave: () => Promise<void>,
+  ) {
+    this.#codec = new FrameCodec(codec);
+    this.sid = this.#codec.sid;
+    this.session = sessionToken(this.sid);
+    this.#handler = handler;
+    this.#publish = publish;
+    this.#onLeave = onLeave;
+  }
+
+  get self(): number {
+    return this.#codec.self;
+  }
+
+  async send(to: number, round: string, payload: Uint8Array): Promise<void> {
+    if (this.#left) throw new MpcError('ERR_TRANSPORT_CLOSED', 'session was left');
+    if (round.startsWith(CONTROL_ROUND_PREFIX)) throw new MpcError('ERR_TRANSPORT_ARGS', 'reserved round prefix');
+    const bytes = this.#codec.seal(to, round, payload);
+    const subject = to === ALL ? broadcastSubject(this.session, this.self) : p2pSubject(this.session, to, this.self);
+    await this.#publish(subject, bytes);
+  }
+
+  async sendControl(round: string, payload: Uint8Array): Promise<void> {
+    if (this.#left) throw new MpcError('ERR_TRANSPORT_CLOSED', 'session was left');
+    const bytes = this.#codec.seal(ALL, `${CONTROL_ROUND_PREFIX}${round}`, payload);
+    await this.#publish(controlSubject(this.session, this.self), bytes);
+  }
+
+  /** Inbound path: subject routing checks, then the codec, then the handler. */
+  inbound(subject: string, bytes: Uint8Array): void {
+    if (this.#left) return;
+    const s = parseSubject(subject);
+    let channel: Channel | undefined;
+    try {
+      if (!s || s.session !== this.session || s.from === 'coord') {
+        // coordinator control messages are not roster-signed; the daemon layer owns them (not here)
+        throw new FrameRejected('ERR_TRANSPORT_MISROUTED', 'frame arrived on an unexpected subject', undefined, false);
+      }
+      channel = s.kind;
+      if (s.from === this.self) return; // own broadcast / control echoed back by the server
+      if (s.kind === 'p2p' && s.to !== this.self) {
+        throw new FrameRejected('ERR_TRANSPORT_MISROUTED', 'frame arrived on another inbox', s.from, false);
+      }
+      const res = this.#codec.open(bytes, { kind: s.kind === 'p2p' ? 'p2p' : 'broadcast', from: s.from });
+      if (res.status === 'duplicate') return;
+      const isControl = res.frame.round.startsWith(CONTROL_ROUND_PREFIX);
+      if (isControl !== (s.kind === 'control')) {
+        throw new FrameRejected(
+          'ERR_TRANSPORT_MISROUTED',
+          'control frame on a data subject or vice versa',
+          s.from,
+          false,
+        );
+      }
+      try {
+        this.#handler.onFrame(res.frame, s.kind);
+      } catch {
+        // the handler's own failure is not the sender's fault; report it without the frame content
+        this.#reject(
+          new FrameRejected('ERR_TRANSPORT_FRAME_MALFORMED', 'frame handler threw', res.frame.from, false),
+          channel,
+        );
+      }
+    } catch (e) {
+      this.#reject(
+        e instanceof FrameRejected
+          ? e
+          : new FrameRejected('ERR_TRANSPORT_FRAME_MALFORMED', 'frame could not be processed', undefined, false),
+        channel,
+      );
+    }
+  }
+
+  #reject(err: FrameRejected, channel: Channel | undefined): void {
+    try {
+      this.#handler.onReject?.(err, channel);
+    } catch {
+      // never let a handler failure escape into the transport's read loop
+    }
+  }
+
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    this.#codec.dispose();
+    await this.#onLeave();
+  }
+}

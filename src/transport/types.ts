@@ -1,0 +1,39 @@
+import type { MpcError } from '../errors/index.js';
+import type { Delivered, FrameRejected } from './frame.js';
+import type { SubjectKind } from './subjects.js';
+
+/**
+ * The transport seen by the party daemon: join a session (subscriptions active before `join`
+ * resolves, so the caller may then announce readiness), send signed frames, receive verified and
+ * de-duplicated frames. Implementations: NatsTransport (nats.ts) and MemoryTransport (memory.ts).
+ */
+export type Channel = SubjectKind;
+
+export interface TransportHandler {
+  /** A verified, decrypted, first-seen frame. Exceptions thrown here are caught and reported. */
+  onFrame(frame: Delivered, channel: Channel): void;
+  /** A refused (unattributable) or faulty (blamed: `err.attributable`) frame. Never fatal. */
+  onReject?(err: FrameRejected, channel: Channel | undefined): void;
+}
+
+export interface TransportSession {
+  readonly sid: Uint8Array;
+  /** P2P (to = party index, encrypted) or broadcast (to = ALL, signed only). */
+  send(to: number, round: string, payload: Uint8Array): Promise<void>;
+  /** A signed control frame (start / ready / abort) on the session's control subject. */
+  sendControl(round: string, payload: Uint8Array): Promise<void>;
+  /** Unsubscribes and zeroizes the session keys. */
+  leave(): Promise<void>;
+}
+
+export type TransportEvent =
+  | { readonly type: 'disconnect' }
+  | { readonly type: 'reconnect' }
+  | { readonly type: 'permission'; readonly error: MpcError }
+  | { readonly type: 'error'; readonly error: MpcError };
+
+export interface Transport {
+  readonly self: number;
+  join(sid: Uint8Array, handler: TransportHandler): Promise<TransportSession>;
+  close(): Promise<void>;
+}
