@@ -110,7 +110,10 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
     const { readFile } = await import('node:fs/promises');
     const conf = await readFile(b.serverConfigFile, 'utf8');
     expect(conf).toContain(b.parties[0]!.nkeyPublic);
-    expect(conf).not.toMatch(/SU[A-Z2-7]{20,}/);
+    // A seed is a whole 58-character token starting with SU (a public key may contain "SU" inside it).
+    const seedToken = /(?<![A-Z2-7])SU[A-Z2-7]{56}(?![A-Z2-7])/;
+    expect(await readFile(b.parties[0]!.nkeySeedFile, 'utf8')).toMatch(seedToken); // the pattern does find seeds
+    expect(conf).not.toMatch(seedToken);
   });
 
   it('refuses an unknown nkey and a client that does not trust the private CA', async () => {
