@@ -10,6 +10,7 @@ import { benchPaillier } from './paillier-peer.js';
 import { benchPool } from './pool-scaling.js';
 import { benchProtocol, type PhaseRow } from './protocol.js';
 import { measureNativeSameInputs } from './raw-gmp.js';
+import { benchStorage } from './storage.js';
 import { measureGmpWasm } from './wasm-peer.js';
 import { benchZk, type ZkRow } from './zk.js';
 
@@ -121,6 +122,10 @@ async function main(): Promise<void> {
     );
     writeResults('zk.json', { date: new Date().toISOString(), node: process.version, zk });
   }
+  log('\nstorage: seal/unseal per store (file store AES-256-GCM; PKCS#11 via SoftHSM2 when installed)');
+  const storage = await benchStorage(log);
+  writeResults('storage.json', { date: new Date().toISOString(), node: process.version, storage });
+
   let phases: PhaseRow[] = [];
   if (!process.argv.includes('--no-protocol')) {
     log('\n[7/7] protocol phases (native backend, all parties in one process; aux uses fixture primes)');

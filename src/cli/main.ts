@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 import { demoCommand } from './demo.js';
+import { hsmInitCommand } from './hsm-command.js';
 import { primesCommand } from './primes-command.js';
 
 const USAGE = `usage: mpc-custody <command>
   demo                      math backend self-test, timing summary and worker pool run
-  primes --fixture FILE     regenerate the committed test-prime fixture`;
+  primes --fixture FILE     regenerate the committed test-prime fixture
+  hsm-init --token LABEL --party N [--init-token] [--module PATH] [--key-label L]
+                            create (or check) a party's non-extractable AES-256 sealing key in a
+                            PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -14,6 +18,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return demoCommand(out);
     case 'primes':
       return primesCommand(rest, out);
+    case 'hsm-init':
+      return hsmInitCommand(rest, out);
     default:
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 2;

@@ -1,0 +1,402 @@
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { MpcError } from '../errors/index.js';
+import type { PresignatureLedger } from '../protocol/sign.js';
+import { MAX_PLAINTEXT_BYTES, type Sealer, sealBlob, unsealBlob } from './sealed-blob.js';
+
+/**
+ * The party ledger: key metadata and the presignature ledger, in one embedded SQLite database
+ * (better-sqlite3). Why SQLite in WAL mode with synchronous = FULL:
+ *
+ * - A presignature must be marked consumed *durably* before the partial signature leaves the party
+ *   (SECURITY.md A18/A19). With synchronous = FULL every COMMIT fsyncs the WAL before it returns,
+ *   so a committed consume survives a process crash *and* a power loss. (WAL + NORMAL would only
+ *   survive a process crash: a power cut could roll the last commits back and resurrect a
+ *   presignature. That is the one setting we must not use.)
+ * - WAL lets readers (metrics, listing) run while a writer commits, and a commit is one sequential
+ *   append + fsync instead of the rollback journal's two fsyncs, so FULL stays cheap (~one fsync).
+ * - SQLite gives atomic multi-row transactions and crash recovery we do not have to write
+ *   ourselves; `BEGIN IMMEDIATE` + busy_timeout makes two processes racing for one presignature
+ *   serialize, and exactly one sees it available.
+ * - secure_delete = ON overwrites freed content, so a consumed presignature's sealed payload
+ *   (set to NULL in the consuming transaction) does not linger in free pages.
+ *
+ * Presignature payloads are sealed (sealed-blob format, key id "p.<presignature id>", version =
+ * ledger epoch) by the party's sealer. A consumed entry keeps only a tombstone. Backups never carry
+ * available presignatures, and a restore deletes every available one and bumps the epoch (a payload
+ * sealed under an old epoch cannot be unsealed any more): restore never brings a presignature back.
+ */
+export type ConsumeStep = 'begin' | 'updated' | 'committed';
+
+export interface LedgerOptions {
+  /** Seals presignature payloads; required to add or load payloads. */
+  readonly sealer?: Sealer;
+  /** Test hook: called at each step of consume (crash tests die here). Never set in production. */
+  readonly onConsumeStep?: (step: ConsumeStep) => void;
+}
+
+export interface KeyMeta {
+  readonly keyId: string;
+  /** Compressed public key, hex. */
+  readonly publicKey: string;
+  readonly threshold: number;
+  readonly parties: number;
+  /** The current share version in the SecretStore (anti-rollback check on load). */
+  readonly shareVersion: number;
+}
+
+const SCHEMA_VERSION = 1;
+const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
+const HEX_RE = /^[0-9a-f]{2,256}$/;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS keys (
+  key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, threshold INTEGER NOT NULL, parties INTEGER NOT NULL,
+  share_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS presignatures (
+  id TEXT PRIMARY KEY, key_id TEXT, epoch INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('available', 'consumed')),
+  payload BLOB, created_at INTEGER NOT NULL, consumed_at INTEGER,
+  CHECK ((status = 'consumed') = (payload IS NULL))) STRICT;
+`;
+
+function ledgerError(e: unknown, what: string): MpcError {
+  if (e instanceof MpcError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  const corrupt = code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
+  return new MpcError(corrupt ? 'ERR_LEDGER_CORRUPT' : 'ERR_LEDGER_IO', `ledger ${what} failed`, {
+    cause: e,
+    details: { sqlite: code },
+  });
+}
+
+function assertId(id: string, what: string): void {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
+    throw new MpcError('ERR_STORAGE_KEY_INVALID', `${what} must be 1..120 characters of [A-Za-z0-9._-]`);
+  }
+}
+
+function fsyncPath(path: string, flags = 'r'): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class PartyLedger implements PresignatureLedger {
+  readonly partyId: number;
+  readonly #db: Database;
+  readonly #opts: LedgerOptions;
+  #epoch: number;
+
+  private constructor(db: Database, partyId: number, epoch: number, opts: LedgerOptions) {
+    this.#db = db;
+    this.partyId = partyId;
+    this.#epoch = epoch;
+    this.#opts = opts;
+  }
+
+  /** Opens (creating if needed) the ledger of `partyId` at `path`; checks schema, owner and integrity. */
+  static open(path: string, partyId: number, opts: LedgerOptions = {}): PartyLedger {
+    if (!Number.isInteger(partyId) || partyId < 0 || partyId > 0xffffffff) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'party id must be an integer in [0, 2^32)');
+    }
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let db: Database | undefined;
+    try {
+      db = new Database(path, { timeout: 5000 });
+      db.pragma('journal_mode = WAL');
+      const mode = db.pragma('journal_mode', { simple: true });
+      if (mode !== 'wal') throw new MpcError('ERR_LEDGER_IO', 'ledger could not switch to WAL mode');
+      db.pragma('synchronous = FULL');
+      db.pragma('secure_delete = ON');
+      db.pragma('foreign_keys = ON');
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger failed its integrity check');
+      db.exec('BEGIN IMMEDIATE');
+      db.exec(SCHEMA);
+      const get = (k: string): string | undefined =>
+        (db?.prepare('SELECT v FROM meta WHERE k = ?').get(k) as { v: string } | undefined)?.v;
+      const schema = get('schema_version');
+      if (schema === undefined) {
+        const put = db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)');
+        put.run('schema_version', String(SCHEMA_VERSION));
+        put.run('party_id', String(partyId));
+        put.run('epoch', '1');
+      } else if (schema !== String(SCHEMA_VERSION)) {
+        throw new MpcError('ERR_LEDGER_CORRUPT', 'unsupported ledger schema version', { details: { schema } });
+      } else if (get('party_id') !== String(partyId)) {
+        throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger belongs to another party');
+      }
+      const epoch = Number(get('epoch'));
+      if (!Number.isInteger(epoch) || epoch < 1 || epoch > 0xffffffff) {
+        throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger epoch is invalid');
+      }
+      db.exec('COMMIT');
+      return new PartyLedger(db, partyId, epoch, opts);
+    } catch (e) {
+      if (db?.inTransaction) db.exec('ROLLBACK');
+      db?.close();
+      throw ledgerError(e, 'open');
+    }
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  // ---- key metadata ----
+
+  putKey(meta: KeyMeta): void {
+    assertId(meta.keyId, 'key id');
+    if (!HEX_RE.test(meta.publicKey)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'public key must be hex');
+    const ints = [meta.threshold, meta.parties, meta.shareVersion];
+    if (!ints.every((x) => Number.isInteger(x) && x >= 1 && x <= 0xffffffff) || meta.threshold > meta.parties) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'key metadata has invalid threshold, parties or version');
+    }
+    this.#tx('putKey', () => {
+      const old = this.getKey(meta.keyId);
+      if (old !== undefined && (old.publicKey !== meta.publicKey || meta.shareVersion < old.shareVersion)) {
+        throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'key metadata may only move to a newer share version');
+      }
+      const now = Date.now();
+      this.#db
+        .prepare(
+          `INSERT INTO keys (key_id, public_key, threshold, parties, share_version, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (key_id) DO UPDATE SET threshold = excluded.threshold, parties = excluded.parties,
+             share_version = excluded.share_version, updated_at = excluded.updated_at`,
+        )
+        .run(meta.keyId, meta.publicKey, meta.threshold, meta.parties, meta.shareVersion, now, now);
+    });
+  }
+
+  getKey(keyId: string): KeyMeta | undefined {
+    assertId(keyId, 'key id');
+    const row = this.#run('getKey', () => this.#db.prepare('SELECT * FROM keys WHERE key_id = ?').get(keyId));
+    return row === undefined ? undefined : rowToKey(row);
+  }
+
+  listKeys(): KeyMeta[] {
+    return this.#run('listKeys', () => this.#db.prepare('SELECT * FROM keys ORDER BY key_id').all()).map(rowToKey);
+  }
+
+  // ---- presignatures ----
+
+  /** Stores a fresh presignature's (secret) payload, sealed; the caller zeroizes `payload`. */
+  addPresignature(id: string, keyId: string, payload: Uint8Array): void {
+    assertId(id, 'presignature id');
+    assertId(keyId, 'key id');
+    const sealer = this.#sealer();
+    const sealed = sealBlob(sealer, { partyId: this.partyId, keyId: `p.${id}` }, this.#epoch, payload);
+    this.#tx('addPresignature', () => {
+      const had = this.#db.prepare('SELECT status FROM presignatures WHERE id = ?').get(id);
+      if (had !== undefined) {
+        throw new MpcError('ERR_PRESIGNATURE_USED', 'presignature id is already in the ledger', {
+          details: { presignature: id },
+        });
+      }
+      this.#db
+        .prepare(
+          `INSERT INTO presignatures (id, key_id, epoch, status, payload, created_at) VALUES (?, ?, ?, 'available', ?, ?)`,
+        )
+        .run(id, keyId, this.#epoch, sealed, Date.now());
+    });
+  }
+
+  /** Ids of available (never consumed) presignatures of the current epoch. */
+  listAvailable(keyId?: string): string[] {
+    if (keyId !== undefined) assertId(keyId, 'key id');
+    const rows = this.#run('listAvailable', () =>
+      keyId === undefined
+        ? this.#db
+            .prepare(`SELECT id FROM presignatures WHERE status = 'available' AND epoch = ? ORDER BY created_at, id`)
+            .all(this.#epoch)
+        : this.#db
+            .prepare(
+              `SELECT id FROM presignatures WHERE status = 'available' AND epoch = ? AND key_id = ? ORDER BY created_at, id`,
+            )
+            .all(this.#epoch, keyId),
+    );
+    return rows.map((r: unknown) => {
+      const id = (r as { id: unknown }).id;
+      if (typeof id !== 'string' || !ID_RE.test(id)) throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger row is invalid');
+      return id;
+    });
+  }
+
+  /**
+   * The unsealed payload of an available presignature; undefined once consumed (consumed entries
+   * are never loaded again). The caller owns and zeroizes the returned buffer.
+   */
+  loadPresignature(id: string): Buffer | undefined {
+    assertId(id, 'presignature id');
+    const row = this.#run('loadPresignature', () =>
+      this.#db.prepare(`SELECT status, epoch, payload FROM presignatures WHERE id = ?`).get(id),
+    ) as { status: unknown; epoch: unknown; payload: unknown } | undefined;
+    if (row === undefined || row.status === 'consumed') return undefined;
+    if (row.status !== 'available' || !Buffer.isBuffer(row.payload) || row.payload.length > MAX_PLAINTEXT_BYTES + 512) {
+      throw new MpcError('ERR_LEDGER_CORRUPT', 'presignature row is invalid');
+    }
+    if (row.epoch !== this.#epoch) return undefined; // sealed under an epoch before a restore: dead
+    const { version, plaintext } = unsealBlob(this.#sealer(), { partyId: this.partyId, keyId: `p.${id}` }, row.payload);
+    if (version !== this.#epoch) {
+      plaintext.fill(0);
+      throw new MpcError('ERR_STORAGE_SEAL_AUTH', 'presignature payload was sealed under another epoch');
+    }
+    return plaintext;
+  }
+
+  isConsumed(id: string): boolean {
+    assertId(id, 'presignature id');
+    const row = this.#run('isConsumed', () =>
+      this.#db.prepare('SELECT status FROM presignatures WHERE id = ?').get(id),
+    );
+    return (row as { status?: unknown } | undefined)?.status === 'consumed';
+  }
+
+  /**
+   * Marks `id` consumed and commits (WAL fsynced, synchronous = FULL) before returning, so the
+   * partial signature can only leave after the consume is on stable storage. An id this ledger
+   * never saw is recorded as a consumed tombstone, so it too can be used only once.
+   * @throws MpcError ERR_PRESIGNATURE_USED when `id` was consumed before
+   */
+  consume(id: string): void {
+    assertId(id, 'presignature id');
+    const step = this.#opts.onConsumeStep ?? (() => undefined);
+    step('begin');
+    this.#tx('consume', () => {
+      const row = this.#db.prepare('SELECT status FROM presignatures WHERE id = ?').get(id) as
+        | { status: unknown }
+        | undefined;
+      if (row?.status === 'consumed') {
+        throw new MpcError('ERR_PRESIGNATURE_USED', 'presignature was already used; refusing to sign with it again', {
+          details: { presignature: id },
+        });
+      }
+      const now = Date.now();
+      if (row === undefined) {
+        this.#db
+          .prepare(
+            `INSERT INTO presignatures (id, key_id, epoch, status, payload, created_at, consumed_at) VALUES (?, NULL, ?, 'consumed', NULL, ?, ?)`,
+          )
+          .run(id, this.#epoch, now, now);
+      } else {
+        const r = this.#db
+          .prepare(
+            `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ? WHERE id = ? AND status = 'available'`,
+          )
+          .run(now, id);
+        if (r.changes !== 1) throw new MpcError('ERR_LEDGER_CORRUPT', 'presignature row changed under the ledger');
+      }
+      step('updated');
+    });
+    step('committed');
+  }
+
+  // ---- backup and restore ----
+
+  /**
+   * A consistent online backup to `path` (must not exist) with every available presignature removed
+   * (consumed tombstones are kept): a backup never carries a usable presignature.
+   */
+  async backupTo(path: string): Promise<void> {
+    if (existsSync(path)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'backup target already exists');
+    try {
+      await this.#db.backup(path);
+      const b = new Database(path);
+      try {
+        b.pragma('secure_delete = ON');
+        b.exec(`DELETE FROM presignatures WHERE status = 'available'`);
+        b.pragma('journal_mode = DELETE');
+        b.exec('VACUUM');
+      } finally {
+        b.close();
+      }
+      fsyncPath(path);
+      fsyncPath(dirname(path));
+    } catch (e) {
+      rmSync(path, { force: true });
+      throw ledgerError(e, 'backup');
+    }
+  }
+
+  /**
+   * Replaces the (closed) ledger at `livePath` with `backupPath`, then deletes every available
+   * presignature and bumps the epoch, so nothing sealed before the restore can be used again.
+   */
+  static restore(backupPath: string, livePath: string, partyId: number, opts: LedgerOptions = {}): PartyLedger {
+    try {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${livePath}${suffix}`, { force: true });
+      copyFileSync(backupPath, livePath);
+      fsyncPath(livePath);
+      fsyncPath(dirname(livePath));
+    } catch (e) {
+      throw ledgerError(e, 'restore');
+    }
+    const ledger = PartyLedger.open(livePath, partyId, opts);
+    ledger.#tx('restore', () => {
+      ledger.#db.exec(`DELETE FROM presignatures WHERE status = 'available'`);
+      const epoch = ledger.#epoch + 1;
+      ledger.#db.prepare(`UPDATE meta SET v = ? WHERE k = 'epoch'`).run(String(epoch));
+      ledger.#epoch = epoch;
+    });
+    return ledger;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #sealer(): Sealer {
+    if (this.#opts.sealer === undefined) {
+      throw new MpcError('ERR_CONFIG_INVALID', 'the ledger needs a sealer to store presignature payloads');
+    }
+    return this.#opts.sealer;
+  }
+
+  #run<T>(what: string, fn: () => T): T {
+    if (!this.#db.open) throw new MpcError('ERR_STORAGE_CLOSED', 'ledger is closed');
+    try {
+      return fn();
+    } catch (e) {
+      throw ledgerError(e, what);
+    }
+  }
+
+  /** One IMMEDIATE transaction (takes the write lock first: racing consumers serialize). */
+  #tx(what: string, fn: () => void): void {
+    this.#run(what, () => {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        fn();
+        this.#db.exec('COMMIT');
+      } catch (e) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw e;
+      }
+    });
+  }
+}
+
+function rowToKey(row: unknown): KeyMeta {
+  const r = row as Record<string, unknown>;
+  const ok =
+    typeof r.key_id === 'string' &&
+    ID_RE.test(r.key_id) &&
+    typeof r.public_key === 'string' &&
+    HEX_RE.test(r.public_key) &&
+    [r.threshold, r.parties, r.share_version].every((x) => Number.isInteger(x) && (x as number) >= 1);
+  if (!ok) throw new MpcError('ERR_LEDGER_CORRUPT', 'key metadata row is invalid');
+  return {
+    keyId: r.key_id as string,
+    publicKey: r.public_key as string,
+    threshold: r.threshold as number,
+    parties: r.parties as number,
+    shareVersion: r.share_version as number,
+  };
+}
