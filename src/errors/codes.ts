@@ -100,6 +100,8 @@ export const ERROR_CODES = {
   ERR_TRANSPORT_CONNECT: 'unavailable',
   ERR_TRANSPORT_PERMISSION: 'policy',
   ERR_TRANSPORT_SETUP_FAILED: 'io',
+  // daemon
+  ERR_DAEMON_SESSION_REUSED: 'bug',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -65,6 +65,22 @@ export class PartyRunner<I, S, O> {
     return this.#def.rounds[this.#roundIdx]?.name;
   }
 
+  /**
+   * Parties whose message for the current round (or its echo / evidence phase) has not arrived yet,
+   * ascending; empty when not running. Read-only: a daemon turns these into timeout blame.
+   */
+  missing(): number[] {
+    const def = this.#def.rounds[this.#roundIdx];
+    if (this.status !== 'running' || def === undefined) return [];
+    const have =
+      this.#phase === 'echo'
+        ? this.#echoes
+        : this.#phase === 'evidence'
+          ? this.#evidence
+          : (this.#got.get(def.name) ?? new Map<number, unknown>());
+    return [...Array(this.#ctx.n).keys()].filter((j) => j !== this.#ctx.self && !have.has(j));
+  }
+
   start(input: I): Envelope[] {
     if (this.status !== 'idle') throw new MpcError('ERR_ROUND_ORDER', 'runner already started');
     this.status = 'running';

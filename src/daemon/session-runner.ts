@@ -1,0 +1,296 @@
+import { MpcError } from '../errors/index.js';
+import { protocolAbort } from '../protocol/blame.js';
+import { type Authenticator, decodeEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
+import { MAX_BODY_BYTES, PartyRunner } from '../protocol/runner.js';
+import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
+import type { Delivered, FrameRejected } from '../transport/frame.js';
+import type { Channel, Transport, TransportHandler, TransportSession } from '../transport/types.js';
+
+/**
+ * One protocol session for one party over a Transport (the core of the party daemon, issue #5).
+ *
+ * Mapping onto the transport: every protocol Envelope travels as the payload of one frame, encoded
+ * with `encodeEnvelope`, on frame round = envelope round and frame recipient = envelope recipient
+ * (broadcast frames are signed, P2P frames signed and encrypted by the transport). The envelope
+ * keeps its own Ed25519 signature, which is what the runner verifies and what blame rests on.
+ *
+ * Joining and running are split: `joinSession` subscribes and buffers everything that arrives from
+ * then on, so a caller can join, wait until every party has joined (the daemon's start/ready
+ * exchange, not part of this module), and only then `runSession`. A message published before a
+ * peer joined is lost, and becomes timeout blame like any dropped message (SECURITY.md A23).
+ */
+
+/** A joined transport session whose inbound frames are buffered until `runSession` consumes them. */
+export class JoinedSession implements TransportHandler {
+  #session: TransportSession | undefined;
+  #target: TransportHandler | undefined;
+  #buffer: Array<
+    | { kind: 'frame'; frame: Delivered; channel: Channel }
+    | { kind: 'reject'; err: FrameRejected; channel: Channel | undefined }
+  > = [];
+  #used = false;
+  #left = false;
+
+  /** @internal use `joinSession` */
+  bind(session: TransportSession): void {
+    this.#session = session;
+  }
+
+  get session(): TransportSession {
+    if (this.#session === undefined) throw new MpcError('ERR_DAEMON_SESSION_REUSED', 'session is not joined');
+    return this.#session;
+  }
+
+  get sid(): Uint8Array {
+    return this.session.sid;
+  }
+
+  onFrame(frame: Delivered, channel: Channel): void {
+    if (this.#target) this.#target.onFrame(frame, channel);
+    else if (!this.#left) this.#buffer.push({ kind: 'frame', frame, channel });
+  }
+
+  onReject(err: FrameRejected, channel: Channel | undefined): void {
+    if (this.#target) this.#target.onReject?.(err, channel);
+    else if (!this.#left) this.#buffer.push({ kind: 'reject', err, channel });
+  }
+
+  /** @internal Hands the buffered and all later inbound frames to `target` (once per session). */
+  attach(target: TransportHandler): void {
+    if (this.#used || this.#left) throw new MpcError('ERR_DAEMON_SESSION_REUSED', 'session was already run or left');
+    this.#used = true;
+    this.#target = target;
+    const buffered = this.#buffer;
+    this.#buffer = [];
+    for (const b of buffered) {
+      if (b.kind === 'frame') target.onFrame(b.frame, b.channel);
+      else target.onReject?.(b.err, b.channel);
+    }
+  }
+
+  /** Unsubscribes (idempotent); nothing is delivered afterwards. */
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    this.#target = undefined;
+    this.#buffer = [];
+    await this.#session?.leave();
+  }
+}
+
+/** Joins `sid` on `transport`; subscriptions are active (and buffering) when this resolves. */
+export async function joinSession(transport: Transport, sid: Uint8Array): Promise<JoinedSession> {
+  const joined = new JoinedSession();
+  joined.bind(await transport.join(sid, joined));
+  return joined;
+}
+
+/** Counters a caller may pass in to observe a session (mutated in place). */
+export interface SessionStats {
+  /** Envelopes handed to the runner and accepted. */
+  delivered: number;
+  /** Envelopes sent. */
+  sent: number;
+  /** Inbound messages refused without aborting (transport-level or runner-level). */
+  refused: number;
+  /** Timeout deadlines armed (one per round reached). */
+  rounds: number;
+}
+
+export interface RunSessionOptions {
+  /** The joined session (from `joinSession`); runSession consumes it and leaves it at the end. */
+  readonly session: JoinedSession;
+  /** The party's round context; `ctx.sid` must equal the transport session's sid. */
+  readonly ctx: RoundCtx;
+  /** Signs this party's envelopes and verifies its peers' (Ed25519 roster). */
+  readonly auth: Authenticator;
+  /** How long the runner may wait for the messages of one round before the session aborts. */
+  readonly roundTimeoutMs: number;
+  /** Clock (ms); defaults to Date.now. Deadlines are measured with it. */
+  readonly now?: () => number;
+  readonly stats?: SessionStats;
+  /** Called for each refused inbound message (never with secret content). */
+  readonly onRefused?: (err: MpcError, from: number | undefined) => void;
+}
+
+/**
+ * Runs `def` for this party to completion over the joined session: starts the PartyRunner, sends
+ * what it produces, feeds it inbound envelopes, and enforces a per-round deadline. When the runner
+ * is still waiting in round R after `roundTimeoutMs` (measured from when it entered R; the echo
+ * phase of a reliable round shares R's deadline), the session aborts with ERR_PROTOCOL_ABORT blaming
+ * every party whose round-R message is missing (reason starting with 'timeout').
+ *
+ * Messages the runner refuses (another session, bad signature, wrong recipient) and frames the
+ * transport refuses are counted in `stats.refused` and reported to `onRefused`; they never abort.
+ *
+ * Resolves with the protocol output once every outgoing message was handed to the transport;
+ * rejects with the runner's typed abort, the timeout abort, or a transport error. Timers are
+ * cleared and the session left either way.
+ *
+ * @throws MpcError ERR_PROTOCOL_INPUT (bad roundTimeoutMs or sid mismatch), ERR_DAEMON_SESSION_REUSED
+ * @example const out = await runSession(keygen, { t: 2 }, { session: await joinSession(t, sid), ctx, auth, roundTimeoutMs: 30_000 });
+ */
+export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, opts: RunSessionOptions): Promise<O> {
+  const { session: joined, ctx, auth, roundTimeoutMs } = opts;
+  const now = opts.now ?? Date.now;
+  const stats = opts.stats;
+  if (!Number.isFinite(roundTimeoutMs) || roundTimeoutMs <= 0) {
+    await joined.leave();
+    throw new MpcError('ERR_PROTOCOL_INPUT', 'roundTimeoutMs must be a positive number');
+  }
+  if (!sameBytes(joined.sid, ctx.sid)) {
+    await joined.leave();
+    throw new MpcError('ERR_PROTOCOL_INPUT', 'ctx.sid differs from the transport session id');
+  }
+  const transport = joined.session;
+  const runner = new PartyRunner(def, ctx, auth);
+
+  let settled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let roundName: string | undefined;
+  let roundStart = 0;
+  let sendChain: Promise<void> = Promise.resolve();
+  let resolveFn!: (o: O) => void;
+  let rejectFn!: (e: unknown) => void;
+  const done = new Promise<O>((res, rej) => {
+    resolveFn = res;
+    rejectFn = rej;
+  });
+
+  const clearTimer = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+
+  const fail = (e: unknown) => {
+    if (settled) return;
+    settled = true;
+    clearTimer();
+    rejectFn(e);
+  };
+
+  const refuse = (err: MpcError, from: number | undefined) => {
+    if (stats) stats.refused++;
+    try {
+      opts.onRefused?.(err, from);
+    } catch {
+      // an observer's failure is not the session's
+    }
+  };
+
+  const send = (envs: readonly Envelope[]) => {
+    for (const env of envs) {
+      const payload = encodeEnvelope(env);
+      sendChain = sendChain.then(async () => {
+        if (settled) return;
+        await transport.send(env.to, env.round, payload);
+        if (stats) stats.sent++;
+      });
+    }
+    sendChain = sendChain.catch((e) => fail(e));
+  };
+
+  const onTimer = () => {
+    timer = undefined;
+    if (settled || runner.status !== 'running') return;
+    const left = roundStart + roundTimeoutMs - now();
+    if (left > 0) {
+      timer = setTimeout(onTimer, left);
+      return;
+    }
+    const round = runner.round ?? 'end';
+    const blame = runner.missing().map((party) => ({
+      party,
+      msgIds: [],
+      reason: `timeout: no ${round} message within ${roundTimeoutMs} ms`,
+    }));
+    fail(protocolAbort(def.name, round, blame, `timeout in ${round}`));
+  };
+
+  /** After every runner step: finish, or re-arm the deadline when the round changed. */
+  const check = () => {
+    if (settled) return;
+    if (runner.status === 'aborted') {
+      fail(runner.error ?? new MpcError('ERR_PROTOCOL_ABORT', `${def.name} aborted`));
+      return;
+    }
+    if (runner.status === 'done') {
+      clearTimer();
+      const output = runner.output as O;
+      // every message (including a last outbox) must be handed to the transport before we report success
+      void sendChain.then(() => {
+        if (settled) return;
+        settled = true;
+        resolveFn(output);
+      });
+      return;
+    }
+    if (runner.round !== roundName || timer === undefined) {
+      if (runner.round !== roundName) {
+        roundName = runner.round;
+        roundStart = now();
+        if (stats) stats.rounds++;
+      }
+      clearTimer();
+      timer = setTimeout(onTimer, Math.max(0, roundStart + roundTimeoutMs - now()));
+    }
+  };
+
+  const onFrame = (frame: Delivered, channel: Channel) => {
+    if (settled || channel === 'control') return; // control frames belong to the daemon's coordinator layer
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(frame.payload, MAX_BODY_BYTES);
+    } catch (e) {
+      refuse(asMpc(e, 'frame payload is not an envelope'), frame.from);
+      return;
+    }
+    if (env.from !== frame.from || env.to !== frame.to || env.round !== frame.round) {
+      refuse(new MpcError('ERR_MSG_UNEXPECTED', 'envelope routing differs from its frame'), frame.from);
+      return;
+    }
+    let out: Envelope[];
+    try {
+      out = runner.receive(env);
+    } catch (e) {
+      refuse(asMpc(e, 'message refused'), frame.from);
+      return;
+    }
+    if (stats) stats.delivered++;
+    send(out);
+    check();
+  };
+
+  try {
+    // start before attaching: the runner ignores messages while idle, and buffered ones must count
+    send(runner.start(input));
+    joined.attach({
+      onFrame: (frame, channel) => {
+        try {
+          onFrame(frame, channel);
+        } catch (e) {
+          fail(e);
+        }
+      },
+      onReject: (err) => refuse(err, err.sender),
+    });
+    check();
+    return await done;
+  } catch (e) {
+    fail(e);
+    throw e;
+  } finally {
+    settled = true;
+    clearTimer();
+    await sendChain.catch(() => undefined);
+    await joined.leave().catch(() => undefined);
+  }
+}
+
+function asMpc(e: unknown, message: string): MpcError {
+  return e instanceof MpcError ? e : new MpcError('ERR_MSG_UNEXPECTED', message, { cause: e });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
