@@ -101,19 +101,20 @@ function multiInputs(rng: TestDrbg, bits: number): MultiInput[] {
  */
 export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void {
   describe(`${bits}-bit operands: native, wasm and js agree`, () => {
-    const exp = group !== 'nt';
-    const nt = group !== 'exp';
-    it.runIf(exp)('on powm (public exponent)', () => {
+    // Only the group's tests are registered (nothing is declared and then skipped).
+    const expIt = group !== 'nt' ? it : () => undefined;
+    const ntIt = group !== 'exp' ? it : () => undefined;
+    expIt('on powm (public exponent)', () => {
       const inputs = powInputs(new TestDrbg(`powm-${bits}`), bits);
       agree(inputs, (m, x) => m.powm(x.base, x.exp, x.mod));
     });
 
-    it.runIf(exp)('on powmSec (secret exponent, constant-time path)', () => {
+    expIt('on powmSec (secret exponent, constant-time path)', () => {
       const inputs = powInputs(new TestDrbg(`powmSec-${bits}`), bits);
       agree(inputs, (m, x) => m.powmSec(x.base, x.exp, x.mod));
     });
 
-    it.runIf(exp)('on powmBatch (mixed public and secret tasks, 64 per call)', () => {
+    expIt('on powmBatch (mixed public and secret tasks, 64 per call)', () => {
       const inputs = powInputs(new TestDrbg(`batch-${bits}`), bits);
       const tasks: PowmTask[] = inputs.map((x, i) => ({ ...x, secret: i % 2 === 0 }));
       const chunks: PowmTask[][] = [];
@@ -133,17 +134,17 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
       );
     });
 
-    it.runIf(exp)('on multiExp (public exponents)', () => {
+    expIt('on multiExp (public exponents)', () => {
       const inputs = multiInputs(new TestDrbg(`multi-${bits}`), bits);
       agree(inputs, (m, x) => m.multiExp(x.bases, x.exps, x.mod));
     });
 
-    it.runIf(exp)('on multiExpSec (secret exponents)', () => {
+    expIt('on multiExpSec (secret exponents)', () => {
       const inputs = multiInputs(new TestDrbg(`multiSec-${bits}`), bits);
       agree(inputs, (m, x) => m.multiExpSec(x.bases, x.exps, x.mod));
     });
 
-    it.runIf(nt)('on mulMod (odd and even moduli, some unreduced operands)', () => {
+    ntIt('on mulMod (odd and even moduli, some unreduced operands)', () => {
       const rng = new TestDrbg(`mulMod-${bits}`);
       const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
         const mod = i % 5 === 0 ? rng.oddModulus(bits) - 1n : rng.oddModulus(bits);
@@ -154,7 +155,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
       agree(inputs, (m, x) => m.mulMod(x.a, x.b, x.mod), 'mulMod');
     });
 
-    it.runIf(nt)('on invMod (odd and even moduli, non-invertible inputs rejected alike)', () => {
+    ntIt('on invMod (odd and even moduli, non-invertible inputs rejected alike)', () => {
       const rng = new TestDrbg(`invMod-${bits}`);
       const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
         const mod = i % 4 === 0 ? rng.oddModulus(bits) - 1n : rng.oddModulus(bits);
@@ -166,7 +167,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
       agree(inputs, (m, x) => m.invMod(x.a, x.mod), 'invMod');
     });
 
-    it.runIf(nt)('on gcd (random and with planted common factors)', () => {
+    ntIt('on gcd (random and with planted common factors)', () => {
       const rng = new TestDrbg(`gcd-${bits}`);
       const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
         let a = rng.bits(bits);
@@ -182,7 +183,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
       agree(inputs, (m, x) => m.gcd(x.a, x.b), 'gcd');
     });
 
-    it.runIf(nt)('on jacobi', () => {
+    ntIt('on jacobi', () => {
       const rng = new TestDrbg(`jacobi-${bits}`);
       const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
         const n = rng.oddModulus(bits);
