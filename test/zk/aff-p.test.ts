@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { encrypt, type PaillierPublicKey, type PaillierSecretKey, scalarMul } from '../../src/primitives/paillier.js';
 import type { RingPedersenParams } from '../../src/primitives/ring-pedersen.js';
 import { WireWriter } from '../../src/util/wire.js';
@@ -16,17 +15,8 @@ import {
 import type { ProofContext } from '../../src/zk/common.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 const { ell, ellPrime, epsilon } = SECURITY;
 

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { mod } from '../../src/math/bits.js';
 import { CURVE_ORDER } from '../../src/primitives/curve.js';
 import { decrypt, encrypt, type PaillierPublicKey, type PaillierSecretKey } from '../../src/primitives/paillier.js';
@@ -19,17 +18,8 @@ import {
 } from '../../src/zk/dec.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** The bound of an identification plaintext such as δ_i: ℓ' + ε + 1 + ⌈log2 n⌉ with n = 4 (synedrion PAPER.md). */
 const L = SECURITY.ellPrime + SECURITY.epsilon + 1 + 2;

@@ -1,23 +1,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { encrypt, type PaillierSecretKey } from '../../src/primitives/paillier.js';
 import type { RingPedersenParams } from '../../src/primitives/ring-pedersen.js';
 import type { ProofContext } from '../../src/zk/common.js';
 import { decodeEncProof, type EncProof, encodeEncProof, proveEnc, verifyEnc } from '../../src/zk/enc.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 describe('Πenc (Paillier encryption in range)', () => {
   let prover: PaillierSecretKey;

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { bitLength } from '../../src/math/bits.js';
 import { generatePrime } from '../../src/math/primes.js';
 import type { PaillierSecretKey } from '../../src/primitives/paillier.js';
@@ -9,18 +8,9 @@ import type { ProofContext } from '../../src/zk/common.js';
 import { decodeFacProof, encodeFacProof, type FacProof, isqrt, proveFac, verifyFac } from '../../src/zk/fac.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
 import { testPrimes } from '../helpers/primes.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** The 16 largest primes below 2^16 (the BitForge/6ix1een small factors). */
 function smallPrimes16(): bigint[] {

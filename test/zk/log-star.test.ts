@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { mod, toBytesBE } from '../../src/math/bits.js';
 import { CURVE_ORDER, encodePoint, G, mulBase, mulPublic, mulSecret, Point } from '../../src/primitives/curve.js';
 import { encrypt, encryptCrt, type PaillierSecretKey } from '../../src/primitives/paillier.js';
@@ -17,17 +16,8 @@ import {
 } from '../../src/zk/log-star.js';
 import { CHALLENGE_BOUND, SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** 33-byte encodings that are not valid non-identity points (SECURITY.md A14). */
 function badPointEncodings(valid: Uint8Array): Array<[string, Uint8Array]> {

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { mod } from '../../src/math/bits.js';
 import { generatePrime } from '../../src/math/primes.js';
 import type { PaillierSecretKey } from '../../src/primitives/paillier.js';
@@ -16,18 +15,9 @@ import {
 } from '../../src/zk/mod.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
 import { testPrimes } from '../helpers/primes.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** Chinese remainder: the x mod Π m_i with x ≡ r_i (mod m_i), for pairwise coprime m_i. */
 function crt(residues: readonly bigint[], moduli: readonly bigint[]): bigint {

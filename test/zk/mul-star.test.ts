@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { mod } from '../../src/math/bits.js';
 import { CURVE_ORDER, G, mulBase, Point } from '../../src/primitives/curve.js';
 import { encrypt, type PaillierPublicKey, type PaillierSecretKey, scalarMul } from '../../src/primitives/paillier.js';
@@ -18,17 +17,8 @@ import {
 } from '../../src/zk/mul-star.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** D = C^x · ρ^N mod N². */
 function mulCiphertext(pk: PaillierPublicKey, C: bigint, x: bigint, rho: bigint): bigint {

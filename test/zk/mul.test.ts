@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { encrypt, type PaillierPublicKey, type PaillierSecretKey, scalarMul } from '../../src/primitives/paillier.js';
 import { WireWriter } from '../../src/util/wire.js';
 import type { ProofContext } from '../../src/zk/common.js';
@@ -15,17 +14,8 @@ import {
 } from '../../src/zk/mul.js';
 import { CHALLENGE_BOUND, SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** C = Y^x · ρ^N mod N² ((x ⊙ Y) re-randomised). */
 function mulCiphertext(pk: PaillierPublicKey, Y: bigint, x: bigint, rho: bigint): bigint {

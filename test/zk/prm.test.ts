@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { type PaillierSecretKey, paillierSecretKey } from '../../src/primitives/paillier.js';
 import {
   generateRingPedersen,
@@ -11,18 +10,9 @@ import type { ProofContext } from '../../src/zk/common.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { decodePrmProof, encodePrmProof, type PrmProof, provePrm, verifyPrm } from '../../src/zk/prm.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
 import { testPrimes } from '../helpers/primes.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 describe('Πprm (ring-Pedersen parameters: s ∈ ⟨t⟩)', () => {
   const rng = new TestDrbg('prm');

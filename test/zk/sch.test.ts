@@ -1,23 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MpcError } from '../../src/errors/index.js';
 import { mod, toBytesBE } from '../../src/math/bits.js';
 import { CURVE_ORDER, encodePoint, G, mulBase, Point } from '../../src/primitives/curve.js';
 import { WireWriter } from '../../src/util/wire.js';
 import { type ProofContext, proofTranscript } from '../../src/zk/common.js';
 import { decodeSchProof, encodeSchProof, proveSch, type SchProof, schnorrCommit, verifySch } from '../../src/zk/sch.js';
 import { TestDrbg } from '../helpers/drbg.js';
+import { failure } from '../helpers/failure.js';
 import { math, sid } from '../helpers/keys.js';
-
-function failure(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MpcError);
-    return `${(e as MpcError).code}:${String((e as MpcError).details.check ?? (e as MpcError).details.path ?? '')}`;
-  }
-  return 'accepted';
-}
 
 /** 33-byte encodings that are not valid non-identity points (SECURITY.md A14). */
 function badPointEncodings(valid: Uint8Array): Array<[string, Uint8Array]> {
