@@ -15,3 +15,25 @@ export function failure(fn: () => void): string {
   }
   return 'accepted';
 }
+
+/**
+ * The structural attacks every proof decoder must refuse, for proofs encoded as tag ‖ version ‖
+ * (u32 length ‖ magnitude) ‖ …: truncation at ~97 points, one trailing byte, a wrong tag, a leading
+ * zero byte in the first number (a second encoding of the same value), a 2^32 − 1 length prefix,
+ * and an oversize input. `wrongTag` must differ from the proof's tag.
+ */
+export function expectStrictDecoder(bytes: Uint8Array, decode: (b: Uint8Array) => unknown, wrongTag: number): void {
+  for (let cut = 0; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 97))) {
+    expect(failure(() => decode(bytes.subarray(0, cut)))).toMatch(/^ERR_WIRE_TRUNCATED/);
+  }
+  expect(failure(() => decode(Uint8Array.of(...bytes, 0)))).toMatch(/^ERR_WIRE_TRAILING_BYTES/);
+  expect(failure(() => decode(Uint8Array.of(wrongTag, ...bytes.subarray(1))))).toMatch(/^ERR_WIRE_BAD_TAG/);
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(2);
+  const lenPlus = new Uint8Array(4);
+  new DataView(lenPlus.buffer).setUint32(0, len + 1);
+  const nonCanonical = Uint8Array.of(...bytes.subarray(0, 2), ...lenPlus, 0, ...bytes.subarray(6));
+  expect(failure(() => decode(nonCanonical))).toMatch(/^ERR_WIRE_NON_CANONICAL/);
+  const huge = Uint8Array.of(...bytes.subarray(0, 2), 0xff, 0xff, 0xff, 0xff, ...bytes.subarray(6));
+  expect(failure(() => decode(huge))).toMatch(/^ERR_WIRE_BAD_LENGTH/);
+  expect(failure(() => decode(new Uint8Array(1 << 20)))).toMatch(/^ERR_WIRE_TOO_LARGE/);
+}

@@ -18,7 +18,7 @@ import {
 } from '../../src/zk/dec.js';
 import { SECURITY } from '../../src/zk/params.js';
 import { TestDrbg } from '../helpers/drbg.js';
-import { failure } from '../helpers/failure.js';
+import { expectStrictDecoder, failure } from '../helpers/failure.js';
 import { math, partyKeys, sid } from '../helpers/keys.js';
 
 /** The bound of an identification plaintext such as δ_i: ℓ' + ε + 1 + ⌈log2 n⌉ with n = 4 (synedrion PAPER.md). */
@@ -189,20 +189,7 @@ describe('Πdec (Paillier decryption modulo q)', () => {
   it('decodes strictly: truncation, trailing bytes, wrong tag, non-canonical, oversize and missing fields', () => {
     const bytes = encodeDecProof(proof);
     expect(decodeDecProof(bytes)).toEqual(proof);
-    for (let cut = 0; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 97))) {
-      expect(failure(() => decodeDecProof(bytes.subarray(0, cut)))).toMatch(/^ERR_WIRE_TRUNCATED/);
-    }
-    expect(failure(() => decodeDecProof(Uint8Array.of(...bytes, 0)))).toMatch(/^ERR_WIRE_TRAILING_BYTES/);
-    expect(failure(() => decodeDecProof(Uint8Array.of(0x23, ...bytes.subarray(1))))).toMatch(/^ERR_WIRE_BAD_TAG/);
-    // S with a leading zero byte: same value, second encoding → refused.
-    const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(2);
-    const lenPlus = new Uint8Array(4);
-    new DataView(lenPlus.buffer).setUint32(0, len + 1);
-    const nonCanonical = Uint8Array.of(...bytes.subarray(0, 2), ...lenPlus, 0, ...bytes.subarray(6));
-    expect(failure(() => decodeDecProof(nonCanonical))).toMatch(/^ERR_WIRE_NON_CANONICAL/);
-    const huge = Uint8Array.of(...bytes.subarray(0, 2), 0xff, 0xff, 0xff, 0xff, ...bytes.subarray(6));
-    expect(failure(() => decodeDecProof(huge))).toMatch(/^ERR_WIRE_BAD_LENGTH/);
-    expect(failure(() => decodeDecProof(new Uint8Array(1 << 20)))).toMatch(/^ERR_WIRE_TOO_LARGE/);
+    expectStrictDecoder(bytes, decodeDecProof, 0x23);
     // γ wider than 256 bits (33 bytes) is refused by size.
     expect(failure(() => decodeDecProof(encodeDecProof({ ...proof, gamma: 1n << 256n })))).toBe(
       'ERR_WIRE_BAD_LENGTH:pi-dec.gamma',
