@@ -2,7 +2,7 @@ import { MpcError } from '../errors/index.js';
 import { protocolAbort } from '../protocol/blame.js';
 import { type Authenticator, decodeEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
 import { MAX_BODY_BYTES, PartyRunner } from '../protocol/runner.js';
-import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
+import { ALL, type ProtocolDef, type RoundCtx } from '../protocol/types.js';
 import type { Delivered, FrameRejected } from '../transport/frame.js';
 import type { Channel, Transport, TransportHandler, TransportSession } from '../transport/types.js';
 
@@ -111,6 +111,18 @@ export interface RunSessionOptions {
   readonly stats?: SessionStats;
   /** Called for each refused inbound message (never with secret content). */
   readonly onRefused?: (err: MpcError, from: number | undefined) => void;
+  /**
+   * Transport (roster) id of each execution party, by execution index: presigning runs among t of
+   * the n parties, so execution index j is roster party `members[j]`. Defaults to the identity
+   * (execution index = roster id). Frames from roster parties outside `members` are refused.
+   */
+  readonly members?: readonly number[];
+  /**
+   * Keep the subscriptions (and the session's frame codec) after the run, so the caller can still
+   * send control frames (the daemon's result report) under the same sequence numbers; the caller
+   * then leaves. Inbound frames after the run are ignored.
+   */
+  readonly keepJoined?: boolean;
 }
 
 /**
@@ -143,6 +155,20 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
     throw new MpcError('ERR_PROTOCOL_INPUT', 'ctx.sid differs from the transport session id');
   }
   const transport = joined.session;
+  const members = opts.members;
+  if (
+    members !== undefined &&
+    (members.length !== ctx.n ||
+      new Set(members).size !== members.length ||
+      !members.every((m) => Number.isInteger(m) && m >= 0))
+  ) {
+    await joined.leave();
+    throw new MpcError('ERR_PROTOCOL_INPUT', 'members must list ctx.n distinct roster ids');
+  }
+  /** execution index → roster id (ALL stays ALL) */
+  const toRoster = (x: number): number => (x === ALL || members === undefined ? x : (members[x] as number));
+  /** roster id → execution index, −1 for a party outside this execution */
+  const toExec = (x: number): number => (x === ALL || members === undefined ? x : members.indexOf(x));
   const runner = new PartyRunner(def, ctx, auth);
 
   let settled = false;
@@ -183,7 +209,7 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
       const payload = encodeEnvelope(env);
       sendChain = sendChain.then(async () => {
         if (settled) return;
-        await transport.send(env.to, env.round, payload);
+        await transport.send(toRoster(env.to), env.round, payload);
         if (stats) stats.sent++;
       });
     }
@@ -200,7 +226,7 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
     }
     const round = runner.round ?? 'end';
     const blame = runner.missing().map((party) => ({
-      party,
+      party, // execution index, like the runner's own blame (the daemon maps both to roster ids)
       msgIds: [],
       reason: `timeout: no ${round} message within ${roundTimeoutMs} ms`,
     }));
@@ -245,7 +271,11 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
       refuse(asMpc(e, 'frame payload is not an envelope'), frame.from);
       return;
     }
-    if (env.from !== frame.from || env.to !== frame.to || env.round !== frame.round) {
+    if (toExec(frame.from) < 0) {
+      refuse(new MpcError('ERR_MSG_UNEXPECTED', 'frame from a party outside this execution'), frame.from);
+      return;
+    }
+    if (toRoster(env.from) !== frame.from || toRoster(env.to) !== frame.to || env.round !== frame.round) {
       refuse(new MpcError('ERR_MSG_UNEXPECTED', 'envelope routing differs from its frame'), frame.from);
       return;
     }
@@ -283,7 +313,7 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
     settled = true;
     clearTimer();
     await sendChain.catch(() => undefined);
-    await joined.leave().catch(() => undefined);
+    if (!opts.keepJoined) await joined.leave().catch(() => undefined);
   }
 }
 

@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   ERR_PROTOCOL_INPUT: 'invalid_args',
   ERR_KEY_SHARE_INVALID: 'invalid_key_share',
   ERR_PRESIGNATURE_USED: 'policy',
+  ERR_PRESIGNATURE_INVALID: 'invalid_args',
   // configuration / CLI
   ERR_CONFIG_INVALID: 'invalid_args',
   // storage
@@ -102,6 +103,14 @@ export const ERROR_CODES = {
   ERR_TRANSPORT_SETUP_FAILED: 'io',
   // daemon
   ERR_DAEMON_SESSION_REUSED: 'bug',
+  ERR_DAEMON_COMMAND_INVALID: 'invalid_args',
+  ERR_DAEMON_KEY_UNKNOWN: 'invalid_args',
+  ERR_DAEMON_PRESIGNATURE_UNKNOWN: 'invalid_args',
+  ERR_DAEMON_DRAINING: 'closing',
+  ERR_DAEMON_SESSION_TIMEOUT: 'unavailable',
+  ERR_DAEMON_SESSION_FAILED: 'aborted',
+  ERR_DAEMON_PRIMES_EXHAUSTED: 'unavailable',
+  ERR_DAEMON_HTTP_LISTEN: 'io',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

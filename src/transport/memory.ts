@@ -1,4 +1,5 @@
 import { MpcError } from '../errors/index.js';
+import { type Bus, subjectMatches } from './bus.js';
 import type { FrameLimits, PartyKeys, RosterEntry } from './frame.js';
 import { CodecSession } from './session.js';
 import { parseSubject } from './subjects.js';
@@ -13,7 +14,22 @@ export type Intercept = (subject: string, bytes: Uint8Array) => readonly Uint8Ar
 
 export class MemoryHub {
   readonly #subs = new Map<number, Set<CodecSession>>();
+  readonly #raw = new Set<{ pattern: string; fn: (subject: string, bytes: Uint8Array) => void }>();
   intercept: Intercept | undefined;
+
+  /** A raw publish/subscribe view of the hub (the control plane's Bus). */
+  bus(): Bus {
+    return {
+      publish: async (subject, bytes) => this.publish(subject, bytes),
+      subscribe: async (pattern, fn) => {
+        const entry = { pattern, fn };
+        this.#raw.add(entry);
+        return () => {
+          this.#raw.delete(entry);
+        };
+      },
+    };
+  }
 
   transport(
     self: number,
@@ -41,9 +57,20 @@ export class MemoryHub {
 
   /** Routes like the NATS subscriptions: own inbox, every broadcast and control of the session. */
   publish(subject: string, bytes: Uint8Array): void {
+    const copies = this.intercept ? this.intercept(subject, Uint8Array.from(bytes)) : [Uint8Array.from(bytes)];
+    for (const r of this.#raw) {
+      if (!subjectMatches(r.pattern, subject)) continue;
+      for (const c of copies)
+        queueMicrotask(() => {
+          try {
+            r.fn(subject, Uint8Array.from(c));
+          } catch {
+            // a raw subscriber's failure is its own
+          }
+        });
+    }
     const s = parseSubject(subject);
     if (!s) return;
-    const copies = this.intercept ? this.intercept(subject, Uint8Array.from(bytes)) : [Uint8Array.from(bytes)];
     for (const [party, sessions] of this.#subs) {
       if (s.kind === 'p2p' && s.to !== party) continue;
       for (const sess of sessions) {
@@ -94,6 +121,10 @@ export class MemoryTransport implements Transport {
     this.#hub.register(this.self, session);
     this.#sessions.add(session);
     return session;
+  }
+
+  bus(): Bus {
+    return this.#hub.bus();
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { MpcError } from '../errors/index.js';
+import { type Bus, natsBus } from './bus.js';
 import type { FrameLimits, PartyKeys, RosterEntry } from './frame.js';
 import type { PartyNatsConfig } from './nats-config.js';
 import { CodecSession } from './session.js';
@@ -223,6 +224,11 @@ export class NatsTransport implements Transport {
     }
     this.#sessions.add(session);
     return session;
+  }
+
+  /** Raw subjects on the same connection (the daemon's control plane). */
+  bus(): Bus {
+    return natsBus(this.#nc);
   }
 
   /** Waits until the server has processed everything published so far. */

@@ -1,7 +1,7 @@
 import { MpcError } from '../errors/index.js';
 import { ALL } from '../protocol/types.js';
 import { FrameCodec, type FrameCodecOptions, FrameRejected } from './frame.js';
-import { broadcastSubject, controlSubject, p2pSubject, parseSubject, sessionToken } from './subjects.js';
+import { broadcastSubject, COORDINATOR, controlSubject, p2pSubject, parseSubject, sessionToken } from './subjects.js';
 import type { Channel, TransportHandler, TransportSession } from './types.js';
 
 /** Control frames use this round prefix (the codec treats them as signed broadcast frames). */
@@ -59,8 +59,8 @@ export class CodecSession implements TransportSession {
     const s = parseSubject(subject);
     let channel: Channel | undefined;
     try {
-      if (!s || s.session !== this.session || s.from === 'coord') {
-        // coordinator control messages are not roster-signed; the daemon layer owns them (not here)
+      if (s?.from === COORDINATOR) return; // coordinator commands: the daemon's control plane reads them (bus.ts)
+      if (!s || s.session !== this.session) {
         throw new FrameRejected('ERR_TRANSPORT_MISROUTED', 'frame arrived on an unexpected subject', undefined, false);
       }
       channel = s.kind;

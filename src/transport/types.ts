@@ -1,4 +1,5 @@
 import type { MpcError } from '../errors/index.js';
+import type { Bus } from './bus.js';
 import type { Delivered, FrameRejected } from './frame.js';
 import type { SubjectKind } from './subjects.js';
 
@@ -35,5 +36,7 @@ export type TransportEvent =
 export interface Transport {
   readonly self: number;
   join(sid: Uint8Array, handler: TransportHandler): Promise<TransportSession>;
+  /** Raw subjects on the same connection: the daemon's control plane (coordinator commands). */
+  bus(): Bus;
   close(): Promise<void>;
 }

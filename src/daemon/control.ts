@@ -1,0 +1,342 @@
+import { randomBytes } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { MpcError } from '../errors/index.js';
+import { decodePoint, encodePoint, type Point } from '../primitives/curve.js';
+import { assertDerivationPath, MAX_PATH_LENGTH } from '../protocol/hd.js';
+import type { PresignaturePublic } from '../protocol/sign.js';
+import { ALL } from '../protocol/types.js';
+import {
+  DEFAULT_LIMITS,
+  decodeFrame,
+  encodeFrame,
+  FRAME_VERSION,
+  frameSignedBytes,
+  type RosterEntry,
+} from '../transport/frame.js';
+import { CONTROL_ROUND_PREFIX } from '../transport/session.js';
+import { WireReader, WireWriter } from '../util/wire.js';
+
+/**
+ * The daemon's control plane (issue #5): how a coordinator starts a session and how parties answer.
+ *
+ * Coordinator → parties, on `mpc.{sid}.control.coord`: a transport frame (frame.ts wire form) with
+ * `from = COORDINATOR_FROM`, signed with the coordinator's Ed25519 key, round `ctl.start` (payload:
+ * the StartCommand below), `ctl.go` (every member announced ready: run) or `ctl.abort`. Each party
+ * knows the coordinator's public key from its roster file and verifies before acting; the NATS
+ * server additionally lets only the coordinator credential publish there.
+ *
+ * Parties → coordinator, on `mpc.{sid}.control.{i}`: ordinary roster-signed control frames
+ * (`ctl.ready`, `ctl.result`, `ctl.partial`) that peers in the session also see and ignore.
+ *
+ * The coordinator holds no secret share and cannot make a party sign alone: a party signs only with
+ * a presignature it holds for the named key, after consuming it in its own ledger (and, once the
+ * policy engine lands, after re-checking the request's approvals).
+ */
+
+export const COORDINATOR_FROM = 0xfffffffe;
+const MAX_KEY_ID = 120;
+const KEY_ID_RE = /^[A-Za-z0-9_-]{1,120}$/;
+const MAX_MEMBERS = 1024;
+const MAX_TEXT = 512;
+const MAX_COMMAND_BYTES = 64 * 1024;
+const MAX_SKEW_MS = 5 * 60_000;
+
+export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign';
+const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign'];
+
+/** What a coordinator asks the members of a session to do. */
+export interface StartCommand {
+  readonly op: SessionOp;
+  /** Key id ([A-Za-z0-9_-], 1..120): the key being generated or used. */
+  readonly keyId: string;
+  /**
+   * Roster ids of the execution's parties in execution order. keygen and aux: [0, 1, …, n−1]
+   * (key-share index = roster id); presign and sign: the t signers' roster ids, ascending.
+   */
+  readonly members: readonly number[];
+  /** keygen only: signers needed (t). */
+  readonly threshold: number;
+  /** presign only: the BIP32 non-hardened path the presignature is bound to. */
+  readonly path: readonly number[];
+  /** sign only: the presignature to use (64 hex) and the 32-byte digest. */
+  readonly presignatureId: string;
+  readonly digest: Uint8Array;
+  /** Per-round deadline the parties apply (ms). */
+  readonly roundTimeoutMs: number;
+}
+
+export type CoordinatorRound = 'start' | 'go' | 'abort';
+
+export interface CoordinatorMessage {
+  readonly sid: Uint8Array;
+  readonly round: CoordinatorRound;
+  readonly seq: number;
+  readonly ts: number;
+  readonly payload: Uint8Array;
+}
+
+const invalid = (why: string) => new MpcError('ERR_DAEMON_COMMAND_INVALID', `control message rejected: ${why}`);
+
+function assertMembers(members: readonly number[]): void {
+  if (!Array.isArray(members) || members.length < 1 || members.length > MAX_MEMBERS) throw invalid('members');
+  if (!members.every((m) => Number.isInteger(m) && m >= 0 && m < 0xfffffffe)) throw invalid('member id');
+  if (new Set(members).size !== members.length) throw invalid('duplicate member');
+}
+
+/** Checks a command's fields for its op (the coordinator before sending, the party after decoding). */
+export function assertStartCommand(c: StartCommand): void {
+  if (!OPS.includes(c.op)) throw invalid('unknown op');
+  if (typeof c.keyId !== 'string' || !KEY_ID_RE.test(c.keyId)) throw invalid('key id');
+  assertMembers(c.members);
+  if (!Number.isInteger(c.roundTimeoutMs) || c.roundTimeoutMs < 10 || c.roundTimeoutMs > 3_600_000) {
+    throw invalid('round timeout');
+  }
+  const ascending = c.members.every((m, j) => j === 0 || m > (c.members[j - 1] as number));
+  if (c.op === 'keygen' || c.op === 'aux') {
+    if (!c.members.every((m, j) => m === j) || c.members.length < 2) throw invalid('keygen/aux members must be 0..n-1');
+  } else if (!ascending || c.members.length < 2) {
+    throw invalid('signers must be ascending and at least two');
+  }
+  if (c.op === 'keygen') {
+    if (!Number.isInteger(c.threshold) || c.threshold < 2 || c.threshold > c.members.length) throw invalid('threshold');
+  } else if (c.threshold !== 0) throw invalid('threshold is for keygen only');
+  if (c.op === 'presign') {
+    try {
+      assertDerivationPath(c.path);
+    } catch {
+      throw invalid('derivation path');
+    }
+  } else if (c.path.length !== 0) throw invalid('path is for presign only');
+  if (c.op === 'sign') {
+    if (!/^[0-9a-f]{64}$/.test(c.presignatureId)) throw invalid('presignature id');
+    if (!(c.digest instanceof Uint8Array) || c.digest.length !== 32) throw invalid('digest must be 32 bytes');
+  } else if (c.presignatureId !== '' || c.digest.length !== 0) throw invalid('presignature/digest are for sign only');
+}
+
+export function encodeStartCommand(c: StartCommand): Uint8Array {
+  assertStartCommand(c);
+  const w = new WireWriter()
+    .u8(0x43)
+    .u8(1)
+    .u8(OPS.indexOf(c.op))
+    .bytes(new TextEncoder().encode(c.keyId))
+    .u32(c.members.length);
+  for (const m of c.members) w.u32(m);
+  w.u32(c.threshold).u32(c.path.length);
+  for (const p of c.path) w.u32(p);
+  return w
+    .bytes(c.presignatureId === '' ? new Uint8Array(0) : hexToBytes(c.presignatureId))
+    .bytes(c.digest)
+    .u32(c.roundTimeoutMs)
+    .finish();
+}
+
+/** Strict decoder: every field bounded before use, then `assertStartCommand`. */
+export function decodeStartCommand(bytes: Uint8Array): StartCommand {
+  try {
+    const r = new WireReader(bytes, MAX_COMMAND_BYTES);
+    r.tag('command.tag', 0x43);
+    r.tag('command.version', 1);
+    const op = OPS[r.u8('command.op')];
+    if (op === undefined) throw invalid('unknown op');
+    const keyId = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes('command.keyId', MAX_KEY_ID));
+    const members = Array.from({ length: bounded(r.u32('command.members'), MAX_MEMBERS) }, () =>
+      r.u32('command.member'),
+    );
+    const threshold = r.u32('command.threshold');
+    const path = Array.from({ length: bounded(r.u32('command.path'), MAX_PATH_LENGTH) }, () => r.u32('command.path'));
+    const id = r.bytes('command.presignatureId', 32);
+    const digest = r.bytes('command.digest', 32);
+    const roundTimeoutMs = r.u32('command.roundTimeoutMs');
+    r.end();
+    const c: StartCommand = {
+      op,
+      keyId,
+      members,
+      threshold,
+      path,
+      presignatureId: id.length === 0 ? '' : bytesToHex(id),
+      digest,
+      roundTimeoutMs,
+    };
+    assertStartCommand(c);
+    return c;
+  } catch (e) {
+    if (e instanceof MpcError && e.code === 'ERR_DAEMON_COMMAND_INVALID') throw e;
+    throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'control message rejected: malformed start command', {
+      cause: e,
+    });
+  }
+}
+
+function bounded(n: number, max: number): number {
+  if (n > max) throw invalid('list too long');
+  return n;
+}
+
+// --- coordinator frames ----------------------------------------------------------------------------
+
+/** A fresh random session id (16 bytes). */
+export function newSid(): Uint8Array {
+  return new Uint8Array(randomBytes(16));
+}
+
+/** Builds a signed coordinator frame. */
+export function sealCoordinatorMessage(
+  secret: Uint8Array,
+  m: { sid: Uint8Array; round: CoordinatorRound; seq: number; payload: Uint8Array; ts?: number },
+): Uint8Array {
+  const head = {
+    v: FRAME_VERSION,
+    sid: m.sid,
+    round: `${CONTROL_ROUND_PREFIX}${m.round}`,
+    from: COORDINATOR_FROM,
+    to: ALL,
+    seq: m.seq,
+    ts: m.ts ?? Date.now(),
+  };
+  const sig = ed25519.sign(frameSignedBytes({ ...head, payload: m.payload }), secret);
+  return encodeFrame({ ...head, payload: m.payload, sig });
+}
+
+/**
+ * Verifies a coordinator frame: strict frame decoding, sender, broadcast, round, signature under
+ * the coordinator's key, clock skew. Replays of a valid frame are the caller's to de-duplicate
+ * (the daemon remembers the sids it has started).
+ * @throws MpcError ERR_DAEMON_COMMAND_INVALID (never with payload content)
+ */
+export function openCoordinatorMessage(
+  bytes: Uint8Array,
+  coordinatorKey: Uint8Array,
+  now: number = Date.now(),
+): CoordinatorMessage {
+  let f: ReturnType<typeof decodeFrame>;
+  try {
+    f = decodeFrame(bytes, DEFAULT_LIMITS.maxFrameBytes.broadcast);
+  } catch {
+    throw invalid('malformed frame');
+  }
+  if (f.from !== COORDINATOR_FROM || f.to !== ALL) throw invalid('not a coordinator broadcast');
+  const round = f.round.startsWith(CONTROL_ROUND_PREFIX) ? f.round.slice(CONTROL_ROUND_PREFIX.length) : '';
+  if (round !== 'start' && round !== 'go' && round !== 'abort') throw invalid('unknown control round');
+  let ok = false;
+  try {
+    ok = ed25519.verify(f.sig, frameSignedBytes(f), coordinatorKey);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalid('coordinator signature does not verify');
+  if (Math.abs(now - f.ts) > MAX_SKEW_MS) throw invalid('timestamp outside the accepted clock skew');
+  return { sid: f.sid, round, seq: f.seq, ts: f.ts, payload: f.payload };
+}
+
+// --- party reports ---------------------------------------------------------------------------------
+
+export type PartyRound = 'ready' | 'result' | 'partial';
+
+export interface PartyMessage {
+  readonly sid: Uint8Array;
+  readonly from: number;
+  readonly round: PartyRound;
+  readonly payload: Uint8Array;
+}
+
+/** Verifies a party's control frame for an observer outside the roster (the coordinator). */
+export function openPartyMessage(bytes: Uint8Array, roster: readonly RosterEntry[]): PartyMessage {
+  let f: ReturnType<typeof decodeFrame>;
+  try {
+    f = decodeFrame(bytes, DEFAULT_LIMITS.maxFrameBytes.broadcast);
+  } catch {
+    throw invalid('malformed frame');
+  }
+  const entry = roster[f.from];
+  if (entry === undefined || f.to !== ALL) throw invalid('not a roster party broadcast');
+  const round = f.round.startsWith(CONTROL_ROUND_PREFIX) ? f.round.slice(CONTROL_ROUND_PREFIX.length) : '';
+  if (round !== 'ready' && round !== 'result' && round !== 'partial') throw invalid('unknown party round');
+  let ok = false;
+  try {
+    ok = ed25519.verify(f.sig, frameSignedBytes(f), entry.ed25519);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalid('party signature does not verify');
+  return { sid: f.sid, from: f.from, round, payload: f.payload };
+}
+
+/** A party's outcome of one session, as reported to the coordinator (public data only). */
+export interface SessionResult {
+  readonly ok: boolean;
+  /** Error code on failure ('' on success). */
+  readonly code: string;
+  /** Error message on failure: names and sizes only, never secret values. */
+  readonly message: string;
+  /** Blamed parties as roster ids, with reasons. */
+  readonly blame: ReadonlyArray<{ readonly party: number; readonly reason: string }>;
+  /** keygen: compressed public key; presign: encodePresignaturePublic; otherwise empty. */
+  readonly summary: Uint8Array;
+}
+
+export function encodeSessionResult(r: SessionResult): Uint8Array {
+  const te = new TextEncoder();
+  const clip = (s: string) => te.encode(s).subarray(0, MAX_TEXT);
+  const w = new WireWriter()
+    .u8(0x52)
+    .u8(r.ok ? 1 : 0)
+    .bytes(clip(r.code))
+    .bytes(clip(r.message))
+    .u32(r.blame.length);
+  for (const b of r.blame) w.u32(b.party).bytes(clip(b.reason));
+  return w.bytes(r.summary).finish();
+}
+
+export function decodeSessionResult(bytes: Uint8Array): SessionResult {
+  try {
+    const r = new WireReader(bytes, MAX_COMMAND_BYTES);
+    r.tag('result.tag', 0x52);
+    const okByte = r.u8('result.ok');
+    if (okByte > 1) throw invalid('ok flag');
+    const td = new TextDecoder('utf-8', { fatal: false });
+    const code = td.decode(r.bytes('result.code', MAX_TEXT));
+    const message = td.decode(r.bytes('result.message', MAX_TEXT));
+    const blame = Array.from({ length: bounded(r.u32('result.blame'), MAX_MEMBERS) }, () => ({
+      party: r.u32('result.blame.party'),
+      reason: td.decode(r.bytes('result.blame.reason', MAX_TEXT)),
+    }));
+    const summary = r.bytes('result.summary', 4096);
+    r.end();
+    return { ok: okByte === 1, code, message, blame, summary };
+  } catch (e) {
+    if (e instanceof MpcError && e.code === 'ERR_DAEMON_COMMAND_INVALID') throw e;
+    throw invalid('malformed session result');
+  }
+}
+
+/** The public part of a presignature, as every signer reports it after presigning. */
+export function encodePresignaturePublic(p: PresignaturePublic): Uint8Array {
+  const w = new WireWriter()
+    .fixed(hexToBytes(p.id))
+    .fixed(encodePoint(p.R))
+    .fixed(encodePoint(p.publicKey))
+    .u32(p.signers.length);
+  for (const s of p.signers) w.u32(s);
+  w.u32(p.path.length);
+  for (const i of p.path) w.u32(i);
+  return w.finish();
+}
+
+export function decodePresignaturePublic(bytes: Uint8Array): PresignaturePublic {
+  try {
+    const r = new WireReader(bytes, 4096);
+    const id = bytesToHex(r.fixed('presig.id', 32));
+    const R: Point = decodePoint(r.fixed('presig.R', 33), 'presig.R');
+    const publicKey = decodePoint(r.fixed('presig.publicKey', 33), 'presig.publicKey');
+    const signers = Array.from({ length: bounded(r.u32('presig.signers'), MAX_MEMBERS) }, () => r.u32('presig.signer'));
+    const path = Array.from({ length: bounded(r.u32('presig.path'), MAX_PATH_LENGTH) }, () => r.u32('presig.path'));
+    r.end();
+    assertDerivationPath(path);
+    return { id, R, publicKey, signers, path };
+  } catch {
+    throw invalid('malformed presignature summary');
+  }
+}

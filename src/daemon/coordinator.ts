@@ -1,0 +1,314 @@
+import { MpcError } from '../errors/index.js';
+import { decodePoint, type Point } from '../primitives/curve.js';
+import {
+  combineSignature,
+  decodePartialSignature,
+  type EcdsaSignature,
+  type PartialSignature,
+  type PresignaturePublic,
+} from '../protocol/sign.js';
+import type { Bus } from '../transport/bus.js';
+import type { RosterEntry } from '../transport/frame.js';
+import { COORDINATOR, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
+import {
+  type CoordinatorRound,
+  decodePresignaturePublic,
+  decodeSessionResult,
+  encodeStartCommand,
+  newSid,
+  openPartyMessage,
+  type PartyMessage,
+  type SessionResult,
+  type StartCommand,
+  sealCoordinatorMessage,
+} from './control.js';
+
+/**
+ * The session coordinator: the part of the orchestrator that starts sessions over the control plane
+ * and gathers what the parties report (control.ts). It holds no share: it signs commands with its own
+ * Ed25519 key, waits for every member's `ready` before `go` (so no party's first message is sent
+ * before a peer subscribed, SECURITY.md A28), and treats a session as successful only when every
+ * member reports success with the same public outcome. Signing combines the members' partial
+ * signatures and verifies the ECDSA signature before returning it.
+ */
+
+export interface CoordinatorOptions {
+  readonly bus: Bus;
+  readonly roster: readonly RosterEntry[];
+  /** The coordinator's Ed25519 secret key (32 bytes). */
+  readonly secret: Uint8Array;
+  /** Per-round deadline the parties apply (default 30 s). */
+  readonly roundTimeoutMs?: number;
+  /** How long to wait for every member's ready (default 30 s). */
+  readonly readyTimeoutMs?: number;
+}
+
+interface Waiter {
+  readonly members: readonly number[];
+  readonly ready: Set<number>;
+  readonly results: Map<number, SessionResult>;
+  readonly partials: Map<number, Uint8Array>;
+  notify: () => void;
+}
+
+/** Thrown when a session fails: blame lists the culprits (roster ids) the members reported. */
+function sessionFailed(op: string, results: ReadonlyMap<number, SessionResult>, sid: string): MpcError {
+  const failed = [...results.entries()].filter(([, r]) => !r.ok);
+  const blame = new Map<number, string[]>();
+  for (const [, r] of failed) {
+    for (const b of r.blame) blame.set(b.party, [...(blame.get(b.party) ?? []), b.reason]);
+  }
+  const codes = [...new Set(failed.map(([, r]) => r.code))].join(', ');
+  return new MpcError('ERR_DAEMON_SESSION_FAILED', `${op} failed at ${failed.map(([p]) => p).join(', ')}: ${codes}`, {
+    details: { sid, op, codes },
+    blame: [...blame.entries()].map(([party, reasons]) => ({ party, msgIds: [], reason: reasons.join('; ') })),
+  });
+}
+
+export class Coordinator {
+  readonly #o: CoordinatorOptions;
+  readonly #waiters = new Map<string, Waiter>();
+  #unsubscribe: (() => void) | undefined;
+  #seq = 0;
+
+  constructor(o: CoordinatorOptions) {
+    if (!(o.secret instanceof Uint8Array) || o.secret.length !== 32) {
+      throw new MpcError('ERR_CONFIG_INVALID', 'coordinator secret must be 32 bytes');
+    }
+    this.#o = o;
+  }
+
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.#o.bus.subscribe(`${SUBJECT_ROOT}.*.control.*`, (subject, bytes) => {
+      if (subject.endsWith(`.${COORDINATOR}`)) return;
+      let m: PartyMessage;
+      try {
+        m = openPartyMessage(bytes, this.#o.roster);
+      } catch {
+        return; // unauthenticated noise: never evidence, never fatal
+      }
+      const token = sessionToken(m.sid);
+      if (subject !== `${SUBJECT_ROOT}.${token}.control.${m.from}`) return;
+      const w = this.#waiters.get(token);
+      if (w === undefined || !w.members.includes(m.from)) return;
+      if (m.round === 'ready') w.ready.add(m.from);
+      else if (m.round === 'partial') {
+        if (!w.partials.has(m.from)) w.partials.set(m.from, m.payload);
+      } else {
+        let r: SessionResult;
+        try {
+          r = decodeSessionResult(m.payload);
+        } catch {
+          r = {
+            ok: false,
+            code: 'ERR_DAEMON_COMMAND_INVALID',
+            message: 'malformed result',
+            blame: [],
+            summary: new Uint8Array(0),
+          };
+        }
+        if (!w.results.has(m.from)) w.results.set(m.from, r);
+      }
+      w.notify();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  async #publish(sid: Uint8Array, round: CoordinatorRound, payload: Uint8Array): Promise<void> {
+    const bytes = sealCoordinatorMessage(this.#o.secret, { sid, round, seq: ++this.#seq, payload });
+    await this.#o.bus.publish(`${SUBJECT_ROOT}.${sessionToken(sid)}.control.${COORDINATOR}`, bytes);
+  }
+
+  /** Waits until `done(w)` holds, a member reports failure, or the deadline passes. */
+  async #until(token: string, w: Waiter, done: (w: Waiter) => boolean, timeoutMs: number, what: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if ([...w.results.values()].some((r) => !r.ok)) {
+          clearTimeout(timer);
+          reject(sessionFailed(what, w.results, token));
+        } else if (done(w)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        const missing = w.members.filter((m) => !done({ ...w, members: [m] } as Waiter));
+        reject(
+          new MpcError('ERR_DAEMON_SESSION_TIMEOUT', `${what}: no answer from ${missing.join(', ')} in time`, {
+            details: { sid: token, missing: missing.join(',') },
+            blame: missing.map((party) => ({ party, msgIds: [], reason: `timeout: no ${what} report` })),
+          }),
+        );
+      }, timeoutMs);
+      w.notify = check;
+      check();
+    });
+  }
+
+  /** Runs one keygen / aux / presign session to the end; returns every member's summary. */
+  async #session(cmd: Omit<StartCommand, 'roundTimeoutMs'>, rounds: number): Promise<Uint8Array> {
+    const roundTimeoutMs = this.#o.roundTimeoutMs ?? 30_000;
+    const full: StartCommand = { ...cmd, roundTimeoutMs };
+    const payload = encodeStartCommand(full);
+    const sid = newSid();
+    const token = sessionToken(sid);
+    const w: Waiter = { members: cmd.members, ready: new Set(), results: new Map(), partials: new Map(), notify() {} };
+    this.#waiters.set(token, w);
+    try {
+      await this.#publish(sid, 'start', payload);
+      try {
+        await this.#until(
+          token,
+          w,
+          (x) => x.members.every((m) => x.ready.has(m) || x.results.has(m)),
+          this.#o.readyTimeoutMs ?? 30_000,
+          `${cmd.op} ready`,
+        );
+      } catch (e) {
+        await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+        throw e;
+      }
+      await this.#publish(sid, 'go', new Uint8Array(0));
+      // every round may take up to its deadline at each party, plus the report itself
+      await this.#until(
+        token,
+        w,
+        (x) => x.members.every((m) => x.results.has(m)),
+        roundTimeoutMs * (rounds + 2),
+        cmd.op,
+      );
+      const summaries = cmd.members.map((m) => (w.results.get(m) as SessionResult).summary);
+      const first = summaries[0] as Uint8Array;
+      const disagree = cmd.members.filter((_, j) => !equal(summaries[j] as Uint8Array, first));
+      if (disagree.length > 0) {
+        throw new MpcError('ERR_DAEMON_SESSION_FAILED', `${cmd.op}: members report different outcomes`, {
+          details: { sid: token, disagree: disagree.join(',') },
+        });
+      }
+      return first;
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+
+  /** t-of-n key generation among roster parties 0..n−1; returns the public key. */
+  async keygen(o: { keyId: string; threshold: number; parties: number }): Promise<Point> {
+    const members = [...Array(o.parties).keys()];
+    const summary = await this.#session(
+      {
+        op: 'keygen',
+        keyId: o.keyId,
+        members,
+        threshold: o.threshold,
+        path: [],
+        presignatureId: '',
+        digest: new Uint8Array(0),
+      },
+      6,
+    );
+    return decodePoint(summary, 'keygen.publicKey');
+  }
+
+  /** Aux-info generation for a generated key (fresh Paillier-Blum moduli at every party). */
+  async auxInfo(o: { keyId: string; parties: number }): Promise<void> {
+    const members = [...Array(o.parties).keys()];
+    await this.#session(
+      { op: 'aux', keyId: o.keyId, members, threshold: 0, path: [], presignatureId: '', digest: new Uint8Array(0) },
+      6,
+    );
+  }
+
+  /** One presignature among `signers` (exactly t roster ids, ascending) bound to `path`. */
+  async presign(o: {
+    keyId: string;
+    signers: readonly number[];
+    path?: readonly number[];
+  }): Promise<PresignaturePublic> {
+    const summary = await this.#session(
+      {
+        op: 'presign',
+        keyId: o.keyId,
+        members: o.signers,
+        threshold: 0,
+        path: o.path ?? [],
+        presignatureId: '',
+        digest: new Uint8Array(0),
+      },
+      5,
+    );
+    const pub = decodePresignaturePublic(summary);
+    if (pub.signers.length !== o.signers.length || pub.signers.some((s, j) => s !== o.signers[j])) {
+      throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'presignature signers differ from the request');
+    }
+    return pub;
+  }
+
+  /**
+   * Signs `digest` with a presignature: every signer consumes it and sends its partial; the partials
+   * are combined and the signature verified under the presignature's key before it is returned.
+   */
+  async sign(o: { keyId: string; presignature: PresignaturePublic; digest: Uint8Array }): Promise<EcdsaSignature> {
+    const pre = o.presignature;
+    const cmd: StartCommand = {
+      op: 'sign',
+      keyId: o.keyId,
+      members: pre.signers,
+      threshold: 0,
+      path: [],
+      presignatureId: pre.id,
+      digest: o.digest,
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const payload = encodeStartCommand(cmd);
+    const sid = newSid();
+    const token = sessionToken(sid);
+    const w: Waiter = { members: pre.signers, ready: new Set(), results: new Map(), partials: new Map(), notify() {} };
+    this.#waiters.set(token, w);
+    try {
+      await this.#publish(sid, 'start', payload);
+      await this.#until(token, w, (x) => x.members.every((m) => x.partials.has(m)), cmd.roundTimeoutMs, 'sign');
+      const partials: PartialSignature[] = [];
+      const malformed: number[] = [];
+      for (const m of pre.signers) {
+        try {
+          partials.push(decodePartialSignature(w.partials.get(m) as Uint8Array));
+        } catch {
+          malformed.push(m);
+        }
+      }
+      if (malformed.length > 0) {
+        throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'malformed partial signature', {
+          blame: malformed.map((party) => ({ party, msgIds: [], reason: 'malformed partial signature' })),
+        });
+      }
+      // a partial's `signer` is a position in `signers`: it must match who sent it
+      const bySender = pre.signers.map((m, j) => ({ m, p: partials[j] as PartialSignature, j }));
+      const misplaced = bySender.filter(({ p, j }) => p.signer !== j).map(({ m }) => m);
+      if (misplaced.length > 0) {
+        throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'partial signature claims another signer position', {
+          blame: misplaced.map((party) => ({ party, msgIds: [], reason: 'wrong signer position' })),
+        });
+      }
+      try {
+        return combineSignature(pre, o.digest, partials);
+      } catch (e) {
+        if (!(e instanceof MpcError)) throw e;
+        // combineSignature blames signer positions: report roster ids
+        throw new MpcError(e.code, e.message, {
+          details: { ...e.details, sid: token },
+          blame: e.blame.map((b) => ({ ...b, party: pre.signers[b.party] ?? b.party })),
+        });
+      }
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

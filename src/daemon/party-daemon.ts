@@ -1,0 +1,474 @@
+import { MpcError } from '../errors/index.js';
+import type { MathBackend } from '../math/backend.js';
+import { systemRng } from '../math/random.js';
+import { encodePoint } from '../primitives/curve.js';
+import { auxInfo } from '../protocol/aux-info.js';
+import type { AuxInfo, CoreKeyShare, KeyShare } from '../protocol/key-share.js';
+import { validateKeyShare } from '../protocol/key-share-validate.js';
+import { decodeCoreKeyShare, encodeCoreKeyShare, keygen } from '../protocol/keygen.js';
+import { type Presignature, presign } from '../protocol/presign.js';
+import { decodePresignature, encodePresignature } from '../protocol/presignature-codec.js';
+import { encodePartialSignature, issuePartialSignature } from '../protocol/sign.js';
+import { ed25519Authenticator } from '../protocol/simulation.js';
+import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
+import { ALL } from '../protocol/types.js';
+import type { PartyLedger } from '../storage/party-ledger.js';
+import { getKeyShare, putKeyShare, type SecretStore } from '../storage/secret-store.js';
+import { FrameCodec, type PartyKeys, type RosterEntry } from '../transport/frame.js';
+import { COORDINATOR, controlSubject, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
+import type { Transport, TransportSession } from '../transport/types.js';
+import {
+  type CoordinatorMessage,
+  decodeStartCommand,
+  encodePresignaturePublic,
+  encodeSessionResult,
+  openCoordinatorMessage,
+  type SessionResult,
+  type StartCommand,
+} from './control.js';
+import { type JoinedSession, joinSession, runSession } from './session-runner.js';
+
+/**
+ * The party daemon (issue #5): one custodian's long-running process. It listens for coordinator
+ * commands on `mpc.*.control.coord`, verifies each (coordinator signature, strict decoding, fresh
+ * sid), and runs the requested session with its own share:
+ *
+ *   keygen   join → ready → wait for go → run keygen → seal the core share → report the public key
+ *   aux      join → ready → go → run aux-info with two fresh safe primes → seal the full key share
+ *            (validated) and record the key in the ledger → report
+ *   presign  join → ready → go → run presigning with the sealed share → seal the presignature in the
+ *            ledger → report its public part (id, R, key, path, signers)
+ *   sign     load the named presignature → consume it in the ledger (fsynced) → only then publish
+ *            the partial signature. One message each way, no session join.
+ *
+ * Every failure is reported to the coordinator as a typed result (code, message, blame as roster
+ * ids), never with secret content, and never crashes the daemon. While draining, new commands are
+ * answered with ERR_DAEMON_DRAINING and running sessions finish.
+ */
+
+/** pino-compatible logger subset. */
+export interface DaemonLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** What the daemon reports to metrics (DaemonMetrics implements it). */
+export interface DaemonMetricsSink {
+  sessionStarted(protocol: string): void;
+  sessionEnded(protocol: string, outcome: 'ok' | 'abort' | 'timeout' | 'error', seconds: number): void;
+  frameRefused(code: string): void;
+  blamed(protocol: string, n: number): void;
+  partialIssued(seconds: number): void;
+  setPresignaturesAvailable(key: string, n: number): void;
+}
+
+/** Where aux-info gets its two fresh safe primes (a PrimePool in production). */
+export interface PrimeSource {
+  take(n: number): Promise<bigint[]>;
+}
+
+export interface PartyDaemonOptions {
+  readonly self: number;
+  readonly transport: Transport;
+  readonly keys: PartyKeys;
+  readonly roster: readonly RosterEntry[];
+  /** The coordinator's Ed25519 public key (commands signed by anything else are refused). */
+  readonly coordinatorKey: Uint8Array;
+  readonly store: SecretStore;
+  readonly ledger: PartyLedger;
+  readonly math: MathBackend;
+  readonly primes: PrimeSource;
+  readonly log?: DaemonLog;
+  readonly metrics?: DaemonMetricsSink;
+  /** How long a party waits for `go` after announcing ready (default 60 s). */
+  readonly readyTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+interface Pending {
+  readonly joined: JoinedSession;
+  go: () => void;
+  abort: (why: string) => void;
+}
+
+const NULL_LOG: DaemonLog = { info() {}, warn() {}, error() {}, debug() {} };
+const SEEN_LIMIT = 100_000;
+
+export class PartyDaemon {
+  readonly self: number;
+  readonly #o: PartyDaemonOptions;
+  readonly #log: DaemonLog;
+  /** sids already started here: a replayed start is ignored (never run twice). */
+  readonly #seen = new Set<string>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #active = new Map<string, Promise<void>>();
+  /** Decoded key shares by key id (in memory only; sealed at rest). */
+  readonly #shares = new Map<string, KeyShare>();
+  #unsubscribe: (() => void) | undefined;
+  #draining = false;
+  #stats = { commandsRefused: 0, sessionsOk: 0, sessionsFailed: 0 };
+
+  constructor(o: PartyDaemonOptions) {
+    if (o.roster[o.self] === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'self is not in the roster');
+    if (!(o.coordinatorKey instanceof Uint8Array) || o.coordinatorKey.length !== 32) {
+      throw new MpcError('ERR_CONFIG_INVALID', 'coordinator key must be a 32-byte Ed25519 public key');
+    }
+    this.self = o.self;
+    this.#o = o;
+    this.#log = o.log ?? NULL_LOG;
+  }
+
+  /** Subscribes to coordinator commands; the daemon is ready when this resolves. */
+  async start(): Promise<void> {
+    const bus = this.#o.transport.bus();
+    this.#unsubscribe = await bus.subscribe(`${SUBJECT_ROOT}.*.control.${COORDINATOR}`, (_subject, bytes) =>
+      this.#onCommand(bytes),
+    );
+    for (const k of this.#o.ledger.listKeys()) {
+      this.#o.metrics?.setPresignaturesAvailable(k.keyId, this.#o.ledger.listAvailable(k.keyId).length);
+    }
+    this.#log.info({ party: this.self }, 'party daemon listening for coordinator commands');
+  }
+
+  get activeSessions(): number {
+    return this.#active.size;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get stats(): Readonly<{ commandsRefused: number; sessionsOk: number; sessionsFailed: number }> {
+    return { ...this.#stats };
+  }
+
+  /** Stops accepting commands, lets running sessions finish (up to `timeoutMs`), then unsubscribes. */
+  async drain(timeoutMs = 30_000): Promise<boolean> {
+    this.#draining = true;
+    const all = Promise.allSettled([...this.#active.values()]).then(() => true);
+    const timeout = new Promise<boolean>((res) => setTimeout(() => res(false), timeoutMs).unref());
+    const finished = await Promise.race([all, timeout]);
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    for (const p of this.#pending.values()) p.abort('daemon is shutting down');
+    return finished;
+  }
+
+  // --- command intake ------------------------------------------------------------------------------
+
+  #onCommand(bytes: Uint8Array): void {
+    let msg: CoordinatorMessage;
+    try {
+      msg = openCoordinatorMessage(bytes, this.#o.coordinatorKey, (this.#o.now ?? Date.now)());
+    } catch (e) {
+      this.#stats.commandsRefused++;
+      this.#o.metrics?.frameRefused((e as MpcError).code ?? 'ERR_DAEMON_COMMAND_INVALID');
+      this.#log.warn({ code: (e as MpcError).code }, 'refused a control message');
+      return;
+    }
+    const token = sessionToken(msg.sid);
+    if (msg.round === 'go' || msg.round === 'abort') {
+      const p = this.#pending.get(token);
+      if (p === undefined) return; // not ours, or already running
+      if (msg.round === 'go') p.go();
+      else p.abort('the coordinator aborted the session');
+      return;
+    }
+    if (this.#seen.has(token)) return; // replayed or duplicated start: run a session at most once
+    let cmd: StartCommand;
+    try {
+      cmd = decodeStartCommand(msg.payload);
+    } catch (e) {
+      this.#stats.commandsRefused++;
+      this.#log.warn({ code: (e as MpcError).code, sid: token }, 'refused a start command');
+      return;
+    }
+    if (!cmd.members.includes(this.self)) return; // a session among other parties
+    this.#remember(token);
+    const run = this.#run(msg.sid, token, cmd).finally(() => this.#active.delete(token));
+    this.#active.set(token, run);
+  }
+
+  #remember(token: string): void {
+    this.#seen.add(token);
+    if (this.#seen.size > SEEN_LIMIT) {
+      const first = this.#seen.values().next().value;
+      if (first !== undefined) this.#seen.delete(first);
+    }
+  }
+
+  async #run(sid: Uint8Array, token: string, cmd: StartCommand): Promise<void> {
+    const t0 = performance.now();
+    const protocol = cmd.op;
+    this.#o.metrics?.sessionStarted(protocol);
+    const log = { sid: token, op: cmd.op, key: cmd.keyId };
+    this.#log.info(log, 'session requested');
+    let outcome: 'ok' | 'abort' | 'timeout' | 'error' = 'ok';
+    try {
+      if (this.#draining) throw new MpcError('ERR_DAEMON_DRAINING', 'party is shutting down');
+      if (cmd.op === 'sign') {
+        await this.#sign(sid, cmd);
+      } else {
+        await this.#protocolSession(sid, token, cmd);
+      }
+      this.#stats.sessionsOk++;
+      this.#log.info({ ...log, ms: Math.round(performance.now() - t0) }, 'session done');
+    } catch (e) {
+      this.#stats.sessionsFailed++;
+      const err = asMpc(e);
+      outcome = err.code === 'ERR_DAEMON_SESSION_TIMEOUT' || /timeout/.test(err.message) ? 'timeout' : 'abort';
+      if (err.blame.length > 0) this.#o.metrics?.blamed(protocol, err.blame.length);
+      this.#log.warn(
+        { ...log, code: err.code, blame: err.blame.map((b) => b.party), ms: Math.round(performance.now() - t0) },
+        'session failed',
+      );
+      if (cmd.op === 'sign') {
+        // sign has no joined session: answer on a one-off control frame
+        await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
+          () => undefined,
+        );
+      }
+    } finally {
+      this.#o.metrics?.sessionEnded(protocol, outcome, (performance.now() - t0) / 1000);
+    }
+  }
+
+  // --- keygen / aux / presign -----------------------------------------------------------------------
+
+  async #protocolSession(sid: Uint8Array, token: string, cmd: StartCommand): Promise<void> {
+    const joined = await joinSession(this.#o.transport, sid);
+    const session = joined.session;
+    let reported = false;
+    const report = async (r: SessionResult) => {
+      reported = true;
+      await session.sendControl('result', encodeSessionResult(r));
+    };
+    try {
+      const prepared = await this.#prepare(cmd);
+      await this.#awaitGo(token, joined, session);
+      const ctx: RoundCtx = {
+        self: cmd.members.indexOf(this.self),
+        n: cmd.members.length,
+        sid,
+        math: this.#o.math,
+        rng: systemRng,
+      };
+      const roster = cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
+      const auth = ed25519Authenticator(this.#o.keys.ed25519Secret, roster);
+      const output = await runSession(prepared.def as ProtocolDef<unknown, unknown, unknown>, prepared.input, {
+        session: joined,
+        ctx,
+        auth,
+        roundTimeoutMs: cmd.roundTimeoutMs,
+        members: cmd.members,
+        keepJoined: true,
+        onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
+      });
+      const summary = await prepared.persist(output);
+      await report({ ok: true, code: '', message: '', blame: [], summary });
+    } catch (e) {
+      if (!reported) await report(failure(asMpc(e), cmd.members)).catch(() => undefined);
+      throw e;
+    } finally {
+      await joined.leave().catch(() => undefined);
+    }
+  }
+
+  /** Announces ready and waits for the coordinator's go (or abort / timeout). */
+  async #awaitGo(token: string, joined: JoinedSession, session: TransportSession): Promise<void> {
+    const wait = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new MpcError('ERR_DAEMON_SESSION_TIMEOUT', 'no go from the coordinator in time')),
+        this.#o.readyTimeoutMs ?? 60_000,
+      );
+      this.#pending.set(token, {
+        joined,
+        go: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        abort: (why) => {
+          clearTimeout(timer);
+          reject(new MpcError('ERR_DAEMON_SESSION_FAILED', why));
+        },
+      });
+    });
+    try {
+      await session.sendControl('ready', new Uint8Array(0));
+      await wait;
+    } finally {
+      this.#pending.delete(token);
+    }
+  }
+
+  /** Checks preconditions and loads inputs before announcing ready (a party that cannot run says so). */
+  async #prepare(cmd: StartCommand): Promise<{
+    def: ProtocolDef<never, unknown, unknown>;
+    input: unknown;
+    persist: (output: unknown) => Promise<Uint8Array>;
+  }> {
+    const { ledger, store } = this.#o;
+    if (cmd.op === 'keygen') {
+      if (ledger.getKey(cmd.keyId) !== undefined || (await this.#hasCore(cmd.keyId))) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a key with this id exists already');
+      }
+      return {
+        def: keygen as never,
+        input: { t: cmd.threshold, additive: false },
+        persist: async (out) => {
+          const core = out as CoreKeyShare;
+          const bytes = encodeCoreKeyShare(core);
+          try {
+            await store.putShare(this.#coreId(cmd.keyId), 1, bytes);
+          } finally {
+            bytes.fill(0);
+          }
+          return encodePoint(core.publicKey);
+        },
+      };
+    }
+    if (cmd.op === 'aux') {
+      if (ledger.getKey(cmd.keyId) !== undefined) throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'aux info exists');
+      const core = await this.#loadCore(cmd.keyId);
+      if (core.n !== cmd.members.length) throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'members differ from keygen');
+      let primes: bigint[];
+      try {
+        primes = await this.#o.primes.take(2);
+      } catch (e) {
+        throw new MpcError('ERR_DAEMON_PRIMES_EXHAUSTED', 'no fresh safe primes available', { cause: asMpc(e) });
+      }
+      return {
+        def: auxInfo as never,
+        input: { p: primes[0], q: primes[1] },
+        persist: async (out) => {
+          const share = validateKeyShare(this.#o.math, { core, aux: out as AuxInfo });
+          await putKeyShare(store, { partyId: this.self, keyId: cmd.keyId }, 1, share);
+          ledger.putKey({
+            keyId: cmd.keyId,
+            publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
+            threshold: core.t,
+            parties: core.n,
+            shareVersion: 1,
+          });
+          await store.deleteShare(this.#coreId(cmd.keyId));
+          this.#shares.set(cmd.keyId, share);
+          return new Uint8Array(0);
+        },
+      };
+    }
+    // presign
+    const share = await this.#loadShare(cmd.keyId);
+    if (cmd.members.length !== share.core.t || cmd.members.some((m) => m >= share.core.n)) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'presign needs exactly t signers among the key holders');
+    }
+    return {
+      def: presign as never,
+      input: { share, signers: cmd.members, path: cmd.path },
+      persist: async (out) => {
+        const p = out as Presignature;
+        const bytes = encodePresignature(p);
+        try {
+          ledger.addPresignature(p.id, cmd.keyId, bytes);
+        } finally {
+          bytes.fill(0);
+        }
+        this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+        return encodePresignaturePublic(p);
+      },
+    };
+  }
+
+  #coreId(keyId: string) {
+    return { partyId: this.self, keyId: `${keyId}.core` };
+  }
+
+  async #hasCore(keyId: string): Promise<boolean> {
+    return (await this.#o.store.listShares()).some((s) => s.partyId === this.self && s.keyId === `${keyId}.core`);
+  }
+
+  async #loadCore(keyId: string): Promise<CoreKeyShare> {
+    let got: { plaintext: Buffer };
+    try {
+      got = await this.#o.store.getShare(this.#coreId(keyId), 1);
+    } catch (e) {
+      throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key generation output for this key id', { cause: asMpc(e) });
+    }
+    try {
+      return decodeCoreKeyShare(got.plaintext);
+    } finally {
+      got.plaintext.fill(0);
+    }
+  }
+
+  async #loadShare(keyId: string): Promise<KeyShare> {
+    const cached = this.#shares.get(keyId);
+    if (cached) return cached;
+    const meta = this.#o.ledger.getKey(keyId);
+    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    const { share } = await getKeyShare(this.#o.store, this.#o.math, { partyId: this.self, keyId }, meta.shareVersion);
+    this.#shares.set(keyId, share);
+    return share;
+  }
+
+  // --- sign ----------------------------------------------------------------------------------------
+
+  async #sign(sid: Uint8Array, cmd: StartCommand): Promise<void> {
+    const t0 = performance.now();
+    const { ledger } = this.#o;
+    const payload = ledger.loadPresignature(cmd.presignatureId);
+    if (payload === undefined) {
+      throw new MpcError(
+        ledger.isConsumed(cmd.presignatureId) ? 'ERR_PRESIGNATURE_USED' : 'ERR_DAEMON_PRESIGNATURE_UNKNOWN',
+        'presignature is not available at this party',
+      );
+    }
+    let presig: Presignature;
+    try {
+      presig = decodePresignature(payload);
+    } finally {
+      payload.fill(0);
+    }
+    if (
+      presig.id !== cmd.presignatureId ||
+      presig.signers.length !== cmd.members.length ||
+      presig.signers.some((s, j) => s !== cmd.members[j])
+    ) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'signers differ from the presignature');
+    }
+    const meta = ledger.getKey(cmd.keyId);
+    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+    // consume (fsynced) happens inside, before the partial exists; only then does it leave
+    const partial = issuePartialSignature(presig, cmd.digest, ledger);
+    await this.#publishControl(sid, 'partial', encodePartialSignature(partial));
+    this.#o.metrics?.partialIssued((performance.now() - t0) / 1000);
+    this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+  }
+
+  /** A one-off signed control frame for a session this party has not joined (sign). */
+  async #publishControl(sid: Uint8Array, round: 'partial' | 'result', payload: Uint8Array): Promise<void> {
+    const codec = new FrameCodec({ self: this.self, sid, keys: this.#o.keys, roster: this.#o.roster });
+    try {
+      const bytes = codec.seal(ALL, `ctl.${round}`, payload);
+      await this.#o.transport.bus().publish(controlSubject(sessionToken(sid), this.self), bytes);
+    } finally {
+      codec.dispose();
+    }
+  }
+}
+
+function asMpc(e: unknown): MpcError {
+  return e instanceof MpcError ? e : new MpcError('ERR_DAEMON_SESSION_FAILED', 'session failed unexpectedly');
+}
+
+/** A failure report: execution-index blame mapped to roster ids. */
+function failure(err: MpcError, members: readonly number[]): SessionResult {
+  return {
+    ok: false,
+    code: err.code,
+    message: err.message,
+    blame: err.blame.map((b) => ({ party: members[b.party] ?? b.party, reason: b.reason })),
+    summary: new Uint8Array(0),
+  };
+}

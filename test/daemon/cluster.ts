@@ -1,0 +1,100 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { Coordinator } from '../../src/daemon/coordinator.js';
+import { type DaemonMetricsSink, PartyDaemon, type PrimeSource } from '../../src/daemon/party-daemon.js';
+import { openFileSecretStore } from '../../src/storage/file-store.js';
+import { PartyLedger } from '../../src/storage/party-ledger.js';
+import type { SealedSecretStore } from '../../src/storage/secret-store.js';
+import { createKeyFile, sealerFromKeyFile } from '../../src/storage/software-sealer.js';
+import type { Bus } from '../../src/transport/bus.js';
+import { generatePartyKeys, type PartyKeys, type RosterEntry } from '../../src/transport/frame.js';
+import type { Transport } from '../../src/transport/types.js';
+import { math } from '../helpers/keys.js';
+import { testPrimes } from '../helpers/primes.js';
+
+/** Party identities (transport keys) and a coordinator key for an in-process cluster. */
+export function clusterIdentities(n: number) {
+  const keys = Array.from({ length: n }, () => generatePartyKeys());
+  const coordinatorSecret = ed25519.utils.randomSecretKey();
+  return {
+    secrets: keys.map((k) => k.secret) as PartyKeys[],
+    roster: keys.map((k) => k.public) as RosterEntry[],
+    coordinatorSecret,
+    coordinatorKey: ed25519.getPublicKey(coordinatorSecret),
+  };
+}
+
+/** Hands out committed fixture safe primes; each party gets its own disjoint slice. */
+export async function fixturePrimeSource(party: number, perParty = 4): Promise<PrimeSource> {
+  const all = await testPrimes('safe', 1536);
+  const mine = all.slice(party * perParty, (party + 1) * perParty);
+  return {
+    async take(n: number) {
+      if (mine.length < n) throw new Error('fixture primes exhausted');
+      return mine.splice(0, n);
+    },
+  };
+}
+
+export interface ClusterParty {
+  daemon: PartyDaemon;
+  store: SealedSecretStore;
+  ledger: PartyLedger;
+  transport: Transport;
+}
+
+/** Starts n in-process party daemons on the given transports with file stores under `dir`. */
+export async function startCluster(o: {
+  dir: string;
+  ids: ReturnType<typeof clusterIdentities>;
+  transports: readonly Transport[];
+  coordinatorBus: Bus;
+  roundTimeoutMs?: number;
+  metrics?: (i: number) => DaemonMetricsSink | undefined;
+}): Promise<{ parties: ClusterParty[]; coordinator: Coordinator; close(): Promise<void> }> {
+  const parties: ClusterParty[] = [];
+  for (const [i, transport] of o.transports.entries()) {
+    const pdir = join(o.dir, `party-${i}`);
+    await mkdir(pdir, { recursive: true });
+    const keyFile = join(pdir, 'store.key');
+    await createKeyFile(keyFile);
+    const store = await openFileSecretStore({ dir: pdir, keyFile });
+    const ledger = PartyLedger.open(join(pdir, 'ledger.db'), i, { sealer: await sealerFromKeyFile(keyFile) });
+    const metrics = o.metrics?.(i);
+    const daemon = new PartyDaemon({
+      self: i,
+      transport,
+      keys: o.ids.secrets[i] as PartyKeys,
+      roster: o.ids.roster,
+      coordinatorKey: o.ids.coordinatorKey,
+      store,
+      ledger,
+      math,
+      primes: await fixturePrimeSource(i),
+      ...(metrics ? { metrics } : {}),
+    });
+    await daemon.start();
+    parties.push({ daemon, store, ledger, transport });
+  }
+  const coordinator = new Coordinator({
+    bus: o.coordinatorBus,
+    roster: o.ids.roster,
+    secret: o.ids.coordinatorSecret,
+    roundTimeoutMs: o.roundTimeoutMs ?? 60_000,
+  });
+  await coordinator.start();
+  return {
+    parties,
+    coordinator,
+    async close() {
+      await coordinator.close();
+      for (const p of parties) {
+        await p.daemon.drain(1000);
+        await p.transport.close();
+        p.ledger.close();
+        await p.store.close();
+      }
+    },
+  };
+}

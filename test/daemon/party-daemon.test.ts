@@ -1,0 +1,184 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeStartCommand, newSid, sealCoordinatorMessage } from '../../src/daemon/control.js';
+import { MpcError } from '../../src/errors/index.js';
+import { derivePath } from '../../src/protocol/hd.js';
+import type { PresignaturePublic } from '../../src/protocol/sign.js';
+import { MemoryHub } from '../../src/transport/memory.js';
+import { sessionToken } from '../../src/transport/subjects.js';
+import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
+import { clusterIdentities, startCluster } from './cluster.js';
+
+/**
+ * Three party daemons and a coordinator in one process over the in-memory transport (same frames,
+ * subjects and checks as NATS): keygen 2-of-3, aux info, presign, sign, and the daemon's refusals.
+ */
+const N = 3;
+const ids = clusterIdentities(N);
+let dir: string;
+let cluster: Awaited<ReturnType<typeof startCluster>>;
+let hub: MemoryHub;
+let publicKey: import('../../src/primitives/curve.js').Point;
+
+async function caught(p: Promise<unknown>): Promise<MpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof MpcError) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mpc-daemon-'));
+  hub = new MemoryHub();
+  const transports = ids.secrets.map((k, i) => hub.transport(i, k, ids.roster));
+  cluster = await startCluster({ dir, ids, transports, coordinatorBus: hub.bus(), roundTimeoutMs: 60_000 });
+  publicKey = await cluster.coordinator.keygen({ keyId: 'treasury', threshold: 2, parties: N });
+  await cluster.coordinator.auxInfo({ keyId: 'treasury', parties: N });
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('party daemon over the in-memory transport', () => {
+  it('keeps every share sealed and records the key in each ledger', async () => {
+    for (const [i, p] of cluster.parties.entries()) {
+      const shares = await p.store.listShares();
+      expect(shares).toEqual([{ partyId: i, keyId: 'treasury', version: 1 }]);
+      expect(p.ledger.getKey('treasury')?.threshold).toBe(2);
+      expect(p.ledger.getKey('treasury')?.publicKey).toBe(Buffer.from(publicKey.toBytes(true)).toString('hex'));
+    }
+  });
+
+  it('presigns among any two parties and signs; noble and OpenSSL verify under the derived key', async () => {
+    const msg = new TextEncoder().encode('withdraw 1.5 BTC to bc1q...');
+    const digest = sha256(msg);
+    for (const signers of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ]) {
+      const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers, path: [0, 7] });
+      for (const s of signers) expect(cluster.parties[s]?.ledger.listAvailable('treasury')).toContain(pre.id);
+      const sig = await cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest });
+      expect(nobleVerifies(pre.publicKey, digest, sig)).toBe(true);
+      expect(opensslVerifies(pre.publicKey, msg, sig.der)).toBe(true);
+      for (const s of signers) expect(cluster.parties[s]?.ledger.isConsumed(pre.id)).toBe(true);
+    }
+  });
+
+  it('refuses a second signature with the same presignature (every signer says so)', async () => {
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 2] });
+    expect(pre.publicKey.equals(publicKey)).toBe(true);
+    await cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest: sha256(new Uint8Array([1])) });
+    const err = await caught(
+      cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest: sha256(new Uint8Array([2])) }),
+    );
+    expect(err.code).toBe('ERR_DAEMON_SESSION_FAILED');
+    expect(err.message).toContain('ERR_PRESIGNATURE_USED');
+  });
+
+  it('refuses an unknown presignature and a presignature named with other signers', async () => {
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [1, 2] });
+    const unknown: PresignaturePublic = { ...pre, id: 'ab'.repeat(32) };
+    const err = await caught(
+      cluster.coordinator.sign({ keyId: 'treasury', presignature: unknown, digest: new Uint8Array(32).fill(9) }),
+    );
+    expect(err.message).toContain('ERR_DAEMON_PRESIGNATURE_UNKNOWN');
+    const wrongSigners: PresignaturePublic = { ...pre, signers: [0, 1] };
+    const err2 = await caught(
+      cluster.coordinator.sign({ keyId: 'treasury', presignature: wrongSigners, digest: new Uint8Array(32).fill(9) }),
+    );
+    expect(err2.code).toBe('ERR_DAEMON_SESSION_FAILED');
+    // the real signers still hold it, untouched
+    expect(cluster.parties[1]?.ledger.listAvailable('treasury')).toContain(pre.id);
+  });
+
+  it('derives the HD child key exactly as BIP32 non-hardened derivation of the group key', async () => {
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 1], path: [3, 1] });
+    const share = await cluster.parties[0]?.store.listShares();
+    expect(share?.length).toBe(1);
+    // the chain code is public key-share data; re-derive from party 0's stored share via the protocol
+    const { getKeyShare } = await import('../../src/storage/secret-store.js');
+    const { math } = await import('../helpers/keys.js');
+    const { share: ks } = await getKeyShare(cluster.parties[0]?.store as never, math, {
+      partyId: 0,
+      keyId: 'treasury',
+    });
+    expect(pre.publicKey.equals(derivePath(publicKey, ks.core.chainCode, [3, 1]).publicKey)).toBe(true);
+  });
+
+  it('ignores commands signed by anyone but the coordinator, and never runs a start twice', async () => {
+    const before = cluster.parties.map((p) => p.daemon.stats);
+    const forger = clusterIdentities(1).coordinatorSecret;
+    const sid = newSid();
+    const cmd = encodeStartCommand({
+      op: 'keygen',
+      keyId: 'forged',
+      members: [0, 1, 2],
+      threshold: 2,
+      path: [],
+      presignatureId: '',
+      digest: new Uint8Array(0),
+      roundTimeoutMs: 1000,
+    });
+    const subject = `mpc.${sessionToken(sid)}.control.coord`;
+    await hub.bus().publish(subject, sealCoordinatorMessage(forger, { sid, round: 'start', seq: 1, payload: cmd }));
+    await hub.bus().publish(subject, new Uint8Array([0x81, 0xa1, 0x76, 0x01])); // garbage
+    await new Promise((r) => setTimeout(r, 50));
+    for (const [i, p] of cluster.parties.entries()) {
+      expect(p.daemon.stats.commandsRefused).toBe((before[i]?.commandsRefused ?? 0) + 2);
+      expect(p.daemon.activeSessions).toBe(0);
+      expect(await p.store.listShares()).toHaveLength(1);
+    }
+    // a genuine presign start, replayed: the second copy is ignored (one session, one presignature)
+    let captured: Uint8Array | undefined;
+    let capturedSubject = '';
+    hub.intercept = (s, b) => {
+      if (s.endsWith('.control.coord') && captured === undefined) {
+        captured = b;
+        capturedSubject = s;
+      }
+      return [b];
+    };
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 1] });
+    hub.intercept = undefined;
+    const count = cluster.parties[0]?.ledger.listAvailable('treasury').length;
+    expect(captured?.length).toBeGreaterThan(0);
+    await hub.bus().publish(capturedSubject, captured as Uint8Array);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(cluster.parties[0]?.ledger.listAvailable('treasury').length).toBe(count);
+    expect(cluster.parties[0]?.daemon.activeSessions).toBe(0);
+    expect(pre.id).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('times out with blame when a signer is not running', async () => {
+    await cluster.parties[2]?.daemon.drain(1000);
+    const err = await caught(
+      (async () => {
+        const { Coordinator } = await import('../../src/daemon/coordinator.js');
+        const c = new Coordinator({
+          bus: hub.bus(),
+          roster: ids.roster,
+          secret: ids.coordinatorSecret,
+          readyTimeoutMs: 500,
+        });
+        await c.start();
+        try {
+          return await c.presign({ keyId: 'treasury', signers: [1, 2] });
+        } finally {
+          await c.close();
+        }
+      })(),
+    );
+    expect(err.code).toBe('ERR_DAEMON_SESSION_TIMEOUT');
+    expect(err.blame.map((b) => b.party)).toEqual([2]);
+  });
+});
