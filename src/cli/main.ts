@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 import { demoCommand } from './demo.js';
 import { hsmInitCommand } from './hsm-command.js';
+import { partyCommand } from './party-command.js';
 import { primesCommand } from './primes-command.js';
+import { setupCommand } from './setup-command.js';
 
 const USAGE = `usage: mpc-custody <command>
   demo                      math backend self-test, timing summary and worker pool run
   primes --fixture FILE     regenerate the committed test-prime fixture
+  setup --dir DIR [--parties N] [--nats-port P]
+                            NATS server config (TLS, nkeys, permissions), roster, and per-party
+                            configs, identities and store keys for a party set on one machine
+  party --config FILE       run one party daemon (JSON logs on stdout; SIGTERM drains)
   hsm-init --token LABEL --party N [--init-token] [--module PATH] [--key-label L]
                             create (or check) a party's non-extractable AES-256 sealing key in a
                             PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN`;
@@ -18,6 +24,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return demoCommand(out);
     case 'primes':
       return primesCommand(rest, out);
+    case 'setup':
+      return setupCommand(rest, out);
+    case 'party':
+      return partyCommand(rest, (line) => console.error(line));
     case 'hsm-init':
       return hsmInitCommand(rest, out);
     default:

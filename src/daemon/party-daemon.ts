@@ -203,7 +203,7 @@ export class PartyDaemon {
     const t0 = performance.now();
     const protocol = cmd.op;
     this.#o.metrics?.sessionStarted(protocol);
-    const log = { sid: token, op: cmd.op, key: cmd.keyId };
+    const log = { sid: token, op: cmd.op, keyId: cmd.keyId };
     this.#log.info(log, 'session requested');
     let outcome: 'ok' | 'abort' | 'timeout' | 'error' = 'ok';
     try {

@@ -11,7 +11,7 @@ import { type Bus, natsBus } from './bus.js';
 import type { FrameLimits, PartyKeys, RosterEntry } from './frame.js';
 import type { PartyNatsConfig } from './nats-config.js';
 import { CodecSession } from './session.js';
-import { sessionSubscriptions, sessionToken } from './subjects.js';
+import { COORDINATOR, sessionSubscriptions, sessionToken } from './subjects.js';
 import type { Transport, TransportEvent, TransportHandler, TransportSession } from './types.js';
 
 /**
@@ -46,6 +46,15 @@ export interface NatsTransportOptions extends NatsConnectionSettings {
 
 /** Reads a party config written by `generateNatsSecurity` and its seed file. */
 export async function loadPartyNatsConfig(configFile: string): Promise<NatsConnectionSettings & { party: number }> {
+  const cfg = await loadNatsConfigFile(configFile);
+  if (typeof cfg.party !== 'number') throw new MpcError('ERR_CONFIG_INVALID', 'NATS config is not a party config');
+  return { ...cfg, party: cfg.party };
+}
+
+/** Reads any config written by `generateNatsSecurity` (a party's or the coordinator's). */
+export async function loadNatsConfigFile(
+  configFile: string,
+): Promise<NatsConnectionSettings & { party: number | typeof COORDINATOR }> {
   let cfg: PartyNatsConfig;
   try {
     cfg = JSON.parse(await readFile(configFile, 'utf8')) as PartyNatsConfig;
@@ -55,7 +64,7 @@ export async function loadPartyNatsConfig(configFile: string): Promise<NatsConne
   if (
     typeof cfg !== 'object' ||
     cfg === null ||
-    typeof cfg.party !== 'number' ||
+    (typeof cfg.party !== 'number' && cfg.party !== COORDINATOR) ||
     !Array.isArray(cfg.servers) ||
     !cfg.servers.every((s) => typeof s === 'string') ||
     typeof cfg.caFile !== 'string' ||

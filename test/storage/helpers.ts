@@ -41,10 +41,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { packageRoot } from '../../src/util/package-root.js';
 
 /**
- * Compiles test/storage/crash-child.ts (and what it imports) to JS under node_modules/.cache, so a
- * plain `node` child can run it (vitest runs TypeScript in-process only). tsc 7 takes ~1 s.
+ * Compiles test/storage/<entry> (default crash-child.ts; and what it imports) to JS under
+ * node_modules/.cache, so a plain `node` child can run it (vitest runs TypeScript in-process only).
+ * tsc 7 takes ~1 s.
  */
-export function compileCrashChild(): { script: string; cleanup: () => void } {
+export function compileCrashChild(entry = 'crash-child.ts'): { script: string; cleanup: () => void } {
   const root = packageRoot();
   const out = join(root, 'node_modules', '.cache', `mpc-storage-crash-${process.pid}-${Date.now()}`);
   mkdirSync(out, { recursive: true });
@@ -67,14 +68,14 @@ export function compileCrashChild(): { script: string; cleanup: () => void } {
       '--skipLibCheck',
       '--strict',
       '--ignoreConfig',
-      join(root, 'test', 'storage', 'crash-child.ts'),
+      join(root, 'test', 'storage', entry),
       join(root, 'src', 'storage', 'better-sqlite3.d.ts'),
     ]);
   } catch (e) {
     rmSync(out, { recursive: true, force: true });
     throw e;
   }
-  const script = join(out, 'test', 'storage', 'crash-child.js');
+  const script = join(out, 'test', 'storage', entry.replace(/\.ts$/, '.js'));
   if (!existsSync(script)) throw new Error('crash child did not compile');
   return { script, cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }

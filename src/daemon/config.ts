@@ -1,0 +1,243 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { MpcError } from '../errors/index.js';
+import type { PartyKeys, RosterEntry } from '../transport/frame.js';
+
+/**
+ * Party daemon configuration (`mpc-custody party --config FILE`): one JSON file, validated field by
+ * field, frozen, paths resolved against the file's directory. Secrets never live in it: the
+ * identity keys, the store key and the NATS seed are separate 0600 files, PINs and passphrases come
+ * from environment variables named in the config.
+ *
+ * {
+ *   "party": 0,
+ *   "roster": "../roster.json",          public keys of every party and of the coordinator
+ *   "identityFile": "identity.key",      this party's Ed25519 + X25519 secrets (0600)
+ *   "nats": "../nats/party-0.json",      written by `mpc-custody setup` (servers, CA, nkey seed file)
+ *   "dataDir": ".",                      shares/, ledger.db, prime cache
+ *   "store": { "kind": "file", "keyFile": "store.key" }
+ *          | { "kind": "file", "passphraseEnv": "MPC_STORE_PASSPHRASE" }
+ *          | { "kind": "pkcs11", "module": "/usr/lib/softhsm/libsofthsm2.so", "token": "party-0",
+ *              "pinEnv": "MPC_HSM_PIN", "keyLabel": "mpc-custody-party-0-kek" },
+ *   "http": { "host": "127.0.0.1", "port": 9100 },   health + Prometheus metrics (port 0: ephemeral)
+ *   "math": "auto" | "native" | "wasm" | "js",
+ *   "logLevel": "info",
+ *   "readyTimeoutMs": 60000,
+ *   "primes": { "target": 4, "workers": 1 }         background safe-prime stock for aux info
+ * }
+ */
+
+export type StoreConfig =
+  | { readonly kind: 'file'; readonly keyFile: string }
+  | { readonly kind: 'file'; readonly passphraseEnv: string }
+  | {
+      readonly kind: 'pkcs11';
+      readonly module: string;
+      readonly token: string;
+      readonly pinEnv: string;
+      readonly keyLabel: string;
+    };
+
+export interface PartyConfig {
+  readonly party: number;
+  readonly roster: string;
+  readonly identityFile: string;
+  readonly nats: string;
+  readonly dataDir: string;
+  readonly store: StoreConfig;
+  readonly http: { readonly host: string; readonly port: number } | undefined;
+  readonly math: 'auto' | 'native' | 'wasm' | 'js';
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  readonly readyTimeoutMs: number;
+  readonly primes: { readonly target: number; readonly workers: number };
+}
+
+export interface Roster {
+  readonly parties: readonly RosterEntry[];
+  readonly coordinator: Uint8Array;
+}
+
+const bad = (why: string): never => {
+  throw new MpcError('ERR_CONFIG_INVALID', `party config: ${why}`);
+};
+
+const KNOWN = new Set([
+  'party',
+  'roster',
+  'identityFile',
+  'nats',
+  'dataDir',
+  'store',
+  'http',
+  'math',
+  'logLevel',
+  'readyTimeoutMs',
+  'primes',
+]);
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+const ENV_RE = /^[A-Z_][A-Z0-9_]{0,63}$/;
+
+function str(o: Record<string, unknown>, k: string, required = true): string | undefined {
+  const v = o[k];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) return bad(`${k} must be a non-empty string`);
+  return v;
+}
+
+function int(v: unknown, k: string, min: number, max: number): number {
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
+    return bad(`${k} must be an integer in [${min}, ${max}]`);
+  return v as number;
+}
+
+async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new MpcError('ERR_CONFIG_INVALID', `${what} is unreadable`, { details: { path } });
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new MpcError('ERR_CONFIG_INVALID', `${what} is not valid JSON`, { details: { path } });
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new MpcError('ERR_CONFIG_INVALID', `${what} must be a JSON object`, { details: { path } });
+  }
+  return v as Record<string, unknown>;
+}
+
+/** Parses and validates a config object; relative paths resolve against `baseDir`. */
+export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string): PartyConfig {
+  for (const k of Object.keys(raw)) if (!KNOWN.has(k)) bad(`unknown field "${k}"`);
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const party = int(raw.party, 'party', 0, 0xfffffffd);
+  const s = raw.store as Record<string, unknown> | undefined;
+  if (s === null || typeof s !== 'object') return bad('store must be an object');
+  let store: StoreConfig;
+  if (s.kind === 'file') {
+    const keyFile = str(s, 'keyFile', false);
+    const passphraseEnv = str(s, 'passphraseEnv', false);
+    if ((keyFile === undefined) === (passphraseEnv === undefined)) bad('file store needs keyFile or passphraseEnv');
+    if (passphraseEnv !== undefined && !ENV_RE.test(passphraseEnv)) bad('passphraseEnv must name a variable');
+    store =
+      keyFile !== undefined
+        ? { kind: 'file', keyFile: at(keyFile) }
+        : { kind: 'file', passphraseEnv: passphraseEnv as string };
+  } else if (s.kind === 'pkcs11') {
+    const pinEnv = str(s, 'pinEnv') as string;
+    if (!ENV_RE.test(pinEnv)) bad('pinEnv must name a variable');
+    store = {
+      kind: 'pkcs11',
+      module: at(str(s, 'module') as string),
+      token: str(s, 'token') as string,
+      pinEnv,
+      keyLabel: str(s, 'keyLabel') as string,
+    };
+  } else {
+    return bad('store.kind must be "file" or "pkcs11"');
+  }
+  let http: PartyConfig['http'];
+  if (raw.http !== undefined) {
+    const h = raw.http as Record<string, unknown>;
+    if (h === null || typeof h !== 'object') bad('http must be an object');
+    http = { host: (str(h, 'host', false) ?? '127.0.0.1') as string, port: int(h.port, 'http.port', 0, 65535) };
+  }
+  const math = (raw.math ?? 'auto') as PartyConfig['math'];
+  if (!['auto', 'native', 'wasm', 'js'].includes(math)) bad('math must be auto, native, wasm or js');
+  const logLevel = (raw.logLevel ?? 'info') as PartyConfig['logLevel'];
+  if (!LEVELS.includes(logLevel)) bad(`logLevel must be one of ${LEVELS.join(', ')}`);
+  const p = (raw.primes ?? {}) as Record<string, unknown>;
+  if (p === null || typeof p !== 'object') bad('primes must be an object');
+  const cfg: PartyConfig = {
+    party,
+    roster: at(str(raw, 'roster') as string),
+    identityFile: at(str(raw, 'identityFile') as string),
+    nats: at(str(raw, 'nats') as string),
+    dataDir: at((str(raw, 'dataDir', false) ?? '.') as string),
+    store,
+    http,
+    math,
+    logLevel,
+    readyTimeoutMs:
+      raw.readyTimeoutMs === undefined ? 60_000 : int(raw.readyTimeoutMs, 'readyTimeoutMs', 100, 3_600_000),
+    primes: {
+      target: p.target === undefined ? 4 : int(p.target, 'primes.target', 0, 1000),
+      workers: p.workers === undefined ? 1 : int(p.workers, 'primes.workers', 1, 64),
+    },
+  };
+  return Object.freeze(cfg);
+}
+
+export async function loadPartyConfig(file: string): Promise<PartyConfig> {
+  return parsePartyConfig(await readJson(file, 'party config'), dirname(resolve(file)));
+}
+
+// --- roster and identity ------------------------------------------------------------------------------
+
+function key32(v: unknown, what: string): Uint8Array {
+  if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) {
+    throw new MpcError('ERR_CONFIG_INVALID', `${what} must be 64 lowercase hex digits`);
+  }
+  return hexToBytes(v);
+}
+
+export function encodeRoster(r: Roster): string {
+  return `${JSON.stringify(
+    {
+      version: 1,
+      parties: r.parties.map((p) => ({ ed25519: bytesToHex(p.ed25519), x25519: bytesToHex(p.x25519) })),
+      coordinator: { ed25519: bytesToHex(r.coordinator) },
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+export async function loadRoster(file: string): Promise<Roster> {
+  const o = await readJson(file, 'roster');
+  if (o.version !== 1 || !Array.isArray(o.parties) || o.parties.length < 2 || o.parties.length > 1024) {
+    throw new MpcError('ERR_CONFIG_INVALID', 'roster must be version 1 with 2..1024 parties');
+  }
+  const parties = o.parties.map((p: unknown, i: number) => {
+    const e = p as Record<string, unknown>;
+    return {
+      ed25519: key32(e?.ed25519, `roster party ${i} ed25519`),
+      x25519: key32(e?.x25519, `roster party ${i} x25519`),
+    };
+  });
+  const seen = new Set(parties.map((p) => bytesToHex(p.ed25519)));
+  if (seen.size !== parties.length) throw new MpcError('ERR_CONFIG_INVALID', 'roster keys must be distinct');
+  const c = o.coordinator as Record<string, unknown> | undefined;
+  return { parties, coordinator: key32(c?.ed25519, 'roster coordinator ed25519') };
+}
+
+/** Identity file: `{"ed25519": hex, "x25519": hex}` secrets, mode 0600, matching the roster entry. */
+export async function loadIdentity(file: string, expect: RosterEntry): Promise<PartyKeys> {
+  const st = await stat(file).catch(() => undefined);
+  if (st === undefined)
+    throw new MpcError('ERR_CONFIG_INVALID', 'identity file is missing', { details: { path: file } });
+  if ((st.mode & 0o077) !== 0) {
+    throw new MpcError('ERR_CONFIG_INVALID', 'identity file must not be readable by group or others (chmod 600)', {
+      details: { path: file },
+    });
+  }
+  const o = await readJson(file, 'identity file');
+  const keys: PartyKeys = {
+    ed25519Secret: key32(o.ed25519, 'identity ed25519'),
+    x25519Secret: key32(o.x25519, 'identity x25519'),
+  };
+  const ok =
+    bytesToHex(ed25519.getPublicKey(keys.ed25519Secret)) === bytesToHex(expect.ed25519) &&
+    bytesToHex(x25519.getPublicKey(keys.x25519Secret)) === bytesToHex(expect.x25519);
+  if (!ok) throw new MpcError('ERR_CONFIG_INVALID', 'identity keys do not match this party in the roster');
+  return keys;
+}
+
+export function encodeIdentity(k: PartyKeys): string {
+  return `${JSON.stringify({ ed25519: bytesToHex(k.ed25519Secret), x25519: bytesToHex(k.x25519Secret) })}\n`;
+}

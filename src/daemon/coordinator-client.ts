@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { MpcError } from '../errors/index.js';
+import { natsBus } from '../transport/bus.js';
+import { connectNats, loadNatsConfigFile } from '../transport/nats.js';
+import { loadRoster, type Roster } from './config.js';
+import { Coordinator } from './coordinator.js';
+import type { CoordinatorConfigFile } from './setup.js';
+
+/** Connects a Coordinator to NATS from a coordinator.json written by `mpc-custody setup`. */
+export async function connectCoordinator(
+  configFile: string,
+): Promise<{ coordinator: Coordinator; roster: Roster; close(): Promise<void> }> {
+  let cfg: CoordinatorConfigFile;
+  try {
+    cfg = JSON.parse(await readFile(configFile, 'utf8')) as CoordinatorConfigFile;
+  } catch {
+    throw new MpcError('ERR_CONFIG_INVALID', 'coordinator config is unreadable or not JSON');
+  }
+  const base = dirname(resolve(configFile));
+  const at = (p: unknown) => {
+    if (typeof p !== 'string' || p.length === 0)
+      throw new MpcError('ERR_CONFIG_INVALID', 'coordinator config path missing');
+    return isAbsolute(p) ? p : resolve(base, p);
+  };
+  const roster = await loadRoster(at(cfg.roster));
+  const secretHex = (await readFile(at(cfg.secretFile), 'utf8')).trim();
+  if (!/^[0-9a-f]{64}$/.test(secretHex)) throw new MpcError('ERR_CONFIG_INVALID', 'coordinator key file is malformed');
+  const secret = hexToBytes(secretHex);
+  const nats = await loadNatsConfigFile(at(cfg.nats));
+  const nc = await connectNats({ ...nats, name: 'mpc-coordinator' });
+  nats.nkeySeed.fill(0);
+  const coordinator = new Coordinator({
+    bus: natsBus(nc),
+    roster: roster.parties,
+    secret,
+    ...(Number.isInteger(cfg.roundTimeoutMs) ? { roundTimeoutMs: cfg.roundTimeoutMs } : {}),
+  });
+  await coordinator.start();
+  return {
+    coordinator,
+    roster,
+    async close() {
+      await coordinator.close();
+      secret.fill(0);
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { join } from 'node:path';
+import { MpcError } from '../errors/index.js';
+import type { MathBackend } from '../math/backend.js';
+import { MathPool } from '../math/pool.js';
+import { loadBackend, selectBackend } from '../math/select.js';
+import { PrimePool } from '../primitives/prime-pool.js';
+import { openFileSecretStore } from '../storage/file-store.js';
+import { PartyLedger } from '../storage/party-ledger.js';
+import { openPkcs11SecretStore } from '../storage/pkcs11-store.js';
+import { FilePrimeStore } from '../storage/prime-cache-file.js';
+import type { SealedSecretStore } from '../storage/secret-store.js';
+import { loadPartyNatsConfig, NatsTransport } from '../transport/nats.js';
+import { SECURITY } from '../zk/params.js';
+import { loadIdentity, loadPartyConfig, loadRoster, type PartyConfig } from './config.js';
+import { type HealthServer, startHealthServer } from './http.js';
+import { createLogger, type Logger, safeError } from './logger.js';
+import { DaemonMetrics } from './metrics.js';
+import { PartyDaemon } from './party-daemon.js';
+
+/**
+ * Process wiring of one party daemon: config → logger → roster + identity → math backend → sealed
+ * store + ledger → worker pool + safe-prime stock → NATS transport → daemon → health/metrics server.
+ * `shutdown` drains (running sessions finish, new ones are refused), then closes everything in
+ * reverse order. The CLI (`mpc-custody party --config FILE`) adds the signal handlers.
+ */
+export interface RunningParty {
+  readonly config: PartyConfig;
+  readonly daemon: PartyDaemon;
+  readonly http: HealthServer | undefined;
+  readonly log: Logger;
+  shutdown(reason: string, drainMs?: number): Promise<void>;
+}
+
+function pickBackend(cfg: PartyConfig): MathBackend {
+  return cfg.math === 'auto' ? selectBackend() : loadBackend(cfg.math);
+}
+
+export async function startParty(configFile: string, o: { log?: Logger } = {}): Promise<RunningParty> {
+  const cfg = await loadPartyConfig(configFile);
+  const log = o.log ?? createLogger({ level: cfg.logLevel, party: cfg.party });
+  const closers: Array<[string, () => Promise<unknown> | unknown]> = [];
+  const closeAll = async () => {
+    for (const [what, close] of closers.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        log.warn({ err: safeError(e), what }, 'close failed');
+      }
+    }
+  };
+  try {
+    const roster = await loadRoster(cfg.roster);
+    const me = roster.parties[cfg.party];
+    if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
+    const keys = await loadIdentity(cfg.identityFile, me);
+    const math = pickBackend(cfg);
+    log.info({ backend: math.name }, 'math backend selected');
+
+    let store: SealedSecretStore;
+    if (cfg.store.kind === 'pkcs11') {
+      const pin = process.env[cfg.store.pinEnv];
+      if (pin === undefined || pin.length === 0) {
+        throw new MpcError('ERR_CONFIG_INVALID', `the HSM PIN variable ${cfg.store.pinEnv} is not set`);
+      }
+      store = openPkcs11SecretStore({
+        dir: cfg.dataDir,
+        library: cfg.store.module,
+        tokenLabel: cfg.store.token,
+        pin,
+        keyLabel: cfg.store.keyLabel,
+      });
+    } else if ('keyFile' in cfg.store) {
+      store = await openFileSecretStore({ dir: cfg.dataDir, keyFile: cfg.store.keyFile });
+    } else {
+      const passphrase = process.env[cfg.store.passphraseEnv];
+      if (passphrase === undefined || passphrase.length < 12) {
+        throw new MpcError('ERR_CONFIG_INVALID', `set a passphrase of 12+ characters in ${cfg.store.passphraseEnv}`);
+      }
+      store = await openFileSecretStore({ dir: cfg.dataDir, passphrase });
+    }
+    closers.push(['store', () => store.close()]);
+    const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, { sealer: store.sealer });
+    closers.push(['ledger', () => ledger.close()]);
+
+    const pool = new MathPool({ backend: math.name, threads: cfg.primes.workers });
+    closers.push(['pool', () => pool.close()]);
+    const primes = new PrimePool({
+      pool,
+      store: new FilePrimeStore(
+        join(cfg.dataDir, `primes-safe-${SECURITY.primeBits}.json`),
+        'safe',
+        SECURITY.primeBits,
+      ),
+      bits: SECURITY.primeBits,
+      kind: 'safe',
+      target: cfg.primes.target,
+      onProgress: (have, target) => log.info({ have, target }, 'safe prime stock'),
+    });
+    closers.push(['primes', () => primes.stop()]);
+
+    const metrics = new DaemonMetrics();
+    let connected = true;
+    const nats = await loadPartyNatsConfig(cfg.nats);
+    if (nats.party !== cfg.party) throw new MpcError('ERR_CONFIG_INVALID', 'NATS credentials belong to another party');
+    const transport = await NatsTransport.connect({
+      ...nats,
+      self: cfg.party,
+      keys,
+      roster: roster.parties,
+      onEvent: (e) => {
+        metrics.natsEvent(e.type);
+        if (e.type === 'disconnect') connected = false;
+        if (e.type === 'reconnect') connected = true;
+        metrics.setNatsConnected(connected);
+        const level = e.type === 'reconnect' ? 'info' : 'warn';
+        log[level]({ event: e.type, ...('error' in e ? { err: safeError(e.error) } : {}) }, 'nats event');
+      },
+    });
+    nats.nkeySeed.fill(0);
+    metrics.setNatsConnected(true);
+    closers.push(['transport', () => transport.close()]);
+
+    const daemon = new PartyDaemon({
+      self: cfg.party,
+      transport,
+      keys,
+      roster: roster.parties,
+      coordinatorKey: roster.coordinator,
+      store,
+      ledger,
+      math,
+      primes,
+      log,
+      metrics,
+      readyTimeoutMs: cfg.readyTimeoutMs,
+    });
+    // the daemon signs with the identity keys for its whole life: wiped when it stops
+    closers.unshift([
+      'identity',
+      () => {
+        keys.ed25519Secret.fill(0);
+        keys.x25519Secret.fill(0);
+      },
+    ]);
+    await daemon.start();
+    // background top-up of the safe-prime stock (aux info takes two per run)
+    void primes.fill().catch((e) => log.warn({ err: safeError(e) }, 'safe prime generation failed'));
+
+    const http = cfg.http
+      ? await startHealthServer({
+          host: cfg.http.host,
+          port: cfg.http.port,
+          metrics,
+          log,
+          health: () => {
+            const reasons: string[] = [];
+            if (!connected) reasons.push('nats disconnected');
+            if (daemon.draining) reasons.push('draining');
+            return {
+              live: true,
+              ready: reasons.length === 0,
+              reasons,
+              party: cfg.party,
+              sessions: daemon.activeSessions,
+            };
+          },
+        })
+      : undefined;
+    if (http) closers.push(['http', () => http.close()]);
+    log.info({ party: cfg.party, http: http?.url ?? null }, 'party daemon ready');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config: cfg,
+      daemon,
+      http,
+      log,
+      shutdown(reason, drainMs = 30_000) {
+        stopping ??= (async () => {
+          log.info({ reason, active: daemon.activeSessions }, 'draining');
+          const finished = await daemon.drain(drainMs);
+          log.info({ finished }, 'drained; closing');
+          await closeAll();
+          log.info({}, 'stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

@@ -1,0 +1,184 @@
+import { request } from 'node:http';
+import { connect, createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type HealthServer, type HealthStatus, startHealthServer } from '../../src/daemon/http.js';
+import { createLogger } from '../../src/daemon/logger.js';
+import { DaemonMetrics } from '../../src/daemon/metrics.js';
+
+const SECRET_HEX = 'fe'.repeat(32);
+
+/** One raw HTTP exchange with node:http (fetch hides the Connection header). */
+function raw(
+  url: string,
+  method: string,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        data += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Resolves once `port` can be bound again on loopback. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+describe('daemon health/metrics HTTP server', () => {
+  const servers: HealthServer[] = [];
+  const start = async (opts: Parameters<typeof startHealthServer>[0]): Promise<HealthServer> => {
+    const s = await startHealthServer(opts);
+    servers.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  it('serves /healthz and /readyz from the health callback, following its transitions', async () => {
+    let state: HealthStatus = { live: true, ready: false, reasons: ['nats: connecting', 'ledger: opening'] };
+    const s = await start({ port: 0, health: () => state });
+    expect(s.url).toBe(`http://127.0.0.1:${s.port}`);
+    expect(s.port).toBeGreaterThan(0);
+
+    let r = await fetch(`${s.url}/healthz`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    expect(await r.json()).toEqual({ status: 'ok' });
+
+    r = await fetch(`${s.url}/readyz`);
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ ready: false, reasons: ['nats: connecting', 'ledger: opening'] });
+
+    state = { live: true, ready: true, sessions: 2, backend: 'native', nested: { no: 1 } };
+    r = await fetch(`${s.url}/readyz?verbose=1`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ ready: true, sessions: 2, backend: 'native' });
+
+    state = { live: false, ready: false, reasons: ['event loop stalled'] };
+    r = await fetch(`${s.url}/healthz`);
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ status: 'unavailable', reasons: ['event loop stalled'] });
+    r = await fetch(`${s.url}/readyz`);
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ ready: false, reasons: ['event loop stalled'] });
+
+    state = { live: true, ready: true };
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
+  });
+
+  it('serves /metrics in the Prometheus text format, and 404 without metrics', async () => {
+    const metrics = new DaemonMetrics({ defaultMetrics: false });
+    metrics.sessionEnded('sign', 'ok', 0.01);
+    const s = await start({ port: 0, health: () => ({ live: true, ready: true }), metrics });
+    const r = await fetch(`${s.url}/metrics`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe(metrics.contentType);
+    const text = await r.text();
+    expect(text).toContain('# TYPE mpc_sessions_total counter');
+    expect(text).toMatch(/^mpc_sessions_total\{protocol="sign",outcome="ok"\} 1$/m);
+
+    const bare = await start({ port: 0, health: () => ({ live: true, ready: true }) });
+    expect((await fetch(`${bare.url}/metrics`)).status).toBe(404);
+  });
+
+  it('answers 404 for unknown paths and 405 (Allow: GET, connection closed) for other methods', async () => {
+    const s = await start({ port: 0, health: () => ({ live: true, ready: true }) });
+    for (const path of ['/', '/healthz/', '/HEALTHZ', '/readyz/extra', '/metricsx', '/../etc/passwd']) {
+      const r = await raw(`${s.url}${path}`, 'GET');
+      expect(r.status, path).toBe(404);
+      expect(JSON.parse(r.body)).toEqual({ error: 'not found' });
+    }
+    for (const method of ['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS']) {
+      const r = await raw(`${s.url}/healthz`, method, method === 'HEAD' ? undefined : 'x'.repeat(10_000));
+      expect(r.status, method).toBe(405);
+      expect(r.headers.allow).toBe('GET');
+      expect(r.headers.connection).toBe('close');
+    }
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200); // still serving
+  });
+
+  it('answers 500 when the health callback throws or returns garbage, logs it scrubbed, and keeps serving', async () => {
+    const chunks: string[] = [];
+    const log = createLogger({ level: 'debug', destination: { write: (l: string) => void chunks.push(l) } });
+    let mode: 'throw' | 'garbage' | 'ok' = 'throw';
+    const health = (): HealthStatus => {
+      if (mode === 'throw') throw new Error(`health probe broke on ${SECRET_HEX}`);
+      if (mode === 'garbage') return { live: 'yes' } as unknown as HealthStatus;
+      return { live: true, ready: true };
+    };
+    const s = await start({ port: 0, health, log });
+    for (const path of ['/healthz', '/readyz']) {
+      const r = await fetch(`${s.url}${path}`);
+      expect(r.status).toBe(500);
+      expect(await r.json()).toEqual({ status: 'error' });
+    }
+    mode = 'garbage';
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(500);
+    mode = 'ok';
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
+    const lines = chunks
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatchObject({ path: '/healthz', err: { type: 'Error' } });
+    expect(chunks.join('')).not.toContain(SECRET_HEX);
+    expect(lines.some((l) => l.msg === 'http request' && l.status === 200)).toBe(true);
+  });
+
+  // The timeout is the assertion that close() does not wait for the half-sent request to time out
+  // on its own (headersTimeout is 5 s); the close itself takes milliseconds.
+  it('close() stops accepting, drops idle keep-alive and half-sent requests, and releases the port', {
+    timeout: 4_000,
+  }, async () => {
+    const s = await startHealthServer({ port: 0, health: () => ({ live: true, ready: true }) });
+    // an idle keep-alive connection (fetch pools it) and a request whose headers never finish
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    const slow: Socket = connect(s.port, '127.0.0.1');
+    await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+    slow.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
+    const slowClosed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
+    slow.on('error', () => undefined);
+
+    await s.close();
+    await slowClosed;
+    await s.close(); // idempotent
+    await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+    expect(await canBind(s.port)).toBe(true);
+  });
+
+  it('rejects a bad configuration and a port in use with typed errors', async () => {
+    const health = (): HealthStatus => ({ live: true, ready: true });
+    for (const port of [-1, 65536, 1.5, Number.NaN]) {
+      await expect(startHealthServer({ port, health })).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    }
+    await expect(startHealthServer({ port: 0, host: '', health })).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+    });
+    await expect(startHealthServer({ port: 0, health: undefined as never })).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+    });
+    const s = await start({ port: 0, health });
+    await expect(startHealthServer({ port: s.port, health })).rejects.toMatchObject({
+      code: 'ERR_DAEMON_HTTP_LISTEN',
+      details: { reason: 'EADDRINUSE' },
+    });
+  });
+});
