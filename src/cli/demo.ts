@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { findNatsServer } from '../daemon/nats-server-process.js';
 import { MathPool } from '../math/pool.js';
 import { systemRng } from '../math/random.js';
 import { BACKEND_NAMES, loadBackend, selectBackend } from '../math/select.js';
@@ -15,12 +16,14 @@ import { type LocalOptions, runAuxInfo, runKeygen, runPresign, signDigest } from
 import { MemoryPresignatureLedger } from '../protocol/sign.js';
 import { FilePrimeStore } from '../storage/prime-cache-file.js';
 import { SECURITY } from '../zk/params.js';
+import { demoOverNats } from './demo-nats.js';
 
 /**
- * `npm run demo` on embedded defaults: three custodian parties in one process (in-process
- * transport; the NATS daemon arrives with its own issue), a 2-of-3 key, fresh 3072-bit Paillier
- * keys from primes generated on the worker pool, presignatures, and an Ethereum-style signature
- * verified independently.
+ * `npm run demo` on embedded defaults: three custodian parties, a 2-of-3 key, fresh 3072-bit
+ * Paillier keys from safe primes generated on the worker pool, presignatures, and an
+ * Ethereum-style signature verified independently. With a nats-server on PATH the parties are
+ * separate daemon processes talking over TLS NATS (demo-nats.ts); otherwise they run in this
+ * process over the in-memory transport.
  */
 export async function demoCommand(out: (line: string) => void): Promise<number> {
   const timings: Array<[string, number]> = [];
@@ -34,7 +37,11 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
     return r;
   };
 
-  out('mpc-custody demo — CGGMP24 threshold ECDSA on secp256k1, 2-of-3, all parties in this process');
+  const summary = () => {
+    out('\ntiming summary:');
+    for (const [label, ms] of timings) out(`  ${(ms / 1000).toFixed(2).padStart(7)} s  ${label}`);
+  };
+  out('mpc-custody demo — CGGMP24 threshold ECDSA on secp256k1, 2-of-3');
   for (const name of BACKEND_NAMES) {
     try {
       loadBackend(name);
@@ -64,6 +71,12 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
     await step(`generate 6 safe 1536-bit primes on ${pool.threads} worker threads (cached in ${dir})`, () =>
       primes.fill(),
     );
+    if (findNatsServer() !== undefined) {
+      const code = await demoOverNats({ dir, backend: math.name, primes: await primes.take(6), out, step });
+      summary();
+      return code;
+    }
+    out('  nats-server is not on PATH: running the three parties in this process (in-memory transport)');
 
     const opts: LocalOptions = { math, sid: `demo-${Date.now()}`, rng: () => systemRng };
     const core = await step('keygen: 2-of-3 Feldman VSS with Schnorr proofs, echo broadcast', () =>
@@ -114,8 +127,7 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
     } catch (e) {
       out(`  reusing the presignature is refused: ${(e as { code?: string }).code}`);
     }
-    out('\ntiming summary:');
-    for (const [label, ms] of timings) out(`  ${(ms / 1000).toFixed(2).padStart(7)} s  ${label}`);
+    summary();
     return ok && address(recovered) === address(childPk) ? 0 : 1;
   } finally {
     await pool.close();

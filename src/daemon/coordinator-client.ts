@@ -11,6 +11,7 @@ import type { CoordinatorConfigFile } from './setup.js';
 /** Connects a Coordinator to NATS from a coordinator.json written by `mpc-custody setup`. */
 export async function connectCoordinator(
   configFile: string,
+  overrides: { readonly readyTimeoutMs?: number; readonly roundTimeoutMs?: number } = {},
 ): Promise<{ coordinator: Coordinator; roster: Roster; close(): Promise<void> }> {
   let cfg: CoordinatorConfigFile;
   try {
@@ -36,6 +37,7 @@ export async function connectCoordinator(
     roster: roster.parties,
     secret,
     ...(Number.isInteger(cfg.roundTimeoutMs) ? { roundTimeoutMs: cfg.roundTimeoutMs } : {}),
+    ...overrides,
   });
   await coordinator.start();
   return {

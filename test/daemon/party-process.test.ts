@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
+import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
 import { MpcError } from '../../src/errors/index.js';
 import type { Point } from '../../src/primitives/curve.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
@@ -16,7 +17,6 @@ import { connectNats, loadPartyNatsConfig } from '../../src/transport/nats.js';
 import { testPrimes } from '../helpers/primes.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
 import { scanForPlaintext, walk } from '../storage/helpers.js';
-import { freePort } from '../transport/nats-server.js';
 
 /**
  * Issue #5 acceptance: three party daemons, each its own OS process (`mpc-custody party --config`),
@@ -30,57 +30,16 @@ const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
 const HSM_PIN = '246810';
 const canRun = existsSync(CLI) && findNatsServer() !== undefined && existsSync(SOFTHSM);
 
-interface Daemon {
-  proc: ChildProcess;
-  lines: string[];
-  url: string;
-  exit: Promise<number | null>;
-}
-
 let dir: string;
 let setup: SetupResult;
 let nats: NatsServerProcess;
 let hsmEnv: NodeJS.ProcessEnv;
-const daemons: Daemon[] = [];
+const daemons: SpawnedParty[] = [];
 let coord: Awaited<ReturnType<typeof connectCoordinator>>;
 let publicKey: Point;
 
-function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<Daemon> {
-  const proc = spawn(process.execPath, [CLI, 'party', '--config', config, '--drain-ms', '5000'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
-  const lines: string[] = [];
-  const exit = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${lines.join('\n')}\n${stderr}`)), 30_000);
-    proc.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        try {
-          const o = JSON.parse(line) as { msg?: string; http?: string };
-          if (o.msg === 'party daemon ready' && typeof o.http === 'string') {
-            clearTimeout(timer);
-            resolve({ proc, lines, url: o.http, exit });
-          }
-        } catch {
-          // not JSON: kept for the failure message
-        }
-      }
-    });
-    void exit.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`daemon exited with ${code}:\n${lines.join('\n')}\n${stderr}`));
-    });
-  });
+function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<SpawnedParty> {
+  return spawnParty(CLI, config, { env, timeoutMs: 30_000 });
 }
 
 async function caught(p: Promise<unknown>): Promise<MpcError> {
@@ -129,7 +88,7 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
 
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnDaemon(c, hsmEnv));
-    coord = await connectCoordinator(setup.coordinatorConfig);
+    coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 10_000 });
     publicKey = await coord.coordinator.keygen({ keyId: 'hot-wallet', threshold: 2, parties: 3 });
     await coord.coordinator.auxInfo({ keyId: 'hot-wallet', parties: 3 });
   }, 240_000);
@@ -225,8 +184,7 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
   });
 
   it('drains on SIGTERM and exits 0', async () => {
-    for (const d of daemons) d.proc.kill('SIGTERM');
-    const codes = await Promise.all(daemons.map((d) => d.exit));
+    const codes = await Promise.all(daemons.map((d) => d.stop()));
     expect(codes).toEqual([0, 0, 0]);
     for (const d of daemons) expect(d.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
