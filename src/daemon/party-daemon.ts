@@ -26,6 +26,7 @@ import {
   type SessionResult,
   type StartCommand,
 } from './control.js';
+import { RemoteRunner, SessionThreads } from './remote-runner.js';
 import { type JoinedSession, joinSession, runSession } from './session-runner.js';
 
 /**
@@ -82,6 +83,11 @@ export interface PartyDaemonOptions {
   readonly primes: PrimeSource;
   readonly log?: DaemonLog;
   readonly metrics?: DaemonMetricsSink;
+  /**
+   * Run protocol rounds on a worker thread per session (default true): the event loop stays free
+   * for the transport, health checks and signing while aux info or presigning compute.
+   */
+  readonly sessionThreads?: boolean;
   /** How long a party waits for `go` after announcing ready (default 60 s). */
   readonly readyTimeoutMs?: number;
   readonly now?: () => number;
@@ -107,6 +113,7 @@ export class PartyDaemon {
   /** Decoded key shares by key id (in memory only; sealed at rest). */
   readonly #shares = new Map<string, KeyShare>();
   #unsubscribe: (() => void) | undefined;
+  readonly #threads: SessionThreads | undefined;
   #draining = false;
   #stats = { commandsRefused: 0, sessionsOk: 0, sessionsFailed: 0 };
 
@@ -118,6 +125,7 @@ export class PartyDaemon {
     this.self = o.self;
     this.#o = o;
     this.#log = o.log ?? NULL_LOG;
+    this.#threads = o.sessionThreads === false ? undefined : new SessionThreads({ maxIdle: 2 });
   }
 
   /** Subscribes to coordinator commands; the daemon is ready when this resolves. */
@@ -129,6 +137,7 @@ export class PartyDaemon {
     for (const k of this.#o.ledger.listKeys()) {
       this.#o.metrics?.setPresignaturesAvailable(k.keyId, this.#o.ledger.listAvailable(k.keyId).length);
     }
+    this.#threads?.prewarm();
     this.#log.info({ party: this.self }, 'party daemon listening for coordinator commands');
   }
 
@@ -153,6 +162,7 @@ export class PartyDaemon {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     for (const p of this.#pending.values()) p.abort('daemon is shutting down');
+    await this.#threads?.close();
     return finished;
   }
 
@@ -257,15 +267,36 @@ export class PartyDaemon {
       };
       const roster = cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
       const auth = ed25519Authenticator(this.#o.keys.ed25519Secret, roster);
-      const output = await runSession(prepared.def as ProtocolDef<unknown, unknown, unknown>, prepared.input, {
-        session: joined,
-        ctx,
-        auth,
-        roundTimeoutMs: cmd.roundTimeoutMs,
-        members: cmd.members,
-        keepJoined: true,
-        onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
-      });
+      const remote =
+        this.#threads === undefined
+          ? undefined
+          : new RemoteRunner<unknown>(
+              {
+                protocol: cmd.op as 'keygen' | 'aux' | 'presign',
+                backend: this.#o.math.name,
+                self: ctx.self,
+                n: ctx.n,
+                sid,
+                secret: this.#o.keys.ed25519Secret,
+                roster,
+              },
+              this.#threads,
+            );
+      let output: unknown;
+      try {
+        output = await runSession(prepared.def as ProtocolDef<unknown, unknown, unknown>, prepared.input, {
+          session: joined,
+          ctx,
+          auth,
+          roundTimeoutMs: cmd.roundTimeoutMs,
+          members: cmd.members,
+          keepJoined: true,
+          ...(remote ? { runner: remote } : {}),
+          onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
+        });
+      } finally {
+        await remote?.close();
+      }
       const summary = await prepared.persist(output);
       await report({ ok: true, code: '', message: '', blame: [], summary });
     } catch (e) {

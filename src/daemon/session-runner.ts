@@ -97,6 +97,21 @@ export interface SessionStats {
   rounds: number;
 }
 
+/**
+ * What runSession drives: PartyRunner itself (synchronous, on this thread) or a RemoteRunner whose
+ * rounds run on a worker thread. Fields reflect the state after the last start/receive.
+ */
+export interface SessionRunnerLike<O> {
+  start(input: unknown): Envelope[] | Promise<Envelope[]>;
+  /** Throws (or rejects) for a refused message; the session goes on. */
+  receive(env: Envelope): Envelope[] | Promise<Envelope[]>;
+  readonly status: 'idle' | 'running' | 'done' | 'aborted';
+  readonly round: string | undefined;
+  missing(): number[];
+  readonly output: O | undefined;
+  readonly error: MpcError | undefined;
+}
+
 export interface RunSessionOptions {
   /** The joined session (from `joinSession`); runSession consumes it and leaves it at the end. */
   readonly session: JoinedSession;
@@ -123,6 +138,8 @@ export interface RunSessionOptions {
    * then leaves. Inbound frames after the run are ignored.
    */
   readonly keepJoined?: boolean;
+  /** The runner to drive (default: a PartyRunner for `def` on this thread). */
+  readonly runner?: SessionRunnerLike<unknown>;
 }
 
 /**
@@ -169,7 +186,10 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
   const toRoster = (x: number): number => (x === ALL || members === undefined ? x : (members[x] as number));
   /** roster id → execution index, −1 for a party outside this execution */
   const toExec = (x: number): number => (x === ALL || members === undefined ? x : members.indexOf(x));
-  const runner = new PartyRunner(def, ctx, auth);
+  const runner: SessionRunnerLike<O> =
+    (opts.runner as SessionRunnerLike<O> | undefined) ?? new PartyRunner(def, ctx, auth);
+  /** Inbound envelopes are processed one at a time, in arrival order (the runner may be async). */
+  let inbound: Promise<void> = Promise.resolve();
 
   let settled = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -279,21 +299,27 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
       refuse(new MpcError('ERR_MSG_UNEXPECTED', 'envelope routing differs from its frame'), frame.from);
       return;
     }
-    let out: Envelope[];
-    try {
-      out = runner.receive(env);
-    } catch (e) {
-      refuse(asMpc(e, 'message refused'), frame.from);
-      return;
-    }
-    if (stats) stats.delivered++;
-    send(out);
-    check();
+    inbound = inbound
+      .then(async () => {
+        if (settled) return;
+        let out: Envelope[];
+        try {
+          out = await runner.receive(env);
+        } catch (e) {
+          if (e instanceof MpcError && e.code === 'ERR_DAEMON_SESSION_FAILED') throw e; // the runner itself is gone
+          refuse(asMpc(e, 'message refused'), frame.from);
+          return;
+        }
+        if (stats) stats.delivered++;
+        send(out);
+        check();
+      })
+      .catch((e) => fail(e));
   };
 
   try {
     // start before attaching: the runner ignores messages while idle, and buffered ones must count
-    send(runner.start(input));
+    send(await runner.start(input));
     joined.attach({
       onFrame: (frame, channel) => {
         try {
