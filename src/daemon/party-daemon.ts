@@ -291,6 +291,7 @@ export class PartyDaemon {
           roundTimeoutMs: cmd.roundTimeoutMs,
           members: cmd.members,
           keepJoined: true,
+          blameTransportFaults: true,
           ...(remote ? { runner: remote } : {}),
           onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
         });

@@ -26,7 +26,7 @@ export class JoinedSession implements TransportHandler {
   #target: TransportHandler | undefined;
   #buffer: Array<
     | { kind: 'frame'; frame: Delivered; channel: Channel }
-    | { kind: 'reject'; err: FrameRejected; channel: Channel | undefined }
+    | { kind: 'reject'; err: FrameRejected; channel: Channel | undefined; subjectSender: number | undefined }
   > = [];
   #used = false;
   #left = false;
@@ -50,9 +50,9 @@ export class JoinedSession implements TransportHandler {
     else if (!this.#left) this.#buffer.push({ kind: 'frame', frame, channel });
   }
 
-  onReject(err: FrameRejected, channel: Channel | undefined): void {
-    if (this.#target) this.#target.onReject?.(err, channel);
-    else if (!this.#left) this.#buffer.push({ kind: 'reject', err, channel });
+  onReject(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void {
+    if (this.#target) this.#target.onReject?.(err, channel, subjectSender);
+    else if (!this.#left) this.#buffer.push({ kind: 'reject', err, channel, subjectSender });
   }
 
   /** @internal Hands the buffered and all later inbound frames to `target` (once per session). */
@@ -64,7 +64,7 @@ export class JoinedSession implements TransportHandler {
     this.#buffer = [];
     for (const b of buffered) {
       if (b.kind === 'frame') target.onFrame(b.frame, b.channel);
-      else target.onReject?.(b.err, b.channel);
+      else target.onReject?.(b.err, b.channel, b.subjectSender);
     }
   }
 
@@ -138,6 +138,11 @@ export interface RunSessionOptions {
    * then leaves. Inbound frames after the run are ignored.
    */
   readonly keepJoined?: boolean;
+  /**
+   * Abort naming the sender on a signed transport fault or a corrupted frame on the sender's own
+   * subject (default false: counted as refused). The daemon turns it on over NATS.
+   */
+  readonly blameTransportFaults?: boolean;
   /** The runner to drive (default: a PartyRunner for `def` on this thread). */
   readonly runner?: SessionRunnerLike<unknown>;
 }
@@ -317,6 +322,32 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
       .catch((e) => fail(e));
   };
 
+  /**
+   * A frame the transport refused. Signed faults (bad ciphertext, equivocation) and corrupted,
+   * truncated or re-signed frames on a sender's own subject end the session naming that sender
+   * (with NATS publish permissions nobody else can publish there; the message it owed is lost
+   * anyway, so waiting would only turn the same verdict into a timeout). Frames from other
+   * sessions, replays and stale frames are only refused: they are not this session's fault.
+   */
+  const onReject = (err: FrameRejected, subjectSender: number | undefined) => {
+    const culprit = err.attributable ? err.sender : BLAMED_ON_SUBJECT.has(err.code) ? subjectSender : undefined;
+    const exec = culprit === undefined ? -1 : toExec(culprit);
+    if (!opts.blameTransportFaults || exec < 0 || exec === ctx.self) {
+      refuse(err, err.sender);
+      return;
+    }
+    if (stats) stats.refused++;
+    const round = runner.round ?? 'start';
+    fail(
+      protocolAbort(
+        def.name,
+        round,
+        [{ party: exec, msgIds: [], reason: `transport fault: ${err.code} (${err.message})` }],
+        `transport fault from party ${culprit}`,
+      ),
+    );
+  };
+
   try {
     // start before attaching: the runner ignores messages while idle, and buffered ones must count
     send(await runner.start(input));
@@ -328,7 +359,7 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
           fail(e);
         }
       },
-      onReject: (err) => refuse(err, err.sender),
+      onReject: (err, _channel, subjectSender) => onReject(err, subjectSender),
     });
     check();
     return await done;
@@ -342,6 +373,14 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
     if (!opts.keepJoined) await joined.leave().catch(() => undefined);
   }
 }
+
+const BLAMED_ON_SUBJECT: ReadonlySet<string> = new Set([
+  'ERR_TRANSPORT_FRAME_MALFORMED',
+  'ERR_TRANSPORT_FRAME_TOO_LARGE',
+  'ERR_TRANSPORT_SIGNATURE',
+  'ERR_TRANSPORT_MISROUTED',
+  'ERR_TRANSPORT_FAULT',
+]);
 
 function asMpc(e: unknown, message: string): MpcError {
   return e instanceof MpcError ? e : new MpcError('ERR_MSG_UNEXPECTED', message, { cause: e });

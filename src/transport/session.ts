@@ -58,6 +58,8 @@ export class CodecSession implements TransportSession {
     if (this.#left) return;
     const s = parseSubject(subject);
     let channel: Channel | undefined;
+    const subjectSender =
+      s !== undefined && s.session === this.session && typeof s.from === 'number' ? s.from : undefined;
     try {
       if (s?.from === COORDINATOR) return; // coordinator commands: the daemon's control plane reads them (bus.ts)
       if (!s || s.session !== this.session) {
@@ -86,6 +88,7 @@ export class CodecSession implements TransportSession {
         this.#reject(
           new FrameRejected('ERR_TRANSPORT_FRAME_MALFORMED', 'frame handler threw', res.frame.from, false),
           channel,
+          undefined, // our handler's failure: never the sender's
         );
       }
     } catch (e) {
@@ -94,13 +97,14 @@ export class CodecSession implements TransportSession {
           ? e
           : new FrameRejected('ERR_TRANSPORT_FRAME_MALFORMED', 'frame could not be processed', undefined, false),
         channel,
+        subjectSender,
       );
     }
   }
 
-  #reject(err: FrameRejected, channel: Channel | undefined): void {
+  #reject(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void {
     try {
-      this.#handler.onReject?.(err, channel);
+      this.#handler.onReject?.(err, channel, subjectSender);
     } catch {
       // never let a handler failure escape into the transport's read loop
     }

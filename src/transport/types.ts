@@ -13,8 +13,13 @@ export type Channel = SubjectKind;
 export interface TransportHandler {
   /** A verified, decrypted, first-seen frame. Exceptions thrown here are caught and reported. */
   onFrame(frame: Delivered, channel: Channel): void;
-  /** A refused (unattributable) or faulty (blamed: `err.attributable`) frame. Never fatal. */
-  onReject?(err: FrameRejected, channel: Channel | undefined): void;
+  /**
+   * A refused (unattributable) or faulty (blamed: `err.attributable`) frame. Never fatal.
+   * `subjectSender` is the sender token of the subject it arrived on: with NATS publish
+   * permissions only that party's credential can publish there (channel-authenticated, not
+   * provable to third parties); undefined when the subject did not parse.
+   */
+  onReject?(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void;
 }
 
 export interface TransportSession {
