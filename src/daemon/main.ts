@@ -79,7 +79,10 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
       store = await openFileSecretStore({ dir: cfg.dataDir, passphrase });
     }
     closers.push(['store', () => store.close()]);
-    const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, { sealer: store.sealer });
+    const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, {
+      sealer: store.sealer,
+      exclusive: true,
+    });
     closers.push(['ledger', () => ledger.close()]);
 
     const pool = new MathPool({ backend: math.name, threads: cfg.primes.workers });

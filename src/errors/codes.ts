@@ -79,6 +79,7 @@ export const ERROR_CODES = {
   ERR_STORAGE_CLOSED: 'closing',
   ERR_LEDGER_IO: 'io',
   ERR_LEDGER_CORRUPT: 'io',
+  ERR_LEDGER_BUSY: 'unavailable',
   ERR_HSM_UNAVAILABLE: 'unavailable',
   ERR_HSM_TOKEN_NOT_FOUND: 'unavailable',
   ERR_HSM_PIN_INCORRECT: 'policy',

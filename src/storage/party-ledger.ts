@@ -32,6 +32,12 @@ export type ConsumeStep = 'begin' | 'updated' | 'committed';
 export interface LedgerOptions {
   /** Seals presignature payloads; required to add or load payloads. */
   readonly sealer?: Sealer;
+  /**
+   * Hold SQLite's lock for the connection's lifetime (locking_mode = EXCLUSIVE): a second process
+   * opening the same ledger (two daemons configured with one data directory) fails with
+   * ERR_LEDGER_BUSY instead of sharing it. The OS releases the lock when the process dies.
+   */
+  readonly exclusive?: boolean;
   /** Test hook: called at each step of consume (crash tests die here). Never set in production. */
   readonly onConsumeStep?: (step: ConsumeStep) => void;
 }
@@ -66,10 +72,16 @@ function ledgerError(e: unknown, what: string): MpcError {
   if (e instanceof MpcError) return e;
   const code = (e as { code?: string }).code ?? '';
   const corrupt = code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
-  return new MpcError(corrupt ? 'ERR_LEDGER_CORRUPT' : 'ERR_LEDGER_IO', `ledger ${what} failed`, {
-    cause: e,
-    details: { sqlite: code },
-  });
+  // busy: another connection holds the lock (retryable; nothing was changed)
+  const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+  return new MpcError(
+    corrupt ? 'ERR_LEDGER_CORRUPT' : busy ? 'ERR_LEDGER_BUSY' : 'ERR_LEDGER_IO',
+    `ledger ${what} failed`,
+    {
+      cause: e,
+      details: { sqlite: code },
+    },
+  );
 }
 
 function assertId(id: string, what: string): void {
@@ -108,7 +120,8 @@ export class PartyLedger implements PresignatureLedger {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     let db: Database | undefined;
     try {
-      db = new Database(path, { timeout: 5000 });
+      db = new Database(path, { timeout: opts.exclusive ? 1000 : 5000 });
+      if (opts.exclusive) db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       const mode = db.pragma('journal_mode', { simple: true });
       if (mode !== 'wal') throw new MpcError('ERR_LEDGER_IO', 'ledger could not switch to WAL mode');

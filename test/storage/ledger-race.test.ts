@@ -157,7 +157,7 @@ describe('separate processes racing to consume the same presignatures in one led
   });
 
   // Takes the ledger's busy timeout (5 s): the lock holder never lets go in time.
-  it('a consume that cannot get the write lock in time fails closed: ERR_LEDGER_IO (SQLITE_BUSY), still available', () => {
+  it('a consume that cannot get the write lock in time fails closed: ERR_LEDGER_BUSY, still available', () => {
     const path = join(t.dir, 'busy', 'ledger.db');
     const [id] = setupLedger(path, 1) as [string];
     const l = PartyLedger.open(path, 1, { sealer: sealer() });
@@ -172,7 +172,7 @@ describe('separate processes racing to consume the same presignatures in one led
       } catch (e) {
         err = e;
       }
-      expect(isMpcError(err, 'ERR_LEDGER_IO')).toBe(true);
+      expect(isMpcError(err, 'ERR_LEDGER_BUSY')).toBe(true);
       expect((err as { details: Record<string, unknown> }).details.sqlite).toMatch(/^SQLITE_BUSY/);
       expect(steps).toEqual(['begin']); // never reached 'committed': no partial signature may leave
       holder.exec('ROLLBACK');

@@ -78,6 +78,22 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
     expect(scanForPlaintext(dir, [payload('b1'), payload('b2'), payload('b3')])).toEqual([]);
   });
 
+  it('an exclusive ledger (the daemon) refuses a second opener with ERR_LEDGER_BUSY until it closes', () => {
+    const path = join(t.dir, 'exclusive', 'ledger.db');
+    const first = PartyLedger.open(path, 3, { exclusive: true });
+    let err: unknown;
+    try {
+      PartyLedger.open(path, 3);
+    } catch (e) {
+      err = e;
+    }
+    expect(isMpcError(err, 'ERR_LEDGER_BUSY')).toBe(true);
+    first.close();
+    const second = PartyLedger.open(path, 3, { exclusive: true });
+    expect(second.partyId).toBe(3);
+    second.close();
+  });
+
   it('typed errors: a non-database file is refused', async () => {
     const { writeFileSync, mkdirSync } = await import('node:fs');
     mkdirSync(join(t.dir, 'junk'));
