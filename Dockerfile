@@ -13,10 +13,12 @@ COPY . .
 RUN node scripts/build-native.mjs --strict && node scripts/build-wasm.mjs --strict && npm run build \
  && npm prune --omit=dev
 
-# Runtime: slim image with only the GMP shared library.
+# Runtime: slim image with the GMP shared library, openssl (used by `setup` for the NATS PKI) and
+# nats-server (the demo runs one; production parties point their config at their NATS cluster).
+# A party: docker run -v /srv/party-0:/data IMAGE party --config /data/config.json
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgmp10 \
+ && apt-get install -y --no-install-recommends libgmp10 openssl nats-server \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
