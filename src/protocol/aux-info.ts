@@ -36,7 +36,11 @@
  * complete (r3 is the last round; cggmp21 behaves the same). This stays identifiable: the abort is
  * backed by j's signed envelope, and the proof is re-checkable by anyone from public data (the r2
  * values, sid, rid = ⊕ρ_j, `auxProofContext`), so j cannot deny it and the recipient cannot frame j.
- * The layer above must treat the session as failed when any party aborts, and discard the outputs.
+ * The recipient's runner publishes that envelope in an abort notice, and `auxInfo.judge` re-runs
+ * the recipient's checks of it at every other party (decommitment against the echoed V_j, A3, A4,
+ * Πprm for r2; Πmod and Πfac with the recipient's (N, s, t) for r3): every honest party, finished
+ * or not, then aborts naming j — or the recipient, if the message was fine. The layer above must
+ * still treat the session as failed when any party aborts, and discard the outputs.
  */
 import { equalBytes } from '@noble/curves/utils.js';
 import { MpcError } from '../errors/index.js';
@@ -51,9 +55,17 @@ import { decodeFacProof, encodeFacProof, FAC_PROOF_MAX_BYTES, type FacProof, pro
 import { decodeModProof, encodeModProof, MOD_PROOF_MAX_BYTES, type ModProof, proveMod, verifyMod } from '../zk/mod.js';
 import { MAX_MODULUS_BITS, SECURITY } from '../zk/params.js';
 import { decodePrmProof, encodePrmProof, PRM_PROOF_MAX_BYTES, type PrmProof, provePrm, verifyPrm } from '../zk/prm.js';
-import { BlameCollector } from './blame.js';
+import { BlameCollector, judgeWith, PENDING } from './blame.js';
 import type { AuxInfo, PartyAux } from './key-share.js';
-import { ALL, type Outgoing, type ProtocolDef, type RoundCtx, type RoundDef } from './types.js';
+import {
+  ALL,
+  type Evidence,
+  type Judgement,
+  type Outgoing,
+  type ProtocolDef,
+  type RoundCtx,
+  type RoundDef,
+} from './types.js';
 
 const NAME = 'aux-info';
 /** Bytes of V (SHA-256 output). */
@@ -114,6 +126,8 @@ export type AuxState =
       readonly q: bigint;
       readonly parties: readonly PartyAux[];
       readonly rid: Uint8Array;
+      /** V_j of every party, kept so that an abort notice about an r2 message can be judged. */
+      readonly commitments: readonly Uint8Array[];
     };
 
 /**
@@ -265,6 +279,7 @@ function passes(blame: BlameCollector, j: number, what: string, check: () => voi
 export const auxInfo: ProtocolDef<AuxInput, AuxState, AuxInfo> = {
   name: NAME,
   rounds: [round1, round2, round3],
+  judge,
 
   // Round 1 (PROTOCOL.md §4.1 "Round 1").
   init(input, ctx) {
@@ -346,25 +361,11 @@ function afterRound2(
 
   for (const j of peers(ctx)) {
     const d = fromPeer<AuxRound2>(inbox, j, 'r2');
-    // V_j = H(sid, n, j, decommitment)? Otherwise nothing in it is bound: blame and skip the rest.
-    if (!equalBytes(auxCommitment(sid, n, j, d), state.commitments[j] as Uint8Array)) {
-      blame.blame(j, 'decommitment does not open the round-1 commitment V_j');
-      faulty.add(j);
-      continue;
-    }
-    opened.set(j, d);
-    // |N_j| ≥ 8κ − 1 = 3071 bits and N_j odd (SECURITY.md A3), then s_j, t_j ∈ Z*_{N_j} \ {±1}, s_j ≠ t_j (A4).
-    if (
-      !passes(blame, j, 'Paillier modulus N_j rejected (A3)', () => paillierPublicKey(d.N, SECURITY.minModulusBits))
-    ) {
-      faulty.add(j);
-      continue;
-    }
-    moduli.set(j, d.N);
-    const rpOk = passes(blame, j, 'ring-Pedersen parameters (s_j, t_j) rejected (A4)', () => {
-      params.set(j, ringPedersenParams(math, d.N, d.s, d.t, SECURITY.minModulusBits));
-    });
-    if (!rpOk) faulty.add(j);
+    const checked = checkOpening(blame, ctx, state.commitments, j, d);
+    if (checked.opened) opened.set(j, d);
+    if (checked.moduleOk) moduli.set(j, d.N);
+    if (checked.params === undefined) faulty.add(j);
+    else params.set(j, checked.params);
   }
 
   // Duplicate moduli (PROTOCOL.md §4.1 recommended extra), generalised to pairwise coprime moduli as
@@ -415,7 +416,80 @@ function afterRound2(
     const d = openedBy(opened, j);
     return Object.freeze({ N: d.N, s: d.s, t: d.t });
   });
-  return { state: { step: 'r3', p: state.p, q: state.q, parties, rid }, outbox };
+  return { state: { step: 'r3', p: state.p, q: state.q, parties, rid, commitments: state.commitments }, outbox };
+}
+
+/**
+ * The per-party checks of an r2 decommitment, cheapest first, stopping at the first fault: opens
+ * V_j (else nothing in it is bound), |N_j| ≥ 8κ − 1 and N_j odd (A3), then s_j, t_j ∈ Z*_{N_j} \ {±1},
+ * s_j ≠ t_j (A4). Shared by round 3 and `judge`.
+ */
+function checkOpening(
+  blame: BlameCollector,
+  ctx: RoundCtx,
+  commitments: readonly Uint8Array[],
+  j: number,
+  d: AuxRound2,
+): { opened: boolean; moduleOk: boolean; params?: RingPedersenParams } {
+  // V_j = H(sid, n, j, decommitment)?
+  if (!equalBytes(auxCommitment(ctx.sid, ctx.n, j, d), commitments[j] as Uint8Array)) {
+    blame.blame(j, 'decommitment does not open the round-1 commitment V_j');
+    return { opened: false, moduleOk: false };
+  }
+  if (!passes(blame, j, 'Paillier modulus N_j rejected (A3)', () => paillierPublicKey(d.N, SECURITY.minModulusBits))) {
+    return { opened: true, moduleOk: false };
+  }
+  let params: RingPedersenParams | undefined;
+  passes(blame, j, 'ring-Pedersen parameters (s_j, t_j) rejected (A4)', () => {
+    params = ringPedersenParams(ctx.math, d.N, d.s, d.t, SECURITY.minModulusBits);
+  });
+  return params === undefined ? { opened: true, moduleOk: true } : { opened: true, moduleOk: true, params };
+}
+
+/** ψ_j (Πmod: N_j is a Paillier–Blum modulus, A2), then φ_j^v (Πfac with verifier v's parameters, A1). */
+function checkRound3(
+  blame: BlameCollector,
+  math: MathBackend,
+  ctxJ: ProofContext,
+  verifierParams: RingPedersenParams,
+  N: bigint,
+  j: number,
+  m: AuxRound3,
+): void {
+  if (passes(blame, j, 'Πmod ψ_j invalid (A2)', () => verifyMod(math, ctxJ, { n: N }, m.mod))) {
+    passes(blame, j, 'Πfac φ_j^i invalid (A1)', () => verifyFac(math, ctxJ, verifierParams, { n: N }, m.fac));
+  }
+}
+
+/**
+ * Public re-check of one aux-info message for abort notices (ProtocolDef.judge): r2 — the checks of
+ * `checkOpening` and Πprm (the cross-party duplicate-modulus rule needs no notice: every party sees
+ * the same moduli); r3 — Πmod and the Πfac made for the recipient `ev.to`, verified with ITS
+ * (N, s, t). Public data only: the echoed V_j, the agreed (N, s, t) of all, sid and rid.
+ */
+function judge(round: string, state: AuxState, ev: Evidence, ctx: RoundCtx): Judgement {
+  const j = ev.from;
+  if (round === 'r2') {
+    if (state.step === 'r1') return PENDING;
+    const { commitments } = state;
+    const d = ev.body as AuxRound2;
+    return judgeWith(j, (blame) => {
+      const checked = checkOpening(blame, ctx, commitments, j, d);
+      const params = checked.params;
+      if (params === undefined) return;
+      passes(blame, j, 'Πprm ψ̂_j invalid (A4)', () => verifyPrm(ctx.math, auxProofContext(ctx.sid, j), params, d.prm));
+    });
+  }
+  if (round === 'r3') {
+    if (state.step !== 'r3') return PENDING;
+    const verifier = state.parties[ev.to] as PartyAux;
+    const verifierParams = ringPedersenParams(ctx.math, verifier.N, verifier.s, verifier.t, SECURITY.minModulusBits);
+    const N = (state.parties[j] as PartyAux).N;
+    return judgeWith(j, (blame) =>
+      checkRound3(blame, ctx.math, auxProofContext(ctx.sid, j, state.rid), verifierParams, N, j, ev.body as AuxRound3),
+    );
+  }
+  return { verdict: 'valid' }; // r1: only the encoding can be wrong, and the runner judges that
 }
 
 function openedBy(opened: ReadonlyMap<number, AuxRound2>, j: number): AuxRound2 {
@@ -438,11 +512,8 @@ function afterRound3(
   for (const j of peers(ctx)) {
     const m = fromPeer<AuxRound3>(inbox, j, 'r3');
     const N = (state.parties[j] as PartyAux).N;
-    const ctxJ = auxProofContext(sid, j, state.rid);
     // ψ_j: N_j is a Paillier–Blum modulus (A2); then φ_j^i: no small factor, with our R_i (A1).
-    if (passes(blame, j, 'Πmod ψ_j invalid (A2)', () => verifyMod(math, ctxJ, { n: N }, m.mod))) {
-      passes(blame, j, 'Πfac φ_j^i invalid (A1)', () => verifyFac(math, ctxJ, ownParams, { n: N }, m.fac));
-    }
+    checkRound3(blame, math, auxProofContext(sid, j, state.rid), ownParams, N, j, m);
   }
   blame.throwIfAny();
   const output: AuxInfo = Object.freeze({

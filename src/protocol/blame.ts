@@ -1,4 +1,5 @@
 import { type Blame, MpcError } from '../errors/index.js';
+import type { Judgement } from './types.js';
 
 /**
  * Collects faults while a round checks every peer, so the abort names ALL faulty parties, not only
@@ -34,6 +35,11 @@ export class BlameCollector {
     }
   }
 
+  /** The reasons recorded for `party`, joined as in the abort ('; '), or undefined if none. */
+  reasonsOf(party: number): string | undefined {
+    return this.#faults.get(party)?.join('; ');
+  }
+
   get empty(): boolean {
     return this.#faults.size === 0;
   }
@@ -63,3 +69,20 @@ export function protocolAbort(protocol: string, round: string, blame: readonly B
     details: { protocol, round },
   });
 }
+
+/**
+ * The judgement of one party's message by the same checks a round runs (a `ProtocolDef.judge`
+ * helper): `check` records faults of `party` in a BlameCollector exactly as the round does, so a
+ * 'faulty' verdict carries the very reason the recipient's own abort gave.
+ *
+ * @example return judgeWith(j, (blame) => checkShare(blame, state, j, msg));
+ */
+export function judgeWith(party: number, check: (blame: BlameCollector) => void): Judgement {
+  const blame = new BlameCollector('judge', 'judge');
+  check(blame);
+  const reason = blame.reasonsOf(party);
+  return reason === undefined ? { verdict: 'valid' } : { verdict: 'faulty', reason };
+}
+
+/** Judgement of a party whose state does not yet hold the public data a check needs. */
+export const PENDING: Judgement = Object.freeze({ verdict: 'pending' });

@@ -1,5 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { MpcError } from '../errors/index.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import { ALL } from './types.js';
 
@@ -65,13 +66,27 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
     .finish();
 }
 
+/**
+ * Strict decoder of `encodeEnvelope` output: sizes checked before reading, UTF-8 names, no trailing
+ * bytes. Structural only: the signature is the runner's check.
+ * @throws MpcError ERR_WIRE_* naming the field
+ * @example const env = decodeEnvelope(frame.payload, MAX_BODY_BYTES);
+ */
 export function decodeEnvelope(bytes: Uint8Array, maxBody: number): Envelope {
   const r = new WireReader(bytes, maxBody + 1024);
   r.tag('envelope.tag', 0x45);
   const dec = new TextDecoder('utf-8', { fatal: true });
-  const protocol = dec.decode(r.bytes('envelope.protocol', 64));
+  const text = (b: Uint8Array, path: string): string => {
+    try {
+      return dec.decode(b);
+    } catch {
+      // A typed error, like every other decoding failure (TextDecoder throws a TypeError).
+      throw new MpcError('ERR_WIRE_TYPE', `${path} is not UTF-8`, { details: { path } });
+    }
+  };
+  const protocol = text(r.bytes('envelope.protocol', 64), 'envelope.protocol');
   const sid = r.bytes('envelope.sid', 256);
-  const round = dec.decode(r.bytes('envelope.round', 64));
+  const round = text(r.bytes('envelope.round', 64), 'envelope.round');
   const from = r.u32('envelope.from');
   const toRaw = r.u32('envelope.to');
   const body = r.bytes('envelope.body', maxBody);

@@ -30,8 +30,12 @@
  * A faulty σ_{j,i} is a point-to-point fault: only its recipient can see it. The recipient blames the
  * dealer (as cggmp21 does; it holds the dealer's signed message as evidence) and, instead of a Πsch
  * response, broadcasts a complaint in r3, so every other party aborts at once rather than waiting for a
- * response that never comes. The others cannot check the complaint (a complaining receiver could be
- * lying, PROTOCOL.md §3.2), so they abort without blaming anybody for it.
+ * response that never comes. A complaint alone proves nothing (a complaining receiver could be lying,
+ * PROTOCOL.md §3.2), so the others first abort without blame; then the recipient's abort notice
+ * (runner.ts) hands them the dealer's signed σ_{j,i}, and `keygen.judge` re-runs the Feldman check
+ * σ_{j,i}·G =? Σ_k (i+1)^k·S_{j,k} on public data (the dealer's committed S_j, the complainer's
+ * evaluation point). Every honest party thus blames the dealer — or the complainer, when the share
+ * it published is fine. The published share is worthless afterwards: the keygen aborts.
  */
 import { equalBytes } from '@noble/curves/utils.js';
 import { MpcError } from '../errors/index.js';
@@ -52,9 +56,18 @@ import { WireReader, WireWriter } from '../util/wire.js';
 import { TAG_PREFIX } from '../zk/common.js';
 import { SECURITY } from '../zk/params.js';
 import { proveSch, verifySch } from '../zk/sch.js';
-import { BlameCollector, protocolAbort } from './blame.js';
+import { BlameCollector, judgeWith, PENDING, protocolAbort } from './blame.js';
 import type { CoreKeyShare } from './key-share.js';
-import { ALL, type Outgoing, type ProtocolDef, type RoundCtx, type RoundDef, type RoundResult } from './types.js';
+import {
+  ALL,
+  type Evidence,
+  type Judgement,
+  type Outgoing,
+  type ProtocolDef,
+  type RoundCtx,
+  type RoundDef,
+  type RoundResult,
+} from './types.js';
 
 const PROTOCOL = 'keygen';
 /** Most parties a keygen (and a stored share) may have; matches the runner's evidence bound. */
@@ -476,6 +489,76 @@ function params(ctx: RoundCtx, i: number, state: KeygenState): KeygenCommitmentP
   return { sid: ctx.sid, n: ctx.n, i, t: state.t, additive: state.additive };
 }
 
+/** The checks of j's r2 decommitment (round 3, first half): shared by the round and `judge`. */
+function checkDecommitment(
+  blame: BlameCollector,
+  ctx: RoundCtx,
+  state: KeygenState,
+  commitments: readonly Uint8Array[],
+  j: number,
+  d: KeygenDecommitment,
+): void {
+  const expectedLength = state.additive ? 1 : state.t;
+  blame.guard(j, 'decommitment check failed', () => {
+    // V_j =? H(sid, n, j, t, rid_j, S_j, A_j, c_j, u_j)
+    if (!equalBytes(keygenCommitment(params(ctx, j, state), d), commitments[j] as Uint8Array)) {
+      blame.blame(j, 'decommitment does not open the round-1 commitment (InvalidDecommitment)');
+    }
+  });
+  // |S_j| = t exactly: a longer vector would raise the threshold, a shorter one lower it (A17).
+  if (d.S.length !== expectedLength) {
+    blame.blame(j, `VSS commitment has ${d.S.length} entries, expected exactly ${expectedLength} (InvalidDataSize)`);
+  }
+}
+
+/** Why the recipient of a share that fails its check blames the dealer (its own abort and `judge`). */
+const SHARE_FAULT =
+  'sent this party a share that fails the Feldman check or is of the wrong kind (FeldmanVerificationFailed)';
+
+/**
+ * σ_{j,i} is acceptable to recipient i: none in the additive variant; otherwise present and
+ * σ_{j,i}·G = Σ_k (i+1)^k·S_{j,k} (σ is secret to i: constant-time base multiplication).
+ */
+function shareOk(state: KeygenState, S: readonly Point[], recipient: number, m: KeygenShareMsg): boolean {
+  if (state.additive) return m.sigma === null; // the additive variant deals no shares
+  return m.sigma !== null && mulBase(m.sigma).equals(evalPointPoly(S, evalPoint(recipient)));
+}
+
+/** Πsch of party j: z_j·G =? A_j + e_j·X_j with e_j = H(sid, j, rid, X_j, A_j) (InvalidSchnorrProof). */
+function checkSchnorr(blame: BlameCollector, ctx: RoundCtx, rid: Uint8Array, X: Point, A: Point, j: number, z: bigint) {
+  blame.guard(j, 'invalid Schnorr proof (InvalidSchnorrProof)', () => verifySch(schContext(ctx, j, rid), X, { A, z }));
+}
+
+/**
+ * Public re-check of one keygen message for abort notices (ProtocolDef.judge): the r2 decommitment
+ * against the echoed V_j, the r2p share against the dealer's committed S_j at the recipient's
+ * evaluation point, the r3 Πsch against X_j, A_j and rid. Uses public state only.
+ */
+function judge(round: string, state: KeygenState, ev: Evidence, ctx: RoundCtx): Judgement {
+  const j = ev.from;
+  if (round === 'r2') {
+    const commitments = state.commitments;
+    if (commitments === undefined) return PENDING;
+    return judgeWith(j, (blame) => checkDecommitment(blame, ctx, state, commitments, j, ev.body as KeygenDecommitment));
+  }
+  if (round === 'r2p') {
+    const d = state.decommitments?.[j];
+    if (d === undefined) return PENDING;
+    return shareOk(state, d.S, ev.to, ev.body as KeygenShareMsg)
+      ? { verdict: 'valid' }
+      : { verdict: 'faulty', reason: SHARE_FAULT };
+  }
+  if (round === 'r3') {
+    const m = ev.body as KeygenRound3Msg;
+    const { decommitments, publicShares, rid } = state;
+    if (decommitments?.[j] === undefined || publicShares === undefined || rid === undefined) return PENDING;
+    if (m.kind === 'complaint') return { verdict: 'valid' }; // a complaint is not a fault in itself
+    const A = (decommitments[j] as KeygenDecommitment).A;
+    return judgeWith(j, (blame) => checkSchnorr(blame, ctx, rid, publicShares[j] as Point, A, j, m.z));
+  }
+  return { verdict: 'valid' }; // r1: only the encoding can be wrong, and the runner judges that
+}
+
 /**
  * Round 3, first half (PROTOCOL.md §3.2 Round 3): every decommitment opens V_j (InvalidDecommitment)
  * and has exactly t VSS entries (InvalidDataSize, A17); then rid, c, the public shares and Y.
@@ -486,21 +569,11 @@ function afterRound2(
   ctx: RoundCtx,
 ): RoundResult<KeygenState, CoreKeyShare> {
   const commitments = need(state.commitments, 'round-1 commitments');
-  const expectedLength = state.additive ? 1 : state.t;
   const blame = new BlameCollector(PROTOCOL, 'r2');
   const decommitments: KeygenDecommitment[] = [];
   decommitments[ctx.self] = state.mine;
   for (const [j, d] of peersOf<KeygenDecommitment>(inbox, ctx)) {
-    blame.guard(j, 'decommitment check failed', () => {
-      // V_j =? H(sid, n, j, t, rid_j, S_j, A_j, c_j, u_j)
-      if (!equalBytes(keygenCommitment(params(ctx, j, state), d), commitments[j] as Uint8Array)) {
-        blame.blame(j, 'decommitment does not open the round-1 commitment (InvalidDecommitment)');
-      }
-    });
-    // |S_j| = t exactly: a longer vector would raise the threshold, a shorter one lower it (A17).
-    if (d.S.length !== expectedLength) {
-      blame.blame(j, `VSS commitment has ${d.S.length} entries, expected exactly ${expectedLength} (InvalidDataSize)`);
-    }
+    checkDecommitment(blame, ctx, state, commitments, j, d);
     decommitments[j] = d;
   }
   blame.throwIfAny();
@@ -554,17 +627,12 @@ function afterRound2p(
   const accused: number[] = [];
   let x = state.additive ? (state.poly[0] as bigint) : evalPoly(state.poly, me); // own σ_{i,i} (or x_i)
   for (const [j, m] of peersOf<KeygenShareMsg>(inbox, ctx)) {
-    if (state.additive) {
-      if (m.sigma !== null) accused.push(j); // the additive variant deals no shares
-      continue;
-    }
-    const S = (decommitments[j] as KeygenDecommitment).S;
-    // σ_{j,i}·G =? Σ_k (i+1)^k·S_{j,k}   (σ is secret: constant-time base multiplication)
-    if (m.sigma === null || !mulBase(m.sigma).equals(evalPointPoly(S, me))) {
+    // σ_{j,i}·G =? Σ_k (i+1)^k·S_{j,k}   (additive: no share at all)
+    if (!shareOk(state, (decommitments[j] as KeygenDecommitment).S, ctx.self, m)) {
       accused.push(j);
       continue;
     }
-    x = mod(x + m.sigma, CURVE_ORDER); // x_i = Σ_j σ_{j,i}
+    if (m.sigma !== null) x = mod(x + m.sigma, CURVE_ORDER); // x_i = Σ_j σ_{j,i}
   }
   if (accused.length > 0) {
     // P2P fault: complain in r3 (instead of ψ_i) so that every party stops; blame follows in r3.
@@ -595,12 +663,9 @@ function afterRound3(
   const publicShares = need(state.publicShares, 'public shares');
   const rid = need(state.rid, 'rid');
   const blame = new BlameCollector(PROTOCOL, 'r3');
-  // Own finding from r2p: this party holds the dealer's signed share, so it can stand by the blame.
-  for (const j of state.accused ?? [])
-    blame.blame(
-      j,
-      'sent this party a share that fails the Feldman check or is of the wrong kind (FeldmanVerificationFailed)',
-    );
+  // Own finding from r2p: this party holds the dealer's signed share, so it can stand by the blame
+  // (and the runner's abort notice lets every other party re-check it).
+  for (const j of state.accused ?? []) blame.blame(j, SHARE_FAULT);
   const complaints: string[] = [];
   for (const [j, m] of peersOf<KeygenRound3Msg>(inbox, ctx)) {
     if (m.kind === 'complaint') {
@@ -609,16 +674,14 @@ function afterRound3(
       );
       continue;
     }
-    const A = (decommitments[j] as KeygenDecommitment).A;
     // z_j·G =? A_j + e_j·X_j with e_j = H(sid, j, rid, X_j, A_j)
-    blame.guard(j, 'invalid Schnorr proof (InvalidSchnorrProof)', () =>
-      verifySch(schContext(ctx, j, rid), publicShares[j] as Point, { A, z: m.z }),
-    );
+    checkSchnorr(blame, ctx, rid, publicShares[j] as Point, (decommitments[j] as KeygenDecommitment).A, j, m.z);
   }
   blame.throwIfAny();
   if (complaints.length > 0) {
-    // Nobody else can check a P2P share (PROTOCOL.md §3.2 caveat): abort without blaming on hearsay.
-    throw unattributed('r3', `${complaints.join('; ')} (point-to-point fault: not verifiable by this party)`);
+    // Nobody else can check a P2P share from a complaint alone (PROTOCOL.md §3.2 caveat): abort
+    // without blaming on hearsay. The complainer's abort notice then settles it (see the module doc).
+    throw unattributed('r3', `${complaints.join('; ')} (point-to-point fault: awaiting the evidence)`);
   }
   const share: CoreKeyShare = {
     version: 1,
@@ -645,6 +708,7 @@ export const keygen: ProtocolDef<KeygenInput, KeygenState, CoreKeyShare> = {
   name: PROTOCOL,
   rounds: [round1, round2, round2p, round3],
   init,
+  judge,
   process(round, state, inbox, ctx) {
     if (round !== state.step) throw new MpcError('ERR_ROUND_ORDER', `keygen state is at ${state.step}, not ${round}`);
     switch (state.step) {

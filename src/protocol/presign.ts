@@ -25,6 +25,13 @@
  * Every check is run for every peer and every faulty peer is blamed (BlameCollector); a failed
  * δ check aborts with `details.reason = 'delta-mismatch'` and no blame (identification, §7.2, is a
  * separate step: the state passed to the last round keeps everything it needs).
+ *
+ * Point-to-point faults (ψ0, the round-2 ciphertexts and ψ, ψ̂, ψ', ψ'') are seen only by their
+ * recipient; its abort notice (runner.ts) carries the sender's signed message, and `presign.judge`
+ * re-runs the recipient's checks at every other party with the recipient's public data (its
+ * ring-Pedersen parameters and Paillier key, its K_i, the agreed K_j, G_j, X_j and Γ). Faults that
+ * only the recipient's Paillier secret key can show (a D_{i,j} that decrypts to a wrong value) are
+ * not judged this way: §7.2 identification (identify.ts) covers them.
  */
 
 import { equalBytes } from '@noble/curves/utils.js';
@@ -76,12 +83,21 @@ import {
   verifyLogStar,
 } from '../zk/log-star.js';
 import { MAX_MODULUS_BITS, SECURITY } from '../zk/params.js';
-import { BlameCollector } from './blame.js';
+import { BlameCollector, judgeWith, PENDING } from './blame.js';
 import { assertDerivationPath, derivePath } from './hd.js';
 import type { KeyShare } from './key-share.js';
 import { validateKeyShare } from './key-share-validate.js';
 import { evaluationPoint, lagrangeCoefficient } from './lagrange.js';
-import { ALL, type Outgoing, type ProtocolDef, type RoundCtx, type RoundDef, type RoundResult } from './types.js';
+import {
+  ALL,
+  type Evidence,
+  type Judgement,
+  type Outgoing,
+  type ProtocolDef,
+  type RoundCtx,
+  type RoundDef,
+  type RoundResult,
+} from './types.js';
 
 export const PRESIGN_PROTOCOL = 'presign';
 
@@ -538,6 +554,103 @@ function init(input: PresignInput, ctx: RoundCtx): { state: PresignState; outbox
   return { state, outbox };
 }
 
+// --- per-message checks (shared by the rounds and `judge`) ---------------------------------------
+// Each takes the verifier v (the recipient of the message) and uses only public data: v's
+// ring-Pedersen parameters and Paillier key, the agreed K_j, G_j, X_j and Γ. In the rounds v is
+// the party itself; in `judge` it is the accuser of an abort notice.
+
+type WithKs = Extract<PresignState, { readonly Ks: readonly bigint[] }>;
+
+/** §5 Round 2 step 1: ψ0_{v,j} on (N_j, K_j) with R_v and shared state (sid, j). */
+function checkPsi0(blame: BlameCollector, math: MathBackend, state: WithKs, v: number, j: number, m: MsgR1Enc): void {
+  const peer = state.peers[j] as PresignPeer;
+  blame.guard(j, 'invalid Πenc ψ0 for K_j', () =>
+    verifyEnc(
+      math,
+      { sid: state.psid, prover: j, label: LABEL.psi0 },
+      (state.peers[v] as PresignPeer).rp,
+      { pk: peer.pk, K: state.Ks[j] as bigint },
+      m.psi0,
+    ),
+  );
+}
+
+/**
+ * §5 Round 3 checks of j's round-2 message to v: ciphertext membership (A15: D, D̂ under N_v; F, F̂
+ * under N_j), then ψ_{v,j} on (N_v, N_j, K_v, D, F, Γ_j), ψ̂_{v,j} on (…, D̂, F̂, X_j) and ψ'_{v,j} on
+ * (N_j, G_j, Γ_j, G), all with R_v. No proof work for a peer already caught on membership.
+ */
+function checkR2(blame: BlameCollector, math: MathBackend, state: WithKs, v: number, j: number, m: MsgR2): void {
+  const own = state.peers[v] as PresignPeer;
+  const peer = state.peers[j] as PresignPeer;
+  const Kv = state.Ks[v] as bigint;
+  const sc = (label: string) => ({ sid: state.psid, prover: j, label });
+  const members = [
+    passes(blame, j, 'D_{i,j} not in Z*_{N_i²}', () => assertCiphertext(math, own.pk, m.D, 'D')),
+    passes(blame, j, 'D̂_{i,j} not in Z*_{N_i²}', () => assertCiphertext(math, own.pk, m.hatD, 'hatD')),
+    passes(blame, j, 'F_{i,j} not in Z*_{N_j²}', () => assertCiphertext(math, peer.pk, m.F, 'F')),
+    passes(blame, j, 'F̂_{i,j} not in Z*_{N_j²}', () => assertCiphertext(math, peer.pk, m.hatF, 'hatF')),
+  ];
+  if (members.includes(false)) return;
+  blame.guard(j, 'invalid Πaff-g ψ', () =>
+    verifyAffG(math, sc(LABEL.psi), own.rp, { pk0: own.pk, pk1: peer.pk, C: Kv, D: m.D, Y: m.F, X: m.Gamma }, m.psi),
+  );
+  blame.guard(j, 'invalid Πaff-g ψ̂', () =>
+    verifyAffG(
+      math,
+      sc(LABEL.hatPsi),
+      own.rp,
+      { pk0: own.pk, pk1: peer.pk, C: Kv, D: m.hatD, Y: m.hatF, X: peer.X },
+      m.hatPsi,
+    ),
+  );
+  blame.guard(j, "invalid Πlog* ψ'", () =>
+    verifyLogStar(
+      math,
+      sc(LABEL.psiPrime),
+      own.rp,
+      { pk: peer.pk, C: state.Gs[j] as bigint, X: m.Gamma, B: G },
+      m.psiPrime,
+    ),
+  );
+}
+
+/** §5 Output: ψ''_{v,j} on (N_j, K_j, Δ_j, Γ) with R_v. */
+function checkR3(blame: BlameCollector, math: MathBackend, state: StateR3, v: number, j: number, m: MsgR3): void {
+  blame.guard(j, "invalid Πlog* ψ''", () =>
+    verifyLogStar(
+      math,
+      { sid: state.psid, prover: j, label: LABEL.psiPrimePrime },
+      (state.peers[v] as PresignPeer).rp,
+      { pk: (state.peers[j] as PresignPeer).pk, C: state.Ks[j] as bigint, X: m.Delta, B: state.GammaSum },
+      m.psiPrimePrime,
+    ),
+  );
+}
+
+/**
+ * Public re-check of one presign message for abort notices (ProtocolDef.judge): ψ0 (r1-enc), the
+ * round-2 message (r2) and ψ'' (r3), each verified for the recipient `ev.to`. r1 is a reliable
+ * broadcast: every party checks the same K_j, G_j itself.
+ */
+function judge(round: string, state: PresignState, ev: Evidence, ctx: RoundCtx): Judgement {
+  const j = ev.from;
+  const v = ev.to;
+  if (round === 'r1-enc' || round === 'r2') {
+    if (state.step === 'r1') return PENDING;
+    return judgeWith(j, (blame) =>
+      round === 'r2'
+        ? checkR2(blame, ctx.math, state, v, j, ev.body as MsgR2)
+        : checkPsi0(blame, ctx.math, state, v, j, ev.body as MsgR1Enc),
+    );
+  }
+  if (round === 'r3') {
+    if (state.step !== 'r3') return PENDING;
+    return judgeWith(j, (blame) => checkR3(blame, ctx.math, state, v, j, ev.body as MsgR3));
+  }
+  return { verdict: 'valid' };
+}
+
 // --- rounds --------------------------------------------------------------------------------------
 
 /** Round 1 (after the echo): same context, and K_j, G_j ∈ Z*_{N_j²} (SECURITY.md A15). */
@@ -576,19 +689,7 @@ function round2(
   const own = state.peers[ctx.self] as PresignPeer;
   const blame = new BlameCollector(PRESIGN_PROTOCOL, 'r1-enc');
   // §5 Round 2 step 1: ψ0_{i,j} on (N_j, K_j) with own R_i and shared state (sid, j).
-  for (const j of others(ctx)) {
-    const m = inbox.get(j) as MsgR1Enc;
-    const peer = state.peers[j] as PresignPeer;
-    blame.guard(j, 'invalid Πenc ψ0 for K_j', () =>
-      verifyEnc(
-        math,
-        { sid: state.psid, prover: j, label: LABEL.psi0 },
-        own.rp,
-        { pk: peer.pk, K: state.Ks[j] as bigint },
-        m.psi0,
-      ),
-    );
-  }
+  for (const j of others(ctx)) checkPsi0(blame, math, state, ctx.self, j, inbox.get(j) as MsgR1Enc);
   blame.throwIfAny();
 
   // Γ_i = γ_i·G
@@ -658,50 +759,11 @@ function round3(
 ): RoundResult<PresignState, Presignature> {
   assertStep(state, 'r2', 'r2');
   const { math } = ctx;
-  const own = state.peers[ctx.self] as PresignPeer;
   const blame = new BlameCollector(PRESIGN_PROTOCOL, 'r2');
   const received: Array<MtaReceived | null> = Array.from({ length: ctx.n }, () => null);
   for (const j of others(ctx)) {
     const m = inbox.get(j) as MsgR2;
-    const peer = state.peers[j] as PresignPeer;
-    const sc = (label: string) => ({ sid: state.psid, prover: j, label });
-    // Ciphertext membership (A15): D, D̂ under own N_i; F, F̂ under N_j.
-    const members = [
-      passes(blame, j, 'D_{i,j} not in Z*_{N_i²}', () => assertCiphertext(math, own.pk, m.D, 'D')),
-      passes(blame, j, 'D̂_{i,j} not in Z*_{N_i²}', () => assertCiphertext(math, own.pk, m.hatD, 'hatD')),
-      passes(blame, j, 'F_{i,j} not in Z*_{N_j²}', () => assertCiphertext(math, peer.pk, m.F, 'F')),
-      passes(blame, j, 'F̂_{i,j} not in Z*_{N_j²}', () => assertCiphertext(math, peer.pk, m.hatF, 'hatF')),
-    ];
-    // No proof work for a peer already caught (its proofs would be rejected on the same membership checks).
-    if (members.includes(false)) continue;
-    // ψ_{i,j} on (N_i, N_j, K_i, D_{i,j}, F_{i,j}, Γ_j); ψ̂_{i,j} on (…, D̂_{i,j}, F̂_{i,j}, X_j); ψ'_{i,j} on (N_j, G_j, Γ_j, G)
-    blame.guard(j, 'invalid Πaff-g ψ', () =>
-      verifyAffG(
-        math,
-        sc(LABEL.psi),
-        own.rp,
-        { pk0: own.pk, pk1: peer.pk, C: state.K, D: m.D, Y: m.F, X: m.Gamma },
-        m.psi,
-      ),
-    );
-    blame.guard(j, 'invalid Πaff-g ψ̂', () =>
-      verifyAffG(
-        math,
-        sc(LABEL.hatPsi),
-        own.rp,
-        { pk0: own.pk, pk1: peer.pk, C: state.K, D: m.hatD, Y: m.hatF, X: peer.X },
-        m.hatPsi,
-      ),
-    );
-    blame.guard(j, "invalid Πlog* ψ'", () =>
-      verifyLogStar(
-        math,
-        sc(LABEL.psiPrime),
-        own.rp,
-        { pk: peer.pk, C: state.Gs[j] as bigint, X: m.Gamma, B: G },
-        m.psiPrime,
-      ),
-    );
+    checkR2(blame, math, state, ctx.self, j, m);
     received[j] = { Gamma: m.Gamma, D: m.D, F: m.F, hatD: m.hatD, hatF: m.hatF };
   }
   blame.throwIfAny();
@@ -752,23 +814,13 @@ function output(
 ): RoundResult<PresignState, Presignature> {
   assertStep(state, 'r3', 'r3');
   const { math } = ctx;
-  const own = state.peers[ctx.self] as PresignPeer;
   const blame = new BlameCollector(PRESIGN_PROTOCOL, 'r3');
   let deltaSum = state.delta;
   let DeltaSum = state.Delta;
   for (const j of others(ctx)) {
     const m = inbox.get(j) as MsgR3;
-    const peer = state.peers[j] as PresignPeer;
     // ψ''_{i,j} on (N_j, K_j, Δ_j, Γ)
-    blame.guard(j, "invalid Πlog* ψ''", () =>
-      verifyLogStar(
-        math,
-        { sid: state.psid, prover: j, label: LABEL.psiPrimePrime },
-        own.rp,
-        { pk: peer.pk, C: state.Ks[j] as bigint, X: m.Delta, B: state.GammaSum },
-        m.psiPrimePrime,
-      ),
-    );
+    checkR3(blame, math, state, ctx.self, j, m);
     deltaSum += m.delta;
     DeltaSum = DeltaSum.add(m.Delta);
   }
@@ -809,6 +861,7 @@ export const presign: ProtocolDef<PresignInput, PresignState, Presignature> = {
   name: PRESIGN_PROTOCOL,
   rounds: [r1Def, r1EncDef, r2Def, r3Def] as readonly RoundDef[],
   init,
+  judge,
   process(round, state, inbox, ctx) {
     switch (round) {
       case 'r1':

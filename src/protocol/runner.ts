@@ -1,6 +1,15 @@
 import { equalBytes } from '@noble/curves/utils.js';
 import { type Blame, MpcError } from '../errors/index.js';
 import { WireReader, WireWriter } from '../util/wire.js';
+import {
+  ABORT_ROUND,
+  type AbortNoticeBody,
+  type Accusation,
+  clampUtf8,
+  decodeAbortNotice,
+  encodeAbortNotice,
+  MAX_REASON_BYTES,
+} from './abort-notice.js';
 import { BlameCollector, protocolAbort } from './blame.js';
 import {
   type Authenticator,
@@ -11,7 +20,7 @@ import {
   messageId,
   signedBytes,
 } from './envelope.js';
-import { ALL, type Outgoing, type ProtocolDef, type RoundCtx, type RoundDef } from './types.js';
+import { ALL, type Judgement, type Outgoing, type ProtocolDef, type RoundCtx, type RoundDef } from './types.js';
 
 /** Largest encoded message body the runner accepts (before any decoding). */
 export const MAX_BODY_BYTES = 4 << 20;
@@ -24,6 +33,18 @@ interface Received {
   readonly id: string;
 }
 
+/** What the check of one accusation found: a judge's judgement, or why the evidence is not evidence. */
+type Finding = Judgement | { readonly verdict: 'refuted'; readonly why: string };
+
+/** A peer's abort notice that could not be decided yet (this party lacked public data). */
+interface OpenNotice {
+  readonly env: Envelope;
+  readonly id: string;
+  readonly body: AbortNoticeBody;
+  /** Per accusation, the latest finding ('pending' ones are re-checked as the session advances). */
+  readonly findings: Finding[];
+}
+
 /**
  * Drives one party through a protocol: signs what it sends, and for what it receives checks the
  * session, round, sender, recipient and signature, decodes strictly, drops exact duplicates,
@@ -34,6 +55,31 @@ interface Received {
  * `status = 'aborted'` and `error` holding the typed abort with blame. It throws a typed error only
  * for a message that does not belong to this session or cannot be attributed (bad signature): such
  * a message is refused and the session goes on.
+ *
+ * ## Abort notices (identifiable abort of point-to-point faults; abort-notice.ts)
+ * Sending: when this party aborts blaming a peer for a message only it received, `abortNotice()`
+ * returns a signed broadcast envelope of round {@link ABORT_ROUND} carrying the peer's own signed
+ * envelope(s) as evidence. The caller must broadcast it to every other party (simulate does; the
+ * daemon must). The runner only accuses with evidence that its own judge finds faulty — the
+ * protocol's `judge` hook on the decoded message, or the generic faults (undecodable body, wrong
+ * kind of message, two different signed messages for one round) — and its own `error` then names
+ * each such culprit exactly as every other party's verdict will: same party, round, reason and
+ * message ids.
+ * Receiving: `receive` accepts a notice while running AND after the end ('done' or 'aborted'), and
+ * `judgeNotice` does the same for callers that handle notices apart from the message flow. The
+ * notice's signature, sid and protocol are checked like any message's (a notice of another session
+ * or with a bad signature is refused: ERR_MSG_UNEXPECTED). Then every evidence envelope must carry
+ * the culprit's valid signature, this sid and protocol, a round of this protocol, and be addressed
+ * to the accuser (or be a broadcast it received), and the message must fail a public check. If
+ * every accusation holds, the verdict blames the culprits; if any does not (no fault shown, forged
+ * or doctored evidence, malformed notice), the verdict blames the ACCUSER (false accusation,
+ * round ABORT_ROUND). A running or finished party ends 'aborted' with the verdict (a finished
+ * party's output is withdrawn: the session failed at the accuser, so no party may use its output);
+ * a party that aborted without blame takes the verdict; one that aborted with blame adds the
+ * verdict's parties to its own. A notice whose check needs public data this party does not hold
+ * yet (it is behind in the rounds) is kept and decided as the session advances.
+ * Out of scope: faults only the accuser's secrets can show (a wrong MtA plaintext, a wrong δ_j) —
+ * presigning's identification protocols (identify.ts) handle those.
  */
 export class PartyRunner<I, S, O> {
   status: 'idle' | 'running' | 'done' | 'aborted' = 'idle';
@@ -54,11 +100,71 @@ export class PartyRunner<I, S, O> {
   #echoes = new Map<number, Uint8Array[]>();
   #evidence = new Map<number, Envelope[]>();
   #disputed: number[] = [];
+  /** Evidence in hand at an admission-time abort, by blamed party (candidate for the notice). */
+  readonly #hints = new Map<number, Envelope[]>();
+  /** This party's own abort notice, once it aborted with checkable evidence. */
+  #notice: Envelope | undefined;
+  /** Peers' notices not decided yet, and the verdicts of decided ones, by notice message id. */
+  readonly #openNotices = new Map<string, OpenNotice>();
+  readonly #verdicts = new Map<string, MpcError>();
+  /** Id of the (first) notice of each accuser. */
+  readonly #noticeOf = new Map<number, string>();
 
   constructor(def: ProtocolDef<I, S, O>, ctx: RoundCtx, auth: Authenticator) {
+    if (def.rounds.some((r) => r.name === ABORT_ROUND)) {
+      throw new MpcError('ERR_ROUND_ORDER', `round name '${ABORT_ROUND}' is reserved for abort notices`);
+    }
     this.#def = def;
     this.#ctx = ctx;
     this.#auth = auth;
+  }
+
+  /**
+   * This party's signed abort notice: defined only after an abort that blamed a peer for a message
+   * whose fault every party can re-check (see the class doc). Broadcast it to every other party.
+   *
+   * @example if (runner.status === 'aborted') { const n = runner.abortNotice(); if (n) await send(ALL, n.round, encodeEnvelope(n)); }
+   */
+  abortNotice(): Envelope | undefined {
+    return this.#notice;
+  }
+
+  /**
+   * Judges a peer's abort notice (round ABORT_ROUND) in any status after `start` — running, done or
+   * aborted — and records the verdict as `receive` does (see the class doc). Returns the verdict,
+   * or undefined while it cannot be decided yet (this party lacks the public data; the notice is
+   * kept and decided as the session advances). Judging the same notice again returns the same
+   * verdict; only the first notice of each accuser is judged (an honest runner signs one), a later
+   * different one returns the first one's verdict (or undefined while that is pending).
+   *
+   * @throws MpcError ERR_MSG_UNEXPECTED for a notice that is refused: another session or protocol,
+   *   own or out-of-range sender, too large, bad signature, not an abort notice; ERR_ROUND_ORDER before `start`
+   * @example const verdict = runner.judgeNotice(env); // verdict?.blame names the culprit or the accuser
+   */
+  judgeNotice(env: Envelope): MpcError | undefined {
+    if (this.status === 'idle') throw new MpcError('ERR_ROUND_ORDER', 'runner not started');
+    if (env.round !== ABORT_ROUND) throw new MpcError('ERR_MSG_UNEXPECTED', 'message is not an abort notice');
+    this.#authenticate(env);
+    const id = messageId(env);
+    const known = this.#verdicts.get(id);
+    if (known !== undefined) return known;
+    // One notice per accuser is judged (an honest runner signs one): further ones cost no work.
+    const first = this.#noticeOf.get(env.from);
+    if (first !== undefined && first !== id) return this.#verdicts.get(first);
+    this.#noticeOf.set(env.from, id);
+    let open = this.#openNotices.get(id);
+    if (open === undefined) {
+      const opened = this.#openNotice(env, id);
+      if (opened instanceof MpcError) return this.#decided(id, opened);
+      open = opened;
+    }
+    const verdict = this.#decide(open);
+    if (verdict === undefined) {
+      this.#openNotices.set(id, open);
+      return undefined;
+    }
+    this.#openNotices.delete(id);
+    return this.#decided(id, verdict);
   }
 
   get round(): string | undefined {
@@ -93,9 +199,17 @@ export class PartyRunner<I, S, O> {
     }
   }
 
-  /** Feeds one envelope; returns the envelopes to send as a consequence (possibly none). */
+  /**
+   * Feeds one envelope; returns the envelopes to send as a consequence (possibly none). Abort
+   * notices (round ABORT_ROUND) are also accepted after the end of the session (see `judgeNotice`).
+   */
   receive(env: Envelope): Envelope[] {
+    if (env.round === ABORT_ROUND && this.status !== 'idle') {
+      this.judgeNotice(env); // throws for a refused notice, like for any refused message
+      return [];
+    }
     if (this.status !== 'running') return [];
+    let out: Envelope[];
     try {
       this.#admit(env);
     } catch (e) {
@@ -103,15 +217,18 @@ export class PartyRunner<I, S, O> {
       throw e; // refused message; the session goes on
     }
     try {
-      return this.#advance();
+      out = this.#advance();
     } catch (e) {
       return this.#fail(e);
     }
+    this.#retryOpenNotices();
+    return out;
   }
 
   // --- admission: everything that can be checked without the round logic ---------------------
 
-  #admit(env: Envelope): void {
+  /** Session, sender, recipient, size and signature: a message failing these is refused, not blamed. */
+  #authenticate(env: Envelope): void {
     const ctx = this.#ctx;
     if (env.protocol !== this.#def.name || !equalBytes(env.sid, ctx.sid)) {
       throw new MpcError('ERR_MSG_UNEXPECTED', 'message belongs to another session or protocol');
@@ -126,6 +243,10 @@ export class PartyRunner<I, S, O> {
       // Unattributable: anyone could have made it. Refuse it; a missing genuine message becomes a timeout.
       throw new MpcError('ERR_MSG_UNEXPECTED', 'message signature does not verify');
     }
+  }
+
+  #admit(env: Envelope): void {
+    this.#authenticate(env);
     // From here on the message provably comes from env.from: faults in it are blame.
     const { base, suffix } = splitRound(env.round);
     const idx = this.#def.rounds.findIndex((r) => r.name === base);
@@ -139,9 +260,11 @@ export class PartyRunner<I, S, O> {
     const def = this.#def.rounds[idx] as RoundDef;
     const wantTo = def.kind === 'broadcast' ? ALL : this.#ctx.self;
     if (env.to !== wantTo) {
-      throw this.#abortNow([
-        { party: env.from, msgIds: [messageId(env)], reason: `${def.kind} round ${base} sent as the wrong kind` },
-      ]);
+      throw this.#abortNow(
+        [{ party: env.from, msgIds: [messageId(env)], reason: `${def.kind} round ${base} sent as the wrong kind` }],
+        undefined,
+        [env],
+      );
     }
     const slot = this.#got.get(base) ?? new Map<number, Received>();
     this.#got.set(base, slot);
@@ -149,9 +272,11 @@ export class PartyRunner<I, S, O> {
     const id = messageId(env);
     if (prev !== undefined) {
       if (equalBytes(bodyDigest(prev.env), bodyDigest(env))) return; // exact duplicate: idempotent
-      throw this.#abortNow([
-        { party: env.from, msgIds: [prev.id, id], reason: `equivocation: two different messages in ${base}` },
-      ]);
+      throw this.#abortNow(
+        [{ party: env.from, msgIds: [prev.id, id], reason: `equivocation: two different messages in ${base}` }],
+        undefined,
+        [prev.env, env],
+      );
     }
     if (idx < this.#roundIdx) {
       throw this.#abortNow([{ party: env.from, msgIds: [id], reason: `late message for finished round ${base}` }]);
@@ -161,7 +286,11 @@ export class PartyRunner<I, S, O> {
       body = def.decode(env.body, env.from, this.#ctx);
     } catch (e) {
       if (!(e instanceof MpcError)) throw e;
-      throw this.#abortNow([{ party: env.from, msgIds: [id], reason: `malformed ${base} message (${e.code})` }]);
+      throw this.#abortNow(
+        [{ party: env.from, msgIds: [id], reason: `malformed ${base} message (${e.code})` }],
+        undefined,
+        [env],
+      );
     }
     slot.set(env.from, { env, body, id });
   }
@@ -324,12 +453,15 @@ export class PartyRunner<I, S, O> {
         body,
       };
       const env: Envelope = { ...unsigned, sig: this.#auth.sign(signedBytes(unsigned)) };
-      if (o.to === ALL && !o.round.includes('.')) this.#own.set(o.round, env);
+      if (o.to === ALL && !o.round.includes('.') && o.round !== ABORT_ROUND) this.#own.set(o.round, env);
       return env;
     });
   }
 
-  #abortNow(blame: readonly Blame[], why?: string): MpcError {
+  /** The abort; `evidence` (the blamed sender's envelopes in hand) becomes a notice candidate. */
+  #abortNow(blame: readonly Blame[], why?: string, evidence?: readonly Envelope[]): MpcError {
+    const first = blame[0];
+    if (evidence !== undefined && first !== undefined) this.#hints.set(first.party, [...evidence]);
     return protocolAbort(this.#def.name, this.round ?? 'end', blame, why);
   }
 
@@ -339,7 +471,233 @@ export class PartyRunner<I, S, O> {
       e instanceof MpcError
         ? e
         : new MpcError('ERR_PROTOCOL_ABORT', `${this.#def.name} failed: internal error`, { cause: e });
+    this.#prepareNotice();
+    this.#retryOpenNotices();
     return [];
+  }
+
+  // --- abort notices: accusing -------------------------------------------------------------------
+
+  /**
+   * After an abort with blame: for each blamed peer, finds a message of it that this party's own
+   * judge finds faulty (the evidence in hand at admission first, then its messages of the rounds
+   * so far, latest first), signs a notice with all of them, and rewrites those blame entries to the
+   * verdict every other party will reach (reason from the judge, the evidence's message ids).
+   */
+  #prepareNotice(): void {
+    const err = this.error;
+    if (err === undefined || err.code !== 'ERR_PROTOCOL_ABORT' || err.blame.length === 0) return;
+    const accusations: Accusation[] = [];
+    const rewritten = new Map<number, Blame>();
+    for (const b of err.blame) {
+      if (b.party === this.#ctx.self || accusations.some((a) => a.culprit === b.party)) continue;
+      const found = this.#findEvidence(b.party);
+      if (found === undefined) continue;
+      accusations.push({
+        culprit: b.party,
+        reason: clampUtf8(found.reason, MAX_REASON_BYTES),
+        evidence: found.evidence,
+      });
+      rewritten.set(b.party, { party: b.party, msgIds: found.evidence.map(messageId), reason: found.reason });
+    }
+    if (accusations.length === 0) return;
+    accusations.sort((a, b) => a.culprit - b.culprit);
+    const names = new Set(this.#def.rounds.map((r) => r.name));
+    const claimed = err.details.round;
+    const round =
+      typeof claimed === 'string' && names.has(claimed)
+        ? claimed
+        : (this.round ?? (this.#def.rounds[this.#def.rounds.length - 1] as RoundDef).name);
+    // Keep the notice within what every receiver admits (4 MiB): drop accusations from the end.
+    let body: Uint8Array | undefined;
+    while (accusations.length > 0) {
+      body = encodeAbortNotice({ round, accusations });
+      if (body.length <= MAX_BODY_BYTES) break;
+      const dropped = accusations.pop() as Accusation;
+      rewritten.delete(dropped.culprit);
+      body = undefined;
+    }
+    if (body === undefined) return;
+    [this.#notice] = this.#signAll([{ round: ABORT_ROUND, to: ALL, body: null }], body);
+    const blame = err.blame.map((b) => rewritten.get(b.party) ?? b);
+    this.error = new MpcError(err.code, err.message.replace(/^ERR_[A-Z0-9_]+: /, ''), {
+      blame,
+      details: { ...err.details, round },
+      cause: err.cause,
+    });
+  }
+
+  /** The first message of `culprit` (hint first, then latest round first) that the judge finds faulty. */
+  #findEvidence(culprit: number): { evidence: Envelope[]; reason: string } | undefined {
+    const candidates: Envelope[][] = [];
+    const hint = this.#hints.get(culprit);
+    if (hint !== undefined) candidates.push(hint);
+    for (let k = Math.min(this.#roundIdx, this.#def.rounds.length - 1); k >= 0; k--) {
+      const env = this.#got.get((this.#def.rounds[k] as RoundDef).name)?.get(culprit)?.env;
+      if (env !== undefined) candidates.push([env]);
+    }
+    for (const evidence of candidates) {
+      const f = this.#judgeAccusation(this.#ctx.self, { culprit, reason: '', evidence });
+      if (f.verdict === 'faulty') return { evidence, reason: f.reason };
+    }
+    return undefined;
+  }
+
+  // --- abort notices: judging ----------------------------------------------------------------------
+
+  /** Decodes a notice; a malformed one is decided at once (the accuser signed it: false accusation). */
+  #openNotice(env: Envelope, id: string): OpenNotice | MpcError {
+    const accuser = env.from;
+    if (env.to !== ALL) return this.#falseAccusation(env, id, 'abort notice was not sent as a broadcast');
+    let body: AbortNoticeBody;
+    try {
+      body = decodeAbortNotice(env.body, { n: this.#ctx.n, accuser, maxBytes: MAX_BODY_BYTES });
+    } catch (e) {
+      if (!(e instanceof MpcError)) throw e;
+      return this.#falseAccusation(env, id, `malformed abort notice (${e.code})`);
+    }
+    if (!this.#def.rounds.some((r) => r.name === body.round)) {
+      return this.#falseAccusation(env, id, 'abort notice names a round this protocol does not have');
+    }
+    return { env, id, body, findings: body.accusations.map((): Finding => ({ verdict: 'pending' })) };
+  }
+
+  /**
+   * The verdict on an open notice once every accusation is decided (in order, so that every party
+   * reports the same first refuted accusation): all faulty → blame the culprits; else the accuser.
+   */
+  #decide(open: OpenNotice): MpcError | undefined {
+    const { env, id, body } = open;
+    body.accusations.forEach((a, k) => {
+      if (open.findings[k]?.verdict === 'pending') open.findings[k] = this.#judgeAccusation(env.from, a);
+    });
+    const blame: Blame[] = [];
+    for (const [k, a] of body.accusations.entries()) {
+      const f = open.findings[k] as Finding;
+      if (f.verdict === 'pending') return undefined;
+      if (f.verdict === 'refuted') return this.#falseAccusation(env, id, f.why);
+      if (f.verdict === 'valid') {
+        return this.#falseAccusation(env, id, `evidence against party ${a.culprit} shows no fault`);
+      }
+      blame.push({ party: a.culprit, msgIds: a.evidence.map(messageId), reason: f.reason });
+    }
+    return new MpcError(
+      'ERR_PROTOCOL_ABORT',
+      `${this.#def.name} aborted in ${body.round}: blamed ${blame.map((b) => b.party).join(', ')} (abort notice of party ${env.from})`,
+      {
+        blame,
+        details: { protocol: this.#def.name, round: body.round, accuser: env.from },
+      },
+    );
+  }
+
+  /**
+   * Checks one accusation as any party can: the evidence is the culprit's validly signed message(s)
+   * of a round of this protocol in this session, to the accuser (or broadcast); then two different
+   * messages of one round are equivocation, and one message is judged like the accuser's admission
+   * and round did (wrong kind, strict decoding, then the protocol's public `judge`).
+   */
+  #judgeAccusation(accuser: number, a: Accusation): Finding {
+    const { culprit, evidence } = a;
+    const refuted = (why: string): Finding => ({ verdict: 'refuted', why: `evidence against party ${culprit} ${why}` });
+    const defs: RoundDef[] = [];
+    for (const e of evidence) {
+      if (e.protocol !== this.#def.name || !equalBytes(e.sid, this.#ctx.sid)) {
+        return refuted('belongs to another session or protocol');
+      }
+      if (e.from !== culprit) return refuted('was sent by another party');
+      if (e.to !== accuser && e.to !== ALL) return refuted('is not addressed to the accuser');
+      const def = this.#def.rounds.find((r) => r.name === e.round);
+      if (def === undefined) return refuted(`is not a message of a ${this.#def.name} round`);
+      if (e.body.length > MAX_BODY_BYTES) return refuted('is too large');
+      if (!this.#auth.verify(culprit, signedBytes(e), e.sig)) return refuted('does not carry its valid signature');
+      defs.push(def);
+    }
+    const [e1, e2] = evidence as [Envelope, Envelope | undefined];
+    const def = defs[0] as RoundDef;
+    if (e2 !== undefined) {
+      // Two validly signed, different messages of one round to one recipient: equivocation.
+      if (
+        evidence.length === 2 &&
+        e1.round === e2.round &&
+        e1.to === e2.to &&
+        !equalBytes(bodyDigest(e1), bodyDigest(e2))
+      ) {
+        return { verdict: 'faulty', reason: `equivocation: two different messages in ${def.name}` };
+      }
+      return refuted('is not two different messages of one round');
+    }
+    const wantTo = def.kind === 'broadcast' ? ALL : accuser;
+    if (e1.to !== wantTo) return { verdict: 'faulty', reason: `${def.kind} round ${def.name} sent as the wrong kind` };
+    let body: unknown;
+    try {
+      // Decoded as the accuser decoded it (a decoder may depend on the recipient's index).
+      body = def.decode(e1.body, culprit, { ...this.#ctx, self: accuser });
+    } catch (err) {
+      if (!(err instanceof MpcError)) throw err;
+      return { verdict: 'faulty', reason: `malformed ${def.name} message (${err.code})` };
+    }
+    const judge = this.#def.judge;
+    if (judge === undefined) return { verdict: 'valid' };
+    if (this.#state === undefined) return { verdict: 'pending' };
+    try {
+      return judge(def.name, this.#state, { from: culprit, to: accuser, body }, this.#ctx);
+    } catch (err) {
+      // A judge reports failed checks as 'faulty'; a typed error means it could not judge here.
+      if (err instanceof MpcError) return { verdict: 'pending' };
+      throw err;
+    }
+  }
+
+  #falseAccusation(env: Envelope, id: string, why: string): MpcError {
+    return protocolAbort(
+      this.#def.name,
+      ABORT_ROUND,
+      [{ party: env.from, msgIds: [id], reason: `false accusation: ${why}` }],
+      `party ${env.from} made a false accusation`,
+    );
+  }
+
+  /** Records a verdict and applies it to this party's outcome (see the class doc). */
+  #decided(id: string, verdict: MpcError): MpcError {
+    this.#verdicts.set(id, verdict);
+    if (this.status === 'running' || this.status === 'done') {
+      this.status = 'aborted';
+      this.output = undefined;
+      this.error = verdict;
+      return verdict;
+    }
+    const own = this.error;
+    if (own === undefined || own.blame.length === 0) {
+      this.error = new MpcError(verdict.code, verdict.message.replace(/^ERR_[A-Z0-9_]+: /, ''), {
+        blame: verdict.blame,
+        details: verdict.details,
+        cause: own,
+      });
+      return verdict;
+    }
+    const have = new Set(own.blame.map((b) => b.party));
+    const added = verdict.blame.filter((b) => !have.has(b.party));
+    if (added.length > 0) {
+      const blame = [...own.blame, ...added].sort((a, b) => a.party - b.party);
+      const round = typeof own.details.round === 'string' ? own.details.round : ABORT_ROUND;
+      this.error = new MpcError(
+        'ERR_PROTOCOL_ABORT',
+        `${this.#def.name} aborted in ${round}: blamed ${blame.map((b) => b.party).join(', ')}`,
+        { blame, details: own.details, cause: own },
+      );
+    }
+    return verdict;
+  }
+
+  /** Decides the notices that were waiting for public data this party now may hold. */
+  #retryOpenNotices(): void {
+    for (const [id, open] of [...this.#openNotices]) {
+      const verdict = this.#decide(open);
+      if (verdict === undefined) continue;
+      this.#openNotices.delete(id);
+      this.#decided(id, verdict);
+    }
   }
 }
 

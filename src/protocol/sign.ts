@@ -7,16 +7,27 @@
  *  1. the path is fixed at presign time (presign.ts adds the HD shift to the shares);
  *  2. a presignature is consumed in a ledger BEFORE its partial signature is computed, and a
  *     second use is refused (ERR_PRESIGNATURE_USED): k_i is never used for two messages;
- *  3. the presignature is re-randomised per request with a public tweak bound to the message
- *     (Groth–Shoup style; §8.2 rule 3):
+ *  3. the presignature is re-randomised per request with a public tweak bound to the message and
+ *     the path (§8.2 rule 3):
  *
  *       τ  = H(tag, id, R, digest, path) mod q   (≠ 0)
  *       R' = τ·R,   k_i' = k_i·τ⁻¹,   χ_i' = χ_i·τ⁻¹          (Σ k_i' = k/τ, Σ χ_i' = k·x/τ)
  *       r' = x(R') mod q,   m = int(digest) mod q
  *       σ_i = k_i'·m + r'·χ_i'                                 (Σ σ_i = (k/τ)(m + r'x))
  *
- *     Since R = k⁻¹·G, R' = (k/τ)⁻¹·G: (r', Σ σ_i) is an ordinary ECDSA signature with nonce τ/k,
- *     whose R' is unknown to anyone until the message is fixed.
+ *     Since R = k⁻¹·G, R' = (k/τ)⁻¹·G: (r', Σ σ_i) is an ordinary ECDSA signature with nonce τ/k.
+ *     τ is public and deterministic: anyone holding R can compute R' for any candidate request. What
+ *     it buys is that R' is a hash-determined point per (digest, path), so a party choosing requests
+ *     after seeing R cannot make the r' of two requests related (the linear relation behind the
+ *     related-key / presignature attacks) except by grinding the hash.
+ *     Relation to Groth–Shoup, "On the security of ECDSA with additive key derivation and
+ *     presignatures" (Eurocrypt 2022, ePrint 2021/1330), which proposes "re-randomized
+ *     presignatures": the form they analyse (EC generic group model) is ADDITIVE, R' = R + δ·G with
+ *     a public δ fixed only after the request — as DFINITY's deployment does, hashing fresh
+ *     random-beacon output with the message hash, R and the key tweak. This MULTIPLICATIVE variant
+ *     (needed here: CGGMP shares k, not k⁻¹, and R + δ·G would not keep the shares linear; near/mpc
+ *     does the same, citing that paper, with extra fresh public entropy) is the same idea but not
+ *     literally what their theorem covers, and its τ contains no fresh randomness.
  *
  * Combining: all partials must agree on r'; σ = Σ σ_i ≠ 0; low-s (σ > q/2 ⇒ σ := q − σ);
  * recovery id v = parity(R'.y) + 2·[R'.x ≥ q], bit 0 flipped when σ was negated; and the signature

@@ -12,6 +12,9 @@ import { ALL, type ProtocolDef, type RoundCtx } from './types.js';
  * the protocol tests' harness. Parties sign with real Ed25519 keys, so blame is as provable as in
  * the daemon. A malicious party is modelled by `tamper`, which may rewrite, drop or multiply what
  * that party sends to each recipient (then re-encodes and re-signs it with the party's own key).
+ * A party that aborts with checkable evidence has its abort notice (`PartyRunner.abortNotice`)
+ * broadcast to every other party, finished or not, as the daemon does; `inject` lets a test add
+ * forged traffic (e.g. a false accusation) once the network is quiet.
  */
 /**
  * Called for each (message, recipient) pair a malicious party sends. Return the body to send
@@ -33,6 +36,15 @@ export interface SimulationOptions {
   readonly tamper?: ReadonlyMap<number, Tamper>;
   /** Messages dropped in transit (never delivered): a test of timeouts at a higher layer. */
   readonly drop?: (env: Envelope, recipient: number) => boolean;
+  /**
+   * Called once, when the network first falls quiet, with everything delivered so far and every
+   * party's authenticator (simulated parties' signing keys): returns extra envelopes to deliver
+   * (e.g. a forged abort notice signed by a malicious party). Delivery then continues until quiet.
+   */
+  readonly inject?: (
+    traffic: readonly Envelope[],
+    auths: readonly Authenticator[],
+  ) => ReadonlyArray<{ readonly env: Envelope; readonly to: number }>;
 }
 
 export interface SimulationResult<O> {
@@ -93,10 +105,27 @@ export function simulate<I, S, O>(
       }
     }
   };
+  // The daemon's duty after an abort: broadcast the party's abort notice, once.
+  const noticed = new Set<number>();
+  const afterStep = (i: number) => {
+    const r = runners[i] as PartyRunner<I, S, O>;
+    if (r.status !== 'aborted' || noticed.has(i)) return;
+    noticed.add(i);
+    const notice = r.abortNotice();
+    if (notice !== undefined) post(i, [notice]);
+  };
   inputs.forEach((input, i) => {
     post(i, (runners[i] as PartyRunner<I, S, O>).start(input));
+    afterStep(i);
   });
-  while (queue.length > 0) {
+  let injected = opts.inject === undefined;
+  for (;;) {
+    if (queue.length === 0) {
+      if (injected) break;
+      injected = true;
+      for (const x of opts.inject?.(traffic, auths) ?? []) queue.push({ env: x.env, to: x.to });
+      continue;
+    }
     const { env, to } = queue.shift() as { env: Envelope; to: number };
     traffic.push(env);
     const r = runners[to] as PartyRunner<I, S, O>;
@@ -105,6 +134,7 @@ export function simulate<I, S, O>(
     } catch {
       // refused message (not attributable or not for this session): the recipient goes on
     }
+    afterStep(to);
   }
   return {
     outputs: runners.map((r) => r.output),

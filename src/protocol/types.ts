@@ -46,6 +46,28 @@ export interface RoundDef<B = unknown> {
   decode(bytes: Uint8Array, from: number, ctx: RoundCtx): B;
 }
 
+/**
+ * One message a party received, as an abort notice presents it for re-checking: the sender (the
+ * accused), the recipient (the accuser, whose public parameters the message was made for) and the
+ * body as the round's strict decoder returned it.
+ */
+export interface Evidence<B = unknown> {
+  readonly from: number;
+  readonly to: number;
+  readonly body: B;
+}
+
+/**
+ * A judge's finding on one message: 'faulty' (a public check fails; `reason` is the blame reason the
+ * recipient itself recorded for it), 'valid' (every public check passes, or the round has nothing a
+ * third party can check), or 'pending' (this party's state does not hold the public data the check
+ * needs yet; the runner asks again as the session advances).
+ */
+export type Judgement =
+  | { readonly verdict: 'faulty'; readonly reason: string }
+  | { readonly verdict: 'valid' }
+  | { readonly verdict: 'pending' };
+
 export interface ProtocolDef<I, S, O> {
   /** Domain name, e.g. "keygen", bound into message signatures and echo hashes. */
   readonly name: string;
@@ -58,4 +80,15 @@ export interface ProtocolDef<I, S, O> {
    * (MpcError ERR_PROTOCOL_ABORT) naming every faulty party it found.
    */
   process(round: string, state: S, inbox: ReadonlyMap<number, unknown>, ctx: RoundCtx): RoundResult<S, O>;
+  /**
+   * Optional: re-runs, at any party, the PUBLIC checks the recipient `evidence.to` ran on one message
+   * of `round` from `evidence.from` (identifiable abort of point-to-point faults: the runner calls it
+   * for abort notices, PROTOCOL.md §7.1). Uses only public data in `state` — commitments, public
+   * shares, every party's Paillier / ring-Pedersen parameters, K_j, Γ — and the verifier's index
+   * `evidence.to`, never `ctx.self`'s secrets, so every honest party that holds the same public data
+   * returns the same judgement. Must be pure and deterministic (no `ctx.rng`), and must report a failed
+   * check as 'faulty' (not throw). Checks that need the recipient's secrets (decrypting MtA values)
+   * are out of scope: presigning's §7.2/§7.3 identification (identify.ts) covers them.
+   */
+  judge?(round: string, state: S, evidence: Evidence, ctx: RoundCtx): Judgement;
 }

@@ -4,6 +4,7 @@ import type { MathBackend } from '../../src/math/backend.js';
 import type { PowmTask } from '../../src/math/raw.js';
 import { paillierSecretKey } from '../../src/primitives/paillier.js';
 import { generateRingPedersen, ringPedersenParams } from '../../src/primitives/ring-pedersen.js';
+import { ABORT_ROUND, encodeAbortNotice } from '../../src/protocol/abort-notice.js';
 import {
   AUX_MAX_PARTIES,
   type AuxInput,
@@ -17,7 +18,7 @@ import {
   encodeAuxInfo,
   validateAuxInfo,
 } from '../../src/protocol/aux-info.js';
-import { type Envelope, signedBytes } from '../../src/protocol/envelope.js';
+import { type Authenticator, type Envelope, messageId, signedBytes } from '../../src/protocol/envelope.js';
 import type { AuxInfo } from '../../src/protocol/key-share.js';
 import {
   ed25519Authenticator,
@@ -456,7 +457,7 @@ describe('aux-info: malicious parties (honest parties abort naming exactly the c
     expectAbort(r, inputs, [1], /Πmod ψ_j invalid \(A2\).*ERR_ZK_PROOF_INVALID/, 'r3');
   });
 
-  it('aborts at the recipient only, with checkable evidence, when party 1 sends an invalid Πfac to party 0 (A1)', () => {
+  it('aborts at every honest party, through the recipient’s abort notice, when party 1 sends an invalid Πfac to party 0 only (A1)', () => {
     const badFac: Tamper = ({ round, recipient, body }) => {
       if (round !== 'r3' || recipient !== 0) return body;
       const m = body as AuxRound3;
@@ -464,31 +465,53 @@ describe('aux-info: malicious parties (honest parties abort naming exactly the c
     };
     const r = run(inputs, new Map([[1, badFac]]));
     // The recipient aborts naming the prover, and outputs nothing.
-    expect(r.outputs[0]).toBeUndefined();
-    expect(r.errors[0]?.code).toBe('ERR_PROTOCOL_ABORT');
     expect(r.errors[0]?.blame.map((b) => b.party)).toEqual([1]);
     expect(r.errors[0]?.blame[0]?.reason).toMatch(/Πfac φ_j\^i invalid \(A1\).*ERR_ZK_PROOF_INVALID/);
-    expectNoSecrets(r, inputs, [0, 2]);
-    // φ_1^2 is genuine and aux-info has no round after r3: party 2 (and party 1) complete locally,
-    // with the same public data as in the honest run. Identifiable abort therefore relies on the
-    // layer above: the session fails as a whole when any party aborts, and the abort's evidence
-    // is publicly checkable, as follows.
-    expect(r.errors[2]).toBeUndefined();
-    expect(r.outputs[2]?.parties).toEqual(honest.outputs[2]?.parties);
-    // Evidence: party 1's signed r3 envelope to party 0 plus public data (N_1, party 0's (N, s, t),
-    // sid, rid from the r2 broadcasts). Anyone re-verifies: the signature holds (so party 0 cannot
-    // have made the proof up) and the proof fails (so party 1 cannot deny the fault).
+    // φ_1^2 is genuine and r3 is the last round, so party 2 completes first; then party 0's abort
+    // notice hands it party 1's signed r3 envelope to party 0, which it re-verifies with party 0's
+    // public (N, s, t): it withdraws its output and ends with party 0's very verdict.
+    expectAbort(r, inputs, [1], /Πfac φ_j\^i invalid \(A1\).*ERR_ZK_PROOF_INVALID/, 'r3');
+    expect(r.errors[2]?.blame).toEqual(r.errors[0]?.blame);
     const env = r.traffic.find((e) => e.round === 'r3' && e.from === 1 && e.to === 0);
     if (env === undefined) throw new Error('no r3 message from party 1 to party 0');
+    expect(r.errors[2]?.blame[0]?.msgIds).toEqual([messageId(env)]);
+    // The evidence is checkable by anyone from public data, outside the protocol too: the signature
+    // holds (party 0 cannot have made the proof up) and the proof fails (party 1 cannot deny it).
     const roster = simulationKeys(n, new Uint8Array(32).fill(7)).publics;
     expect(ed25519Authenticator(new Uint8Array(32), roster).verify(1, signedBytes(env), env.sig)).toBe(true);
-    const body = bodyOf<AuxRound3>(env);
-    const parties = (r.outputs[2] as AuxInfo).parties;
     const verifier0 = ringPedersenParams(math, pub(0).N, pub(0).s, pub(0).t, SECURITY.minModulusBits);
-    expect(parties[0]).toEqual(pub(0));
     expect(() =>
-      verifyFac(math, auxProofContext(SID, 1, ridOf(r)), verifier0, { n: parties[1]?.N as bigint }, body.fac),
+      verifyFac(math, auxProofContext(SID, 1, ridOf(r)), verifier0, { n: pub(1).N }, bodyOf<AuxRound3>(env).fac),
     ).toThrow(/ERR_ZK_PROOF_INVALID/);
+  });
+
+  it('blames party 0 at every other party when it accuses party 1 with a genuine Πfac (false accusation)', () => {
+    const r = simulate(auxInfo, inputs, {
+      sid: SID,
+      math,
+      rngs: inputs.map((_, i) => new TestDrbg(`aux-info-${i}`)),
+      inject: (traffic, auths) => {
+        const evidence = traffic.find((e) => e.round === 'r3' && e.from === 1 && e.to === 0) as Envelope;
+        const unsigned = {
+          protocol: 'aux-info',
+          sid: SID,
+          round: ABORT_ROUND,
+          from: 0,
+          to: ALL,
+          body: encodeAbortNotice({ round: 'r3', accusations: [{ culprit: 1, reason: 'A1', evidence: [evidence] }] }),
+        };
+        const notice = { ...unsigned, sig: (auths[0] as Authenticator).sign(signedBytes(unsigned)) };
+        return [1, 2].map((to) => ({ env: notice, to }));
+      },
+    });
+    // Both had completed; both withdraw their output and name the accuser.
+    for (const h of [1, 2]) {
+      expect(r.outputs[h]).toBeUndefined();
+      expect(r.errors[h]?.blame).toMatchObject([
+        { party: 0, reason: 'false accusation: evidence against party 1 shows no fault' },
+      ]);
+    }
+    expectNoSecrets(r, inputs, [1, 2]);
   });
 
   it('names every faulty party found in a round, not only the first', () => {
