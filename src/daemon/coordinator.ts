@@ -174,13 +174,19 @@ export class Coordinator {
       }
       await this.#publish(sid, 'go', new Uint8Array(0));
       // every round may take up to its deadline at each party, plus the report itself
-      await this.#until(
-        token,
-        w,
-        (x) => x.members.every((m) => x.results.has(m)),
-        roundTimeoutMs * (rounds + 2),
-        cmd.op,
-      );
+      try {
+        await this.#until(
+          token,
+          w,
+          (x) => x.members.every((m) => x.results.has(m)),
+          roundTimeoutMs * (rounds + 2),
+          cmd.op,
+        );
+      } catch (e) {
+        // members that already succeeded discard their output (a presignature is burnt)
+        await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+        throw e;
+      }
       const summaries = cmd.members.map((m) => (w.results.get(m) as SessionResult).summary);
       const first = summaries[0] as Uint8Array;
       const disagree = cmd.members.filter((_, j) => !equal(summaries[j] as Uint8Array, first));

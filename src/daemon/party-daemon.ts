@@ -109,6 +109,8 @@ export class PartyDaemon {
   /** sids already started here: a replayed start is ignored (never run twice). */
   readonly #seen = new Set<string>();
   readonly #pending = new Map<string, Pending>();
+  /** Sessions that succeeded here, with what to undo if the coordinator aborts them afterwards. */
+  readonly #recent = new Map<string, () => void>();
   readonly #active = new Map<string, Promise<void>>();
   /** Decoded key shares by key id (in memory only; sealed at rest). */
   readonly #shares = new Map<string, KeyShare>();
@@ -181,9 +183,22 @@ export class PartyDaemon {
     const token = sessionToken(msg.sid);
     if (msg.round === 'go' || msg.round === 'abort') {
       const p = this.#pending.get(token);
-      if (p === undefined) return; // not ours, or already running
-      if (msg.round === 'go') p.go();
-      else p.abort('the coordinator aborted the session');
+      if (p !== undefined) {
+        if (msg.round === 'go') p.go();
+        else p.abort('the coordinator aborted the session');
+        return;
+      }
+      const undo = msg.round === 'abort' ? this.#recent.get(token) : undefined;
+      if (undo !== undefined) {
+        // another member failed after we finished: our output must never be used
+        this.#recent.delete(token);
+        try {
+          undo();
+          this.#log.warn({ sid: token }, 'session aborted by the coordinator after success here; output discarded');
+        } catch (e) {
+          this.#log.error({ sid: token, code: asMpc(e).code }, 'discarding an aborted session output failed');
+        }
+      }
       return;
     }
     if (this.#seen.has(token)) return; // replayed or duplicated start: run a session at most once
@@ -196,16 +211,17 @@ export class PartyDaemon {
       return;
     }
     if (!cmd.members.includes(this.self)) return; // a session among other parties
-    this.#remember(token);
+    this.#remember(this.#seen, token);
     const run = this.#run(msg.sid, token, cmd).finally(() => this.#active.delete(token));
     this.#active.set(token, run);
   }
 
-  #remember(token: string): void {
-    this.#seen.add(token);
-    if (this.#seen.size > SEEN_LIMIT) {
-      const first = this.#seen.values().next().value;
-      if (first !== undefined) this.#seen.delete(first);
+  #remember<V>(into: Set<string> | Map<string, V>, token: string, value?: V): void {
+    if (into instanceof Set) into.add(token);
+    else into.set(token, value as V);
+    if (into.size > SEEN_LIMIT) {
+      const first = into.keys().next().value;
+      if (first !== undefined) into.delete(first);
     }
   }
 
@@ -256,7 +272,7 @@ export class PartyDaemon {
       await session.sendControl('result', encodeSessionResult(r));
     };
     try {
-      const prepared = await this.#prepare(cmd);
+      const prepared = await this.#prepare(cmd, token);
       await this.#awaitGo(token, joined, session);
       const ctx: RoundCtx = {
         self: cmd.members.indexOf(this.self),
@@ -292,6 +308,9 @@ export class PartyDaemon {
           members: cmd.members,
           keepJoined: true,
           blameTransportFaults: true,
+          // aux info ends with P2P proofs: wait briefly for a peer's abort notice before sealing
+          noticeGraceMs: cmd.op === 'aux' ? Math.min(cmd.roundTimeoutMs, 1000) : 0,
+          evidenceWaitMs: Math.min(cmd.roundTimeoutMs, 5000),
           ...(remote ? { runner: remote } : {}),
           onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
         });
@@ -336,7 +355,10 @@ export class PartyDaemon {
   }
 
   /** Checks preconditions and loads inputs before announcing ready (a party that cannot run says so). */
-  async #prepare(cmd: StartCommand): Promise<{
+  async #prepare(
+    cmd: StartCommand,
+    token: string,
+  ): Promise<{
     def: ProtocolDef<never, unknown, unknown>;
     input: unknown;
     persist: (output: unknown) => Promise<Uint8Array>;
@@ -407,6 +429,10 @@ export class PartyDaemon {
           bytes.fill(0);
         }
         this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+        this.#remember(this.#recent, token, () => {
+          if (!ledger.isConsumed(p.id)) ledger.consume(p.id); // burnt: never signs anything
+          this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+        });
         return encodePresignaturePublic(p);
       },
     };

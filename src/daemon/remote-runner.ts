@@ -112,8 +112,14 @@ export class RemoteRunner<O> implements SessionRunnerLike<O> {
     this.#worker.on('exit', this.#onExit);
   }
 
+  #notice: Envelope | undefined;
+
   missing(): number[] {
     return [...this.#missing];
+  }
+
+  abortNotice(): Envelope | undefined {
+    return this.#notice;
   }
 
   #call(req: object): Promise<StepReply | RefusedReply> {
@@ -131,6 +137,7 @@ export class RemoteRunner<O> implements SessionRunnerLike<O> {
     this.#missing = r.missing;
     if (r.output !== undefined) this.output = fromPortable(r.output) as O;
     if (r.error) this.error = revive(r.error);
+    if (r.notice) this.#notice = decodeEnvelope(r.notice, MAX_BODY_BYTES * 2);
     return r.out.map((b) => decodeEnvelope(b, MAX_BODY_BYTES));
   }
 
@@ -138,8 +145,9 @@ export class RemoteRunner<O> implements SessionRunnerLike<O> {
     return this.#apply(await this.#call({ op: 'start', ...this.#start, input: toPortable(input) }));
   }
 
+  /** Also after the end: a finished runner still judges abort notices. */
   async receive(env: Envelope): Promise<Envelope[]> {
-    if (this.status !== 'running') return [];
+    if (this.status === 'idle') return [];
     return this.#apply(await this.#call({ op: 'receive', envelope: encodeEnvelope(env) }));
   }
 

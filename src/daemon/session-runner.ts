@@ -110,6 +110,8 @@ export interface SessionRunnerLike<O> {
   missing(): number[];
   readonly output: O | undefined;
   readonly error: MpcError | undefined;
+  /** After an abort with evidence: the signed abort notice to broadcast (PartyRunner.abortNotice). */
+  abortNotice?(): Envelope | undefined;
 }
 
 export interface RunSessionOptions {
@@ -143,6 +145,18 @@ export interface RunSessionOptions {
    * subject (default false: counted as refused). The daemon turns it on over NATS.
    */
   readonly blameTransportFaults?: boolean;
+  /**
+   * After the protocol finished, keep listening this long for a peer's abort notice (a fault in a
+   * final-round P2P message only that peer saw) before reporting success; a confirmed notice turns
+   * the success into the same abort every honest party reaches. Default 0 (no wait).
+   */
+  readonly noticeGraceMs?: number;
+  /**
+   * When the protocol aborts without naming anyone (e.g. keygen: a peer complained about a P2P
+   * share only it saw), wait this long for the complainer's abort notice, whose re-checked evidence
+   * names the culprit (or the complainer). Default 0: fail at once, without blame.
+   */
+  readonly evidenceWaitMs?: number;
   /** The runner to drive (default: a PartyRunner for `def` on this thread). */
   readonly runner?: SessionRunnerLike<unknown>;
 }
@@ -259,21 +273,59 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
   };
 
   /** After every runner step: finish, or re-arm the deadline when the round changed. */
+  let noticeSent = false;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  let evidenceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Broadcasts this party's abort notice once (not through `send`: the session is settled by then). */
+  const sendNotice = () => {
+    if (noticeSent) return;
+    noticeSent = true;
+    const notice = runner.abortNotice?.();
+    if (notice === undefined) return;
+    const payload = encodeEnvelope(notice);
+    sendChain = sendChain
+      .then(() => transport.send(ALL, notice.round, payload))
+      .then(() => {
+        if (stats) stats.sent++;
+      })
+      .catch(() => undefined); // best effort: the peers' deadlines name us otherwise
+  };
+
+  /** After every runner step: finish, or re-arm the deadline when the round changed. */
   const check = () => {
     if (settled) return;
     if (runner.status === 'aborted') {
+      if (graceTimer !== undefined) clearTimeout(graceTimer);
+      sendNotice();
+      const unblamed = (runner.error?.blame.length ?? 0) === 0;
+      if (unblamed && evidenceTimer === undefined && (opts.evidenceWaitMs ?? 0) > 0) {
+        clearTimer();
+        const first = runner.error;
+        evidenceTimer = setTimeout(
+          () => fail(runner.error ?? first ?? new MpcError('ERR_PROTOCOL_ABORT', `${def.name} aborted`)),
+          opts.evidenceWaitMs,
+        );
+        return;
+      }
+      if (unblamed && evidenceTimer !== undefined) return; // still waiting for the evidence
       fail(runner.error ?? new MpcError('ERR_PROTOCOL_ABORT', `${def.name} aborted`));
       return;
     }
     if (runner.status === 'done') {
       clearTimer();
+      if (graceTimer !== undefined) return; // already waiting out the notice grace period
       const output = runner.output as O;
-      // every message (including a last outbox) must be handed to the transport before we report success
-      void sendChain.then(() => {
-        if (settled) return;
-        settled = true;
-        resolveFn(output);
-      });
+      const finish = () => {
+        // every message (including a last outbox) must be handed to the transport before we report success
+        void sendChain.then(() => {
+          if (settled || runner.status !== 'done') return;
+          settled = true;
+          resolveFn(output);
+        });
+      };
+      const grace = opts.noticeGraceMs ?? 0;
+      if (grace > 0) graceTimer = setTimeout(finish, grace);
+      else finish();
       return;
     }
     if (runner.round !== roundName || timer === undefined) {
@@ -369,6 +421,8 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
   } finally {
     settled = true;
     clearTimer();
+    if (graceTimer !== undefined) clearTimeout(graceTimer);
+    if (evidenceTimer !== undefined) clearTimeout(evidenceTimer);
     await sendChain.catch(() => undefined);
     if (!opts.keepJoined) await joined.leave().catch(() => undefined);
   }

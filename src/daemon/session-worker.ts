@@ -50,6 +50,8 @@ export interface StepReply {
   readonly missing: readonly number[];
   readonly output?: unknown;
   readonly error?: PortableError;
+  /** Encoded abort notice to broadcast (after an abort with evidence). */
+  readonly notice?: Uint8Array;
 }
 
 /** A refused request (the message was not accepted; the session goes on). */
@@ -94,6 +96,7 @@ function step(out: Envelope[]): StepReply {
     missing: r.missing(),
     ...(r.status === 'done' ? { output: toPortable(r.output) } : {}),
     ...(r.error ? { error: portableError(r.error) } : {}),
+    ...(r.status === 'aborted' && r.abortNotice() ? { notice: encodeEnvelope(r.abortNotice() as Envelope) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinSession, runSession } from '../../src/daemon/session-runner.js';
 import { MpcError } from '../../src/errors/index.js';
 import { systemRng } from '../../src/math/random.js';
+import type { Envelope } from '../../src/protocol/envelope.js';
 import type { CoreKeyShare } from '../../src/protocol/key-share.js';
 import { keygen } from '../../src/protocol/keygen.js';
 import { ed25519Authenticator } from '../../src/protocol/simulation.js';
@@ -220,5 +221,67 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('transport faults over a real nats
     for (const v of verdicts(results, [0, 1])) expect(v.blamed).toEqual([2]);
     await nc.close();
     expect(ALL).toBe(-1);
+  });
+});
+
+describe('abort notices between daemons (runSession over the in-memory transport)', () => {
+  it('a bad Feldman share sent to ONE party: every honest party ends with the same culprit', async () => {
+    const { PartyRunner } = await import('../../src/protocol/runner.js');
+    const { signedBytes } = await import('../../src/protocol/envelope.js');
+    const { CURVE_ORDER } = await import('../../src/primitives/curve.js');
+    const hub = new MemoryHub();
+    const ts = secrets.map((k, i) => hub.transport(i, k, roster));
+    const s = sid('tf-notice');
+    const joined = await Promise.all(ts.map((t) => joinSession(t, s)));
+    const ctx = (i: number) => ({ self: i, n: N, sid: s, math, rng: systemRng });
+    /** Party 2 as a malicious dealer: its round-2 share for party 1 is off by one (re-signed, so provable). */
+    const culprit = new PartyRunner(keygen, ctx(2), auths[2] as never);
+    const round2 = keygen.rounds.find((r) => r.name === 'r2p');
+    const cheat = (envs: Envelope[]) =>
+      envs.map((e) => {
+        if (e.round !== 'r2p' || e.to !== 1 || round2 === undefined) return e;
+        const body = round2.decode(e.body, 2, ctx(1) as never) as { sigma: bigint };
+        const unsigned = { ...e, body: round2.encode({ ...body, sigma: (body.sigma + 1n) % CURVE_ORDER }) };
+        return { ...unsigned, sig: (auths[2] as { sign(b: Uint8Array): Uint8Array }).sign(signedBytes(unsigned)) };
+      });
+    const malicious = {
+      start: (input: unknown) => cheat(culprit.start(input as never)),
+      receive: (env: Envelope) => cheat(culprit.receive(env)),
+      get status() {
+        return culprit.status;
+      },
+      get round() {
+        return culprit.round;
+      },
+      missing: () => culprit.missing(),
+      get output() {
+        return culprit.output;
+      },
+      get error() {
+        return culprit.error;
+      },
+    };
+    const results = await Promise.allSettled(
+      joined.map((session, i) =>
+        runSession(
+          keygen,
+          { t: T },
+          {
+            session,
+            ctx: ctx(i),
+            auth: auths[i] as never,
+            roundTimeoutMs: 3000,
+            blameTransportFaults: true,
+            evidenceWaitMs: 3000,
+            ...(i === 2 ? { runner: malicious } : {}),
+          },
+        ),
+      ),
+    );
+    for (const v of verdicts(results as never, [0, 1])) {
+      expect(v.blamed).toEqual([2]);
+      expect(v.reason).toMatch(/Feldman/);
+    }
+    await Promise.all(ts.map((t) => t.close()));
   });
 });
