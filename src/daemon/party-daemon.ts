@@ -475,6 +475,10 @@ export class PartyDaemon {
   async #sign(sid: Uint8Array, cmd: StartCommand): Promise<void> {
     const t0 = performance.now();
     const { ledger } = this.#o;
+    const owner = ledger.keyOfPresignature(cmd.presignatureId);
+    if (owner !== undefined && owner !== cmd.keyId) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'the presignature belongs to another key');
+    }
     const payload = ledger.loadPresignature(cmd.presignatureId);
     if (payload === undefined) {
       throw new MpcError(

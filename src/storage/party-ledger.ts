@@ -264,6 +264,15 @@ export class PartyLedger implements PresignatureLedger {
     return plaintext;
   }
 
+  /** The key id a presignature was stored under (available or consumed); undefined when unknown. */
+  keyOfPresignature(id: string): string | undefined {
+    assertId(id, 'presignature id');
+    const row = this.#run('keyOfPresignature', () =>
+      this.#db.prepare('SELECT key_id FROM presignatures WHERE id = ?').get(id),
+    ) as { key_id?: unknown } | undefined;
+    return typeof row?.key_id === 'string' ? row.key_id : undefined;
+  }
+
   isConsumed(id: string): boolean {
     assertId(id, 'presignature id');
     const row = this.#run('isConsumed', () =>

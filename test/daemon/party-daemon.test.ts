@@ -99,6 +99,12 @@ describe('party daemon over the in-memory transport', () => {
     expect(err2.code).toBe('ERR_DAEMON_SESSION_FAILED');
     // the real signers still hold it, untouched
     expect(cluster.parties[1]?.ledger.listAvailable('treasury')).toContain(pre.id);
+    // named under another key: refused before anything is consumed
+    const err3 = await caught(
+      cluster.coordinator.sign({ keyId: 'cold', presignature: pre, digest: new Uint8Array(32).fill(9) }),
+    );
+    expect(err3.message).toContain('ERR_DAEMON_COMMAND_INVALID');
+    expect(cluster.parties[2]?.ledger.listAvailable('treasury')).toContain(pre.id);
   });
 
   it('derives the HD child key exactly as BIP32 non-hardened derivation of the group key', async () => {

@@ -1,0 +1,135 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeSessionResult,
+  decodeStartCommand,
+  encodeSessionResult,
+  encodeStartCommand,
+  newSid,
+  openCoordinatorMessage,
+  openPartyMessage,
+  type StartCommand,
+  sealCoordinatorMessage,
+} from '../../src/daemon/control.js';
+import { isMpcError } from '../../src/errors/index.js';
+import { ALL } from '../../src/protocol/types.js';
+import { FrameCodec, generatePartyKeys } from '../../src/transport/frame.js';
+
+const presign: StartCommand = {
+  op: 'presign',
+  keyId: 'hot-1',
+  members: [0, 2],
+  threshold: 0,
+  path: [0, 7],
+  presignatureId: '',
+  digest: new Uint8Array(0),
+  roundTimeoutMs: 30_000,
+};
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return isMpcError(e) ? e.code : 'not an MpcError';
+  }
+  return undefined;
+}
+
+describe('start commands', () => {
+  it('round-trip exactly', () => {
+    expect(decodeStartCommand(encodeStartCommand(presign))).toEqual(presign);
+    const sign: StartCommand = {
+      ...presign,
+      op: 'sign',
+      path: [],
+      presignatureId: 'ab'.repeat(32),
+      digest: new Uint8Array(32).fill(7),
+    };
+    expect(decodeStartCommand(encodeStartCommand(sign))).toEqual(sign);
+  });
+
+  it.each([
+    ['keygen members that are not 0..n-1', { ...presign, op: 'keygen', members: [0, 2], threshold: 2, path: [] }],
+    ['a keygen threshold above n', { ...presign, op: 'keygen', members: [0, 1], threshold: 3, path: [] }],
+    ['signers out of order', { ...presign, members: [2, 0] }],
+    ['a hardened derivation step', { ...presign, path: [0x8000_0000] }],
+    [
+      'a short digest',
+      { ...presign, op: 'sign', path: [], presignatureId: 'ab'.repeat(32), digest: new Uint8Array(31) },
+    ],
+    ['a key id with a dot', { ...presign, keyId: 'a.b' }],
+    [
+      'a path on a sign command',
+      { ...presign, op: 'sign', presignatureId: 'ab'.repeat(32), digest: new Uint8Array(32) },
+    ],
+  ])('refuses %s', (_name, c) => {
+    expect(code(() => encodeStartCommand(c as StartCommand))).toBe('ERR_DAEMON_COMMAND_INVALID');
+  });
+
+  it('the decoder refuses trailing bytes, truncation, a bad op and oversize lists', () => {
+    const bytes = encodeStartCommand(presign);
+    expect(code(() => decodeStartCommand(Uint8Array.of(...bytes, 0)))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(code(() => decodeStartCommand(bytes.subarray(0, bytes.length - 1)))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    const badOp = Uint8Array.from(bytes);
+    badOp[2] = 9;
+    expect(code(() => decodeStartCommand(badOp))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    const huge = Uint8Array.from(bytes);
+    // members count field sits after tag, version, op and the length-prefixed key id
+    new DataView(huge.buffer).setUint32(3 + 4 + presign.keyId.length, 0xffff_ffff);
+    expect(code(() => decodeStartCommand(huge))).toBe('ERR_DAEMON_COMMAND_INVALID');
+  });
+});
+
+describe('coordinator and party frames', () => {
+  const coord = ed25519.utils.randomSecretKey();
+  const coordPub = ed25519.getPublicKey(coord);
+  const sid = newSid();
+
+  it('a coordinator frame opens only under the coordinator key and within the clock skew', () => {
+    const payload = encodeStartCommand(presign);
+    const bytes = sealCoordinatorMessage(coord, { sid, round: 'start', seq: 1, payload });
+    const m = openCoordinatorMessage(bytes, coordPub);
+    expect(m.round).toBe('start');
+    expect(decodeStartCommand(m.payload)).toEqual(presign);
+    const other = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    expect(code(() => openCoordinatorMessage(bytes, other))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(code(() => openCoordinatorMessage(bytes, coordPub, Date.now() + 10 * 60_000))).toBe(
+      'ERR_DAEMON_COMMAND_INVALID',
+    );
+    const flipped = Uint8Array.from(bytes);
+    flipped[flipped.length - 70] = (flipped[flipped.length - 70] as number) ^ 1;
+    expect(code(() => openCoordinatorMessage(flipped, coordPub))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(code(() => openCoordinatorMessage(new Uint8Array(3), coordPub))).toBe('ERR_DAEMON_COMMAND_INVALID');
+  });
+
+  it('a party control frame verifies under its roster key; a frame signed by another party is refused', () => {
+    const keys = [generatePartyKeys(), generatePartyKeys()];
+    const roster = keys.map((k) => k.public);
+    const codec = new FrameCodec({ self: 1, sid, keys: keys[1]!.secret, roster });
+    const result = encodeSessionResult({
+      ok: false,
+      code: 'ERR_X',
+      message: 'm',
+      blame: [{ party: 0, reason: 'r' }],
+      summary: new Uint8Array([1]),
+    });
+    const bytes = codec.seal(ALL, 'ctl.result', result);
+    const m = openPartyMessage(bytes, roster);
+    expect(m.from).toBe(1);
+    expect(decodeSessionResult(m.payload)).toEqual({
+      ok: false,
+      code: 'ERR_X',
+      message: 'm',
+      blame: [{ party: 0, reason: 'r' }],
+      summary: new Uint8Array([1]),
+    });
+    // party 0 claims to be party 1: signature check fails
+    const liar = new FrameCodec({ self: 0, sid, keys: keys[0]!.secret, roster });
+    const forged = liar.seal(ALL, 'ctl.result', result);
+    expect(code(() => openPartyMessage(forged, [roster[1]!, roster[0]!]))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(code(() => openPartyMessage(codec.seal(ALL, 'ctl.other', result), roster))).toBe(
+      'ERR_DAEMON_COMMAND_INVALID',
+    );
+    expect(code(() => decodeSessionResult(Uint8Array.of(0x52, 2)))).toBe('ERR_DAEMON_COMMAND_INVALID');
+  });
+});
