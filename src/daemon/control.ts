@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import { decodePoint, encodePoint, type Point } from '../primitives/curve.js';
+import { Ed25519Signer, ed25519Verify } from '../primitives/ed25519.js';
 import { assertDerivationPath, MAX_PATH_LENGTH } from '../protocol/hd.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
 import { ALL } from '../protocol/types.js';
@@ -196,7 +196,7 @@ export function sealCoordinatorMessage(
     seq: m.seq,
     ts: m.ts ?? Date.now(),
   };
-  const sig = ed25519.sign(frameSignedBytes({ ...head, payload: m.payload }), secret);
+  const sig = new Ed25519Signer(secret).sign(frameSignedBytes({ ...head, payload: m.payload }));
   return encodeFrame({ ...head, payload: m.payload, sig });
 }
 
@@ -220,13 +220,8 @@ export function openCoordinatorMessage(
   if (f.from !== COORDINATOR_FROM || f.to !== ALL) throw invalid('not a coordinator broadcast');
   const round = f.round.startsWith(CONTROL_ROUND_PREFIX) ? f.round.slice(CONTROL_ROUND_PREFIX.length) : '';
   if (round !== 'start' && round !== 'go' && round !== 'abort') throw invalid('unknown control round');
-  let ok = false;
-  try {
-    ok = ed25519.verify(f.sig, frameSignedBytes(f), coordinatorKey);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw invalid('coordinator signature does not verify');
+  if (!ed25519Verify(coordinatorKey, frameSignedBytes(f), f.sig))
+    throw invalid('coordinator signature does not verify');
   if (Math.abs(now - f.ts) > MAX_SKEW_MS) throw invalid('timestamp outside the accepted clock skew');
   return { sid: f.sid, round, seq: f.seq, ts: f.ts, payload: f.payload };
 }
@@ -254,13 +249,7 @@ export function openPartyMessage(bytes: Uint8Array, roster: readonly RosterEntry
   if (entry === undefined || f.to !== ALL) throw invalid('not a roster party broadcast');
   const round = f.round.startsWith(CONTROL_ROUND_PREFIX) ? f.round.slice(CONTROL_ROUND_PREFIX.length) : '';
   if (round !== 'ready' && round !== 'result' && round !== 'partial') throw invalid('unknown party round');
-  let ok = false;
-  try {
-    ok = ed25519.verify(f.sig, frameSignedBytes(f), entry.ed25519);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw invalid('party signature does not verify');
+  if (!ed25519Verify(entry.ed25519, frameSignedBytes(f), f.sig)) throw invalid('party signature does not verify');
   return { sid: f.sid, from: f.from, round, payload: f.payload };
 }
 

@@ -2,6 +2,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import type { Rng } from '../math/random.js';
+import { Ed25519Signer, ed25519Verify } from '../primitives/ed25519.js';
 import type { Authenticator, Envelope } from './envelope.js';
 import { signedBytes } from './envelope.js';
 import { PartyRunner } from './runner.js';
@@ -65,16 +66,12 @@ export function simulationKeys(n: number, seed: Uint8Array): { secrets: Uint8Arr
 }
 
 export function ed25519Authenticator(secret: Uint8Array, roster: readonly Uint8Array[]): Authenticator {
+  const signer = new Ed25519Signer(secret);
   return {
-    sign: (bytes) => ed25519.sign(bytes, secret),
+    sign: (bytes) => signer.sign(bytes),
     verify: (party, bytes, sig) => {
       const pk = roster[party];
-      if (pk === undefined || sig.length !== 64) return false;
-      try {
-        return ed25519.verify(sig, bytes, pk);
-      } catch {
-        return false;
-      }
+      return pk !== undefined && ed25519Verify(pk, bytes, sig);
     },
   };
 }

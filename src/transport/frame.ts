@@ -5,6 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { Packr, Unpackr } from 'msgpackr';
 import { type ErrorCode, MpcError } from '../errors/index.js';
+import { Ed25519Signer, ed25519Verify } from '../primitives/ed25519.js';
 import { MAX_BODY_BYTES } from '../protocol/runner.js';
 import { ALL } from '../protocol/types.js';
 import { WireWriter } from '../util/wire.js';
@@ -446,6 +447,7 @@ export class FrameCodec {
   readonly self: number;
   readonly sid: Uint8Array;
   readonly #edSecret: Uint8Array;
+  readonly #signer: Ed25519Signer;
   readonly #xSecret: Uint8Array;
   readonly #roster: readonly RosterEntry[];
   readonly #limits: FrameLimits;
@@ -474,6 +476,7 @@ export class FrameCodec {
     this.self = o.self;
     this.sid = Uint8Array.from(o.sid);
     this.#edSecret = Uint8Array.from(o.keys.ed25519Secret);
+    this.#signer = new Ed25519Signer(this.#edSecret);
     this.#xSecret = Uint8Array.from(o.keys.x25519Secret);
     this.#roster = o.roster.map((r) => ({ ed25519: Uint8Array.from(r.ed25519), x25519: Uint8Array.from(r.x25519) }));
     this.#limits = o.limits ?? DEFAULT_LIMITS;
@@ -512,7 +515,7 @@ export class FrameCodec {
     if (body.length > this.#limits.maxPayloadBytes(round, kind)) {
       throw new MpcError('ERR_TRANSPORT_FRAME_TOO_LARGE', 'payload exceeds the limit of its round');
     }
-    const sig = ed25519.sign(frameSignedBytes({ ...head, payload: body }), this.#edSecret);
+    const sig = this.#signer.sign(frameSignedBytes({ ...head, payload: body }));
     const bytes = encodeFrame({ ...head, payload: body, sig });
     if (bytes.length > this.#limits.maxFrameBytes[kind]) {
       throw new MpcError('ERR_TRANSPORT_FRAME_TOO_LARGE', 'frame exceeds the limit of its kind');
@@ -550,12 +553,7 @@ export class FrameCodec {
       throw refuse('ERR_TRANSPORT_MISROUTED', 'frame kind differs from the channel kind', f.from);
     }
     const signed = frameSignedBytes(f);
-    let ok = false;
-    try {
-      ok = ed25519.verify(f.sig, signed, (this.#roster[f.from] as RosterEntry).ed25519);
-    } catch {
-      ok = false;
-    }
+    const ok = ed25519Verify((this.#roster[f.from] as RosterEntry).ed25519, signed, f.sig);
     if (!ok) throw refuse('ERR_TRANSPORT_SIGNATURE', 'frame signature does not verify', f.from);
     // From here on the frame provably comes from f.from.
     const id = frameId(f);
