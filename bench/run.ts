@@ -1,9 +1,15 @@
 /**
  * `npm run bench`: the math core's numbers, as tables on stdout and JSON in bench/results/.
  * Benchmarks are not tests: nothing here fails on a slow number; targets are reported side by side.
+ *
+ * Suites: math (steps 1–5), zk, storage, protocol, daemon. `--no-<suite>` skips one;
+ * `--only <suite>[,<suite>…]` runs just those (e.g. `--only daemon`). The daemon suite takes
+ * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200).
  */
 import { availableParallelism, cpus } from 'node:os';
+import type { BackendName } from '../src/math/raw.js';
 import { selectBackend } from '../src/math/select.js';
+import { benchDaemon, daemonTable, sourceState } from './daemon.js';
 import { fmt, writeResults } from './lib.js';
 import { benchMath, type MathRow } from './math.js';
 import { benchPaillier } from './paillier-peer.js';
@@ -15,6 +21,23 @@ import { measureGmpWasm } from './wasm-peer.js';
 import { benchZk, type ZkRow } from './zk.js';
 
 const log = (line: string): void => console.log(line);
+
+const SUITES = ['math', 'zk', 'storage', 'protocol', 'daemon'] as const;
+type Suite = (typeof SUITES)[number];
+
+/** `--only a,b` runs just those suites; otherwise every suite not named by `--no-<suite>`. */
+function enabledSuites(argv: readonly string[]): Set<Suite> {
+  const at = argv.indexOf('--only');
+  if (at >= 0) {
+    const names = (argv[at + 1] ?? '').split(',').filter((x) => x.length > 0);
+    const unknown = names.filter((n) => !(SUITES as readonly string[]).includes(n));
+    if (names.length === 0 || unknown.length > 0) {
+      throw new Error(`--only takes a comma-separated list of ${SUITES.join(', ')}`);
+    }
+    return new Set(names as Suite[]);
+  }
+  return new Set(SUITES.filter((s) => !argv.includes(`--no-${s}`)));
+}
 
 function pick(
   rows: readonly MathRow[],
@@ -29,15 +52,65 @@ function pick(
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const suites = enabledSuites(process.argv);
   log(
     `mpc-custody math benchmark — node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`,
   );
   const selected = selectBackend({ log });
+  const written: string[] = [];
+  if (suites.has('math')) written.push(await benchMathSuite(selected.name));
+  if (suites.has('zk')) {
+    log('\n[6/8] zero-knowledge proofs at the default security level (prove / verify per backend)');
+    const zk: ZkRow[] = await benchZk(log);
+    console.table(
+      zk.map((r) => ({ proof: r.proof, backend: r.backend, 'prove ms': fmt(r.proveMs), 'verify ms': fmt(r.verifyMs) })),
+    );
+    written.push(writeResults('zk.json', { date: new Date().toISOString(), node: process.version, zk }));
+  }
+  if (suites.has('storage')) {
+    log('\nstorage: seal/unseal per store (file store AES-256-GCM; PKCS#11 via SoftHSM2 when installed)');
+    const storage = await benchStorage(log);
+    written.push(writeResults('storage.json', { date: new Date().toISOString(), node: process.version, storage }));
+  }
+  if (suites.has('protocol')) {
+    log('\n[7/8] protocol phases (native backend, all parties in one process; aux uses fixture primes)');
+    const phases: PhaseRow[] = await benchProtocol(log);
+    console.table(
+      phases.map((r) => ({
+        'n/t': `${r.n}/${r.t}`,
+        phase: r.phase,
+        'ms per party': r.perPartyMs.toFixed(1),
+        'exponentiations per party':
+          r.perParty.powm + r.perParty.powmSec + r.perParty.powmCrt + r.perParty.multiExp + r.perParty.batched,
+      })),
+    );
+    written.push(writeResults('protocol.json', { date: new Date().toISOString(), node: process.version, phases }));
+  }
+  if (suites.has('daemon')) {
+    log('\n[8/8] party daemons end to end: 3 processes over a loopback nats-server (TLS, nkeys), native backend');
+    const source = sourceState(); // at the start: dist/ should be built from this state
+    const daemon = await benchDaemon(log);
+    console.table(daemonTable(daemon));
+    written.push(
+      writeResults('daemon.json', {
+        date: new Date().toISOString(),
+        node: process.version,
+        cores: availableParallelism(),
+        cpu: cpus()[0]?.model,
+        source,
+        ...daemon,
+      }),
+    );
+  }
+  log(`\nresults written to ${written.join(', ') || 'nowhere'} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
 
-  log('\n[1/7] operations × sizes × backends');
+/** Steps 1–5: operations, raw GMP, wasm peers, Paillier peers, pool scaling; writes math.json. */
+async function benchMathSuite(selected: BackendName): Promise<string> {
+  log('\n[1/8] operations × sizes × backends');
   const math = await benchMath(log);
 
-  log('\n[2/7] raw GMP (C harness, same operand sizes) vs the native addon');
+  log('\n[2/8] raw GMP (C harness, same operand sizes) vs the native addon');
   const gmpCases = [
     { modBits: 1536, expBits: 1536, iterations: 200 },
     { modBits: 3072, expBits: 3072, iterations: 40 },
@@ -55,7 +128,7 @@ async function main(): Promise<void> {
     })),
   );
 
-  log('\n[3/7] wasm peers: our wasm32 build vs gmp-wasm (GMP compiled to wasm) vs js');
+  log('\n[3/8] wasm peers: our wasm32 build vs gmp-wasm (GMP compiled to wasm) vs js');
   const peer = await measureGmpWasm(
     gmpCases.map((c) => ({ ...c, iterations: Math.max(3, Math.floor(c.iterations / 10)) })),
   );
@@ -73,11 +146,11 @@ async function main(): Promise<void> {
   });
   console.table(wasmRows);
 
-  log('\n[4/7] Paillier-shaped work at 3072-bit N vs paillier-bigint');
+  log('\n[4/8] Paillier-shaped work at 3072-bit N vs paillier-bigint');
   const paillierRows = await benchPaillier(log);
 
-  log(`\n[5/7] worker pool scaling (${selected.name} backend)`);
-  const pool = await benchPool(selected.name, log);
+  log(`\n[5/8] worker pool scaling (${selected} backend)`);
+  const pool = await benchPool(selected, log);
 
   log('\nmath table (ms per operation):');
   const table = new Map<string, Record<string, string>>();
@@ -100,12 +173,12 @@ async function main(): Promise<void> {
   };
   log('\ntargets (measured in this run):');
   console.table(targets);
-  const path = writeResults('math.json', {
+  return writeResults('math.json', {
     date: new Date().toISOString(),
     node: process.version,
     cores: availableParallelism(),
     cpu: cpus()[0]?.model,
-    selected: selected.name,
+    selected,
     math,
     rawGmp: ratios,
     wasmPeers: peer,
@@ -113,35 +186,6 @@ async function main(): Promise<void> {
     pool,
     targets,
   });
-  let zk: ZkRow[] = [];
-  if (!process.argv.includes('--no-zk')) {
-    log('\n[6/7] zero-knowledge proofs at the default security level (prove / verify per backend)');
-    zk = await benchZk(log);
-    console.table(
-      zk.map((r) => ({ proof: r.proof, backend: r.backend, 'prove ms': fmt(r.proveMs), 'verify ms': fmt(r.verifyMs) })),
-    );
-    writeResults('zk.json', { date: new Date().toISOString(), node: process.version, zk });
-  }
-  log('\nstorage: seal/unseal per store (file store AES-256-GCM; PKCS#11 via SoftHSM2 when installed)');
-  const storage = await benchStorage(log);
-  writeResults('storage.json', { date: new Date().toISOString(), node: process.version, storage });
-
-  let phases: PhaseRow[] = [];
-  if (!process.argv.includes('--no-protocol')) {
-    log('\n[7/7] protocol phases (native backend, all parties in one process; aux uses fixture primes)');
-    phases = await benchProtocol(log);
-    console.table(
-      phases.map((r) => ({
-        'n/t': `${r.n}/${r.t}`,
-        phase: r.phase,
-        'ms per party': r.perPartyMs.toFixed(1),
-        'exponentiations per party':
-          r.perParty.powm + r.perParty.powmSec + r.perParty.powmCrt + r.perParty.multiExp + r.perParty.batched,
-      })),
-    );
-    writeResults('protocol.json', { date: new Date().toISOString(), node: process.version, phases });
-  }
-  log(`\nresults written to ${path} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 
 main().catch((e: unknown) => {
