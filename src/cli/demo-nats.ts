@@ -47,7 +47,7 @@ export async function demoOverNats(o: {
   const cli = process.argv[1] as string;
   try {
     await step('start 3 party daemons (separate processes, encrypted file stores)', async () => {
-      for (const c of setup.partyConfigs) parties.push(await spawnParty(cli, c));
+      for (const c of setup.partyConfigs) parties.push(await spawnParty(cli, c, { drainMs: 5000 }));
     });
     for (const [i, p] of parties.entries()) out(`  party ${i}: pid ${p.proc.pid}, health and metrics at ${p.url}`);
     const coord = await connectCoordinator(setup.coordinatorConfig);

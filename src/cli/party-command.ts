@@ -24,7 +24,7 @@ export async function partyCommand(args: readonly string[], err: (line: string) 
     err(`mpc-custody party: ${isMpcError(e) ? `${e.code}: ${e.message}` : 'failed to start'}`);
     return 1;
   }
-  return await new Promise<number>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       party.shutdown(signal, drainMs).then(
         () => resolve(0),
@@ -34,4 +34,7 @@ export async function partyCommand(args: readonly string[], err: (line: string) 
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  // Sessions that did not finish within the drain window were abandoned; their timers must not
+  // keep the process alive (a supervisor expects the exit after a graceful stop).
+  process.exit(code);
 }

@@ -182,21 +182,33 @@ export function newSid(): Uint8Array {
   return new Uint8Array(randomBytes(16));
 }
 
-/** Builds a signed coordinator frame. */
+/** Builds a signed coordinator frame (`signer`: the coordinator's key, kept as a key object). */
 export function sealCoordinatorMessage(
-  secret: Uint8Array,
+  signer: Ed25519Signer | Uint8Array,
   m: { sid: Uint8Array; round: CoordinatorRound; seq: number; payload: Uint8Array; ts?: number },
+): Uint8Array {
+  return sealControlFrame(signer, { ...m, from: COORDINATOR_FROM });
+}
+
+/**
+ * A signed broadcast control frame (`ctl.<round>`) outside a joined session: the coordinator's
+ * commands, and a party's one-off answers (its partial signature) in sessions it never joins.
+ */
+export function sealControlFrame(
+  signer: Ed25519Signer | Uint8Array,
+  m: { sid: Uint8Array; from: number; round: string; seq: number; payload: Uint8Array; ts?: number },
 ): Uint8Array {
   const head = {
     v: FRAME_VERSION,
     sid: m.sid,
     round: `${CONTROL_ROUND_PREFIX}${m.round}`,
-    from: COORDINATOR_FROM,
+    from: m.from,
     to: ALL,
     seq: m.seq,
     ts: m.ts ?? Date.now(),
   };
-  const sig = new Ed25519Signer(secret).sign(frameSignedBytes({ ...head, payload: m.payload }));
+  const s = signer instanceof Ed25519Signer ? signer : new Ed25519Signer(signer);
+  const sig = s.sign(frameSignedBytes({ ...head, payload: m.payload }));
   return encodeFrame({ ...head, payload: m.payload, sig });
 }
 

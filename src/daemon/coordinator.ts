@@ -1,5 +1,6 @@
 import { MpcError } from '../errors/index.js';
 import { decodePoint, type Point } from '../primitives/curve.js';
+import { Ed25519Signer } from '../primitives/ed25519.js';
 import {
   combineSignature,
   decodePartialSignature,
@@ -68,6 +69,7 @@ function sessionFailed(op: string, results: ReadonlyMap<number, SessionResult>, 
 export class Coordinator {
   readonly #o: CoordinatorOptions;
   readonly #waiters = new Map<string, Waiter>();
+  readonly #signer: Ed25519Signer;
   #unsubscribe: (() => void) | undefined;
   #seq = 0;
 
@@ -76,6 +78,7 @@ export class Coordinator {
       throw new MpcError('ERR_CONFIG_INVALID', 'coordinator secret must be 32 bytes');
     }
     this.#o = o;
+    this.#signer = new Ed25519Signer(o.secret);
   }
 
   async start(): Promise<void> {
@@ -119,7 +122,7 @@ export class Coordinator {
   }
 
   async #publish(sid: Uint8Array, round: CoordinatorRound, payload: Uint8Array): Promise<void> {
-    const bytes = sealCoordinatorMessage(this.#o.secret, { sid, round, seq: ++this.#seq, payload });
+    const bytes = sealCoordinatorMessage(this.#signer, { sid, round, seq: ++this.#seq, payload });
     await this.#o.bus.publish(`${SUBJECT_ROOT}.${sessionToken(sid)}.control.${COORDINATOR}`, bytes);
   }
 

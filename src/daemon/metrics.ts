@@ -15,7 +15,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * | mpc_frames_refused_total            | counter   | code               | inbound frames/messages refused, by error code                  |
  * | mpc_blame_total                     | counter   | protocol           | parties named as faulty by aborted sessions (one per party)     |
  * | mpc_partial_signatures_total        | counter   |                    | partial signatures released (each after its ledger consume)     |
- * | mpc_sign_duration_seconds           | histogram |                    | time to compute one partial signature; buckets 0.25 ms .. 1 s   |
+ * | mpc_sign_duration_seconds           | histogram |                    | party time per partial: load, consume (fsync), compute, publish |
  * | mpc_presignatures_available         | gauge     | key                | available presignatures in the ledger, per key id               |
  * | mpc_nats_connected                  | gauge     |                    | 1 while connected to NATS, else 0                               |
  * | mpc_nats_events_total               | counter   | type               | NATS client status events (disconnect, reconnect, error, …)     |
@@ -118,7 +118,7 @@ export class DaemonMetrics {
     });
     this.#signDuration = new Histogram({
       name: 'mpc_sign_duration_seconds',
-      help: 'Time to compute one partial signature, in seconds.',
+      help: 'Party time per partial signature (load, ledger consume with fsync, compute, publish), in seconds.',
       buckets: [...SIGN_BUCKETS],
       registers,
     });

@@ -2,6 +2,7 @@ import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import { systemRng } from '../math/random.js';
 import { encodePoint } from '../primitives/curve.js';
+import { Ed25519Signer } from '../primitives/ed25519.js';
 import { auxInfo } from '../protocol/aux-info.js';
 import type { AuxInfo, CoreKeyShare, KeyShare } from '../protocol/key-share.js';
 import { validateKeyShare } from '../protocol/key-share-validate.js';
@@ -11,10 +12,10 @@ import { decodePresignature, encodePresignature } from '../protocol/presignature
 import { encodePartialSignature, issuePartialSignature } from '../protocol/sign.js';
 import { ed25519Authenticator } from '../protocol/simulation.js';
 import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
-import { ALL } from '../protocol/types.js';
+
 import type { PartyLedger } from '../storage/party-ledger.js';
 import { getKeyShare, putKeyShare, type SecretStore } from '../storage/secret-store.js';
-import { FrameCodec, type PartyKeys, type RosterEntry } from '../transport/frame.js';
+import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { COORDINATOR, controlSubject, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
 import type { Transport, TransportSession } from '../transport/types.js';
 import {
@@ -25,6 +26,7 @@ import {
   openCoordinatorMessage,
   type SessionResult,
   type StartCommand,
+  sealControlFrame,
 } from './control.js';
 import { RemoteRunner, SessionThreads } from './remote-runner.js';
 import { type JoinedSession, joinSession, runSession } from './session-runner.js';
@@ -116,6 +118,8 @@ export class PartyDaemon {
   readonly #shares = new Map<string, KeyShare>();
   #unsubscribe: (() => void) | undefined;
   readonly #threads: SessionThreads | undefined;
+  /** The identity key as a key object, for the one-off frames of the signing path. */
+  readonly #signer: Ed25519Signer;
   #draining = false;
   #stats = { commandsRefused: 0, sessionsOk: 0, sessionsFailed: 0 };
 
@@ -127,6 +131,7 @@ export class PartyDaemon {
     this.self = o.self;
     this.#o = o;
     this.#log = o.log ?? NULL_LOG;
+    this.#signer = new Ed25519Signer(o.keys.ed25519Secret);
     this.#threads = o.sessionThreads === false ? undefined : new SessionThreads({ maxIdle: 2 });
   }
 
@@ -137,7 +142,7 @@ export class PartyDaemon {
       this.#onCommand(bytes),
     );
     for (const k of this.#o.ledger.listKeys()) {
-      this.#o.metrics?.setPresignaturesAvailable(k.keyId, this.#o.ledger.listAvailable(k.keyId).length);
+      this.#o.metrics?.setPresignaturesAvailable(k.keyId, this.#o.ledger.countAvailable(k.keyId));
     }
     this.#threads?.prewarm();
     this.#log.info({ party: this.self }, 'party daemon listening for coordinator commands');
@@ -428,10 +433,10 @@ export class PartyDaemon {
         } finally {
           bytes.fill(0);
         }
-        this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+        this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
         this.#remember(this.#recent, token, () => {
           if (!ledger.isConsumed(p.id)) ledger.consume(p.id); // burnt: never signs anything
-          this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+          this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
         });
         return encodePresignaturePublic(p);
       },
@@ -505,18 +510,13 @@ export class PartyDaemon {
     const partial = issuePartialSignature(presig, cmd.digest, ledger);
     await this.#publishControl(sid, 'partial', encodePartialSignature(partial));
     this.#o.metrics?.partialIssued((performance.now() - t0) / 1000);
-    this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.listAvailable(cmd.keyId).length);
+    this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
   }
 
   /** A one-off signed control frame for a session this party has not joined (sign). */
   async #publishControl(sid: Uint8Array, round: 'partial' | 'result', payload: Uint8Array): Promise<void> {
-    const codec = new FrameCodec({ self: this.self, sid, keys: this.#o.keys, roster: this.#o.roster });
-    try {
-      const bytes = codec.seal(ALL, `ctl.${round}`, payload);
-      await this.#o.transport.bus().publish(controlSubject(sessionToken(sid), this.self), bytes);
-    } finally {
-      codec.dispose();
-    }
+    const bytes = sealControlFrame(this.#signer, { sid, from: this.self, round, seq: 1, payload });
+    await this.#o.transport.bus().publish(controlSubject(sessionToken(sid), this.self), bytes);
   }
 }
 

@@ -22,6 +22,8 @@ import type { PortableError, RefusedReply, StartRequest, StepReply } from './ses
 export class SessionThreads {
   readonly #file = compiledSibling(import.meta.url, 'session-worker.js');
   readonly #idle: Worker[] = [];
+  /** Every live thread, idle or hosting a session (close() ends them all). */
+  readonly #all = new Set<Worker>();
   readonly #maxIdle: number;
   #closed = false;
 
@@ -36,6 +38,7 @@ export class SessionThreads {
 
   #spawn(): Worker {
     const w = new Worker(this.#file);
+    this.#all.add(w);
     w.unref();
     w.on('error', () => this.#drop(w));
     w.on('exit', () => this.#drop(w));
@@ -43,6 +46,7 @@ export class SessionThreads {
   }
 
   #drop(w: Worker): void {
+    this.#all.delete(w);
     const i = this.#idle.indexOf(w);
     if (i >= 0) this.#idle.splice(i, 1);
   }
@@ -62,13 +66,18 @@ export class SessionThreads {
       w.unref();
       this.#idle.push(w);
     } else {
+      this.#all.delete(w);
       void w.terminate();
     }
   }
 
+  /** Ends every thread, including those of sessions still running (their runners then fail). */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#idle.splice(0).map((w) => w.terminate()));
+    this.#idle.length = 0;
+    const all = [...this.#all];
+    this.#all.clear();
+    await Promise.all(all.map((w) => w.terminate()));
   }
 }
 

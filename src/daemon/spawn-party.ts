@@ -4,7 +4,7 @@ import { MpcError } from '../errors/index.js';
 
 /**
  * Starts `mpc-custody party --config FILE` as a child process and resolves once it logs
- * "party daemon ready" (the demo; tests and benchmarks have their own copies of this wait).
+ * "party daemon ready" (the demo, the process-per-party tests and the daemon benchmark).
  */
 export interface SpawnedParty {
   readonly proc: ChildProcess;
@@ -20,9 +20,10 @@ export interface SpawnedParty {
 export function spawnParty(
   cli: string,
   config: string,
-  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onLine?: (line: string) => void } = {},
+  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; drainMs?: number; onLine?: (line: string) => void } = {},
 ): Promise<SpawnedParty> {
-  const proc = spawn(process.execPath, [cli, 'party', '--config', config], {
+  const drain = o.drainMs === undefined ? [] : ['--drain-ms', String(o.drainMs)];
+  const proc = spawn(process.execPath, [cli, 'party', '--config', config, ...drain], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: o.env ?? process.env,
   });

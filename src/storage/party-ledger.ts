@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS presignatures (
   status TEXT NOT NULL CHECK (status IN ('available', 'consumed')),
   payload BLOB, created_at INTEGER NOT NULL, consumed_at INTEGER,
   CHECK ((status = 'consumed') = (payload IS NULL))) STRICT;
+CREATE INDEX IF NOT EXISTS presignatures_available ON presignatures (status, epoch, key_id);
 `;
 
 function ledgerError(e: unknown, what: string): MpcError {
@@ -240,6 +241,17 @@ export class PartyLedger implements PresignatureLedger {
       if (typeof id !== 'string' || !ID_RE.test(id)) throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger row is invalid');
       return id;
     });
+  }
+
+  /** How many available presignatures of the current epoch `keyId` has (an index lookup). */
+  countAvailable(keyId: string): number {
+    assertId(keyId, 'key id');
+    const row = this.#run('countAvailable', () =>
+      this.#db
+        .prepare(`SELECT COUNT(*) AS n FROM presignatures WHERE status = 'available' AND epoch = ? AND key_id = ?`)
+        .get(this.#epoch, keyId),
+    ) as { n?: unknown } | undefined;
+    return typeof row?.n === 'number' ? row.n : 0;
   }
 
   /**

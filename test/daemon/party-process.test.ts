@@ -39,7 +39,7 @@ let coord: Awaited<ReturnType<typeof connectCoordinator>>;
 let publicKey: Point;
 
 function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<SpawnedParty> {
-  return spawnParty(CLI, config, { env, timeoutMs: 30_000 });
+  return spawnParty(CLI, config, { env, timeoutMs: 30_000, drainMs: 3000 });
 }
 
 async function caught(p: Promise<unknown>): Promise<MpcError> {
@@ -144,7 +144,13 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     await nc.close();
   });
 
-  it('survives a NATS restart: the next session succeeds without restarting the daemons', async () => {
+  it('survives a NATS restart mid-session: the next session succeeds without restarting the daemons', async () => {
+    // a presigning session is under way when the server dies: its messages are lost with it
+    const inFlight = coord.coordinator.presign({ keyId: 'hot-wallet', signers: [1, 2] }).then(
+      () => 'finished',
+      (e: MpcError) => e.code,
+    );
+    await new Promise((r) => setTimeout(r, 150));
     await nats.kill();
     await new Promise((r) => setTimeout(r, 300));
     await nats.start();
@@ -158,6 +164,8 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     const digest = sha256(new TextEncoder().encode('after restart'));
     const sig = await coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre as never, digest });
     expect(nobleVerifies(publicKey, digest, sig)).toBe(true);
+    // the interrupted session either completed before the kill or fails on its own; it never hangs the daemons
+    void inFlight;
   }, 60_000);
 
   it('keeps shares sealed: no plaintext share bytes in any data directory or log line', async () => {
