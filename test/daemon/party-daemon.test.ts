@@ -174,7 +174,7 @@ describe('party daemon over the in-memory transport', () => {
           bus: hub.bus(),
           roster: ids.roster,
           secret: ids.coordinatorSecret,
-          readyTimeoutMs: 500,
+          readyTimeoutMs: 3000,
         });
         await c.start();
         try {

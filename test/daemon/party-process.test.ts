@@ -88,7 +88,7 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
 
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnDaemon(c, hsmEnv));
-    coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 10_000 });
+    coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
     publicKey = await coord.coordinator.keygen({ keyId: 'hot-wallet', threshold: 2, parties: 3 });
     await coord.coordinator.auxInfo({ keyId: 'hot-wallet', parties: 3 });
   }, 240_000);
@@ -166,7 +166,7 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     expect(nobleVerifies(publicKey, digest, sig)).toBe(true);
     // the interrupted session either completed before the kill or fails on its own; it never hangs the daemons
     void inFlight;
-  }, 60_000);
+  }, 150_000);
 
   it('keeps shares sealed: no plaintext share bytes in any data directory or log line', async () => {
     const secrets: Uint8Array[] = [];
