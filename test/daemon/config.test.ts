@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeIdentity, encodeRoster, loadIdentity, loadRoster, parsePartyConfig } from '../../src/daemon/config.js';
-import { isMpcError } from '../../src/errors/index.js';
 import { generatePartyKeys } from '../../src/transport/frame.js';
+import { errorCode } from '../helpers/failure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mpc-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,15 +17,6 @@ const base = {
   nats: '../nats/party-1.json',
   store: { kind: 'file', keyFile: 'store.key' },
 };
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isMpcError(e) ? e.code : 'not an MpcError';
-  }
-  return undefined;
-}
 
 describe('party config', () => {
   it('resolves relative paths against the config directory and fills defaults', () => {
@@ -60,7 +51,7 @@ describe('party config', () => {
     ['an unknown log level', { ...base, logLevel: 'chatty' }],
     ['a missing roster', { ...base, roster: undefined }],
   ])('refuses %s with ERR_CONFIG_INVALID', (_name, raw) => {
-    expect(code(() => parsePartyConfig(raw as Record<string, unknown>, dir))).toBe('ERR_CONFIG_INVALID');
+    expect(errorCode(() => parsePartyConfig(raw as Record<string, unknown>, dir))).toBe('ERR_CONFIG_INVALID');
   });
 });
 

@@ -11,9 +11,9 @@ import {
   type StartCommand,
   sealCoordinatorMessage,
 } from '../../src/daemon/control.js';
-import { isMpcError } from '../../src/errors/index.js';
 import { ALL } from '../../src/protocol/types.js';
 import { FrameCodec, generatePartyKeys } from '../../src/transport/frame.js';
+import { errorCode } from '../helpers/failure.js';
 
 const presign: StartCommand = {
   op: 'presign',
@@ -25,15 +25,6 @@ const presign: StartCommand = {
   digest: new Uint8Array(0),
   roundTimeoutMs: 30_000,
 };
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isMpcError(e) ? e.code : 'not an MpcError';
-  }
-  return undefined;
-}
 
 describe('start commands', () => {
   it('round-trip exactly', () => {
@@ -63,20 +54,20 @@ describe('start commands', () => {
       { ...presign, op: 'sign', presignatureId: 'ab'.repeat(32), digest: new Uint8Array(32) },
     ],
   ])('refuses %s', (_name, c) => {
-    expect(code(() => encodeStartCommand(c as StartCommand))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => encodeStartCommand(c as StartCommand))).toBe('ERR_DAEMON_COMMAND_INVALID');
   });
 
   it('the decoder refuses trailing bytes, truncation, a bad op and oversize lists', () => {
     const bytes = encodeStartCommand(presign);
-    expect(code(() => decodeStartCommand(Uint8Array.of(...bytes, 0)))).toBe('ERR_DAEMON_COMMAND_INVALID');
-    expect(code(() => decodeStartCommand(bytes.subarray(0, bytes.length - 1)))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => decodeStartCommand(Uint8Array.of(...bytes, 0)))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => decodeStartCommand(bytes.subarray(0, bytes.length - 1)))).toBe('ERR_DAEMON_COMMAND_INVALID');
     const badOp = Uint8Array.from(bytes);
     badOp[2] = 9;
-    expect(code(() => decodeStartCommand(badOp))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => decodeStartCommand(badOp))).toBe('ERR_DAEMON_COMMAND_INVALID');
     const huge = Uint8Array.from(bytes);
     // members count field sits after tag, version, op and the length-prefixed key id
     new DataView(huge.buffer).setUint32(3 + 4 + presign.keyId.length, 0xffff_ffff);
-    expect(code(() => decodeStartCommand(huge))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => decodeStartCommand(huge))).toBe('ERR_DAEMON_COMMAND_INVALID');
   });
 });
 
@@ -92,14 +83,14 @@ describe('coordinator and party frames', () => {
     expect(m.round).toBe('start');
     expect(decodeStartCommand(m.payload)).toEqual(presign);
     const other = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
-    expect(code(() => openCoordinatorMessage(bytes, other))).toBe('ERR_DAEMON_COMMAND_INVALID');
-    expect(code(() => openCoordinatorMessage(bytes, coordPub, Date.now() + 10 * 60_000))).toBe(
+    expect(errorCode(() => openCoordinatorMessage(bytes, other))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => openCoordinatorMessage(bytes, coordPub, Date.now() + 10 * 60_000))).toBe(
       'ERR_DAEMON_COMMAND_INVALID',
     );
     const flipped = Uint8Array.from(bytes);
     flipped[flipped.length - 70] = (flipped[flipped.length - 70] as number) ^ 1;
-    expect(code(() => openCoordinatorMessage(flipped, coordPub))).toBe('ERR_DAEMON_COMMAND_INVALID');
-    expect(code(() => openCoordinatorMessage(new Uint8Array(3), coordPub))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => openCoordinatorMessage(flipped, coordPub))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => openCoordinatorMessage(new Uint8Array(3), coordPub))).toBe('ERR_DAEMON_COMMAND_INVALID');
   });
 
   it('a party control frame verifies under its roster key; a frame signed by another party is refused', () => {
@@ -126,10 +117,10 @@ describe('coordinator and party frames', () => {
     // party 0 claims to be party 1: signature check fails
     const liar = new FrameCodec({ self: 0, sid, keys: keys[0]!.secret, roster });
     const forged = liar.seal(ALL, 'ctl.result', result);
-    expect(code(() => openPartyMessage(forged, [roster[1]!, roster[0]!]))).toBe('ERR_DAEMON_COMMAND_INVALID');
-    expect(code(() => openPartyMessage(codec.seal(ALL, 'ctl.other', result), roster))).toBe(
+    expect(errorCode(() => openPartyMessage(forged, [roster[1]!, roster[0]!]))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => openPartyMessage(codec.seal(ALL, 'ctl.other', result), roster))).toBe(
       'ERR_DAEMON_COMMAND_INVALID',
     );
-    expect(code(() => decodeSessionResult(Uint8Array.of(0x52, 2)))).toBe('ERR_DAEMON_COMMAND_INVALID');
+    expect(errorCode(() => decodeSessionResult(Uint8Array.of(0x52, 2)))).toBe('ERR_DAEMON_COMMAND_INVALID');
   });
 });

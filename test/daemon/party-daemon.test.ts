@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeStartCommand, newSid, sealCoordinatorMessage } from '../../src/daemon/control.js';
-import { MpcError } from '../../src/errors/index.js';
 import { derivePath } from '../../src/protocol/hd.js';
 import type { PresignaturePublic } from '../../src/protocol/sign.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { sessionToken } from '../../src/transport/subjects.js';
+import { rejection } from '../helpers/failure.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
 import { clusterIdentities, startCluster } from './cluster.js';
 
@@ -22,16 +22,6 @@ let dir: string;
 let cluster: Awaited<ReturnType<typeof startCluster>>;
 let hub: MemoryHub;
 let publicKey: import('../../src/primitives/curve.js').Point;
-
-async function caught(p: Promise<unknown>): Promise<MpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof MpcError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mpc-daemon-'));
@@ -78,7 +68,7 @@ describe('party daemon over the in-memory transport', () => {
     const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 2] });
     expect(pre.publicKey.equals(publicKey)).toBe(true);
     await cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest: sha256(new Uint8Array([1])) });
-    const err = await caught(
+    const err = await rejection(
       cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest: sha256(new Uint8Array([2])) }),
     );
     expect(err.code).toBe('ERR_DAEMON_SESSION_FAILED');
@@ -88,19 +78,19 @@ describe('party daemon over the in-memory transport', () => {
   it('refuses an unknown presignature and a presignature named with other signers', async () => {
     const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [1, 2] });
     const unknown: PresignaturePublic = { ...pre, id: 'ab'.repeat(32) };
-    const err = await caught(
+    const err = await rejection(
       cluster.coordinator.sign({ keyId: 'treasury', presignature: unknown, digest: new Uint8Array(32).fill(9) }),
     );
     expect(err.message).toContain('ERR_DAEMON_PRESIGNATURE_UNKNOWN');
     const wrongSigners: PresignaturePublic = { ...pre, signers: [0, 1] };
-    const err2 = await caught(
+    const err2 = await rejection(
       cluster.coordinator.sign({ keyId: 'treasury', presignature: wrongSigners, digest: new Uint8Array(32).fill(9) }),
     );
     expect(err2.code).toBe('ERR_DAEMON_SESSION_FAILED');
     // the real signers still hold it, untouched
     expect(cluster.parties[1]?.ledger.listAvailable('treasury')).toContain(pre.id);
     // named under another key: refused before anything is consumed
-    const err3 = await caught(
+    const err3 = await rejection(
       cluster.coordinator.sign({ keyId: 'cold', presignature: pre, digest: new Uint8Array(32).fill(9) }),
     );
     expect(err3.message).toContain('ERR_DAEMON_COMMAND_INVALID');
@@ -167,7 +157,7 @@ describe('party daemon over the in-memory transport', () => {
 
   it('times out with blame when a signer is not running', async () => {
     await cluster.parties[2]?.daemon.drain(1000);
-    const err = await caught(
+    const err = await rejection(
       (async () => {
         const { Coordinator } = await import('../../src/daemon/coordinator.js');
         const c = new Coordinator({

@@ -9,11 +9,12 @@ import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
-import { MpcError } from '../../src/errors/index.js';
+import type { MpcError } from '../../src/errors/index.js';
 import type { Point } from '../../src/primitives/curve.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
 import { FilePrimeStore } from '../../src/storage/prime-cache-file.js';
 import { connectNats, loadPartyNatsConfig } from '../../src/transport/nats.js';
+import { rejection } from '../helpers/failure.js';
 import { testPrimes } from '../helpers/primes.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
 import { scanForPlaintext, walk } from '../storage/helpers.js';
@@ -40,16 +41,6 @@ let publicKey: Point;
 
 function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<SpawnedParty> {
   return spawnParty(CLI, config, { env, timeoutMs: 30_000, drainMs: 3000 });
-}
-
-async function caught(p: Promise<unknown>): Promise<MpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof MpcError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
 }
 
 describe.runIf(canRun)('party daemons as processes over a real nats-server', () => {
@@ -110,7 +101,7 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
       const sig = await coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre, digest: sha256(tx) });
       expect(nobleVerifies(pre.publicKey, sha256(tx), sig)).toBe(true);
       expect(opensslVerifies(pre.publicKey, tx, sig.der)).toBe(true);
-      const again = await caught(
+      const again = await rejection(
         coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre, digest: sha256(new Uint8Array(1)) }),
       );
       expect(again.message).toContain('ERR_PRESIGNATURE_USED');

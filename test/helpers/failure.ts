@@ -37,3 +37,24 @@ export function expectStrictDecoder(bytes: Uint8Array, decode: (b: Uint8Array) =
   expect(failure(() => decode(huge))).toMatch(/^ERR_WIRE_BAD_LENGTH/);
   expect(failure(() => decode(new Uint8Array(1 << 20)))).toMatch(/^ERR_WIRE_TOO_LARGE/);
 }
+
+/** The code of the typed error `fn` throws; undefined when it does not throw, 'not an MpcError' for any other error. */
+export function errorCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof MpcError ? e.code : 'not an MpcError';
+  }
+  return undefined;
+}
+
+/** Awaits `p`, which must reject with an MpcError, and returns that error. */
+export async function rejection(p: Promise<unknown>): Promise<MpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof MpcError) return e;
+    throw e;
+  }
+  throw new Error('expected a typed failure');
+}

@@ -1,9 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runNatsServer } from '../../src/daemon/nats-server-process.js';
+import { freePort } from '../../src/daemon/spawn-party.js';
 import { generateNatsSecurity, type NatsSecurityBundle } from '../../src/transport/nats-config.js';
+
+export { freePort };
 
 /**
  * Test helper: generates a TLS + nkey configuration for `parties` parties in a temp dir, spawns
@@ -24,47 +26,6 @@ export interface TestNatsServer {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function waitReady(proc: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`nats-server did not become ready in ${timeoutMs} ms:\n${log}`));
-    }, timeoutMs);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (log.includes('Server is ready')) {
-        cleanup();
-        resolve();
-      }
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`nats-server exited with ${code}:\n${log}`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      proc.stderr?.off('data', onData);
-      proc.off('exit', onExit);
-    };
-    proc.stderr?.on('data', onData);
-    proc.on('exit', onExit);
-  });
-}
-
 export async function startNatsServer(o: { parties: number; coordinator?: boolean }): Promise<TestNatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'mpc-nats-'));
   const port = await freePort();
@@ -74,30 +35,15 @@ export async function startNatsServer(o: { parties: number; coordinator?: boolea
     port,
     coordinator: o.coordinator ?? false,
   });
-  let proc: ChildProcess | undefined;
-  const start = async () => {
-    const p = spawn(NATS_SERVER_BIN, ['-c', bundle.serverConfigFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc = p;
-    await waitReady(p, 10_000);
-  };
-  const kill = async () => {
-    const p = proc;
-    proc = undefined;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGKILL');
-    });
-  };
-  await start();
+  const server = await runNatsServer(bundle.serverConfigFile, { bin: NATS_SERVER_BIN });
   return {
     port,
     url: `tls://127.0.0.1:${port}`,
     bundle,
-    kill,
-    start,
+    kill: () => server.kill(),
+    start: () => server.start(),
     stop: async () => {
-      await kill();
+      await server.kill();
       await rm(dir, { recursive: true, force: true });
     },
   };
