@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { coordCommand } from './coord-command.js';
 import { demoCommand } from './demo.js';
 import { hsmInitCommand } from './hsm-command.js';
 import { partyCommand } from './party-command.js';
@@ -12,6 +13,8 @@ const USAGE = `usage: mpc-custody <command>
                             NATS server config (TLS, nkeys, permissions), roster, and per-party
                             configs, identities and store keys for a party set on one machine
   party --config FILE       run one party daemon (JSON logs on stdout; SIGTERM drains)
+  coord --config FILE keygen|aux|presign|sign …
+                            drive the parties through the session coordinator (see coord --help)
   hsm-init --token LABEL --party N [--init-token] [--module PATH] [--key-label L]
                             create (or check) a party's non-extractable AES-256 sealing key in a
                             PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN`;
@@ -26,6 +29,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return primesCommand(rest, out);
     case 'setup':
       return setupCommand(rest, out);
+    case 'coord':
+      return coordCommand(rest, out, (line) => console.error(line));
     case 'party':
       return partyCommand(rest, (line) => console.error(line));
     case 'hsm-init':

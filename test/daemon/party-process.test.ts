@@ -121,6 +121,42 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     expect(m2).toMatch(/mpc_partial_signatures_total 2/);
   });
 
+  it('an operator drives presign and sign with `mpc-custody coord`', async () => {
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [CLI, 'coord', '--config', setup.coordinatorConfig, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const pre = JSON.parse(cli('presign', '--key', 'hot-wallet', '--signers', '1,2', '--path', '0/5'));
+    expect(pre.signers).toEqual([1, 2]);
+    expect(pre.path).toEqual([0, 5]);
+    const file = join(dir, 'presignature.json');
+    writeFileSync(file, JSON.stringify(pre));
+    const message = new TextEncoder().encode('operator withdrawal');
+    const digest = Buffer.from(sha256(message)).toString('hex');
+    const sig = JSON.parse(cli('sign', '--key', 'hot-wallet', '--presignature', file, '--digest', digest));
+    const { presignatureFromJson } = await import('../../src/cli/coord-command.js');
+    const { publicKey: pk } = presignatureFromJson(pre);
+    const ecdsa = {
+      r: BigInt(`0x${sig.r}`),
+      s: BigInt(`0x${sig.s}`),
+      recovery: sig.recovery,
+      der: Buffer.from(sig.der, 'hex'),
+      compact: Buffer.from(sig.r + sig.s, 'hex'),
+    };
+    expect(nobleVerifies(pk, sha256(message), ecdsa)).toBe(true);
+    expect(opensslVerifies(pk, message, ecdsa.der)).toBe(true);
+    // the same presignature again: the parties refuse, the CLI exits 1 naming the code
+    let failed: { status?: number; stderr?: string } = {};
+    try {
+      cli('sign', '--key', 'hot-wallet', '--presignature', file, '--digest', digest);
+    } catch (e) {
+      failed = e as { status?: number; stderr?: string };
+    }
+    expect(failed.status).toBe(1);
+    expect(String(failed.stderr)).toContain('ERR_PRESIGNATURE_USED');
+  });
+
   it('refuses a party publishing as another party (server permissions)', async () => {
     const cfg = await loadPartyNatsConfig(setup.nats.parties[0]?.configFile as string);
     const nc = await connectNats(cfg);
