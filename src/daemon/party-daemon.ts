@@ -217,6 +217,22 @@ export class PartyDaemon {
     }
     if (!cmd.members.includes(this.self)) return; // a session among other parties
     this.#remember(this.#seen, token);
+    // Presigning is the one session a replay could repeat after a restart (keygen and aux refuse an
+    // existing key, sign refuses a consumed presignature): its sids are recorded durably.
+    if (cmd.op === 'presign') {
+      let fresh: boolean;
+      try {
+        fresh = this.#o.ledger.recordSession(token);
+      } catch (e) {
+        this.#log.error({ sid: token, code: asMpc(e).code }, 'cannot record the session; not running it');
+        return;
+      }
+      if (!fresh) {
+        this.#stats.commandsRefused++;
+        this.#log.warn({ sid: token }, 'refused a replayed start: this session already ran here');
+        return;
+      }
+    }
     const run = this.#run(msg.sid, token, cmd).finally(() => this.#active.delete(token));
     this.#active.set(token, run);
   }

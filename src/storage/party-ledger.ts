@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS presignatures (
   payload BLOB, created_at INTEGER NOT NULL, consumed_at INTEGER,
   CHECK ((status = 'consumed') = (payload IS NULL))) STRICT;
 CREATE INDEX IF NOT EXISTS presignatures_available ON presignatures (status, epoch, key_id);
+CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, at INTEGER NOT NULL) STRICT;
 `;
 
 function ledgerError(e: unknown, what: string): MpcError {
@@ -241,6 +242,23 @@ export class PartyLedger implements PresignatureLedger {
       if (typeof id !== 'string' || !ID_RE.test(id)) throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger row is invalid');
       return id;
     });
+  }
+
+  /**
+   * Records that session `sid` (hex) was started here; false when it already was. Durable, so a
+   * start command replayed after a restart cannot run a session twice. Entries older than
+   * `keepMs` (longer than any command's accepted clock skew) are pruned.
+   */
+  recordSession(sid: string, now: number = Date.now(), keepMs = 30 * 60_000): boolean {
+    if (typeof sid !== 'string' || !/^[0-9a-f]{2,512}$/.test(sid)) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'session id must be hex');
+    }
+    let fresh = false;
+    this.#tx('recordSession', () => {
+      this.#db.prepare('DELETE FROM sessions WHERE at < ?').run(now - keepMs);
+      fresh = this.#db.prepare('INSERT OR IGNORE INTO sessions (sid, at) VALUES (?, ?)').run(sid, now).changes === 1;
+    });
+    return fresh;
   }
 
   /** How many available presignatures of the current epoch `keyId` has (an index lookup). */

@@ -52,8 +52,15 @@ export async function startCluster(o: {
   coordinatorBus: Bus;
   roundTimeoutMs?: number;
   metrics?: (i: number) => DaemonMetricsSink | undefined;
-}): Promise<{ parties: ClusterParty[]; coordinator: Coordinator; close(): Promise<void> }> {
+}): Promise<{
+  parties: ClusterParty[];
+  coordinator: Coordinator;
+  /** Stops party i's daemon and starts a new one on the same store, ledger and transport (a restart). */
+  restart(i: number): Promise<void>;
+  close(): Promise<void>;
+}> {
   const parties: ClusterParty[] = [];
+  const deps: Array<ConstructorParameters<typeof PartyDaemon>[0]> = [];
   for (const [i, transport] of o.transports.entries()) {
     const pdir = join(o.dir, `party-${i}`);
     await mkdir(pdir, { recursive: true });
@@ -62,7 +69,7 @@ export async function startCluster(o: {
     const store = await openFileSecretStore({ dir: pdir, keyFile });
     const ledger = PartyLedger.open(join(pdir, 'ledger.db'), i, { sealer: await sealerFromKeyFile(keyFile) });
     const metrics = o.metrics?.(i);
-    const daemon = new PartyDaemon({
+    const opts: ConstructorParameters<typeof PartyDaemon>[0] = {
       self: i,
       transport,
       keys: o.ids.secrets[i] as PartyKeys,
@@ -73,7 +80,9 @@ export async function startCluster(o: {
       math,
       primes: await fixturePrimeSource(i),
       ...(metrics ? { metrics } : {}),
-    });
+    };
+    deps.push(opts);
+    const daemon = new PartyDaemon(opts);
     await daemon.start();
     parties.push({ daemon, store, ledger, transport });
   }
@@ -87,6 +96,12 @@ export async function startCluster(o: {
   return {
     parties,
     coordinator,
+    async restart(i: number) {
+      const p = parties[i] as ClusterParty;
+      await p.daemon.drain(1000);
+      p.daemon = new PartyDaemon(deps[i] as ConstructorParameters<typeof PartyDaemon>[0]);
+      await p.daemon.start();
+    },
     async close() {
       await coordinator.close();
       for (const p of parties) {

@@ -152,6 +152,16 @@ describe('party daemon over the in-memory transport', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(cluster.parties[0]?.ledger.listAvailable('treasury').length).toBe(count);
     expect(cluster.parties[0]?.daemon.activeSessions).toBe(0);
+    // after a restart (empty memory) the replay is still refused: presign sids are in the ledger
+    await cluster.restart(0);
+    await cluster.restart(1);
+    await hub.bus().publish(capturedSubject, captured as Uint8Array);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const i of [0, 1]) {
+      expect(cluster.parties[i]?.daemon.stats.commandsRefused).toBe(1);
+      expect(cluster.parties[i]?.daemon.activeSessions).toBe(0);
+    }
+    expect(cluster.parties[0]?.ledger.listAvailable('treasury').length).toBe(count);
     expect(pre.id).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -78,6 +78,19 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
     expect(scanForPlaintext(dir, [payload('b1'), payload('b2'), payload('b3')])).toEqual([]);
   });
 
+  it('records each session id once, durably, and prunes old ones', () => {
+    const path = join(t.dir, 'sessions', 'ledger.db');
+    const l = PartyLedger.open(path, 4);
+    expect(l.recordSession('ab01', 1_000)).toBe(true);
+    expect(l.recordSession('ab01', 2_000)).toBe(false);
+    l.close();
+    const again = PartyLedger.open(path, 4);
+    expect(again.recordSession('ab01', 3_000)).toBe(false); // survives a reopen
+    expect(again.recordSession('ab01', 1_000 + 31 * 60_000)).toBe(true); // pruned after the window
+    expect(() => again.recordSession('not hex')).toThrow(expect.objectContaining({ code: 'ERR_STORAGE_KEY_INVALID' }));
+    again.close();
+  });
+
   it('an exclusive ledger (the daemon) refuses a second opener with ERR_LEDGER_BUSY until it closes', () => {
     const path = join(t.dir, 'exclusive', 'ledger.db');
     const first = PartyLedger.open(path, 3, { exclusive: true });
