@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeStartCommand, newSid, sealCoordinatorMessage } from '../../src/daemon/control.js';
+import { encodeStartCommand, newSid, sealControlFrame, sealCoordinatorMessage } from '../../src/daemon/control.js';
+import { CURVE_ORDER } from '../../src/primitives/curve.js';
 import { derivePath } from '../../src/protocol/hd.js';
 import type { PresignaturePublic } from '../../src/protocol/sign.js';
+import { decodePartialSignature, encodePartialSignature } from '../../src/protocol/sign.js';
+import { decodeFrame } from '../../src/transport/frame.js';
 import { MemoryHub } from '../../src/transport/memory.js';
-import { sessionToken } from '../../src/transport/subjects.js';
+import { parseSubject, sessionToken } from '../../src/transport/subjects.js';
 import { rejection } from '../helpers/failure.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
 import { clusterIdentities, startCluster } from './cluster.js';
@@ -163,6 +166,64 @@ describe('party daemon over the in-memory transport', () => {
     }
     expect(cluster.parties[0]?.ledger.listAvailable('treasury').length).toBe(count);
     expect(pre.id).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('the coordinator never releases a signature built on a bad partial, and names the sender', async () => {
+    /** Replaces party 1's partial with `rewrite(bytes)`, re-signed with party 1's own identity key. */
+    const forgeParty1 = (rewrite: (payload: Uint8Array) => Uint8Array) => {
+      hub.intercept = (subject, bytes) => {
+        const s = parseSubject(subject);
+        if (s?.kind !== 'control' || s.from !== 1) return [bytes];
+        const f = decodeFrame(bytes, 1 << 20);
+        if (f.round !== 'ctl.partial') return [bytes];
+        const secret = ids.secrets[1]?.ed25519Secret as Uint8Array;
+        return [
+          sealControlFrame(secret, { sid: f.sid, from: 1, round: 'partial', seq: 1, payload: rewrite(f.payload) }),
+        ];
+      };
+    };
+    const digest = sha256(new TextEncoder().encode('tampered partial'));
+    const cases: Array<[string, (p: Uint8Array) => Uint8Array, (e: Awaited<ReturnType<typeof rejection>>) => void]> = [
+      [
+        'σ off by one: the combined signature does not verify',
+        (p) => {
+          const d = decodePartialSignature(p);
+          return encodePartialSignature({ ...d, sigma: (d.sigma + 1n) % CURVE_ORDER });
+        },
+        (e) => expect(e.details.reason).toBe('signature-invalid'),
+      ],
+      [
+        "a partial for another r'",
+        (p) => {
+          const d = decodePartialSignature(p);
+          return encodePartialSignature({ ...d, r: (d.r + 1n) % CURVE_ORDER });
+        },
+        (e) => expect(e.blame.map((b) => b.party)).toEqual([1]),
+      ],
+      [
+        'malformed bytes',
+        () => new Uint8Array([0x55, 1, 2, 3]),
+        (e) => expect(e.blame.map((b) => b.party)).toEqual([1]),
+      ],
+      [
+        'another signer position',
+        (p) => encodePartialSignature({ ...decodePartialSignature(p), signer: 0 }),
+        (e) => expect(e.blame.map((b) => b.party)).toEqual([1]),
+      ],
+    ];
+    try {
+      for (const [, rewrite, check] of cases) {
+        const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 1] });
+        forgeParty1(rewrite);
+        const err = await rejection(cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest }));
+        hub.intercept = undefined;
+        check(err);
+        // both signers consumed it before answering: a retry cannot reuse the presignature
+        for (const i of [0, 1]) expect(cluster.parties[i]?.ledger.isConsumed(pre.id)).toBe(true);
+      }
+    } finally {
+      hub.intercept = undefined;
+    }
   });
 
   it('times out with blame when a signer is not running', async () => {
