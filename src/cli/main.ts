@@ -2,6 +2,7 @@
 import { coordCommand } from './coord-command.js';
 import { demoCommand } from './demo.js';
 import { hsmInitCommand } from './hsm-command.js';
+import { identitySealCommand } from './identity-command.js';
 import { partyCommand } from './party-command.js';
 import { primesCommand } from './primes-command.js';
 import { setupCommand } from './setup-command.js';
@@ -15,6 +16,8 @@ const USAGE = `usage: mpc-custody <command>
   party --config FILE       run one party daemon (JSON logs on stdout; SIGTERM drains)
   coord --config FILE keygen|aux|presign|sign …
                             drive the parties through the session coordinator (see coord --help)
+  identity-seal --config FILE
+                            move a party's identity keys from their file into its (HSM) store
   hsm-init --token LABEL --party N [--init-token] [--module PATH] [--key-label L]
                             create (or check) a party's non-extractable AES-256 sealing key in a
                             PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN`;
@@ -33,6 +36,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return coordCommand(rest, out, (line) => console.error(line));
     case 'party':
       return partyCommand(rest, (line) => console.error(line));
+    case 'identity-seal':
+      return identitySealCommand(rest, out);
     case 'hsm-init':
       return hsmInitCommand(rest, out);
     default:

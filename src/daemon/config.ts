@@ -14,7 +14,8 @@ import type { PartyKeys, RosterEntry } from '../transport/frame.js';
  * {
  *   "party": 0,
  *   "roster": "../roster.json",          public keys of every party and of the coordinator
- *   "identityFile": "identity.key",      this party's Ed25519 + X25519 secrets (0600)
+ *   "identityFile": "identity.key",      this party's Ed25519 + X25519 secrets (0600); omit it once
+ *                                        `mpc-custody identity-seal` moved them into the store
  *   "nats": "../nats/party-0.json",      written by `mpc-custody setup` (servers, CA, nkey seed file)
  *   "dataDir": ".",                      shares/, ledger.db, prime cache
  *   "store": { "kind": "file", "keyFile": "store.key" }
@@ -43,7 +44,8 @@ export type StoreConfig =
 export interface PartyConfig {
   readonly party: number;
   readonly roster: string;
-  readonly identityFile: string;
+  /** Plaintext identity file; undefined when the identity is sealed in the store (key id "identity"). */
+  readonly identityFile: string | undefined;
   readonly nats: string;
   readonly dataDir: string;
   readonly store: StoreConfig;
@@ -156,7 +158,7 @@ export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string):
   const cfg: PartyConfig = {
     party,
     roster: at(str(raw, 'roster') as string),
-    identityFile: at(str(raw, 'identityFile') as string),
+    identityFile: raw.identityFile === undefined ? undefined : at(str(raw, 'identityFile') as string),
     nats: at(str(raw, 'nats') as string),
     dataDir: at((str(raw, 'dataDir', false) ?? '.') as string),
     store,
@@ -226,7 +228,14 @@ export async function loadIdentity(file: string, expect: RosterEntry): Promise<P
       details: { path: file },
     });
   }
-  const o = await readJson(file, 'identity file');
+  return parseIdentity(await readJson(file, 'identity file'), expect);
+}
+
+/** The store key id of a sealed identity (never a valid protocol key id: those have no leading underscore). */
+export const IDENTITY_KEY_ID = '_identity';
+
+/** Validates identity secrets against the party's roster entry. */
+export function parseIdentity(o: Record<string, unknown>, expect: RosterEntry): PartyKeys {
   const keys: PartyKeys = {
     ed25519Secret: key32(o.ed25519, 'identity ed25519'),
     x25519Secret: key32(o.x25519, 'identity x25519'),

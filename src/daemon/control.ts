@@ -36,7 +36,7 @@ import { WireReader, WireWriter } from '../util/wire.js';
 
 export const COORDINATOR_FROM = 0xfffffffe;
 const MAX_KEY_ID = 120;
-const KEY_ID_RE = /^[A-Za-z0-9_-]{1,120}$/;
+const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$/; // no leading '_': reserved for the party's own records
 const MAX_MEMBERS = 1024;
 const MAX_TEXT = 512;
 const MAX_COMMAND_BYTES = 64 * 1024;
@@ -48,7 +48,7 @@ const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign'];
 /** What a coordinator asks the members of a session to do. */
 export interface StartCommand {
   readonly op: SessionOp;
-  /** Key id ([A-Za-z0-9_-], 1..120): the key being generated or used. */
+  /** Key id ([A-Za-z0-9_-], 1..120, starting with a letter or digit): the key generated or used. */
   readonly keyId: string;
   /**
    * Roster ids of the execution's parties in execution order. keygen and aux: [0, 1, …, n−1]

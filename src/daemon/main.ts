@@ -9,9 +9,17 @@ import { PartyLedger } from '../storage/party-ledger.js';
 import { openPkcs11SecretStore } from '../storage/pkcs11-store.js';
 import { FilePrimeStore } from '../storage/prime-cache-file.js';
 import type { SealedSecretStore } from '../storage/secret-store.js';
+import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { loadPartyNatsConfig, NatsTransport } from '../transport/nats.js';
 import { SECURITY } from '../zk/params.js';
-import { loadIdentity, loadPartyConfig, loadRoster, type PartyConfig } from './config.js';
+import {
+  IDENTITY_KEY_ID,
+  loadIdentity,
+  loadPartyConfig,
+  loadRoster,
+  type PartyConfig,
+  parseIdentity,
+} from './config.js';
 import { type HealthServer, startHealthServer } from './http.js';
 import { createLogger, type Logger, safeError } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
@@ -35,6 +43,58 @@ function pickBackend(cfg: PartyConfig): MathBackend {
   return cfg.math === 'auto' ? selectBackend() : loadBackend(cfg.math);
 }
 
+/** Opens the secret store the config names (file: key file or passphrase; PKCS#11: PIN from the env). */
+export async function openConfiguredStore(cfg: PartyConfig): Promise<SealedSecretStore> {
+  let store: SealedSecretStore;
+  if (cfg.store.kind === 'pkcs11') {
+    const pin = process.env[cfg.store.pinEnv];
+    if (pin === undefined || pin.length === 0) {
+      throw new MpcError('ERR_CONFIG_INVALID', `the HSM PIN variable ${cfg.store.pinEnv} is not set`);
+    }
+    store = openPkcs11SecretStore({
+      dir: cfg.dataDir,
+      library: cfg.store.module,
+      tokenLabel: cfg.store.token,
+      pin,
+      keyLabel: cfg.store.keyLabel,
+    });
+  } else if ('keyFile' in cfg.store) {
+    store = await openFileSecretStore({ dir: cfg.dataDir, keyFile: cfg.store.keyFile });
+  } else {
+    const passphrase = process.env[cfg.store.passphraseEnv];
+    if (passphrase === undefined || passphrase.length < 12) {
+      throw new MpcError('ERR_CONFIG_INVALID', `set a passphrase of 12+ characters in ${cfg.store.passphraseEnv}`);
+    }
+    store = await openFileSecretStore({ dir: cfg.dataDir, passphrase });
+  }
+  return store;
+}
+
+/** The identity keys: from the plaintext file the config names, else sealed in the store. */
+export async function loadConfiguredIdentity(
+  cfg: PartyConfig,
+  store: SealedSecretStore,
+  me: RosterEntry,
+): Promise<PartyKeys> {
+  if (cfg.identityFile !== undefined) return loadIdentity(cfg.identityFile, me);
+  let plaintext: Buffer;
+  try {
+    ({ plaintext } = await store.getShare({ partyId: cfg.party, keyId: IDENTITY_KEY_ID }, 1));
+  } catch (e) {
+    throw new MpcError('ERR_CONFIG_INVALID', 'no identityFile in the config and no identity sealed in the store', {
+      cause: e,
+    });
+  }
+  try {
+    return parseIdentity(JSON.parse(plaintext.toString('utf8')) as Record<string, unknown>, me);
+  } catch (e) {
+    if (e instanceof MpcError) throw e;
+    throw new MpcError('ERR_CONFIG_INVALID', 'the sealed identity is malformed');
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
 export async function startParty(configFile: string, o: { log?: Logger } = {}): Promise<RunningParty> {
   const cfg = await loadPartyConfig(configFile);
   const log = o.log ?? createLogger({ level: cfg.logLevel, party: cfg.party });
@@ -52,33 +112,12 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     const roster = await loadRoster(cfg.roster);
     const me = roster.parties[cfg.party];
     if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
-    const keys = await loadIdentity(cfg.identityFile, me);
     const math = pickBackend(cfg);
     log.info({ backend: math.name }, 'math backend selected');
 
-    let store: SealedSecretStore;
-    if (cfg.store.kind === 'pkcs11') {
-      const pin = process.env[cfg.store.pinEnv];
-      if (pin === undefined || pin.length === 0) {
-        throw new MpcError('ERR_CONFIG_INVALID', `the HSM PIN variable ${cfg.store.pinEnv} is not set`);
-      }
-      store = openPkcs11SecretStore({
-        dir: cfg.dataDir,
-        library: cfg.store.module,
-        tokenLabel: cfg.store.token,
-        pin,
-        keyLabel: cfg.store.keyLabel,
-      });
-    } else if ('keyFile' in cfg.store) {
-      store = await openFileSecretStore({ dir: cfg.dataDir, keyFile: cfg.store.keyFile });
-    } else {
-      const passphrase = process.env[cfg.store.passphraseEnv];
-      if (passphrase === undefined || passphrase.length < 12) {
-        throw new MpcError('ERR_CONFIG_INVALID', `set a passphrase of 12+ characters in ${cfg.store.passphraseEnv}`);
-      }
-      store = await openFileSecretStore({ dir: cfg.dataDir, passphrase });
-    }
+    const store = await openConfiguredStore(cfg);
     closers.push(['store', () => store.close()]);
+    const keys = await loadConfiguredIdentity(cfg, store, me);
     const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, {
       sealer: store.sealer,
       exclusive: true,

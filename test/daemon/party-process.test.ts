@@ -38,6 +38,7 @@ let hsmEnv: NodeJS.ProcessEnv;
 const daemons: SpawnedParty[] = [];
 let coord: Awaited<ReturnType<typeof connectCoordinator>>;
 let publicKey: Point;
+let identity2 = '';
 
 function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<SpawnedParty> {
   return spawnParty(CLI, config, { env, timeoutMs: 30_000, drainMs: 3000 });
@@ -76,6 +77,11 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
       keyLabel: 'mpc-custody-party-2-kek',
     };
     writeFileSync(cfgFile, JSON.stringify(cfg));
+    // …and its transport identity too: sealed by the token, the plaintext file removed
+    identity2 = JSON.parse(readFileSync(join(dir, 'party-2', 'identity.key'), 'utf8')).ed25519;
+    execFileSync(process.execPath, [CLI, 'identity-seal', '--config', cfgFile], { env: hsmEnv, stdio: 'pipe' });
+    expect(existsSync(join(dir, 'party-2', 'identity.key'))).toBe(false);
+    expect(JSON.parse(readFileSync(cfgFile, 'utf8')).identityFile).toBeUndefined();
 
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnDaemon(c, hsmEnv));
@@ -210,10 +216,14 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     for (const i of [0, 1, 2]) expect(scanForPlaintext(join(dir, `party-${i}`), secrets)).toEqual([]);
     const logs = daemons.map((d) => d.lines.join('\n')).join('\n');
     for (const s of secrets) expect(logs.includes(Buffer.from(s).toString('hex'))).toBe(false);
-    for (const i of [0, 1, 2]) {
+    for (const i of [0, 1]) {
       const identity = JSON.parse(readFileSync(join(dir, `party-${i}`, 'identity.key'), 'utf8'));
       expect(logs.includes(identity.ed25519)).toBe(false);
     }
+    // party 2's identity lives only sealed in the token-backed store: not in plaintext anywhere
+    expect(identity2).toMatch(/^[0-9a-f]{64}$/);
+    expect(logs.includes(identity2)).toBe(false);
+    expect(scanForPlaintext(join(dir, 'party-2'), [Buffer.from(identity2, 'hex')])).toEqual([]);
     // party 2 (HSM) has a sealed blob and no store key file
     expect(walk(join(dir, 'party-2')).some((f) => f.endsWith('hot-wallet.share'))).toBe(true);
   });
