@@ -28,6 +28,9 @@ describe('party config', () => {
     expect(c.math).toBe('auto');
     expect(c.http).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
+    // without identityFile the identity is expected sealed in the store (identity-seal)
+    const { identityFile: _dropped, ...sealed } = base;
+    expect(parsePartyConfig(sealed, '/srv/mpc/party-1').identityFile).toBeUndefined();
   });
 
   it.each([

@@ -49,6 +49,7 @@ describe('start commands', () => {
       { ...presign, op: 'sign', path: [], presignatureId: 'ab'.repeat(32), digest: new Uint8Array(31) },
     ],
     ['a key id with a dot', { ...presign, keyId: 'a.b' }],
+    ["a key id with a leading '_' (reserved: the party's sealed identity)", { ...presign, keyId: '_identity' }],
     [
       'a path on a sign command',
       { ...presign, op: 'sign', presignatureId: 'ab'.repeat(32), digest: new Uint8Array(32) },
