@@ -71,12 +71,13 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
     await step(`generate 6 safe 1536-bit primes on ${pool.threads} worker threads (cached in ${dir})`, () =>
       primes.fill(),
     );
-    if (findNatsServer() !== undefined) {
+    // MPC_DEMO_TRANSPORT=memory forces the in-process run even with a nats-server installed
+    if (process.env.MPC_DEMO_TRANSPORT !== 'memory' && findNatsServer() !== undefined) {
       const code = await demoOverNats({ dir, backend: math.name, primes: await primes.take(6), out, step });
       summary();
       return code;
     }
-    out('  nats-server is not on PATH: running the three parties in this process (in-memory transport)');
+    out('  no nats-server (or MPC_DEMO_TRANSPORT=memory): the three parties run in this process (in-memory transport)');
 
     const opts: LocalOptions = { math, sid: `demo-${Date.now()}`, rng: () => systemRng };
     const core = await step('keygen: 2-of-3 Feldman VSS with Schnorr proofs, echo broadcast', () =>
