@@ -126,6 +126,15 @@ export class Coordinator {
     await this.#o.bus.publish(`${SUBJECT_ROOT}.${sessionToken(sid)}.control.${COORDINATOR}`, bytes);
   }
 
+  /** A fresh session id and the waiter that collects its members' reports. */
+  #open(members: readonly number[]): { sid: Uint8Array; token: string; w: Waiter } {
+    const sid = newSid();
+    const token = sessionToken(sid);
+    const w: Waiter = { members, ready: new Set(), results: new Map(), partials: new Map(), notify() {} };
+    this.#waiters.set(token, w);
+    return { sid, token, w };
+  }
+
   /** Waits until `done(w)` holds, a member reports failure, or the deadline passes. */
   async #until(token: string, w: Waiter, done: (w: Waiter) => boolean, timeoutMs: number, what: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -157,10 +166,7 @@ export class Coordinator {
     const roundTimeoutMs = this.#o.roundTimeoutMs ?? 30_000;
     const full: StartCommand = { ...cmd, roundTimeoutMs };
     const payload = encodeStartCommand(full);
-    const sid = newSid();
-    const token = sessionToken(sid);
-    const w: Waiter = { members: cmd.members, ready: new Set(), results: new Map(), partials: new Map(), notify() {} };
-    this.#waiters.set(token, w);
+    const { sid, token, w } = this.#open(cmd.members);
     try {
       await this.#publish(sid, 'start', payload);
       try {
@@ -273,10 +279,7 @@ export class Coordinator {
       roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
     };
     const payload = encodeStartCommand(cmd);
-    const sid = newSid();
-    const token = sessionToken(sid);
-    const w: Waiter = { members: pre.signers, ready: new Set(), results: new Map(), partials: new Map(), notify() {} };
-    this.#waiters.set(token, w);
+    const { sid, token, w } = this.#open(pre.signers);
     try {
       await this.#publish(sid, 'start', payload);
       await this.#until(token, w, (x) => x.members.every((m) => x.partials.has(m)), cmd.roundTimeoutMs, 'sign');

@@ -106,6 +106,7 @@ function handle(req: StartRequest | ReceiveRequest): StepReply | RefusedReply {
     const def = PROTOCOLS[req.protocol];
     if (def === undefined) throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'unknown protocol');
     secret = Uint8Array.from(req.secret);
+    req.secret.fill(0); // the structured-clone copy that crossed the thread boundary
     const ctx = { self: req.self, n: req.n, sid: req.sid, math: loadBackend(req.backend), rng: systemRng };
     runner = new PartyRunner(
       def as ProtocolDef<unknown, unknown, unknown>,

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeIdentity, encodeRoster, loadIdentity, loadRoster, parsePartyConfig } from '../../src/daemon/config.js';
+import {
+  encodeIdentity,
+  encodeRoster,
+  IDENTITY_KEY_ID,
+  loadIdentity,
+  loadRoster,
+  parsePartyConfig,
+} from '../../src/daemon/config.js';
 import { generatePartyKeys } from '../../src/transport/frame.js';
 import { errorCode } from '../helpers/failure.js';
 
@@ -88,5 +95,41 @@ describe('roster and identity files', () => {
     expect(err.message).toContain('chmod 600');
     // the secret never appears in the error
     expect(JSON.stringify(err)).not.toContain(Buffer.from(keys[1]!.secret.ed25519Secret).toString('hex'));
+  });
+});
+
+describe('an identity sealed in the store (identity-seal)', () => {
+  const keys = [generatePartyKeys(), generatePartyKeys()];
+  const cfg = (party: number) => parsePartyConfig({ ...base, party, identityFile: undefined }, join(dir, 'sealed'));
+
+  it('loads only a well-formed identity that matches the roster entry', async () => {
+    const { openFileSecretStore } = await import('../../src/storage/file-store.js');
+    const { createKeyFile } = await import('../../src/storage/software-sealer.js');
+    const { loadConfiguredIdentity } = await import('../../src/daemon/main.js');
+    const sdir = join(dir, 'sealed');
+    await createKeyFile(join(dir, 'sealed.key'));
+    const store = await openFileSecretStore({ dir: sdir, keyFile: join(dir, 'sealed.key') });
+    try {
+      // nothing sealed yet
+      await expect(loadConfiguredIdentity(cfg(1), store, keys[1]!.public)).rejects.toMatchObject({
+        code: 'ERR_CONFIG_INVALID',
+      });
+      await store.putShare({ partyId: 1, keyId: IDENTITY_KEY_ID }, 1, Buffer.from(encodeIdentity(keys[1]!.secret)));
+      const ok = await loadConfiguredIdentity(cfg(1), store, keys[1]!.public);
+      expect(Buffer.from(ok.x25519Secret).equals(Buffer.from(keys[1]!.secret.x25519Secret))).toBe(true);
+      // another party's roster entry: refused, and the secret is not in the error
+      const err = await loadConfiguredIdentity(cfg(1), store, keys[0]!.public).catch((e) => e);
+      expect(err.code).toBe('ERR_CONFIG_INVALID');
+      expect(JSON.stringify(err) + String(err.message)).not.toContain(
+        Buffer.from(keys[1]!.secret.ed25519Secret).toString('hex'),
+      );
+      // a sealed blob that is not an identity
+      await store.putShare({ partyId: 0, keyId: IDENTITY_KEY_ID }, 1, Buffer.from('not json'));
+      await expect(loadConfiguredIdentity(cfg(0), store, keys[0]!.public)).rejects.toMatchObject({
+        code: 'ERR_CONFIG_INVALID',
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

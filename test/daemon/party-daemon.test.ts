@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeStartCommand, newSid, sealControlFrame, sealCoordinatorMessage } from '../../src/daemon/control.js';
+import {
+  encodeSessionResult,
+  encodeStartCommand,
+  newSid,
+  sealControlFrame,
+  sealCoordinatorMessage,
+} from '../../src/daemon/control.js';
 import { CURVE_ORDER } from '../../src/primitives/curve.js';
 import { derivePath } from '../../src/protocol/hd.js';
 import type { PresignaturePublic } from '../../src/protocol/sign.js';
@@ -221,6 +227,42 @@ describe('party daemon over the in-memory transport', () => {
         // both signers consumed it before answering: a retry cannot reuse the presignature
         for (const i of [0, 1]) expect(cluster.parties[i]?.ledger.isConsumed(pre.id)).toBe(true);
       }
+    } finally {
+      hub.intercept = undefined;
+    }
+  });
+
+  it("the coordinator ignores a non-member's report and a frame on another party's subject", async () => {
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 1] });
+    const digest = sha256(new TextEncoder().encode('only members count'));
+    let injected = 0;
+    hub.intercept = (subject, bytes) => {
+      if (injected === 0 && subject.endsWith('.control.coord') && decodeFrame(bytes, 1 << 20).round === 'ctl.start') {
+        injected++;
+        const sid = decodeFrame(bytes, 1 << 20).sid;
+        const seal = (from: number, round: 'partial' | 'result', payload: Uint8Array) =>
+          sealControlFrame(ids.secrets[from]?.ed25519Secret as Uint8Array, { sid, from, round, seq: 1, payload });
+        const other = `mpc.${sessionToken(sid)}.control.2`;
+        const failed = encodeSessionResult({
+          ok: false,
+          code: 'ERR_X',
+          message: 'no',
+          blame: [],
+          summary: new Uint8Array(0),
+        });
+        const garbage = encodePartialSignature({ presignatureId: pre.id, signer: 1, r: 1n, sigma: 1n });
+        // queued ahead of every genuine answer: if either were taken, the signing would fail
+        queueMicrotask(() => {
+          hub.publish(other, seal(2, 'result', failed)); // party 2 is no signer of this session
+          hub.publish(other, seal(1, 'partial', garbage)); // party 1's signature, party 2's subject
+        });
+      }
+      return [bytes];
+    };
+    try {
+      const sig = await cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest });
+      expect(injected).toBe(1);
+      expect(nobleVerifies(pre.publicKey, digest, sig)).toBe(true);
     } finally {
       hub.intercept = undefined;
     }
