@@ -113,6 +113,8 @@ export class PartyDaemon {
   readonly #pending = new Map<string, Pending>();
   /** Sessions that succeeded here, with what to undo if the coordinator aborts them afterwards. */
   readonly #recent = new Map<string, () => void>();
+  /** Sessions the coordinator aborted while they were still running here. */
+  readonly #abortedWhileRunning = new Set<string>();
   readonly #active = new Map<string, Promise<void>>();
   /** Decoded key shares by key id (in memory only; sealed at rest). */
   readonly #shares = new Map<string, KeyShare>();
@@ -193,6 +195,11 @@ export class PartyDaemon {
         else p.abort('the coordinator aborted the session');
         return;
       }
+      if (msg.round === 'abort' && this.#active.has(token) && !this.#recent.has(token)) {
+        // still running here: whatever it produces must be discarded as soon as it exists
+        this.#abortedWhileRunning.add(token);
+        return;
+      }
       const undo = msg.round === 'abort' ? this.#recent.get(token) : undefined;
       if (undo !== undefined) {
         // another member failed after we finished: our output must never be used
@@ -233,7 +240,10 @@ export class PartyDaemon {
         return;
       }
     }
-    const run = this.#run(msg.sid, token, cmd).finally(() => this.#active.delete(token));
+    const run = this.#run(msg.sid, token, cmd).finally(() => {
+      this.#active.delete(token);
+      this.#abortedWhileRunning.delete(token);
+    });
     this.#active.set(token, run);
   }
 
@@ -450,10 +460,12 @@ export class PartyDaemon {
           bytes.fill(0);
         }
         this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
-        this.#remember(this.#recent, token, () => {
+        const burn = () => {
           if (!ledger.isConsumed(p.id)) ledger.consume(p.id); // burnt: never signs anything
           this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
-        });
+        };
+        if (this.#abortedWhileRunning.delete(token)) burn();
+        else this.#remember(this.#recent, token, burn);
         return encodePresignaturePublic(p);
       },
     };

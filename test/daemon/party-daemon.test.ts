@@ -268,6 +268,45 @@ describe('party daemon over the in-memory transport', () => {
     }
   });
 
+  it('a presignature from a session the coordinator aborted is burnt, even if it finished later here', async () => {
+    const before = [0, 1].map((i) => cluster.parties[i]?.ledger.countAvailable('treasury'));
+    let injected = 0;
+    hub.intercept = (subject, bytes) => {
+      if (injected === 0 && subject.endsWith('.control.coord') && decodeFrame(bytes, 1 << 20).round === 'ctl.go') {
+        injected++;
+        const sid = decodeFrame(bytes, 1 << 20).sid;
+        const failed = encodeSessionResult({
+          ok: false,
+          code: 'ERR_X',
+          message: 'no',
+          blame: [],
+          summary: new Uint8Array(0),
+        });
+        // party 1 (its own key, its own subject) reports failure first: the coordinator aborts
+        // while both members are still presigning
+        const frame = sealControlFrame(ids.secrets[1]?.ed25519Secret as Uint8Array, {
+          sid,
+          from: 1,
+          round: 'result',
+          seq: 99,
+          payload: failed,
+        });
+        queueMicrotask(() => hub.publish(`mpc.${sessionToken(sid)}.control.1`, frame));
+      }
+      return [bytes];
+    };
+    try {
+      const err = await rejection(cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 1] }));
+      expect(err.code).toBe('ERR_DAEMON_SESSION_FAILED');
+    } finally {
+      hub.intercept = undefined;
+    }
+    for (let i = 0; i < 200 && cluster.parties.some((p) => p.daemon.activeSessions > 0); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect([0, 1].map((i) => cluster.parties[i]?.ledger.countAvailable('treasury'))).toEqual(before);
+  });
+
   it('times out with blame when a signer is not running', async () => {
     await cluster.parties[2]?.daemon.drain(1000);
     const err = await rejection(
