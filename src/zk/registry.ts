@@ -3,6 +3,7 @@ import { proveAffG, verifyAffG } from './aff-g.js';
 import { proveAffP, verifyAffP } from './aff-p.js';
 import { proveDec, verifyDec } from './dec.js';
 import { proveEnc, verifyEnc } from './enc.js';
+import { proveEncElg, verifyEncElg } from './enc-elg.js';
 import { proveFac, verifyFac } from './fac.js';
 import { proveLogStar, verifyLogStar } from './log-star.js';
 import { proveMod, verifyMod } from './mod.js';
@@ -13,14 +14,15 @@ import { provePrm, verifyPrm } from './prm.js';
 /**
  * Every Paillier/ring-Pedersen proof's prove and verify, by name, for running on worker threads.
  * Each entry takes the worker's math backend first, then the same arguments as the direct call
- * (pass `undefined` for `rng`: workers use the system CSPRNG). Πsch is curve-only and cheap; it
- * runs inline and is not listed.
+ * (pass `undefined` for `rng`: workers use the system CSPRNG). Πsch and Πelog are curve-only and
+ * cheap; they run inline and are not listed.
  */
 // biome-ignore lint/suspicious/noExplicitAny: heterogeneous signatures, checked at the typed call sites in parallel.ts
 type AnyFn = (math: MathBackend, ...args: any[]) => unknown;
 
 export const PROVERS = {
   enc: proveEnc,
+  encElg: proveEncElg,
   affG: proveAffG,
   affP: proveAffP,
   logStar: proveLogStar,
@@ -34,6 +36,7 @@ export const PROVERS = {
 
 export const VERIFIERS = {
   enc: verifyEnc,
+  encElg: verifyEncElg,
   affG: verifyAffG,
   affP: verifyAffP,
   logStar: verifyLogStar,
