@@ -4,6 +4,7 @@ import type { MathBackend } from '../math/backend.js';
 import { MathPool } from '../math/pool.js';
 import { loadBackend, selectBackend } from '../math/select.js';
 import { PrimePool } from '../primitives/prime-pool.js';
+import { ephemeralSealer } from '../storage/ephemeral-sealer.js';
 import { openFileSecretStore } from '../storage/file-store.js';
 import { PartyLedger } from '../storage/party-ledger.js';
 import { openPkcs11SecretStore } from '../storage/pkcs11-store.js';
@@ -118,11 +119,16 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     const store = await openConfiguredStore(cfg);
     closers.push(['store', () => store.close()]);
     const keys = await loadConfiguredIdentity(cfg, store, me);
+    // Presignatures are sealed under a key that dies with this process: after a restart or a
+    // restored snapshot nothing stored before can be used, and open burns it (issue 17 item 1).
+    const presignatureSealer = ephemeralSealer(store.sealer);
+    closers.push(['presignature key', () => presignatureSealer.close()]);
     const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, {
-      sealer: store.sealer,
+      sealer: presignatureSealer,
       exclusive: true,
     });
     closers.push(['ledger', () => ledger.close()]);
+    log.info({ burnt: ledger.burntAtOpen }, 'presignatures of earlier runs burnt');
 
     const pool = new MathPool({ backend: math.name, threads: cfg.primes.workers });
     closers.push(['pool', () => pool.close()]);
@@ -141,6 +147,7 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     closers.push(['primes', () => primes.stop()]);
 
     const metrics = new DaemonMetrics();
+    metrics.presignaturesBurnt(ledger.burntAtOpen);
     let connected = true;
     const nats = await loadPartyNatsConfig(cfg.nats);
     if (nats.party !== cfg.party) throw new MpcError('ERR_CONFIG_INVALID', 'NATS credentials belong to another party');

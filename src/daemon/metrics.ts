@@ -17,6 +17,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * | mpc_partial_signatures_total        | counter   |                    | partial signatures released (each after its ledger consume)     |
  * | mpc_sign_duration_seconds           | histogram |                    | party time per partial: load, consume (fsync), compute, publish |
  * | mpc_presignatures_available         | gauge     | key                | available presignatures in the ledger, per key id               |
+ * | mpc_presignatures_burnt_total       | counter   |                    | presignatures of an earlier run burnt (restart, restore)        |
  * | mpc_nats_connected                  | gauge     |                    | 1 while connected to NATS, else 0                               |
  * | mpc_nats_events_total               | counter   | type               | NATS client status events (disconnect, reconnect, error, …)     |
  *
@@ -75,6 +76,7 @@ export class DaemonMetrics {
   readonly #partials: Counter;
   readonly #signDuration: Histogram;
   readonly #presignatures: Gauge<'key'>;
+  readonly #burnt: Counter;
   readonly #natsConnected: Gauge;
   readonly #natsEvents: Counter<'type'>;
 
@@ -126,6 +128,11 @@ export class DaemonMetrics {
       name: 'mpc_presignatures_available',
       help: 'Available (unconsumed) presignatures in the ledger, by key id.',
       labelNames: ['key'],
+      registers,
+    });
+    this.#burnt = new Counter({
+      name: 'mpc_presignatures_burnt_total',
+      help: 'Presignatures stored by an earlier run of the party (restart, restored snapshot) and burnt unused.',
       registers,
     });
     this.#natsConnected = new Gauge({
@@ -189,6 +196,12 @@ export class DaemonMetrics {
   setPresignaturesAvailable(keyId: string, n: number): void {
     const v = amount(n);
     if (v !== undefined) this.#presignatures.set({ key: label(keyId) }, v);
+  }
+
+  /** `n` presignatures of an earlier run were burnt (their ephemeral sealing key is gone). */
+  presignaturesBurnt(n: number): void {
+    const v = amount(n);
+    if (v !== undefined && v > 0) this.#burnt.inc(v);
   }
 
   /** A NATS client status event of `type` (disconnect, reconnect, error, …) happened. */

@@ -514,9 +514,15 @@ export class PartyDaemon {
     }
     const payload = ledger.loadPresignature(cmd.presignatureId);
     if (payload === undefined) {
+      // burnt: stored by an earlier run of this party (restart, restored snapshot), never usable
+      const burnt = ledger.isBurnt(cmd.presignatureId);
       throw new MpcError(
-        ledger.isConsumed(cmd.presignatureId) ? 'ERR_PRESIGNATURE_USED' : 'ERR_DAEMON_PRESIGNATURE_UNKNOWN',
-        'presignature is not available at this party',
+        burnt
+          ? 'ERR_PRESIGNATURE_BURNT'
+          : ledger.isConsumed(cmd.presignatureId)
+            ? 'ERR_PRESIGNATURE_USED'
+            : 'ERR_DAEMON_PRESIGNATURE_UNKNOWN',
+        burnt ? 'presignature was burnt at a restart of this party' : 'presignature is not available at this party',
       );
     }
     let presig: Presignature;

@@ -88,6 +88,8 @@ export const ERROR_CODES = {
   ERR_HSM_SESSION_LOST: 'unavailable',
   ERR_HSM_MECHANISM_UNSUPPORTED: 'unavailable',
   ERR_HSM_OPERATION_FAILED: 'io',
+  // storage hardening (issue 17: rollback-proof presignatures, sealed primes, store faults)
+  ERR_PRESIGNATURE_BURNT: 'policy',
   // transport
   ERR_TRANSPORT_FRAME_TOO_LARGE: 'invalid_args',
   ERR_TRANSPORT_FRAME_MALFORMED: 'invalid_args',

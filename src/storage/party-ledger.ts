@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MpcError } from '../errors/index.js';
 import type { PresignatureLedger } from '../protocol/sign.js';
-import { MAX_PLAINTEXT_BYTES, type Sealer, sealBlob, unsealBlob } from './sealed-blob.js';
+import { MAX_PLAINTEXT_BYTES, parseBlob, type Sealer, sealBlob, unsealBlob } from './sealed-blob.js';
 
 /**
  * The party ledger: key metadata and the presignature ledger, in one embedded SQLite database
@@ -23,9 +23,18 @@ import { MAX_PLAINTEXT_BYTES, type Sealer, sealBlob, unsealBlob } from './sealed
  *   (set to NULL in the consuming transaction) does not linger in free pages.
  *
  * Presignature payloads are sealed (sealed-blob format, key id "p.<presignature id>", version =
- * ledger epoch) by the party's sealer. A consumed entry keeps only a tombstone. Backups never carry
+ * ledger epoch) by the ledger's sealer. A consumed entry keeps only a tombstone. Backups never carry
  * available presignatures, and a restore deletes every available one and bumps the epoch (a payload
  * sealed under an old epoch cannot be unsealed any more): restore never brings a presignature back.
+ *
+ * Rollback by snapshot (issue 17 item 1): a filesystem or VM snapshot restored under the party
+ * brings consumed presignatures back as available rows, and two signatures from one presignature
+ * reveal the key. The daemon therefore seals presignatures under an *ephemeral* sealer whose key
+ * dies with the process (ephemeral-sealer.ts): nothing stored by an earlier run can be unsealed.
+ * At open, every available row not sealed under the current sealer's key (or of another epoch) is
+ * burnt: marked consumed with `burnt_at` set, payload dropped, counted in `burntAtOpen`, so the
+ * available count stays honest. A row that still fails to unseal later is burnt the same way and
+ * refused with ERR_PRESIGNATURE_BURNT.
  */
 export type ConsumeStep = 'begin' | 'updated' | 'committed';
 
@@ -52,7 +61,8 @@ export interface KeyMeta {
   readonly shareVersion: number;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: presignatures.burnt_at (a v1 ledger is migrated at open). */
+const SCHEMA_VERSION = 2;
 const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
 const HEX_RE = /^[0-9a-f]{2,256}$/;
 
@@ -64,7 +74,7 @@ CREATE TABLE IF NOT EXISTS keys (
 CREATE TABLE IF NOT EXISTS presignatures (
   id TEXT PRIMARY KEY, key_id TEXT, epoch INTEGER NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('available', 'consumed')),
-  payload BLOB, created_at INTEGER NOT NULL, consumed_at INTEGER,
+  payload BLOB, created_at INTEGER NOT NULL, consumed_at INTEGER, burnt_at INTEGER,
   CHECK ((status = 'consumed') = (payload IS NULL))) STRICT;
 CREATE INDEX IF NOT EXISTS presignatures_available ON presignatures (status, epoch, key_id);
 CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, at INTEGER NOT NULL) STRICT;
@@ -106,6 +116,7 @@ export class PartyLedger implements PresignatureLedger {
   readonly #db: Database;
   readonly #opts: LedgerOptions;
   #epoch: number;
+  #burntAtOpen = 0;
 
   private constructor(db: Database, partyId: number, epoch: number, opts: LedgerOptions) {
     this.#db = db;
@@ -142,17 +153,24 @@ export class PartyLedger implements PresignatureLedger {
         put.run('schema_version', String(SCHEMA_VERSION));
         put.run('party_id', String(partyId));
         put.run('epoch', '1');
-      } else if (schema !== String(SCHEMA_VERSION)) {
+      } else if (schema !== '1' && schema !== String(SCHEMA_VERSION)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'unsupported ledger schema version', { details: { schema } });
       } else if (get('party_id') !== String(partyId)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger belongs to another party');
+      }
+      if (schema === '1') {
+        db.exec('ALTER TABLE presignatures ADD COLUMN burnt_at INTEGER');
+        db.prepare(`UPDATE meta SET v = ? WHERE k = 'schema_version'`).run(String(SCHEMA_VERSION));
       }
       const epoch = Number(get('epoch'));
       if (!Number.isInteger(epoch) || epoch < 1 || epoch > 0xffffffff) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger epoch is invalid');
       }
+      const burnt = opts.sealer === undefined ? 0 : burnForeign(db, epoch, opts.sealer.keyRef);
       db.exec('COMMIT');
-      return new PartyLedger(db, partyId, epoch, opts);
+      const ledger = new PartyLedger(db, partyId, epoch, opts);
+      ledger.#burntAtOpen = burnt;
+      return ledger;
     } catch (e) {
       if (db?.inTransaction) db.exec('ROLLBACK');
       db?.close();
@@ -162,6 +180,14 @@ export class PartyLedger implements PresignatureLedger {
 
   get epoch(): number {
     return this.#epoch;
+  }
+
+  /**
+   * How many available presignatures `open` burnt because they were sealed by an earlier run (a
+   * restart or a restored snapshot: their ephemeral key is gone) or under another epoch.
+   */
+  get burntAtOpen(): number {
+    return this.#burntAtOpen;
   }
 
   // ---- key metadata ----
@@ -286,12 +312,60 @@ export class PartyLedger implements PresignatureLedger {
       throw new MpcError('ERR_LEDGER_CORRUPT', 'presignature row is invalid');
     }
     if (row.epoch !== this.#epoch) return undefined; // sealed under an epoch before a restore: dead
-    const { version, plaintext } = unsealBlob(this.#sealer(), { partyId: this.partyId, keyId: `p.${id}` }, row.payload);
-    if (version !== this.#epoch) {
-      plaintext.fill(0);
+    let out: { version: number; plaintext: Buffer };
+    try {
+      out = unsealBlob(this.#sealer(), { partyId: this.partyId, keyId: `p.${id}` }, row.payload);
+    } catch (e) {
+      const code = (e as MpcError).code;
+      if (code !== 'ERR_STORAGE_SEAL_AUTH' && code !== 'ERR_STORAGE_CORRUPT') throw e;
+      // sealed by an earlier run (its ephemeral key is gone) or altered: never usable, burn it
+      this.#burn(id);
+      throw new MpcError('ERR_PRESIGNATURE_BURNT', 'presignature was sealed by an earlier run of this party; burnt', {
+        details: { presignature: id },
+      });
+    }
+    if (out.version !== this.#epoch) {
+      out.plaintext.fill(0);
       throw new MpcError('ERR_STORAGE_SEAL_AUTH', 'presignature payload was sealed under another epoch');
     }
-    return plaintext;
+    return out.plaintext;
+  }
+
+  /** True when `id` was burnt (stored by an earlier run, never usable) rather than used to sign. */
+  isBurnt(id: string): boolean {
+    assertId(id, 'presignature id');
+    const row = this.#run('isBurnt', () =>
+      this.#db.prepare('SELECT burnt_at FROM presignatures WHERE id = ?').get(id),
+    ) as { burnt_at?: unknown } | undefined;
+    return typeof row?.burnt_at === 'number';
+  }
+
+  /**
+   * Burns every available presignature (marked consumed, `burnt_at` set, payload dropped) and returns
+   * how many: for when the ephemeral sealing key is lost while running (an HSM session lost).
+   */
+  burnAvailable(): number {
+    let n = 0;
+    this.#tx('burnAvailable', () => {
+      const now = Date.now();
+      n = this.#db
+        .prepare(
+          `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ? WHERE status = 'available'`,
+        )
+        .run(now, now).changes;
+    });
+    return n;
+  }
+
+  #burn(id: string): void {
+    this.#tx('burn', () => {
+      const now = Date.now();
+      this.#db
+        .prepare(
+          `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ? WHERE id = ? AND status = 'available'`,
+        )
+        .run(now, now, id);
+    });
   }
 
   /** The key id a presignature was stored under (available or consumed); undefined when unknown. */
@@ -433,6 +507,35 @@ export class PartyLedger implements PresignatureLedger {
       }
     });
   }
+}
+
+/**
+ * Burns (inside the open transaction) every available presignature of another epoch or not sealed
+ * under `keyRef`; returns how many. A payload that does not even parse is burnt too.
+ */
+function burnForeign(db: Database, epoch: number, keyRef: string): number {
+  const rows = db.prepare(`SELECT id, epoch, payload FROM presignatures WHERE status = 'available'`).all() as Array<{
+    id: unknown;
+    epoch: unknown;
+    payload: unknown;
+  }>;
+  const now = Date.now();
+  const burn = db.prepare(
+    `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ? WHERE id = ? AND status = 'available'`,
+  );
+  let n = 0;
+  for (const r of rows) {
+    let ours = false;
+    if (r.epoch === epoch && Buffer.isBuffer(r.payload)) {
+      try {
+        ours = parseBlob(r.payload).header.keyRef === keyRef;
+      } catch {
+        ours = false;
+      }
+    }
+    if (!ours) n += burn.run(now, now, r.id).changes;
+  }
+  return n;
 }
 
 function rowToKey(row: unknown): KeyMeta {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { type ErrorCode, MpcError } from '../errors/index.js';
 import { type Sealer, SealerKind, TAG_BYTES } from './sealed-blob.js';
@@ -167,8 +167,8 @@ export class Pkcs11Sealer implements Sealer {
   readonly keyRef: string;
   readonly #opts: Pkcs11Options;
   readonly #p11: pkcs11js.PKCS11;
-  readonly #session: Buffer;
-  readonly #key: Buffer;
+  #session: Buffer;
+  #key: Buffer;
   #dead = false;
   #closed = false;
 
@@ -293,40 +293,71 @@ export class Pkcs11Sealer implements Sealer {
   #crypt(op: 'encrypt' | 'decrypt', iv: Buffer, aad: Buffer, input: Buffer, outLen: number): Buffer {
     if (this.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM sealer is closed');
     if (this.#dead) throw new MpcError('ERR_HSM_SESSION_LOST', 'HSM session was lost; reopen the store');
-    const gcm: pkcs11js.AesGCM = {
-      type: pkcs11js.CK_PARAMS_AES_GCM,
-      iv,
-      aad,
-      ivBits: iv.length * 8,
-      tagBits: TAG_BYTES * 8,
-    };
-    const mech: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_GCM, parameter: gcm };
-    const out = Buffer.alloc(outLen);
     try {
-      if (op === 'encrypt') {
-        this.#p11.C_EncryptInit(this.#session, mech, this.#key);
-        const r = this.#p11.C_Encrypt(this.#session, input, out);
-        return Buffer.from(r);
-      }
-      this.#p11.C_DecryptInit(this.#session, mech, this.#key);
-      const r = this.#p11.C_Decrypt(this.#session, input, out);
-      return Buffer.from(r); // a copy; the oversized work buffer is wiped below
+      return gcmInToken(this.#p11, this.#session, this.#key, op, iv, aad, input, outLen);
     } catch (e) {
-      const c = ckr(e);
-      if (SESSION_LOST.has(c)) {
+      if (isMpcSessionLost(e)) {
         this.#dead = true;
         const entry = modules.get(this.#opts.library);
         entry?.logins.delete(this.#opts.tokenLabel);
-        throw hsmError('ERR_HSM_SESSION_LOST', `HSM ${op} failed: session lost`, e);
       }
-      if (op === 'decrypt') {
-        // SoftHSM reports a GCM tag failure as CKR_GENERAL_ERROR, others as CKR_ENCRYPTED_DATA_INVALID.
-        throw hsmError('ERR_STORAGE_SEAL_AUTH', 'sealed blob failed authentication in the HSM', e);
-      }
-      throw hsmError('ERR_HSM_OPERATION_FAILED', `HSM ${op} failed`, e);
-    } finally {
-      out.fill(0);
+      throw e;
     }
+  }
+
+  /**
+   * A sealer under a fresh AES-256 *session object* (CKA_TOKEN = false) generated in this sealer's
+   * session: the token destroys it when the session ends (process exit or restart, session loss),
+   * so whatever it sealed can never be unsealed by a later run of the party. The ledger seals
+   * presignatures with it (issue 17 item 1). Closing it destroys the key.
+   */
+  sessionKeySealer(): Sealer {
+    if (this.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM sealer is closed');
+    if (this.#dead) throw new MpcError('ERR_HSM_SESSION_LOST', 'HSM session was lost; reopen the store');
+    const label = `mpc-eph-${randomBytes(8).toString('hex')}`;
+    let key: Buffer;
+    try {
+      key = this.#p11.C_GenerateKey(this.#session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, sessionKeyTemplate(label));
+    } catch (e) {
+      throw hsmError('ERR_HSM_OPERATION_FAILED', 'generating the session key failed', e);
+    }
+    const parent = this;
+    const session = this.#session;
+    const p11 = this.#p11;
+    let closed = false;
+    const crypt = (op: 'encrypt' | 'decrypt', iv: Buffer, aad: Buffer, input: Buffer, outLen: number): Buffer => {
+      if (closed || parent.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM session-key sealer is closed');
+      if (parent.#dead || parent.#session !== session) {
+        throw new MpcError('ERR_HSM_SESSION_LOST', 'the HSM session holding the session key was lost');
+      }
+      return gcmInToken(p11, session, key, op, iv, aad, input, outLen);
+    };
+    return {
+      kind: SealerKind.pkcs11,
+      keyRef: `p11:${label}`,
+      seal(iv, aad, plaintext) {
+        const input = Buffer.from(plaintext);
+        try {
+          return crypt('encrypt', iv, aad, input, input.length + TAG_BYTES);
+        } finally {
+          input.fill(0);
+        }
+      },
+      unseal(iv, aad, sealed) {
+        if (sealed.length <= TAG_BYTES) throw new MpcError('ERR_STORAGE_SEAL_AUTH', 'sealed data shorter than the tag');
+        return crypt('decrypt', iv, aad, sealed, sealed.length);
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        if (parent.#closed || parent.#dead || parent.#session !== session) return; // gone with its session
+        try {
+          p11.C_DestroyObject(session, key);
+        } catch {
+          // the session ended first: the object died with it
+        }
+      },
+    };
   }
 
   close(): void {
@@ -335,6 +366,57 @@ export class Pkcs11Sealer implements Sealer {
     const entry = modules.get(this.#opts.library);
     if (entry !== undefined) Pkcs11Sealer.#dropLogin(this.#p11, entry, this.#opts.tokenLabel, this.#session);
     releaseModule(this.#opts.library);
+  }
+}
+
+/** A session object (CKA_TOKEN = false): sensitive, non-extractable AES-256, encrypt/decrypt only. */
+export function sessionKeyTemplate(label: string): pkcs11js.Template {
+  return kekTemplate(label).map((a) =>
+    a.type === pkcs11js.CKA_TOKEN
+      ? { type: pkcs11js.CKA_TOKEN, value: false }
+      : a.type === pkcs11js.CKA_ID
+        ? { type: pkcs11js.CKA_ID, value: createHash('sha256').update(label).digest().subarray(0, 16) }
+        : a,
+  );
+}
+
+const isMpcSessionLost = (e: unknown): boolean => e instanceof MpcError && e.code === 'ERR_HSM_SESSION_LOST';
+
+/** One AES-GCM operation inside the token under `key`; errors mapped to typed MpcErrors. */
+function gcmInToken(
+  p11: pkcs11js.PKCS11,
+  session: Buffer,
+  key: Buffer,
+  op: 'encrypt' | 'decrypt',
+  iv: Buffer,
+  aad: Buffer,
+  input: Buffer,
+  outLen: number,
+): Buffer {
+  const gcm: pkcs11js.AesGCM = {
+    type: pkcs11js.CK_PARAMS_AES_GCM,
+    iv,
+    aad,
+    ivBits: iv.length * 8,
+    tagBits: TAG_BYTES * 8,
+  };
+  const mech: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_GCM, parameter: gcm };
+  const out = Buffer.alloc(outLen);
+  try {
+    if (op === 'encrypt') {
+      p11.C_EncryptInit(session, mech, key);
+      return Buffer.from(p11.C_Encrypt(session, input, out));
+    }
+    p11.C_DecryptInit(session, mech, key);
+    return Buffer.from(p11.C_Decrypt(session, input, out)); // a copy; the work buffer is wiped below
+  } catch (e) {
+    const c = ckr(e);
+    if (SESSION_LOST.has(c)) throw hsmError('ERR_HSM_SESSION_LOST', `HSM ${op} failed: session lost`, e);
+    // SoftHSM reports a GCM tag failure as CKR_GENERAL_ERROR, others as CKR_ENCRYPTED_DATA_INVALID.
+    if (op === 'decrypt') throw hsmError('ERR_STORAGE_SEAL_AUTH', 'sealed blob failed authentication in the HSM', e);
+    throw hsmError('ERR_HSM_OPERATION_FAILED', `HSM ${op} failed`, e);
+  } finally {
+    out.fill(0);
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +227,49 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     // party 2 (HSM) has a sealed blob and no store key file
     expect(walk(join(dir, 'party-2')).some((f) => f.endsWith('hot-wallet.share'))).toBe(true);
   });
+
+  it('a data directory restored from a snapshot brings no presignature back: refused at every signer (issue 17.1)', async () => {
+    // presign, snapshot every party's data directory (and the token directory), sign
+    const pre = await coord.coordinator.presign({ keyId: 'hot-wallet', signers: [0, 2] });
+    const snap = join(dir, 'snapshot');
+    for (const d of ['party-0', 'party-1', 'party-2', 'hsm']) cpSync(join(dir, d), join(snap, d), { recursive: true });
+    const digest = sha256(new TextEncoder().encode('withdrawal before the restore'));
+    expect(
+      nobleVerifies(
+        pre.publicKey,
+        digest,
+        await coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre, digest }),
+      ),
+    ).toBe(true);
+    // stop every party, restore the snapshot, restart
+    expect(await Promise.all(daemons.map((d) => d.stop()))).toEqual([0, 0, 0]);
+    for (const d of ['party-0', 'party-1', 'party-2', 'hsm']) {
+      rmSync(join(dir, d), { recursive: true });
+      cpSync(join(snap, d), join(dir, d), { recursive: true });
+    }
+    for (const [i, c] of setup.partyConfigs.entries()) daemons[i] = await spawnDaemon(c, hsmEnv);
+    // the restored presignature is refused by both signers: the file-store party and the SoftHSM party
+    const other = sha256(new TextEncoder().encode('a second withdrawal from the same presignature'));
+    const err = await rejection(coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre, digest: other }));
+    expect(err.message).toContain('ERR_PRESIGNATURE_BURNT');
+    for (const i of [0, 2]) {
+      const d = daemons[i] as SpawnedParty;
+      for (let k = 0; k < 50 && !d.lines.some((l) => l.includes('ERR_PRESIGNATURE_BURNT')); k++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(d.lines.some((l) => l.includes('"code":"ERR_PRESIGNATURE_BURNT"') && l.includes('session failed'))).toBe(
+        true,
+      );
+      expect(d.lines.some((l) => /"burnt":[1-9]/.test(l))).toBe(true);
+      const metrics = await (await fetch(`${d.url}/metrics`)).text();
+      expect(metrics).toMatch(/mpc_presignatures_burnt_total [1-9]/);
+      expect(metrics).toMatch(/mpc_presignatures_available\{key="hot-wallet"\} 0/);
+    }
+    // the pool refills: a fresh presignature signs
+    const fresh = await coord.coordinator.presign({ keyId: 'hot-wallet', signers: [0, 2] });
+    const sig = await coord.coordinator.sign({ keyId: 'hot-wallet', presignature: fresh, digest: other });
+    expect(nobleVerifies(fresh.publicKey, other, sig)).toBe(true);
+  }, 120_000);
 
   it('drains on SIGTERM and exits 0', async () => {
     const codes = await Promise.all(daemons.map((d) => d.stop()));
