@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   ERR_KEY_SHARE_INVALID: 'invalid_key_share',
   ERR_PRESIGNATURE_USED: 'policy',
   ERR_PRESIGNATURE_INVALID: 'invalid_args',
+  // key lifecycle: refresh, reshare, backup kits
+  ERR_PRESIGNATURE_EPOCH: 'policy',
+  ERR_BACKUP_PIECE_INVALID: 'invalid_args',
+  ERR_BACKUP_KIT_INVALID: 'invalid_args',
   // configuration / CLI
   ERR_CONFIG_INVALID: 'invalid_args',
   // storage

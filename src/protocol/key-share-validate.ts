@@ -3,7 +3,7 @@
  * key-share/src/valid.rs; STYLE.md §5 "parse, don't validate"). Everything a protocol relies on
  * about a loaded share is checked here once, before any secret is used:
  *
- * core:  0 ≤ i < n, 2 ≤ t ≤ n (t = n when additive), x ∈ [1, q), n public shares that are valid
+ * core:  0 ≤ i < n, 2 ≤ t ≤ n (t = n when additive), epoch a u32 (absent = 0), x ∈ [1, q), n public shares that are valid
  *        non-identity points, Y valid and non-identity, 32-byte chain code, x_i·G = X_i, and
  *        the public shares consistent with Y: Σ X_j = Y (additive) or every X_j on one polynomial of
  *        degree t − 1 whose value at 0 is Y (Lagrange "in the exponent"; then any t of them give Y).
@@ -22,6 +22,7 @@ import { ringPedersenParams } from '../primitives/ring-pedersen.js';
 import { MAX_MODULUS_BITS, SECURITY } from '../zk/params.js';
 import { CHAIN_CODE_BYTES } from './hd.js';
 import type { KeyShare } from './key-share.js';
+import { MAX_KEY_EPOCH } from './keygen.js';
 import { evaluationPoint, interpolatePoints } from './lagrange.js';
 
 /** Most parties a share may describe (proof contexts carry the index as 16 bits). */
@@ -61,6 +62,9 @@ export function validateKeyShare(math: MathBackend, share: KeyShare): KeyShare {
   if (!Number.isInteger(t) || t < 2 || t > n) invalid('t must be an integer in [2, n]');
   if (typeof core.additive !== 'boolean') invalid('additive must be a boolean');
   if (core.additive && t !== n) invalid('an additive share needs t = n');
+  if (core.epoch !== undefined && (!Number.isInteger(core.epoch) || core.epoch < 0 || core.epoch > MAX_KEY_EPOCH)) {
+    invalid('epoch must be an integer in [0, 2^32)');
+  }
   if (typeof core.x !== 'bigint' || core.x <= 0n || core.x >= CURVE_ORDER) invalid('x must be a scalar in [1, q)');
   if (!Array.isArray(core.publicShares) || core.publicShares.length !== n) invalid('there must be n public shares');
   core.publicShares.forEach((X, j) => {

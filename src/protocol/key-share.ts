@@ -24,6 +24,11 @@ export interface CoreKeyShare {
   readonly chainCode: Uint8Array;
   /** true for the n-of-n additive variant (Σ X_j = Y); false for Feldman-VSS t-of-n (Lagrange at 0). */
   readonly additive: boolean;
+  /**
+   * Key epoch: 0 after keygen, +1 after every refresh or reshare (absent = 0, shares stored before
+   * epochs existed). Shares and presignatures of different epochs never mix (sign.ts, refresh.ts).
+   */
+  readonly epoch?: number;
 }
 
 /** Ring-Pedersen / Paillier public data of one party. */

@@ -87,7 +87,15 @@ const TAG_R2 = 0x32;
 const TAG_R2P = 0x33;
 const TAG_R3 = 0x34;
 const SHARE_TAG = 0x4b;
-const SHARE_VERSION = 1;
+/**
+ * Storage versions: 1 has no epoch field (epoch 0: every share stored before epochs existed, and
+ * every fresh keygen share, so their bytes stay unchanged); 2 adds a u32 epoch ≥ 1 after the version.
+ * One encoding per share: a version-2 blob with epoch 0 is refused.
+ */
+const SHARE_VERSION = 2;
+const SHARE_VERSION_NO_EPOCH = 1;
+/** Largest key epoch (stored as a u32). */
+export const MAX_KEY_EPOCH = 0xffffffff;
 
 // --- public types -----------------------------------------------------------------------------
 
@@ -749,6 +757,10 @@ export function validateCoreKeyShare(share: CoreKeyShare): CoreKeyShare {
   if (!Number.isInteger(t) || t < 1 || t > n) throw invalid('threshold out of range');
   if (typeof additive !== 'boolean') throw invalid('additive flag is not a boolean');
   if (additive && t !== n) throw invalid('additive share with t ≠ n');
+  const { epoch } = share;
+  if (epoch !== undefined && (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_KEY_EPOCH)) {
+    throw invalid('epoch is not an integer in [0, 2^32)');
+  }
   if (!(chainCode instanceof Uint8Array) || chainCode.length !== CHAIN_CODE_BYTES)
     throw invalid('chain code must be 32 bytes');
   if (!Array.isArray(publicShares) || publicShares.length !== n) throw invalid('needs exactly n public shares');
@@ -776,11 +788,11 @@ export function validateCoreKeyShare(share: CoreKeyShare): CoreKeyShare {
   return share;
 }
 
-const SHARE_MAX_BYTES = 2 + 12 + 1 + SCALAR_BYTES + CHAIN_CODE_BYTES + POINT_BYTES * (KEYGEN_MAX_PARTIES + 1);
+const SHARE_MAX_BYTES = 2 + 4 + 12 + 1 + SCALAR_BYTES + CHAIN_CODE_BYTES + POINT_BYTES * (KEYGEN_MAX_PARTIES + 1);
 
 /**
  * Storage encoding of a core key share (versioned, fixed layout):
- * tag 0x4b ‖ version 1 ‖ u32 i ‖ u32 n ‖ u32 t ‖ u8 additive ‖ x (32) ‖ chain code (32) ‖ X_0..X_{n−1} (33 each) ‖ Y (33).
+ * tag 0x4b ‖ version (1 | 2) ‖ [u32 epoch, version 2 only] ‖ u32 i ‖ u32 n ‖ u32 t ‖ u8 additive ‖ x (32) ‖ chain code (32) ‖ X_0..X_{n−1} (33 each) ‖ Y (33).
  * The output contains the secret share: store it encrypted.
  *
  * @throws MpcError ERR_KEY_SHARE_INVALID when the share does not validate
@@ -788,10 +800,10 @@ const SHARE_MAX_BYTES = 2 + 12 + 1 + SCALAR_BYTES + CHAIN_CODE_BYTES + POINT_BYT
  */
 export function encodeCoreKeyShare(share: CoreKeyShare): Uint8Array {
   validateCoreKeyShare(share);
-  const w = new WireWriter()
-    .u8(SHARE_TAG)
-    .u8(SHARE_VERSION)
-    .u32(share.i)
+  const epoch = share.epoch ?? 0;
+  const w = new WireWriter().u8(SHARE_TAG).u8(epoch === 0 ? SHARE_VERSION_NO_EPOCH : SHARE_VERSION);
+  if (epoch !== 0) w.u32(epoch);
+  w.u32(share.i)
     .u32(share.n)
     .u32(share.t)
     .u8(share.additive ? 1 : 0)
@@ -803,7 +815,7 @@ export function encodeCoreKeyShare(share: CoreKeyShare): Uint8Array {
 
 /**
  * Strict decoder of `encodeCoreKeyShare` output: exact layout, canonical values, then
- * `validateCoreKeyShare`.
+ * `validateCoreKeyShare`. Accepts version 1 (no epoch: epoch 0) and version 2.
  *
  * @throws MpcError ERR_KEY_SHARE_INVALID for any malformed or inconsistent input (the wire error is the cause)
  * @example const share = decodeCoreKeyShare(bytes);
@@ -814,7 +826,10 @@ export function decodeCoreKeyShare(bytes: Uint8Array): CoreKeyShare {
     const r = new WireReader(bytes, SHARE_MAX_BYTES);
     r.tag('key-share.tag', SHARE_TAG);
     const version = r.u8('key-share.version');
-    if (version !== SHARE_VERSION) throw invalid('unsupported version');
+    if (version !== SHARE_VERSION && version !== SHARE_VERSION_NO_EPOCH) throw invalid('unsupported version');
+    // Version 1 shares predate epochs: they are epoch 0.
+    const epoch = version === SHARE_VERSION_NO_EPOCH ? 0 : r.u32('key-share.epoch');
+    if (version === SHARE_VERSION && epoch === 0) throw invalid('epoch 0 must use the version-1 encoding');
     const i = r.u32('key-share.i');
     const n = r.u32('key-share.n');
     const t = r.u32('key-share.t');
@@ -829,7 +844,7 @@ export function decodeCoreKeyShare(bytes: Uint8Array): CoreKeyShare {
     );
     const publicKey = decodePoint(r.fixed('key-share.Y', POINT_BYTES), 'key-share.Y');
     r.end();
-    share = { version: 1, i, n, t, x, publicShares, publicKey, chainCode, additive: flag === 1 };
+    share = { version: 1, i, n, t, x, publicShares, publicKey, chainCode, additive: flag === 1, epoch };
   } catch (e) {
     if (e instanceof MpcError && e.code === 'ERR_KEY_SHARE_INVALID') throw e;
     if (e instanceof MpcError) throw invalid(`malformed encoding (${e.code})`, e);

@@ -145,6 +145,8 @@ export interface Presignature {
   readonly k: bigint;
   /** SECRET: χ_i, this party's additive share of k·x' (x' = derived secret key). */
   readonly chi: bigint;
+  /** Epoch of the key shares it was made from (absent = 0); sign.ts refuses it under another epoch. */
+  readonly epoch?: number;
 }
 
 // --- state ---------------------------------------------------------------------------------------
@@ -194,6 +196,8 @@ interface StateBase {
   readonly publicKey: Point;
   /** SECRET: additive share x_i (Lagrange-weighted, HD-shifted for position 0). */
   readonly x: bigint;
+  /** Key epoch of the shares (bound into psid: shares of two epochs never presign together). */
+  readonly epoch?: number;
   /** SECRET: own Paillier key. */
   readonly sk: PaillierSecretKey;
   /** Indexed by position in `signers`, own entry included. */
@@ -425,7 +429,8 @@ function assertStep<S extends PresignState['step']>(
 
 /**
  * Proof-context id of the run: binds every proof to the execution id AND to the signing set, the
- * path, the derived key and every signer's Paillier/ring-Pedersen data (SECURITY.md A11).
+ * path, the derived key, every signer's Paillier/ring-Pedersen data (SECURITY.md A11) and the key
+ * epoch (a signer holding a share of another epoch sends another psid in r1 and is refused).
  */
 function presignContextId(
   sid: Uint8Array,
@@ -433,6 +438,7 @@ function presignContextId(
   path: readonly number[],
   Y: Point,
   peers: readonly PresignPeer[],
+  epoch: number,
 ): Uint8Array {
   const w = new WireWriter().bytes(new TextEncoder().encode(`${TAG_PREFIX}.presign.context`)).bytes(sid);
   w.u32(signers.length);
@@ -441,6 +447,7 @@ function presignContextId(
   for (const idx of path) w.u32(idx);
   w.fixed(encodePoint(Y));
   for (const p of peers) w.biguint(p.rp.n).biguint(p.rp.s).biguint(p.rp.t).fixed(encodePoint(p.X));
+  w.u32(epoch);
   return sha256(w.finish());
 }
 
@@ -511,7 +518,8 @@ function init(input: PresignInput, ctx: RoundCtx): { state: PresignState; outbox
       X: X[j] as Point,
     };
   });
-  const psid = presignContextId(ctx.sid, signers, path, derived.publicKey, peers);
+  const epoch = core.epoch ?? 0;
+  const psid = presignContextId(ctx.sid, signers, path, derived.publicKey, peers, epoch);
 
   // Round 1: k_i, γ_i ← Z_q; ρ_i, ν_i ← Z*_{N_i}; K_i = enc_i(k_i; ρ_i), G_i = enc_i(γ_i; ν_i) (CRT).
   const k = randScalar(ctx);
@@ -542,6 +550,7 @@ function init(input: PresignInput, ctx: RoundCtx): { state: PresignState; outbox
     path: [...path],
     publicKey: derived.publicKey,
     x,
+    epoch,
     sk,
     peers,
     k,
@@ -845,6 +854,7 @@ function output(
     R,
     k: state.k,
     chi: state.chi,
+    epoch: state.epoch ?? 0,
   };
   return { output: presig };
 }

@@ -11,12 +11,17 @@ import { type Presignature, presignatureId } from './presign.js';
  * relabelled to sign under another ledger entry.
  */
 const TAG = 0x5053; // "PS"
+/** Version 1 has no epoch (epoch 0); version 2 adds a u32 epoch ≥ 1 after the version (one encoding each). */
 const VERSION = 1;
+const VERSION_EPOCH = 2;
 const MAX_SIGNERS = 1024;
-const MAX_BYTES = 2 + 1 + 260 + 4 + 4 * MAX_SIGNERS + 4 + 4 + 4 * MAX_PATH_LENGTH + 2 * 33 + 2 * 36 + 64;
+const MAX_BYTES = 2 + 1 + 4 + 260 + 4 + 4 * MAX_SIGNERS + 4 + 4 + 4 * MAX_PATH_LENGTH + 2 * 33 + 2 * 36 + 64;
 
 export function encodePresignature(p: Presignature): Uint8Array {
-  const w = new WireWriter().u16(TAG).u8(VERSION).bytes(p.sid).u32(p.signers.length);
+  const epoch = p.epoch ?? 0;
+  const w = new WireWriter().u16(TAG).u8(epoch === 0 ? VERSION : VERSION_EPOCH);
+  if (epoch !== 0) w.u32(epoch);
+  w.bytes(p.sid).u32(p.signers.length);
   for (const s of p.signers) w.u32(s);
   w.u32(p.self).u32(p.path.length);
   for (const i of p.path) w.u32(i);
@@ -28,7 +33,14 @@ export function decodePresignature(bytes: Uint8Array): Presignature {
   try {
     const r = new WireReader(bytes, MAX_BYTES);
     if (r.u16('presignature.tag') !== TAG) throw new MpcError('ERR_WIRE_BAD_TAG', 'not a presignature');
-    r.tag('presignature.version', VERSION);
+    const version = r.u8('presignature.version');
+    if (version !== VERSION && version !== VERSION_EPOCH) {
+      throw new MpcError('ERR_WIRE_BAD_TAG', 'unsupported presignature version');
+    }
+    const epoch = version === VERSION ? 0 : r.u32('presignature.epoch');
+    if (version === VERSION_EPOCH && epoch === 0) {
+      throw new MpcError('ERR_WIRE_NON_CANONICAL', 'epoch 0 must use the version-1 encoding');
+    }
     const sid = r.bytes('presignature.sid', 256);
     const signers = Array.from({ length: lengthAtMost(r, 'presignature.signers', MAX_SIGNERS) }, () =>
       r.u32('presignature.signer'),
@@ -51,7 +63,19 @@ export function decodePresignature(bytes: Uint8Array): Presignature {
     if (k === 0n || k >= CURVE_ORDER || chi >= CURVE_ORDER) {
       throw new MpcError('ERR_WIRE_BIGINT_TOO_LARGE', 'secret scalars out of range');
     }
-    return { version: 1, id: presignatureId(sid, R, signers, path), sid, signers, self, path, publicKey, R, k, chi };
+    return {
+      version: 1,
+      id: presignatureId(sid, R, signers, path),
+      sid,
+      signers,
+      self,
+      path,
+      publicKey,
+      R,
+      k,
+      chi,
+      epoch,
+    };
   } catch (e) {
     throw new MpcError('ERR_PRESIGNATURE_INVALID', 'stored presignature is malformed', {
       cause: e instanceof MpcError ? e : undefined,

@@ -180,26 +180,41 @@ export function rerandomize(presig: PresignaturePublic, digest: Uint8Array): Rer
   return { tau, R, r };
 }
 
+/** What the signing party knows about its key now, checked against the presignature. */
+export interface SigningKeyState {
+  /** The epoch of the party's current key share (0 before any refresh or reshare). */
+  readonly epoch: number;
+}
+
 /**
  * Issues this party's partial signature on `digest` (the 32-byte message hash the party computed
  * itself from an approved request, SECURITY.md A20). The presignature is consumed in `ledger`
  * FIRST: if that throws, nothing is computed; if anything after it fails, the presignature stays
- * consumed (fail closed, A18).
+ * consumed (fail closed, A18). With `key`, a presignature made under another key epoch is refused
+ * before anything is consumed: after a refresh or reshare, the old epoch's nonce shares are tied to
+ * shares that no longer exist (the lifecycle layer burns them).
  *
  * @throws MpcError ERR_PRESIGNATURE_USED when the ledger already holds the presignature;
+ *   ERR_PRESIGNATURE_EPOCH when it belongs to another key epoch than `key.epoch`;
  *   ERR_PROTOCOL_INPUT on a malformed presignature or digest
- * @example const partial = issuePartialSignature(presig, sha256(tx), ledger);
+ * @example const partial = issuePartialSignature(presig, sha256(tx), ledger, { epoch: share.core.epoch ?? 0 });
  */
 export function issuePartialSignature(
   presig: Presignature,
   digest: Uint8Array,
   ledger: PresignatureLedger,
+  key?: SigningKeyState,
 ): PartialSignature {
   // Public checks only (a malformed request does not burn the presignature)…
   assertPublic(presig);
   assertDigest(digest);
   if (!Number.isInteger(presig.self) || presig.self < 0 || presig.self >= presig.signers.length) {
     inputError('self must be a position in signers');
+  }
+  if (key !== undefined && (presig.epoch ?? 0) !== key.epoch) {
+    throw new MpcError('ERR_PRESIGNATURE_EPOCH', 'presignature belongs to another key epoch; refusing to sign', {
+      details: { presignature: presig.id, presignatureEpoch: presig.epoch ?? 0, keyEpoch: key.epoch },
+    });
   }
   // …then §8.2 rule 1 / A18: consume BEFORE the secret shares are even read. From here on every
   // failure leaves the presignature consumed (fail closed).
