@@ -233,6 +233,7 @@ describe('refresh dealing: malicious parties', () => {
     const r = dealing('long-S', tamper);
     // Everyone names party 2 (party 2 itself by the others' abort notices).
     expect(blamed(r)).toEqual([[2], [2], [2]]);
+    expect((r.errors[0] as MpcError).blame[0]?.reason).toMatch(/commitment has 2 entries, expected 1/);
   });
 
   it('a party holding a share of another epoch is named before any share is used', () => {
@@ -252,6 +253,7 @@ describe('refresh dealing: malicious parties', () => {
     ]);
     const r = dealing('bad-z', tamper);
     expect(blamed(r)).toEqual([[0], [0], [0]]);
+    expect((r.errors[1] as MpcError).blame[0]?.reason).toMatch(/Schnorr/);
   });
 
   it('refuses an additive share and a share that does not match the record', () => {
