@@ -118,6 +118,18 @@ export const ERROR_CODES = {
   ERR_DAEMON_SESSION_FAILED: 'aborted',
   ERR_DAEMON_PRIMES_EXHAUSTED: 'unavailable',
   ERR_DAEMON_HTTP_LISTEN: 'io',
+  // policy engine, signed policy versions, operator registry and approvals
+  ERR_POLICY_TOO_LARGE: 'invalid_args',
+  ERR_POLICY_DOCUMENT_INVALID: 'invalid_args',
+  ERR_POLICY_INTENT_INVALID: 'invalid_args',
+  ERR_POLICY_PRICE_MISSING: 'policy',
+  ERR_POLICY_SIGNED_MALFORMED: 'invalid_args',
+  ERR_POLICY_QUORUM: 'policy',
+  ERR_POLICY_VERSION_OLD: 'policy',
+  ERR_POLICY_VERSION_CONFLICT: 'policy',
+  ERR_POLICY_ADMIN_SET_INVALID: 'invalid_args',
+  ERR_POLICY_REGISTRY_INVALID: 'invalid_args',
+  ERR_POLICY_APPROVAL_INVALID: 'policy',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
