@@ -10,6 +10,7 @@ import {
 } from '../protocol/sign.js';
 import type { Bus } from '../transport/bus.js';
 import type { RosterEntry } from '../transport/frame.js';
+import { encodeSessionKeys, openSessionKey } from '../transport/session-keys.js';
 import { COORDINATOR, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
 import {
   type CoordinatorRound,
@@ -47,6 +48,8 @@ export interface CoordinatorOptions {
 interface Waiter {
   readonly members: readonly number[];
   readonly ready: Set<number>;
+  /** Each ready member's signed session key (its `ready` payload), relayed in `go`. */
+  readonly sessionKeys: Map<number, Uint8Array>;
   readonly results: Map<number, SessionResult>;
   readonly partials: Map<number, Uint8Array>;
   notify: () => void;
@@ -94,8 +97,25 @@ export class Coordinator {
       if (subject !== `${SUBJECT_ROOT}.${token}.control.${m.from}`) return;
       const w = this.#waiters.get(token);
       if (w === undefined || !w.members.includes(m.from)) return;
-      if (m.round === 'ready') w.ready.add(m.from);
-      else if (m.round === 'partial') {
+      if (m.round === 'ready') {
+        if (w.ready.has(m.from) || w.results.has(m.from)) return;
+        try {
+          // checked here too so that a party announcing a bad key is named (its ready is signed)
+          openSessionKey(m.payload, m.sid, m.from, (this.#o.roster[m.from] as RosterEntry).ed25519);
+          w.sessionKeys.set(m.from, m.payload);
+          w.ready.add(m.from);
+        } catch (e) {
+          const code = e instanceof MpcError ? e.code : 'ERR_TRANSPORT_SESSION_KEY_INVALID';
+          const reason = 'announced a session key not signed by its identity';
+          w.results.set(m.from, {
+            ok: false,
+            code,
+            message: reason,
+            blame: [{ party: m.from, reason }],
+            summary: new Uint8Array(0),
+          });
+        }
+      } else if (m.round === 'partial') {
         if (!w.partials.has(m.from)) w.partials.set(m.from, m.payload);
       } else {
         let r: SessionResult;
@@ -130,7 +150,14 @@ export class Coordinator {
   #open(members: readonly number[]): { sid: Uint8Array; token: string; w: Waiter } {
     const sid = newSid();
     const token = sessionToken(sid);
-    const w: Waiter = { members, ready: new Set(), results: new Map(), partials: new Map(), notify() {} };
+    const w: Waiter = {
+      members,
+      ready: new Set(),
+      sessionKeys: new Map(),
+      results: new Map(),
+      partials: new Map(),
+      notify() {},
+    };
     this.#waiters.set(token, w);
     return { sid, token, w };
   }
@@ -181,7 +208,8 @@ export class Coordinator {
         await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
         throw e;
       }
-      await this.#publish(sid, 'go', new Uint8Array(0));
+      // go carries every member's signed session key: no extra round trip for forward secrecy
+      await this.#publish(sid, 'go', encodeSessionKeys(w.sessionKeys));
       // every round may take up to its deadline at each party, plus the report itself
       try {
         await this.#until(

@@ -16,6 +16,7 @@ import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
 import type { PartyLedger } from '../storage/party-ledger.js';
 import { getKeyShare, putKeyShare, type SecretStore } from '../storage/secret-store.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
+import { decodeSessionKeys } from '../transport/session-keys.js';
 import { COORDINATOR, controlSubject, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
 import type { Transport, TransportSession } from '../transport/types.js';
 import {
@@ -97,7 +98,8 @@ export interface PartyDaemonOptions {
 
 interface Pending {
   readonly joined: JoinedSession;
-  go: () => void;
+  /** `payload`: the members' signed session keys, relayed by the coordinator. */
+  go: (payload: Uint8Array) => void;
   abort: (why: string) => void;
 }
 
@@ -191,7 +193,7 @@ export class PartyDaemon {
     if (msg.round === 'go' || msg.round === 'abort') {
       const p = this.#pending.get(token);
       if (p !== undefined) {
-        if (msg.round === 'go') p.go();
+        if (msg.round === 'go') p.go(msg.payload);
         else p.abort('the coordinator aborted the session');
         return;
       }
@@ -304,7 +306,7 @@ export class PartyDaemon {
     };
     try {
       const prepared = await this.#prepare(cmd, token);
-      await this.#awaitGo(token, joined, session);
+      await this.#awaitGo(token, joined, session, cmd.members);
       const ctx: RoundCtx = {
         self: cmd.members.indexOf(this.self),
         n: cmd.members.length,
@@ -358,18 +360,33 @@ export class PartyDaemon {
     }
   }
 
-  /** Announces ready and waits for the coordinator's go (or abort / timeout). */
-  async #awaitGo(token: string, joined: JoinedSession, session: TransportSession): Promise<void> {
-    const wait = new Promise<void>((resolve, reject) => {
+  /**
+   * Announces ready and waits for the coordinator's go (or abort / timeout), then accepts the
+   * members' session keys carried by the go.
+   *
+   * Forward secrecy without a round trip: `ready` carries this party's ephemeral X25519 key signed
+   * with its identity key for this sid, and the coordinator's `go` (sent once every member is ready
+   * anyway) relays every member's signed key. Each party checks each signature against the roster
+   * itself, so the coordinator can withhold keys (the session is refused) but cannot substitute
+   * one. A peer broadcast of the keys would need its own barrier (a key published before a peer
+   * subscribed is lost), which is exactly what ready/go already is.
+   */
+  async #awaitGo(
+    token: string,
+    joined: JoinedSession,
+    session: TransportSession,
+    members: readonly number[],
+  ): Promise<void> {
+    const wait = new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new MpcError('ERR_DAEMON_SESSION_TIMEOUT', 'no go from the coordinator in time')),
         this.#o.readyTimeoutMs ?? 60_000,
       );
       this.#pending.set(token, {
         joined,
-        go: () => {
+        go: (payload) => {
           clearTimeout(timer);
-          resolve();
+          resolve(payload);
         },
         abort: (why) => {
           clearTimeout(timer);
@@ -377,12 +394,16 @@ export class PartyDaemon {
         },
       });
     });
+    let keys: Uint8Array;
     try {
-      await session.sendControl('ready', new Uint8Array(0));
-      await wait;
+      await session.sendControl('ready', session.sessionKey);
+      keys = await wait;
     } finally {
       this.#pending.delete(token);
     }
+    // a missing key or one not signed by that member's roster identity refuses the session here,
+    // before any protocol message exists (no blame: the relay, not the member, may be at fault)
+    session.acceptSessionKeys(decodeSessionKeys(keys), members);
   }
 
   /** Checks preconditions and loads inputs before announcing ready (a party that cannot run says so). */

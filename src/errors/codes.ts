@@ -108,6 +108,9 @@ export const ERROR_CODES = {
   ERR_TRANSPORT_CONNECT: 'unavailable',
   ERR_TRANSPORT_PERMISSION: 'policy',
   ERR_TRANSPORT_SETUP_FAILED: 'io',
+  // transport: per-session ephemeral keys (issue 17 item 6)
+  ERR_TRANSPORT_SESSION_KEY_MISSING: 'invalid_args',
+  ERR_TRANSPORT_SESSION_KEY_INVALID: 'invalid_args',
   // daemon
   ERR_DAEMON_SESSION_REUSED: 'bug',
   ERR_DAEMON_COMMAND_INVALID: 'invalid_args',

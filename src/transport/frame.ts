@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { Packr, Unpackr } from 'msgpackr';
@@ -9,6 +8,13 @@ import { Ed25519Signer, ed25519Verify } from '../primitives/ed25519.js';
 import { MAX_BODY_BYTES } from '../protocol/runner.js';
 import { ALL } from '../protocol/types.js';
 import { WireWriter } from '../util/wire.js';
+import {
+  announceSessionKey,
+  ephemeralPublicKey,
+  newEphemeralSecret,
+  openSessionKey,
+  sessionPairwiseKey,
+} from './session-keys.js';
 
 /**
  * Transport frames (ARCHITECTURE.md "Frames", SECURITY.md A11, A12, A24–A26, A35, A36).
@@ -17,8 +23,10 @@ import { WireWriter } from '../util/wire.js';
  * - `sig` is the sender's Ed25519 signature over a canonical (WireWriter) encoding of every other
  *   field, so the signature does not depend on msgpack's encoding choices;
  * - P2P payloads (to ≠ ALL) are ChaCha20-Poly1305 ciphertexts `nonce(12) ‖ ct ‖ tag(16)` under a
- *   per-session pairwise key HKDF-SHA256(X25519(a, B), salt = sid, info = label ‖ lo ‖ hi ‖ pk_lo ‖
- *   pk_hi); the canonical header is the associated data; broadcast payloads are signed only;
+ *   per-session pairwise key derived from per-session ephemeral X25519 keys that each party signs
+ *   with its identity key (session-keys.ts: forward secrecy, a stolen identity key decrypts no
+ *   recorded session); the canonical header is the associated data; broadcast payloads are signed
+ *   only. P2P frames flow only once the peers' signed session keys were accepted;
  * - decoding checks the raw size before parsing, pre-scans the msgpack structure (flat map, scalar
  *   values, declared lengths in bounds, no trailing bytes) before msgpackr sees it, copies into a
  *   null-prototype object and rejects `__proto__` / `constructor` / `prototype` and unknown keys;
@@ -30,7 +38,6 @@ import { WireWriter } from '../util/wire.js';
 export const FRAME_VERSION = 1;
 const SIGN_TAG = 'mpc-custody.transport.v1.frame';
 const AD_TAG = 'mpc-custody.transport.v1.ad';
-const KEY_LABEL = 'mpc-custody.transport.v1.p2p-key';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const SIG_BYTES = 64;
@@ -326,7 +333,11 @@ export class ReplayWindow {
 
 // --- keys and AEAD ---------------------------------------------------------------------------------
 
-/** A party's long-term transport identity: Ed25519 for signatures, X25519 for pairwise keys. */
+/**
+ * A party's long-term transport identity: Ed25519 signs frames and the per-session ephemeral keys.
+ * The static X25519 key stays in the roster format but no longer enters any P2P key (forward
+ * secrecy: P2P keys come from per-session ephemeral keys only, session-keys.ts).
+ */
 export interface PartyKeys {
   readonly ed25519Secret: Uint8Array;
   readonly x25519Secret: Uint8Array;
@@ -345,44 +356,6 @@ export function generatePartyKeys(): { secret: PartyKeys; public: RosterEntry } 
     secret: { ed25519Secret: ed, x25519Secret: x },
     public: { ed25519: ed25519.getPublicKey(ed), x25519: x25519.getPublicKey(x) },
   };
-}
-
-/** Per-session pairwise key between `self` and `peer` (symmetric: both sides derive the same key). */
-export function pairwiseKey(
-  self: number,
-  selfX25519Secret: Uint8Array,
-  peer: number,
-  roster: readonly RosterEntry[],
-  sid: Uint8Array,
-): Uint8Array {
-  const mine = roster[self];
-  const theirs = roster[peer];
-  if (!mine || !theirs || self === peer)
-    throw new MpcError('ERR_TRANSPORT_ARGS', 'pairwise key needs two roster parties');
-  let shared: Uint8Array;
-  try {
-    shared = x25519.getSharedSecret(selfX25519Secret, theirs.x25519);
-  } catch {
-    throw new MpcError('ERR_TRANSPORT_KEY_INVALID', 'X25519 key agreement failed (invalid or low-order key)', {
-      details: { peer },
-    });
-  }
-  try {
-    if (shared.every((x) => x === 0)) {
-      throw new MpcError('ERR_TRANSPORT_KEY_INVALID', 'X25519 shared secret is zero', { details: { peer } });
-    }
-    const [lo, hi] = self < peer ? [self, peer] : [peer, self];
-    const info = new WireWriter()
-      .bytes(new TextEncoder().encode(KEY_LABEL))
-      .u32(lo)
-      .u32(hi)
-      .bytes((roster[lo] as RosterEntry).x25519)
-      .bytes((roster[hi] as RosterEntry).x25519)
-      .finish();
-    return hkdf(sha256, shared, sid, info, 32);
-  } finally {
-    shared.fill(0);
-  }
 }
 
 function seal(key: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
@@ -425,6 +398,11 @@ export interface FrameCodecOptions {
   /** Largest accepted |now − ts| in ms (default 5 minutes). */
   readonly maxSkewMs?: number;
   readonly now?: () => number;
+  /**
+   * This session's ephemeral X25519 secret (default: a fresh random one). The codec takes
+   * ownership and zeroizes it; tests pass one to keep a copy and prove a capture decrypts.
+   */
+  readonly ephemeralSecret?: Uint8Array;
 }
 
 /** Where a frame came from as far as the channel can tell (e.g. the sender token of the subject). */
@@ -440,15 +418,22 @@ export type OpenResult =
 
 /**
  * Seals and opens frames of one session for one party: signs with the party's Ed25519 key,
- * encrypts P2P payloads under per-session pairwise keys, numbers frames, and keeps a replay window
- * per sender. `open` throws FrameRejected for every bad frame and never anything else.
+ * encrypts P2P payloads under pairwise keys derived from per-session ephemeral keys, numbers
+ * frames, and keeps a replay window per sender. `open` throws FrameRejected for every bad frame and
+ * never anything else. P2P frames need the peers' signed session keys (`acceptSessionKeys`): until
+ * then sealing one throws and opening one is refused with ERR_TRANSPORT_SESSION_KEY_MISSING.
  */
 export class FrameCodec {
   readonly self: number;
   readonly sid: Uint8Array;
   readonly #edSecret: Uint8Array;
   readonly #signer: Ed25519Signer;
-  readonly #xSecret: Uint8Array;
+  /** Ephemeral X25519 secret; zeroized once the pairwise keys exist (or on dispose). */
+  readonly #eSecret: Uint8Array;
+  readonly #ePublic: Uint8Array;
+  /** This party's signed ephemeral public key for this session (announce it to the peers). */
+  readonly sessionKey: Uint8Array;
+  #keysAccepted = false;
   readonly #roster: readonly RosterEntry[];
   readonly #limits: FrameLimits;
   readonly #maxSkew: number;
@@ -477,7 +462,12 @@ export class FrameCodec {
     this.sid = Uint8Array.from(o.sid);
     this.#edSecret = Uint8Array.from(o.keys.ed25519Secret);
     this.#signer = new Ed25519Signer(this.#edSecret);
-    this.#xSecret = Uint8Array.from(o.keys.x25519Secret);
+    if (o.ephemeralSecret !== undefined && o.ephemeralSecret.length !== 32) {
+      throw new MpcError('ERR_TRANSPORT_KEY_INVALID', 'ephemeral secret must be 32 bytes');
+    }
+    this.#eSecret = o.ephemeralSecret ?? newEphemeralSecret();
+    this.#ePublic = ephemeralPublicKey(this.#eSecret);
+    this.sessionKey = announceSessionKey(this.#signer, this.sid, this.self, this.#ePublic);
     this.#roster = o.roster.map((r) => ({ ed25519: Uint8Array.from(r.ed25519), x25519: Uint8Array.from(r.x25519) }));
     this.#limits = o.limits ?? DEFAULT_LIMITS;
     this.#maxSkew = o.maxSkewMs ?? 5 * 60_000;
@@ -489,13 +479,62 @@ export class FrameCodec {
     return this.#roster.length;
   }
 
-  #key(peer: number): Uint8Array {
-    let k = this.#keys.get(peer);
-    if (!k) {
-      k = pairwiseKey(this.self, this.#xSecret, peer, this.#roster, this.sid);
-      this.#keys.set(peer, k);
+  /** Whether the peers' session keys were accepted (P2P frames can flow). */
+  get sessionKeysAccepted(): boolean {
+    return this.#keysAccepted;
+  }
+
+  /**
+   * Accepts the signed session keys of `peers` (roster ids; this party may be among them), derives
+   * a pairwise key with each and zeroizes the ephemeral secret. All or nothing, at most once: a
+   * missing key or one not signed by that peer's roster identity for this sid refuses the session.
+   * @throws MpcError ERR_TRANSPORT_SESSION_KEY_MISSING, ERR_TRANSPORT_SESSION_KEY_INVALID,
+   * ERR_TRANSPORT_KEY_INVALID (low-order key), ERR_TRANSPORT_ARGS (called twice, unknown peer)
+   */
+  acceptSessionKeys(keys: ReadonlyMap<number, Uint8Array>, peers: readonly number[]): void {
+    this.#live();
+    if (this.#keysAccepted) throw new MpcError('ERR_TRANSPORT_ARGS', 'session keys were already accepted');
+    const publics = new Map<number, Uint8Array>();
+    for (const peer of peers) {
+      if (peer === this.self) continue;
+      const identity = this.#roster[peer]?.ed25519;
+      if (!isU32(peer) || identity === undefined) throw new MpcError('ERR_TRANSPORT_ARGS', 'peer is not in the roster');
+      const announcement = keys.get(peer);
+      if (announcement === undefined) {
+        throw new MpcError('ERR_TRANSPORT_SESSION_KEY_MISSING', `no session key for party ${peer}`, {
+          details: { peer },
+        });
+      }
+      publics.set(peer, openSessionKey(announcement, this.sid, peer, identity));
     }
-    return k;
+    const derived = new Map<number, Uint8Array>();
+    try {
+      for (const [peer, peerPublic] of publics) {
+        derived.set(
+          peer,
+          sessionPairwiseKey({
+            sid: this.sid,
+            self: this.self,
+            selfSecret: this.#eSecret,
+            selfPublic: this.#ePublic,
+            selfIdentity: (this.#roster[this.self] as RosterEntry).ed25519,
+            peer,
+            peerPublic,
+            peerIdentity: (this.#roster[peer] as RosterEntry).ed25519,
+          }),
+        );
+      }
+    } catch (e) {
+      for (const k of derived.values()) k.fill(0);
+      throw e;
+    }
+    for (const [peer, k] of derived) this.#keys.set(peer, k);
+    this.#keysAccepted = true;
+    this.#eSecret.fill(0); // forward secrecy: nothing left that could re-derive the keys
+  }
+
+  #key(peer: number): Uint8Array | undefined {
+    return this.#keys.get(peer);
   }
 
   #live(): void {
@@ -510,8 +549,14 @@ export class FrameCodec {
     }
     if (typeof round !== 'string' || !ROUND_RE.test(round)) throw new MpcError('ERR_TRANSPORT_ARGS', 'invalid round');
     const kind: FrameKind = to === ALL ? 'broadcast' : 'p2p';
+    const key = kind === 'p2p' ? this.#key(to) : undefined;
+    if (kind === 'p2p' && key === undefined) {
+      throw new MpcError('ERR_TRANSPORT_SESSION_KEY_MISSING', 'no session key with this recipient', {
+        details: { peer: to },
+      });
+    }
     const head = { v: FRAME_VERSION, sid: this.sid, round, from: this.self, to, seq: ++this.#seq, ts: this.#now() };
-    const body = kind === 'p2p' ? seal(this.#key(to), frameAd(head), payload) : payload;
+    const body = key !== undefined ? seal(key, frameAd(head), payload) : payload;
     if (body.length > this.#limits.maxPayloadBytes(round, kind)) {
       throw new MpcError('ERR_TRANSPORT_FRAME_TOO_LARGE', 'payload exceeds the limit of its round');
     }
@@ -578,7 +623,11 @@ export class FrameCodec {
     }
     let payload = f.payload;
     if (kind === 'p2p') {
-      const pt = open(this.#key(f.from), frameAd(f), f.payload);
+      const key = this.#key(f.from);
+      if (key === undefined) {
+        throw refuse('ERR_TRANSPORT_SESSION_KEY_MISSING', 'no session key with the sender', f.from);
+      }
+      const pt = open(key, frameAd(f), f.payload);
       if (!pt) throw blame('ERR_TRANSPORT_FAULT', 'frame payload does not decrypt');
       payload = pt;
     }
@@ -593,7 +642,7 @@ export class FrameCodec {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#edSecret.fill(0);
-    this.#xSecret.fill(0);
+    this.#eSecret.fill(0);
     for (const k of this.#keys.values()) k.fill(0);
     this.#keys.clear();
   }

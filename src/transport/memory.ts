@@ -35,9 +35,9 @@ export class MemoryHub {
     self: number,
     keys: PartyKeys,
     roster: readonly RosterEntry[],
-    opts: { limits?: FrameLimits } = {},
+    opts: MemoryTransportOptions = {},
   ): MemoryTransport {
-    return new MemoryTransport(this, self, keys, roster, opts.limits);
+    return new MemoryTransport(this, self, keys, roster, opts);
   }
 
   /** @internal */
@@ -81,21 +81,36 @@ export class MemoryHub {
   }
 }
 
+export interface MemoryTransportOptions {
+  readonly limits?: FrameLimits;
+  /**
+   * Source of each session's ephemeral X25519 secret (default: fresh random). Tests only: a test
+   * keeps a copy to prove that a recorded session decrypts with it and not without it.
+   */
+  readonly ephemeralSecret?: (sid: Uint8Array) => Uint8Array;
+}
+
 export class MemoryTransport implements Transport {
   readonly self: number;
   readonly #hub: MemoryHub;
   readonly #keys: PartyKeys;
   readonly #roster: readonly RosterEntry[];
-  readonly #limits: FrameLimits | undefined;
+  readonly #o: MemoryTransportOptions;
   readonly #sessions = new Set<CodecSession>();
   #closed = false;
 
-  constructor(hub: MemoryHub, self: number, keys: PartyKeys, roster: readonly RosterEntry[], limits?: FrameLimits) {
+  constructor(
+    hub: MemoryHub,
+    self: number,
+    keys: PartyKeys,
+    roster: readonly RosterEntry[],
+    opts: MemoryTransportOptions = {},
+  ) {
     this.#hub = hub;
     this.self = self;
     this.#keys = keys;
     this.#roster = roster;
-    this.#limits = limits;
+    this.#o = opts;
   }
 
   async join(sid: Uint8Array, handler: TransportHandler): Promise<TransportSession> {
@@ -106,7 +121,8 @@ export class MemoryTransport implements Transport {
         sid,
         keys: this.#keys,
         roster: this.#roster,
-        ...(this.#limits ? { limits: this.#limits } : {}),
+        ...(this.#o.limits ? { limits: this.#o.limits } : {}),
+        ...(this.#o.ephemeralSecret ? { ephemeralSecret: this.#o.ephemeralSecret(sid) } : {}),
       },
       handler,
       async (subject, bytes) => {

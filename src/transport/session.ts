@@ -8,6 +8,14 @@ import type { Channel, TransportHandler, TransportSession } from './types.js';
 export const CONTROL_ROUND_PREFIX = 'ctl.';
 
 /**
+ * P2P frames that arrive before the session keys were accepted are held, at most this many per
+ * sender: a peer that received `go` first may already send its first round while our `go` is still
+ * on its way. An honest peer cannot get further ahead than one round before it needs our messages,
+ * so a few frames per sender are plenty; more are refused.
+ */
+const MAX_EARLY_P2P_PER_SENDER = 4;
+
+/**
  * Transport-independent session logic shared by the NATS and in-memory transports: builds the
  * subject of each outgoing frame and turns inbound (subject, bytes) into handler calls. Never throws
  * for inbound data.
@@ -19,6 +27,8 @@ export class CodecSession implements TransportSession {
   readonly #handler: TransportHandler;
   readonly #publish: (subject: string, bytes: Uint8Array) => Promise<void>;
   readonly #onLeave: () => Promise<void>;
+  /** P2P frames received before `acceptSessionKeys`, by sender, in arrival order. */
+  #early = new Map<number, Array<{ subject: string; bytes: Uint8Array }>>();
   #left = false;
 
   constructor(
@@ -37,6 +47,18 @@ export class CodecSession implements TransportSession {
 
   get self(): number {
     return this.#codec.self;
+  }
+
+  get sessionKey(): Uint8Array {
+    return this.#codec.sessionKey;
+  }
+
+  acceptSessionKeys(keys: ReadonlyMap<number, Uint8Array>, peers: readonly number[]): void {
+    if (this.#left) throw new MpcError('ERR_TRANSPORT_CLOSED', 'session was left');
+    this.#codec.acceptSessionKeys(keys, peers);
+    const early = [...this.#early.values()].flat();
+    this.#early = new Map();
+    for (const e of early) this.inbound(e.subject, e.bytes);
   }
 
   async send(to: number, round: string, payload: Uint8Array): Promise<void> {
@@ -70,6 +92,10 @@ export class CodecSession implements TransportSession {
       if (s.kind === 'p2p' && s.to !== this.self) {
         throw new FrameRejected('ERR_TRANSPORT_MISROUTED', 'frame arrived on another inbox', s.from, false);
       }
+      if (s.kind === 'p2p' && !this.#codec.sessionKeysAccepted && (s.from as number) < this.#codec.n) {
+        this.#holdEarly(s.from as number, subject, bytes);
+        return;
+      }
       const res = this.#codec.open(bytes, { kind: s.kind === 'p2p' ? 'p2p' : 'broadcast', from: s.from });
       if (res.status === 'duplicate') return;
       const isControl = res.frame.round.startsWith(CONTROL_ROUND_PREFIX);
@@ -102,6 +128,20 @@ export class CodecSession implements TransportSession {
     }
   }
 
+  #holdEarly(from: number, subject: string, bytes: Uint8Array): void {
+    const held = this.#early.get(from) ?? [];
+    if (held.length >= MAX_EARLY_P2P_PER_SENDER) {
+      throw new FrameRejected(
+        'ERR_TRANSPORT_SESSION_KEY_MISSING',
+        'too many P2P frames before the session keys were set',
+        from,
+        false,
+      );
+    }
+    held.push({ subject, bytes });
+    this.#early.set(from, held);
+  }
+
   #reject(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void {
     try {
       this.#handler.onReject?.(err, channel, subjectSender);
@@ -113,6 +153,7 @@ export class CodecSession implements TransportSession {
   async leave(): Promise<void> {
     if (this.#left) return;
     this.#left = true;
+    this.#early = new Map();
     this.#codec.dispose();
     await this.#onLeave();
   }

@@ -24,6 +24,17 @@ export interface TransportHandler {
 
 export interface TransportSession {
   readonly sid: Uint8Array;
+  /**
+   * This party's ephemeral X25519 key for the session, signed with its identity key and bound to
+   * the sid (session-keys.ts). The daemon announces it in its `ready` report.
+   */
+  readonly sessionKey: Uint8Array;
+  /**
+   * Accepts the peers' signed session keys (roster id → announcement) for the members `peers`;
+   * P2P frames flow only afterwards (earlier inbound ones are held, a few per sender). Throws, and
+   * the session must then be refused, when a key is missing or not signed by that peer's identity.
+   */
+  acceptSessionKeys(keys: ReadonlyMap<number, Uint8Array>, peers: readonly number[]): void;
   /** P2P (to = party index, encrypted) or broadcast (to = ALL, signed only). */
   send(to: number, round: string, payload: Uint8Array): Promise<void>;
   /** A signed control frame (start / ready / abort) on the session's control subject. */

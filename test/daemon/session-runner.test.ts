@@ -14,6 +14,7 @@ import { parseSubject } from '../../src/transport/subjects.js';
 import type { Transport } from '../../src/transport/types.js';
 import { TestDrbg } from '../helpers/drbg.js';
 import { math, sid } from '../helpers/keys.js';
+import { exchangeSessionKeys } from '../helpers/session-keys.js';
 import { NATS_SERVER_BIN, startNatsServer, type TestNatsServer } from '../transport/nats-server.js';
 
 const N = 3;
@@ -36,6 +37,7 @@ async function runAll(
 ) {
   const s = sid(tag);
   const joined = await Promise.all(transports.map((t) => joinSession(t, s)));
+  exchangeSessionKeys(joined.map((j) => j.session)); // what ready/go does in the daemon
   beforeRun?.(joined);
   const stats = transports.map(newStats);
   const refusals: string[][] = transports.map(() => []);

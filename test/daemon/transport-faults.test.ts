@@ -22,6 +22,7 @@ import { connectNats, loadPartyNatsConfig, NatsTransport } from '../../src/trans
 import { broadcastSubject, parseSubject, sessionToken } from '../../src/transport/subjects.js';
 import type { Transport } from '../../src/transport/types.js';
 import { math, sid } from '../helpers/keys.js';
+import { exchangeSessionKeys } from '../helpers/session-keys.js';
 import { NATS_SERVER_BIN, startNatsServer, type TestNatsServer } from '../transport/nats-server.js';
 
 /**
@@ -49,6 +50,7 @@ async function runKeygen(
 ) {
   const s = sid(tag);
   const joined = await Promise.all(transports.map((t) => joinSession(t, s)));
+  exchangeSessionKeys(joined.map((j) => j.session)); // what ready/go does in the daemon
   await afterJoin?.();
   return Promise.allSettled(
     joined.map((session, i) =>
@@ -231,6 +233,7 @@ describe('abort notices between daemons (runSession over the in-memory transport
     const ts = secrets.map((k, i) => hub.transport(i, k, roster));
     const s = sid('tf-notice');
     const joined = await Promise.all(ts.map((t) => joinSession(t, s)));
+    exchangeSessionKeys(joined.map((j) => j.session)); // what ready/go does in the daemon
     const ctx = (i: number) => ({ self: i, n: N, sid: s, math, rng: systemRng });
     /** Party 2 as a malicious dealer: its round-2 share for party 1 is off by one (re-signed, so provable). */
     const culprit = new PartyRunner(keygen, ctx(2), auths[2] as never);

@@ -1,6 +1,7 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { Ed25519Signer } from '../../src/primitives/ed25519.js';
 import { ALL } from '../../src/protocol/types.js';
 import {
   decodeFrame,
@@ -10,9 +11,10 @@ import {
   FrameRejected,
   frameSignedBytes,
   generatePartyKeys,
-  pairwiseKey,
   ReplayWindow,
 } from '../../src/transport/frame.js';
+import { announceSessionKey, sessionPairwiseKey } from '../../src/transport/session-keys.js';
+import { exchangeSessionKeys } from '../helpers/session-keys.js';
 
 function party(n: number) {
   const ks = Array.from({ length: n }, () => generatePartyKeys());
@@ -25,6 +27,7 @@ const OTHER_SID = new Uint8Array(32).fill(8);
 function setup(n = 3, sid = SID) {
   const { secrets, roster } = party(n);
   const codecs = secrets.map((keys, self) => new FrameCodec({ self, sid, keys, roster }));
+  exchangeSessionKeys(codecs);
   return { secrets, roster, codecs };
 }
 
@@ -66,23 +69,6 @@ describe('frame codec: round trip', () => {
       expect(d.status).toBe('deliver');
       expect(new TextDecoder().decode(d.frame.payload)).toBe('hello all');
     }
-  });
-
-  it('pairwise keys are symmetric, session-bound and distinct per pair', () => {
-    const { secrets, roster } = party(3);
-    const k01 = pairwiseKey(0, secrets[0]!.x25519Secret, 1, roster, SID);
-    const k10 = pairwiseKey(1, secrets[1]!.x25519Secret, 0, roster, SID);
-    const k02 = pairwiseKey(0, secrets[0]!.x25519Secret, 2, roster, SID);
-    const k01b = pairwiseKey(0, secrets[0]!.x25519Secret, 1, roster, OTHER_SID);
-    expect(k01).toEqual(k10);
-    expect(k01).not.toEqual(k02);
-    expect(k01).not.toEqual(k01b);
-  });
-
-  it('rejects a low-order X25519 roster key', () => {
-    const { secrets, roster } = party(2);
-    const bad = [roster[0]!, { ...roster[1]!, x25519: new Uint8Array(32) }];
-    expect(() => pairwiseKey(0, secrets[0]!.x25519Secret, 1, bad, SID)).toThrow(/ERR_TRANSPORT_KEY_INVALID/);
   });
 });
 
@@ -167,6 +153,8 @@ describe('frame codec: faults', () => {
     const { secrets, roster } = party(2);
     const s1 = [0, 1].map((self) => new FrameCodec({ self, sid: SID, keys: secrets[self]!, roster }));
     const s2 = [0, 1].map((self) => new FrameCodec({ self, sid: OTHER_SID, keys: secrets[self]!, roster }));
+    exchangeSessionKeys(s1);
+    exchangeSessionKeys(s2);
     const old = s1[0]!.seal(1, 'r1', te.encode('old'));
     expect(s1[1]!.open(old).status).toBe('deliver');
     expect(rejected(() => s2[1]!.open(old)).code).toBe('ERR_TRANSPORT_SESSION');
@@ -312,6 +300,7 @@ describe('frame decoding: hostile msgpack (A35, A36)', () => {
     };
     const a = new FrameCodec({ self: 0, sid: SID, keys: secrets[0]!, roster, limits });
     const b = new FrameCodec({ self: 1, sid: SID, keys: secrets[1]!, roster, limits });
+    exchangeSessionKeys([a, b]);
     expect(() => a.seal(ALL, 'small', new Uint8Array(17))).toThrow(/ERR_TRANSPORT_FRAME_TOO_LARGE/);
     expect(() => a.seal(1, 'big', new Uint8Array(900))).toThrow(/ERR_TRANSPORT_FRAME_TOO_LARGE/);
     expect(rejected(() => b.open(new Uint8Array(2001))).code).toBe('ERR_TRANSPORT_FRAME_TOO_LARGE');
@@ -334,5 +323,118 @@ describe('frame decoding: hostile msgpack (A35, A36)', () => {
     expect(() => a.seal(1, 'r1', Uint8Array.of(1))).toThrow(/ERR_TRANSPORT_CLOSED/);
     b.dispose();
     expect(rejected(() => b.open(f)).code).toBe('ERR_TRANSPORT_CLOSED');
+  });
+});
+
+describe('per-session ephemeral keys (forward secrecy)', () => {
+  const fresh = (sid = SID, n = 3) => {
+    const { secrets, roster } = party(n);
+    const codecs = secrets.map((keys, self) => new FrameCodec({ self, sid, keys, roster }));
+    return { secrets, roster, codecs };
+  };
+  const keysOf = (codecs: readonly FrameCodec[]) => new Map(codecs.map((c, i) => [i, c.sessionKey] as const));
+
+  it('no P2P frame before the peers keys are accepted; broadcasts flow', () => {
+    const { codecs } = fresh();
+    const [a, b] = codecs as [FrameCodec, FrameCodec];
+    expect(() => a.seal(1, 'r1', Uint8Array.of(1))).toThrow(/ERR_TRANSPORT_SESSION_KEY_MISSING/);
+    expect(b.open(a.seal(ALL, 'r1', Uint8Array.of(1))).status).toBe('deliver');
+    exchangeSessionKeys(codecs.slice(0, 2));
+    const p2p = a.seal(1, 'r2', Uint8Array.of(2));
+    expect(b.open(p2p).frame.payload).toEqual(Uint8Array.of(2));
+  });
+
+  it('a P2P frame from a peer whose key is not accepted yet is refused without blame', () => {
+    const { codecs } = fresh();
+    const [a, b] = codecs as [FrameCodec, FrameCodec];
+    a.acceptSessionKeys(keysOf(codecs), [0, 1, 2]);
+    const e = rejected(() => b.open(a.seal(1, 'r1', Uint8Array.of(1))));
+    expect(e.code).toBe('ERR_TRANSPORT_SESSION_KEY_MISSING');
+    expect(e.attributable).toBe(false);
+  });
+
+  it('refuses a missing key, a forged or unsigned key, and keys of another session or party', () => {
+    const { secrets, roster, codecs } = fresh();
+    const b = codecs[1] as FrameCodec;
+    const good = keysOf(codecs);
+    const attacker = generatePartyKeys();
+    const forger = new FrameCodec({
+      self: 0,
+      sid: SID,
+      keys: attacker.secret,
+      roster: [attacker.public, ...roster.slice(1)],
+    });
+    const otherSession = new FrameCodec({ self: 0, sid: OTHER_SID, keys: secrets[0]!, roster });
+    const asParty2 = new FrameCodec({ self: 2, sid: SID, keys: secrets[0]!, roster }); // party 0 signing as 2
+    const unsigned = Uint8Array.from(good.get(0)!);
+    unsigned.fill(0, 34); // valid key, zero signature
+    const flipped = Uint8Array.from(good.get(0)!);
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 1;
+    const cases: Array<[Uint8Array | undefined, string]> = [
+      [undefined, 'ERR_TRANSPORT_SESSION_KEY_MISSING'],
+      [forger.sessionKey, 'ERR_TRANSPORT_SESSION_KEY_INVALID'], // signed, but not by party 0's identity
+      [unsigned, 'ERR_TRANSPORT_SESSION_KEY_INVALID'],
+      [flipped, 'ERR_TRANSPORT_SESSION_KEY_INVALID'],
+      [otherSession.sessionKey, 'ERR_TRANSPORT_SESSION_KEY_INVALID'], // party 0's, for another sid
+      [good.get(2), 'ERR_TRANSPORT_SESSION_KEY_INVALID'], // party 2's key under party 0
+      [good.get(0)!.subarray(0, 97), 'ERR_TRANSPORT_SESSION_KEY_INVALID'],
+    ];
+    for (const [announcement, code] of cases) {
+      const keys = new Map(good);
+      if (announcement === undefined) keys.delete(0);
+      else keys.set(0, announcement);
+      expect(() => b.acceptSessionKeys(keys, [0, 1, 2])).toThrow(new RegExp(code));
+    }
+    // a key signed by party 0 for party 2's slot: party 2 never signed it
+    expect(() => b.acceptSessionKeys(new Map([...good, [2, asParty2.sessionKey]]), [0, 1, 2])).toThrow(
+      /ERR_TRANSPORT_SESSION_KEY_INVALID/,
+    );
+    // every refusal left the codec without keys (all or nothing); the genuine set is then accepted
+    expect(b.sessionKeysAccepted).toBe(false);
+    expect(() => b.seal(2, 'r1', Uint8Array.of(1))).toThrow(/ERR_TRANSPORT_SESSION_KEY_MISSING/);
+    b.acceptSessionKeys(good, [0, 1, 2]);
+    expect(() => b.acceptSessionKeys(good, [0, 1, 2])).toThrow(/ERR_TRANSPORT_ARGS/);
+    codecs[0]!.acceptSessionKeys(good, [0, 1, 2]);
+    expect(b.open(codecs[0]!.seal(1, 'r1', Uint8Array.of(5))).frame.payload).toEqual(Uint8Array.of(5));
+  });
+
+  it('pairwise keys are symmetric, distinct per pair and per session', () => {
+    const ids = party(3);
+    const e = [0, 1, 2].map(() => x25519.utils.randomSecretKey());
+    const key = (self: number, peer: number, sid = SID) =>
+      sessionPairwiseKey({
+        sid,
+        self,
+        selfSecret: e[self]!,
+        selfPublic: x25519.getPublicKey(e[self]!),
+        selfIdentity: ids.roster[self]!.ed25519,
+        peer,
+        peerPublic: x25519.getPublicKey(e[peer]!),
+        peerIdentity: ids.roster[peer]!.ed25519,
+      });
+    expect(key(0, 1)).toEqual(key(1, 0));
+    expect(key(0, 1)).not.toEqual(key(0, 2));
+    expect(key(0, 1)).not.toEqual(key(0, 1, OTHER_SID));
+  });
+
+  it('refuses a low-order ephemeral key even when its owner signed it', () => {
+    const { secrets, roster, codecs } = fresh(SID, 2);
+    const low = announceSessionKey(new Ed25519Signer(secrets[0]!.ed25519Secret), SID, 0, new Uint8Array(32));
+    expect(() => codecs[1]!.acceptSessionKeys(new Map([[0, low]]), [0, 1])).toThrow(/ERR_TRANSPORT_KEY_INVALID/);
+    expect(roster).toHaveLength(2);
+  });
+
+  it('wipes the ephemeral secret once the pairwise keys exist, and on dispose otherwise', () => {
+    const { secrets, roster } = party(2);
+    const e0 = x25519.utils.randomSecretKey();
+    const e1 = x25519.utils.randomSecretKey();
+    const a = new FrameCodec({ self: 0, sid: SID, keys: secrets[0]!, roster, ephemeralSecret: e0 });
+    const b = new FrameCodec({ self: 1, sid: SID, keys: secrets[1]!, roster, ephemeralSecret: e1 });
+    expect(e0.some((x) => x !== 0)).toBe(true);
+    a.acceptSessionKeys(new Map([[1, b.sessionKey]]), [0, 1]);
+    expect(e0.every((x) => x === 0)).toBe(true);
+    expect(e1.some((x) => x !== 0)).toBe(true);
+    b.dispose();
+    expect(e1.every((x) => x === 0)).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import { type Delivered, type FrameRejected, generatePartyKeys } from '../../src
 import { MemoryHub } from '../../src/transport/memory.js';
 import { renderServerConfig } from '../../src/transport/nats-config.js';
 import { p2pSubject, parseSubject, partyPermissions, sessionToken } from '../../src/transport/subjects.js';
+import { exchangeSessionKeys } from '../helpers/session-keys.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -23,6 +24,7 @@ describe('MemoryTransport', () => {
         }),
       ),
     );
+    exchangeSessionKeys(sessions);
     hub.intercept = (subject, bytes) => {
       if (subject.endsWith('.party.2.0')) {
         const bad = Uint8Array.from(bytes);
@@ -46,6 +48,38 @@ describe('MemoryTransport', () => {
     expect(got[0]).toEqual([]);
     expect(rej[2]!.map((e) => [e.code, e.attributable])).toEqual([['ERR_TRANSPORT_SIGNATURE', false]]);
     await Promise.all(sessions.map((s) => s.leave()));
+  });
+});
+
+describe('session keys over the in-memory transport', () => {
+  it('holds P2P frames that arrive before the keys (a few per sender) and delivers them after', async () => {
+    const ks = Array.from({ length: 2 }, () => generatePartyKeys());
+    const roster = ks.map((k) => k.public);
+    const hub = new MemoryHub();
+    const got: Delivered[] = [];
+    const rej: FrameRejected[] = [];
+    const sid = new Uint8Array(16).fill(10);
+    const a = await hub.transport(0, ks[0]!.secret, roster).join(sid, { onFrame: () => undefined });
+    const b = await hub.transport(1, ks[1]!.secret, roster).join(sid, {
+      onFrame: (f) => got.push(f),
+      onReject: (e) => rej.push(e),
+    });
+    const keys = new Map([
+      [0, a.sessionKey],
+      [1, b.sessionKey],
+    ]);
+    a.acceptSessionKeys(keys, [0, 1]); // a got its go first; b's is still on its way
+    for (let i = 1; i <= 5; i++) await a.send(1, `r${i}`, Uint8Array.of(i));
+    await tick();
+    expect(got).toEqual([]);
+    // the fifth is over the bound: refused without blame, the first four are held
+    expect(rej.map((e) => [e.code, e.attributable])).toEqual([['ERR_TRANSPORT_SESSION_KEY_MISSING', false]]);
+    b.acceptSessionKeys(keys, [0, 1]);
+    expect(got.map((f) => f.payload[0])).toEqual([1, 2, 3, 4]);
+    await a.send(1, 'r6', Uint8Array.of(6));
+    await tick();
+    expect(got.map((f) => f.payload[0])).toEqual([1, 2, 3, 4, 6]);
+    await Promise.all([a.leave(), b.leave()]);
   });
 });
 

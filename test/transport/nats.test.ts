@@ -18,6 +18,7 @@ import {
 import { connectNats, loadPartyNatsConfig, NatsTransport } from '../../src/transport/nats.js';
 import { p2pSubject, sessionToken } from '../../src/transport/subjects.js';
 import type { Channel, TransportEvent, TransportSession } from '../../src/transport/types.js';
+import { exchangeSessionKeys } from '../helpers/session-keys.js';
 import { NATS_SERVER_BIN, startNatsServer, type TestNatsServer } from './nats-server.js';
 
 const N = 3;
@@ -72,12 +73,13 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
     await server?.stop();
   });
 
-  async function joinAll(sid: Uint8Array): Promise<TransportSession[]> {
+  /** Joins every party; with `exchange`, also what ready/go does: every party gets every session key. */
+  async function joinAll(sid: Uint8Array, exchange = true): Promise<TransportSession[]> {
     for (const ib of inboxes) {
       ib.frames.length = 0;
       ib.rejects.length = 0;
     }
-    return Promise.all(
+    const sessions = await Promise.all(
       transports.map((t, i) =>
         t.join(sid, {
           onFrame: (frame, channel) => inboxes[i]!.frames.push({ frame, channel }),
@@ -85,6 +87,8 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
         }),
       ),
     );
+    if (exchange) exchangeSessionKeys(sessions);
+    return sessions;
   }
 
   const raw = async (party: number, events?: TransportEvent[]): Promise<NatsConnection> => {
@@ -153,10 +157,11 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
   it('faults: corrupted / re-signed / duplicated / other-session frames (A11, A12, A24, A25)', async () => {
     const sid = new Uint8Array(32).fill(2);
     const session = sessionToken(sid);
-    const sessions = await joinAll(sid);
+    const sessions = await joinAll(sid, false);
     const nc1 = await raw(1);
     // party 1 builds its own frames with its real keys and publishes them raw on its own subject
     const c1 = new FrameCodec({ self: 1, sid, keys: secrets[1]!, roster });
+    exchangeSessionKeys([sessions[0]!, c1, sessions[2]!]);
     const subj = p2pSubject(session, 0, 1);
 
     const good = c1.seal(0, 'r1', te.encode('once'));
@@ -182,6 +187,7 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
 
     // a frame party 1 sent in another session, replayed here
     const other = new FrameCodec({ self: 1, sid: new Uint8Array(32).fill(3), keys: secrets[1]!, roster });
+    exchangeSessionKeys([new FrameCodec({ self: 0, sid: other.sid, keys: secrets[0]!, roster }), other]);
     nc1.publish(subj, other.seal(0, 'r1', te.encode('old session')));
 
     // party 1 re-signs a frame claiming from = 2 (spoofing): its subject still says 1
@@ -227,6 +233,7 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
     });
     // publish into party 0's inbox claiming to be party 2, and a broadcast as party 0
     const c2like = new FrameCodec({ self: 2, sid, keys: secrets[1]!, roster }); // wrong keys anyway
+    c2like.acceptSessionKeys(new Map([[0, sessions[0]!.sessionKey]]), [0, 2]);
     nc1.publish(p2pSubject(session, 0, 2), c2like.seal(0, 'r1', te.encode('x')));
     nc1.publish(`mpc.${session}.broadcast.0`, te.encode('x'));
     await nc1.flush();
