@@ -485,7 +485,8 @@ export class FrameCodec {
   }
 
   /**
-   * Accepts the signed session keys of `peers` (roster ids; this party may be among them), derives
+   * Accepts the signed session keys of `peers` (roster ids; when this party is among them, `keys`
+   * must hold its own announcement unchanged), derives
    * a pairwise key with each and zeroizes the ephemeral secret. All or nothing, at most once: a
    * missing key or one not signed by that peer's roster identity for this sid refuses the session.
    * @throws MpcError ERR_TRANSPORT_SESSION_KEY_MISSING, ERR_TRANSPORT_SESSION_KEY_INVALID,
@@ -496,7 +497,14 @@ export class FrameCodec {
     if (this.#keysAccepted) throw new MpcError('ERR_TRANSPORT_ARGS', 'session keys were already accepted');
     const publics = new Map<number, Uint8Array>();
     for (const peer of peers) {
-      if (peer === this.self) continue;
+      if (peer === this.self) {
+        // the relayed copy of our own key must be ours: anything else means the relay tampered
+        const own = keys.get(peer);
+        if (own === undefined || !equalBytes(own, this.sessionKey)) {
+          throw new MpcError('ERR_TRANSPORT_SESSION_KEY_INVALID', 'the relayed copy of our own session key differs');
+        }
+        continue;
+      }
       const identity = this.#roster[peer]?.ed25519;
       if (!isU32(peer) || identity === undefined) throw new MpcError('ERR_TRANSPORT_ARGS', 'peer is not in the roster');
       const announcement = keys.get(peer);

@@ -389,6 +389,13 @@ describe('per-session ephemeral keys (forward secrecy)', () => {
     expect(() => b.acceptSessionKeys(new Map([...good, [2, asParty2.sessionKey]]), [0, 1, 2])).toThrow(
       /ERR_TRANSPORT_SESSION_KEY_INVALID/,
     );
+    // the relayed copy of b's own key replaced (by a forger signing as party 1 would need 1's key)
+    expect(() => b.acceptSessionKeys(new Map([...good, [1, good.get(0)!]]), [0, 1, 2])).toThrow(
+      /ERR_TRANSPORT_SESSION_KEY_INVALID/,
+    );
+    expect(() => b.acceptSessionKeys(new Map([...good].filter(([p]) => p !== 1)), [0, 1, 2])).toThrow(
+      /ERR_TRANSPORT_SESSION_KEY_INVALID/,
+    );
     // every refusal left the codec without keys (all or nothing); the genuine set is then accepted
     expect(b.sessionKeysAccepted).toBe(false);
     expect(() => b.seal(2, 'r1', Uint8Array.of(1))).toThrow(/ERR_TRANSPORT_SESSION_KEY_MISSING/);
@@ -420,7 +427,11 @@ describe('per-session ephemeral keys (forward secrecy)', () => {
   it('refuses a low-order ephemeral key even when its owner signed it', () => {
     const { secrets, roster, codecs } = fresh(SID, 2);
     const low = announceSessionKey(new Ed25519Signer(secrets[0]!.ed25519Secret), SID, 0, new Uint8Array(32));
-    expect(() => codecs[1]!.acceptSessionKeys(new Map([[0, low]]), [0, 1])).toThrow(/ERR_TRANSPORT_KEY_INVALID/);
+    const keys = new Map([
+      [0, low],
+      [1, codecs[1]!.sessionKey],
+    ]);
+    expect(() => codecs[1]!.acceptSessionKeys(keys, [0, 1])).toThrow(/ERR_TRANSPORT_KEY_INVALID/);
     expect(roster).toHaveLength(2);
   });
 
@@ -431,7 +442,13 @@ describe('per-session ephemeral keys (forward secrecy)', () => {
     const a = new FrameCodec({ self: 0, sid: SID, keys: secrets[0]!, roster, ephemeralSecret: e0 });
     const b = new FrameCodec({ self: 1, sid: SID, keys: secrets[1]!, roster, ephemeralSecret: e1 });
     expect(e0.some((x) => x !== 0)).toBe(true);
-    a.acceptSessionKeys(new Map([[1, b.sessionKey]]), [0, 1]);
+    a.acceptSessionKeys(
+      new Map([
+        [0, a.sessionKey],
+        [1, b.sessionKey],
+      ]),
+      [0, 1],
+    );
     expect(e0.every((x) => x === 0)).toBe(true);
     expect(e1.some((x) => x !== 0)).toBe(true);
     b.dispose();

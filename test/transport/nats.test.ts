@@ -233,7 +233,7 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('NatsTransport over a real nats-se
     });
     // publish into party 0's inbox claiming to be party 2, and a broadcast as party 0
     const c2like = new FrameCodec({ self: 2, sid, keys: secrets[1]!, roster }); // wrong keys anyway
-    c2like.acceptSessionKeys(new Map([[0, sessions[0]!.sessionKey]]), [0, 2]);
+    c2like.acceptSessionKeys(new Map([[0, sessions[0]!.sessionKey]]), [0]);
     nc1.publish(p2pSubject(session, 0, 2), c2like.seal(0, 'r1', te.encode('x')));
     nc1.publish(`mpc.${session}.broadcast.0`, te.encode('x'));
     await nc1.flush();
