@@ -133,6 +133,13 @@ export const ERROR_CODES = {
   ERR_POLICY_ADMIN_SET_INVALID: 'invalid_args',
   ERR_POLICY_REGISTRY_INVALID: 'invalid_args',
   ERR_POLICY_APPROVAL_INVALID: 'policy',
+  ERR_POLICY_REQUEST_INVALID: 'policy',
+  ERR_POLICY_PAYLOAD_MISMATCH: 'policy',
+  ERR_POLICY_VERSION_UNKNOWN: 'policy',
+  ERR_POLICY_BLOCKED: 'policy',
+  ERR_POLICY_APPROVALS_MISSING: 'policy',
+  ERR_POLICY_REJECTED: 'policy',
+  ERR_POLICY_EXPIRED: 'policy',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,121 @@
+/**
+ * The co-signer check: what every party (and the orchestrator before it) runs before a partial
+ * signature may leave. From its own copies of the operator registry and the policy versions, it
+ * verifies the initiator's signed request, binds the payload bytes to it, decodes the payload
+ * itself (through `decode`, src/chains), evaluates the policy version the request was evaluated
+ * under, verifies the approval statements and counts them against the matched rule, and checks
+ * velocity against its own history. Anything short of a clear allow is a typed refusal naming the
+ * rule; the caller consumes nothing on refusal.
+ */
+import { MpcError } from '../errors/index.js';
+import { type ApprovalRecord, checkApprovals } from './approvals.js';
+import { type Decision, evaluatePolicy } from './evaluate.js';
+import type { PolicyIntent, SpendRecord } from './intent.js';
+import type { OperatorRegistry } from './registry.js';
+import type { PayloadKind } from './schema.js';
+import { type VerifiedSignRequest, verifySignRequest } from './sign-request.js';
+import { verifyApproval } from './statements.js';
+import type { PolicyVersion } from './versions.js';
+
+/** The part of an intent that comes from decoding the payload. */
+export type DecodedIntent = Omit<PolicyIntent, 'initiator' | 'keyId'>;
+
+export interface CosignRequest {
+  /** The initiator's compact JWS (src/policy/sign-request.ts). */
+  readonly signedRequest: string;
+  readonly payload: Uint8Array;
+  /** The key the sign command is for. */
+  readonly keyId: string;
+  /** The policy version the orchestrator evaluated the request under. */
+  readonly policyVersion: number;
+  /** Approval statements (compact JWS), possibly empty. */
+  readonly approvals: readonly string[];
+}
+
+export interface CosignTrust {
+  /** Policy versions this holder verified and holds, by version. */
+  readonly policies: ReadonlyMap<number, PolicyVersion>;
+  readonly registry: OperatorRegistry;
+  /** What this holder signed before (its own durable record), for velocity. */
+  readonly history: readonly SpendRecord[];
+  /** Decodes payload bytes of `kind` (signing under `path` when the request names one). */
+  decode(kind: PayloadKind, payload: Uint8Array, path: readonly number[] | undefined): DecodedIntent;
+  /** Unix seconds. */
+  readonly now: number;
+}
+
+export interface Authorization {
+  readonly request: VerifiedSignRequest;
+  readonly intent: PolicyIntent;
+  readonly decision: Decision;
+  /** The spend to record with the consume (in the same transaction) for later velocity checks. */
+  readonly spend: SpendRecord;
+}
+
+const named = (d: Decision) => ({ details: { rule: d.ruleId, policyVersion: d.policyVersion } });
+
+/**
+ * @throws MpcError ERR_POLICY_REQUEST_INVALID, ERR_POLICY_PAYLOAD_MISMATCH, ERR_POLICY_VERSION_UNKNOWN,
+ *   ERR_POLICY_BLOCKED, ERR_POLICY_APPROVALS_MISSING, ERR_POLICY_REJECTED, ERR_POLICY_EXPIRED, or the
+ *   decoder's own ERR_CHAIN_* refusal
+ */
+export async function authorizeSignRequest(req: CosignRequest, trust: CosignTrust): Promise<Authorization> {
+  const verified = await verifySignRequest(req.signedRequest, req.payload, trust.registry, trust.now);
+  const r = verified.request;
+  if (r.keyId !== req.keyId)
+    throw new MpcError('ERR_POLICY_REQUEST_INVALID', `request is for key ${r.keyId}, not ${req.keyId}`);
+  const held = trust.policies.get(req.policyVersion);
+  if (held === undefined) {
+    throw new MpcError('ERR_POLICY_VERSION_UNKNOWN', `policy version ${req.policyVersion} is not held here`);
+  }
+  const decoded = trust.decode(r.kind, req.payload, r.path);
+  const intent: PolicyIntent = {
+    ...decoded,
+    keyId: r.keyId,
+    initiator: { id: verified.initiator.id, roles: verified.initiator.roles, groups: verified.initiator.groups },
+  };
+  const decision = evaluatePolicy(held.policy, intent, { now: trust.now, history: trust.history });
+  const spend: SpendRecord = {
+    at: trust.now,
+    keyId: r.keyId,
+    initiator: verified.initiator.id,
+    transfers: intent.transfers,
+  };
+  if (decision.action === 'allow') return { request: verified, intent, decision, spend };
+  if (decision.action === 'block') throw new MpcError('ERR_POLICY_BLOCKED', decision.reason, named(decision));
+  const spec = decision.approvals;
+  if (spec === undefined)
+    throw new MpcError('ERR_POLICY_BLOCKED', `rule ${decision.ruleId} has no approval spec`, named(decision));
+  const records: ApprovalRecord[] = [];
+  for (const a of req.approvals) {
+    try {
+      records.push(await verifyApproval(a, trust.registry));
+    } catch (e) {
+      // A statement that does not verify counts for nothing; enough valid ones may still remain.
+      if (!(e instanceof MpcError)) throw e;
+    }
+  }
+  const outcome = checkApprovals(
+    spec,
+    {
+      initiator: verified.initiator.id,
+      requestDigest: verified.digest,
+      policyVersion: decision.policyVersion,
+      createdAt: r.iat,
+      now: trust.now,
+    },
+    records,
+    trust.registry,
+  );
+  const why = `rule ${decision.ruleId}: ${outcome.reason}`;
+  switch (outcome.state) {
+    case 'approved':
+      return { request: verified, intent, decision, spend };
+    case 'rejected':
+      throw new MpcError('ERR_POLICY_REJECTED', why, named(decision));
+    case 'expired':
+      throw new MpcError('ERR_POLICY_EXPIRED', why, named(decision));
+    default:
+      throw new MpcError('ERR_POLICY_APPROVALS_MISSING', why, named(decision));
+  }
+}
