@@ -93,7 +93,7 @@ beforeAll(async () => {
     threshold: 2,
     admins: admins.map((a) => ({ id: a.kid, publicKey: a.publicJwk })),
   });
-  [alice, vic, tom, tina] = await Promise.all(['alice', 'vic', 'tom', 'tina'].map(makeKey));
+  [alice, vic, tom, tina] = (await Promise.all(['alice', 'vic', 'tom', 'tina'].map(makeKey))) as [Key, Key, Key, Key];
   const reg = {
     schema: 'mpc-custody/operators@1',
     version: 1,
