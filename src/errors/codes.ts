@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   ERR_PRESIGNATURE_EPOCH: 'policy',
   ERR_BACKUP_PIECE_INVALID: 'invalid_args',
   ERR_BACKUP_KIT_INVALID: 'invalid_args',
+  ERR_ROTATION_STATE: 'invalid_args',
+  ERR_ROTATION_ACK_INVALID: 'policy',
   // configuration / CLI
   ERR_CONFIG_INVALID: 'invalid_args',
   // storage
