@@ -142,6 +142,8 @@ export const ERROR_CODES = {
   ERR_POLICY_APPROVALS_MISSING: 'policy',
   ERR_POLICY_REJECTED: 'policy',
   ERR_POLICY_EXPIRED: 'policy',
+  // key import (tss-lib)
+  ERR_IMPORT_INVALID: 'invalid_args',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

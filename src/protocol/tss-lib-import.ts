@@ -1,0 +1,206 @@
+/**
+ * Import of bnb-chain/tss-lib ECDSA keygen save data (`LocalPartySaveData` as JSON) — the way out of
+ * GG18/GG20 without moving funds (README: why we do not offer GG18/GG20 signing).
+ *
+ * Read: `Xi` (own share), `ShareID` (own evaluation point), `Ks` (every party's evaluation point),
+ * `BigXj` (every party's public share X_j = x_j·G), `ECDSAPub` (the key). Everything else — the
+ * Paillier key, NTilde, h1, h2, the proofs' α, β, p, q — is never read: this system runs fresh aux
+ * info (Πprm, Πmod, Πfac) for the imported key, so the material TSSHOCK, Alpha-Rays and BitForge
+ * exploited is dropped at the door.
+ *
+ * tss-lib evaluates the sharing polynomial at arbitrary share ids (not 1..n) and calls the degree
+ * "threshold" t, so t + 1 parties sign. A set S of at least t + 1 importing parties converts its
+ * Shamir shares into additive shares at once: w_j = λ_j^S(0)·x_j with Σ_{j∈S} w_j = x, and public
+ * shares W_j = λ_j^S(0)·X_j. The result is an n-of-n additive key share among S on this system's
+ * canonical indices 0..|S|−1 (ordered by share id); a reshare then moves it to t'-of-n' and away
+ * from the tss-lib values (src/protocol/reshare.ts).
+ */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { parse as parseLosslessJson } from 'lossless-json';
+import { MpcError } from '../errors/index.js';
+import { mod } from '../math/bits.js';
+import { CURVE_ORDER, encodePoint, mulBase, mulPublic, Point } from '../primitives/curve.js';
+import { CHAIN_CODE_BYTES } from './hd.js';
+import type { CoreKeyShare } from './key-share.js';
+import { interpolatePoints, lagrangeCoefficient } from './lagrange.js';
+
+/** A save file is ~21 KB; anything above this is refused before parsing. */
+export const MAX_TSS_LIB_SAVE_BYTES = 256 * 1024;
+/** tss-lib parties in one key: bounded so the consistency check stays cheap. */
+export const MAX_TSS_LIB_PARTIES = 64;
+
+/** The public and own-secret parts of one tss-lib save file, validated. */
+export interface TssLibShare {
+  /** Own evaluation point (tss-lib ShareID). */
+  readonly shareId: bigint;
+  /** Every party's evaluation point, in file order. */
+  readonly ks: readonly bigint[];
+  /** Every party's public share, in file order. */
+  readonly bigXj: readonly Point[];
+  readonly publicKey: Point;
+  /** tss-lib's threshold t (polynomial degree): t + 1 parties sign. Derived from the public data. */
+  readonly threshold: number;
+  /** Own secret share x_i (never logged; wipe the file after import). */
+  readonly xi: bigint;
+}
+
+const bad = (message: string, field?: string) =>
+  new MpcError('ERR_IMPORT_INVALID', message, field === undefined ? {} : { details: { field } });
+
+/**
+ * Parses and validates tss-lib save data: curve names, every point on secp256k1, share ids
+ * distinct and non-zero mod q, own ShareID among Ks, Xi·G = BigXj[own], and ECDSAPub equal to the
+ * interpolation of every (t+1)-subset of the public shares.
+ *
+ * @throws MpcError ERR_IMPORT_INVALID naming the field (never its value)
+ */
+export function parseTssLibSaveData(text: string | Uint8Array): TssLibShare {
+  const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+  if (size > MAX_TSS_LIB_SAVE_BYTES) throw bad(`save data is ${size} bytes, above ${MAX_TSS_LIB_SAVE_BYTES}`);
+  let doc: unknown;
+  try {
+    const s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
+    doc = parseLosslessJson(s, null, (n: string) => (/^(0|[1-9][0-9]*)$/.test(n) ? BigInt(n) : Number.NaN));
+  } catch {
+    throw bad('save data is not JSON (truncated or not UTF-8?)');
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw bad('save data is not a JSON object');
+  const field = (name: string): unknown =>
+    Object.hasOwn(doc as object, name) ? (doc as Record<string, unknown>)[name] : undefined;
+
+  const scalar = (v: unknown, name: string): bigint => {
+    if (typeof v !== 'bigint') throw bad(`${name} is not a non-negative integer`, name);
+    const r = mod(v, CURVE_ORDER);
+    if (r === 0n || v >= CURVE_ORDER) throw bad(`${name} is not in [1, q)`, name);
+    return v;
+  };
+  const point = (v: unknown, name: string): Point => {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, 'Curve') || !Object.hasOwn(v, 'Coords')) {
+      throw bad(`${name} is not a {Curve, Coords} point`, name);
+    }
+    const { Curve, Coords } = v as { Curve: unknown; Coords: unknown };
+    if (Curve !== 'secp256k1') throw bad(`${name} is on curve ${String(Curve).slice(0, 32)}, not secp256k1`, name);
+    if (!Array.isArray(Coords) || Coords.length !== 2 || !Coords.every((c) => typeof c === 'bigint')) {
+      throw bad(`${name} coordinates are not two integers`, name);
+    }
+    try {
+      const p = Point.fromAffine({ x: Coords[0] as bigint, y: Coords[1] as bigint });
+      p.assertValidity();
+      return p;
+    } catch {
+      throw bad(`${name} is not a point on secp256k1`, name);
+    }
+  };
+  const list = (name: string): unknown[] => {
+    const v = field(name);
+    if (!Array.isArray(v) || v.length < 2 || v.length > MAX_TSS_LIB_PARTIES) {
+      throw bad(`${name} is not a list of 2..${MAX_TSS_LIB_PARTIES} entries`, name);
+    }
+    return v;
+  };
+
+  const ks = list('Ks').map((k, j) => scalar(k, `Ks[${j}]`));
+  if (new Set(ks).size !== ks.length) throw bad('Ks has repeated share ids', 'Ks');
+  const bigXjRaw = list('BigXj');
+  if (bigXjRaw.length !== ks.length) throw bad('BigXj and Ks differ in length', 'BigXj');
+  const bigXj = bigXjRaw.map((p, j) => point(p, `BigXj[${j}]`));
+  const publicKey = point(field('ECDSAPub'), 'ECDSAPub');
+  const shareId = scalar(field('ShareID'), 'ShareID');
+  const own = ks.indexOf(shareId);
+  if (own < 0) throw bad('ShareID is not one of Ks', 'ShareID');
+  const xi = scalar(field('Xi'), 'Xi');
+  if (!mulBase(xi).equals(bigXj[own] as Point)) throw bad('Xi does not match this party’s BigXj', 'Xi');
+
+  const threshold = derivedThreshold(ks, bigXj, publicKey);
+  return { shareId, ks, bigXj, publicKey, threshold, xi };
+}
+
+/**
+ * The polynomial degree t: the smallest k − 1 such that the first k public shares interpolate to
+ * ECDSAPub; then every (t+1)-subset must interpolate to it too (all shares on one polynomial).
+ */
+function derivedThreshold(ks: readonly bigint[], bigXj: readonly Point[], Y: Point): number {
+  let k = 1;
+  while (k <= ks.length && !interpolatePoints(ks.slice(0, k), bigXj.slice(0, k)).equals(Y)) k++;
+  if (k > ks.length) throw bad('ECDSAPub is not the interpolation of the public shares', 'ECDSAPub');
+  for (const subset of subsets(ks.length, k)) {
+    const at = subset.map((j) => ks[j] as bigint);
+    if (
+      !interpolatePoints(
+        at,
+        subset.map((j) => bigXj[j] as Point),
+      ).equals(Y)
+    ) {
+      throw bad(`public shares ${subset.join(',')} do not interpolate to ECDSAPub`, 'BigXj');
+    }
+  }
+  return k - 1;
+}
+
+function* subsets(n: number, k: number, start = 0, prefix: number[] = []): Generator<number[]> {
+  if (prefix.length === k) {
+    yield prefix;
+    return;
+  }
+  for (let j = start; j <= n - (k - prefix.length); j++) yield* subsets(n, k, j + 1, [...prefix, j]);
+}
+
+/**
+ * The public data every importing party must agree on before it imports (compared over the
+ * control plane): SHA-256 over a domain tag, ECDSAPub and the (Ks, BigXj) pairs sorted by share id.
+ */
+export function tssLibPublicDataHash(s: TssLibShare): string {
+  const order = s.ks.map((_, j) => j).sort((a, b) => ((s.ks[a] as bigint) < (s.ks[b] as bigint) ? -1 : 1));
+  const parts = [new TextEncoder().encode('mpc-custody/tss-lib-import/public-data/v1'), encodePoint(s.publicKey)];
+  for (const j of order) {
+    parts.push(new TextEncoder().encode(`${(s.ks[j] as bigint).toString(16)};`), encodePoint(s.bigXj[j] as Point));
+  }
+  return bytesToHex(sha256(Buffer.concat(parts)));
+}
+
+/**
+ * The chain code for a key that has none (tss-lib keys): HMAC-SHA256 keyed with a domain tag over
+ * the compressed public key. Deterministic, so every party derives the same one; public like any
+ * chain code. An operator may pass their own instead (`--chain-code`).
+ */
+export function defaultChainCode(publicKey: Point): Uint8Array {
+  return hmac(sha256, new TextEncoder().encode('mpc-custody/tss-lib-import/chain-code/v1'), encodePoint(publicKey));
+}
+
+/**
+ * Converts an imported share into this party's n-of-n additive key share among the importing set
+ * (their share ids; at least t + 1 of them). Canonical index = rank of the share id among them.
+ *
+ * @throws MpcError ERR_IMPORT_INVALID for too few importers, an importer not in Ks, or this party missing
+ */
+export function toAdditiveKeyShare(s: TssLibShare, importers: readonly bigint[], chainCode?: Uint8Array): CoreKeyShare {
+  const set = [...new Set(importers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (set.length !== importers.length) throw bad('importing set repeats a share id');
+  if (set.length < s.threshold + 1) {
+    throw bad(`importing set has ${set.length} parties; this key needs ${s.threshold + 1}`);
+  }
+  const fileIndex = set.map((id) => s.ks.indexOf(id));
+  if (fileIndex.some((j) => j < 0)) throw bad('importing set names a share id outside Ks');
+  const i = set.indexOf(s.shareId);
+  if (i < 0) throw bad('this party is not in the importing set');
+  const code = chainCode ?? defaultChainCode(s.publicKey);
+  if (code.length !== CHAIN_CODE_BYTES) throw bad(`chain code must be ${CHAIN_CODE_BYTES} bytes`);
+  const lambda = set.map((_, j) => lagrangeCoefficient(set, j, 0n));
+  const publicShares = fileIndex.map((j, m) => mulPublic(s.bigXj[j] as Point, lambda[m] as bigint));
+  const sum = publicShares.reduce((a, p) => a.add(p), Point.ZERO);
+  if (!sum.equals(s.publicKey)) throw bad('the importing set’s shares do not add up to ECDSAPub');
+  return {
+    version: 1,
+    i,
+    n: set.length,
+    t: set.length,
+    x: mod((lambda[i] as bigint) * s.xi, CURVE_ORDER),
+    publicShares,
+    publicKey: s.publicKey,
+    chainCode: Uint8Array.from(code),
+    additive: true,
+    epoch: 0,
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * Import of real tss-lib save data (test/fixtures/tss-lib-ecdsa: three of five parties of a key
+ * made by tss-lib's own tests, threshold 2): validation, the agreed public data, conversion of the
+ * three importers' Shamir shares at tss-lib's share ids into an additive 3-of-3 key on canonical
+ * indices — which then presigns and signs under the fixture's ECDSAPub (checked by @noble/curves
+ * and OpenSSL) — and a typed refusal for every kind of bad file.
+ */
+import { readFileSync } from 'node:fs';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MpcError } from '../../src/errors/index.js';
+import { mulBase, Point } from '../../src/primitives/curve.js';
+import type { CoreKeyShare, KeyShare } from '../../src/protocol/key-share.js';
+import { type Presignature, presign } from '../../src/protocol/presign.js';
+import { combineSignature, issuePartialSignature, MemoryPresignatureLedger } from '../../src/protocol/sign.js';
+import { simulate } from '../../src/protocol/simulation.js';
+import {
+  defaultChainCode,
+  MAX_TSS_LIB_SAVE_BYTES,
+  parseTssLibSaveData,
+  type TssLibShare,
+  toAdditiveKeyShare,
+  tssLibPublicDataHash,
+} from '../../src/protocol/tss-lib-import.js';
+import { dealAux } from '../helpers/dealer.js';
+import { TestDrbg } from '../helpers/drbg.js';
+import { math, sid } from '../helpers/keys.js';
+import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
+
+const fixture = (k: number) =>
+  readFileSync(new URL(`../fixtures/tss-lib-ecdsa/keygen_data_${k}.json`, import.meta.url), 'utf8');
+const files = [0, 1, 2].map(fixture);
+
+/** The file's own ECDSAPub, read independently of the module (decimal strings → bigints). */
+function fixturePublicKey(text: string): Point {
+  const m = /"ECDSAPub":\s*\{\s*"Curve":\s*"secp256k1",\s*"Coords":\s*\[\s*(\d+),\s*(\d+)\s*\]/.exec(text);
+  if (m === null) throw new Error('fixture has no ECDSAPub');
+  return Point.fromAffine({ x: BigInt(m[1] as string), y: BigInt(m[2] as string) });
+}
+
+const refusal = (text: string): string => {
+  try {
+    parseTssLibSaveData(text);
+  } catch (e) {
+    expect(e).toBeInstanceOf(MpcError);
+    return `${(e as MpcError).code}:${String((e as MpcError).details.field ?? '')}`;
+  }
+  return 'accepted';
+};
+/** Edits one field of a fixture file (through JSON with big numbers kept as text). */
+const edit = (text: string, f: (doc: Record<string, unknown>) => void): string => {
+  const quoted = text.replace(/(?<=[:[,]\s*)(\d{10,})/g, '"$1"');
+  const doc = JSON.parse(quoted) as Record<string, unknown>;
+  f(doc);
+  return JSON.stringify(doc).replace(/"(\d{10,})"/g, '$1');
+};
+
+let shares: TssLibShare[];
+beforeAll(() => {
+  shares = files.map((f) => parseTssLibSaveData(f));
+});
+
+describe('tss-lib save data', () => {
+  it('reads the three fixture files: threshold 2 of 5 parties, one public key', () => {
+    for (const [k, s] of shares.entries()) {
+      expect(s.threshold).toBe(2);
+      expect(s.ks.length).toBe(5);
+      expect(s.publicKey.equals(fixturePublicKey(files[k] as string))).toBe(true);
+      expect(mulBase(s.xi).equals(s.bigXj[s.ks.indexOf(s.shareId)] as Point)).toBe(true);
+    }
+  });
+
+  it('every importer computes the same public data hash', () => {
+    const hashes = shares.map(tssLibPublicDataHash);
+    expect(new Set(hashes).size).toBe(1);
+    expect(hashes[0]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('the three importers become an additive 3-of-3 key that signs under ECDSAPub', () => {
+    const importers = shares.map((s) => s.shareId);
+    const cores = shares.map((s) => toAdditiveKeyShare(s, importers));
+    const Y = fixturePublicKey(files[0] as string);
+    // Canonical indices by share id order; Σ W_j = Y; each W_j = w_j·G.
+    expect(cores.map((c) => c.i).sort()).toEqual([0, 1, 2]);
+    for (const c of cores) {
+      expect(c.additive).toBe(true);
+      expect(c.publicShares[c.i]?.equals(mulBase(c.x))).toBe(true);
+      expect(c.chainCode).toEqual(defaultChainCode(Y));
+    }
+    expect(cores.reduce((a, c) => a.add(mulBase(c.x)), Point.ZERO).equals(Y)).toBe(true);
+    // An imported share is not a tss-lib share: w_j = λ_j·x_j differs from x_j.
+    for (const [k, c] of cores.entries()) expect(c.x).not.toBe(shares[k]?.xi);
+    return signWith(cores, Y);
+  });
+
+  it('refuses an importing set smaller than threshold + 1, or one this party is not in', () => {
+    const s = shares[0] as TssLibShare;
+    expect(() => toAdditiveKeyShare(s, [s.shareId, shares[1]?.shareId as bigint])).toThrow(/needs 3/);
+    expect(() =>
+      toAdditiveKeyShare(
+        s,
+        (shares.slice(1) as TssLibShare[])
+          .map((x) => x.shareId)
+          .concat(s.ks.filter((k) => !shares.some((x) => x.shareId === k)).slice(0, 1)),
+      ),
+    ).toThrow(/not in the importing set/);
+    expect(() => toAdditiveKeyShare(s, [s.shareId, s.shareId, s.shareId])).toThrow(/repeats/);
+    expect(() => toAdditiveKeyShare(s, [s.shareId, 5n, 7n])).toThrow(/outside Ks/);
+  });
+
+  const bad: [string, (d: Record<string, unknown>) => void, string][] = [
+    ['a wrong curve name', (d) => ((d.ECDSAPub as { Curve: string }).Curve = 'P-256'), 'ECDSAPub'],
+    [
+      'an off-curve BigXj',
+      (d) => {
+        const c = (d.BigXj as { Coords: string[] }[])[3]?.Coords as string[];
+        c[1] = (BigInt(c[1] as string) + 1n).toString();
+      },
+      'BigXj[3]',
+    ],
+    ['an Xi that does not match', (d) => (d.Xi = (BigInt(d.Xi as string) + 1n).toString()), 'Xi'],
+    [
+      'mismatched Ks (a share id changed)',
+      (d) => {
+        const ks = d.Ks as string[];
+        ks[4] = (BigInt(ks[4] as string) + 1n).toString();
+      },
+      'BigXj',
+    ],
+    [
+      'repeated Ks',
+      (d) => {
+        const ks = d.Ks as string[];
+        ks[4] = ks[3] as string;
+      },
+      'Ks',
+    ],
+    ['a ShareID outside Ks', (d) => (d.ShareID = '12345678901'), 'ShareID'],
+    ['a BigXj list of another length', (d) => (d.BigXj as unknown[]).pop(), 'BigXj'],
+    [
+      'an ECDSAPub of another key',
+      (d) => {
+        const other = fixturePublicKey(files[0] as string)
+          .double()
+          .toAffine();
+        d.ECDSAPub = { Curve: 'secp256k1', Coords: [other.x.toString(), other.y.toString()] };
+      },
+      'ECDSAPub',
+    ],
+    ['a missing Xi', (d) => delete d.Xi, 'Xi'],
+    ['an Xi given as a string', (d) => (d.Xi = 'abc'), 'Xi'],
+  ];
+  it.each(bad)('refuses %s, naming the field', (_name, mutate, field) => {
+    expect(refusal(edit(files[0] as string, mutate))).toBe(`ERR_IMPORT_INVALID:${field}`);
+  });
+
+  it('tells a save file of another key apart by its public data hash', () => {
+    const otherKey = edit(files[1] as string, (d) => {
+      // Another key: every public share and the public key doubled, Xi doubled with them.
+      d.Xi = (
+        (BigInt(d.Xi as string) * 2n) %
+        0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+      ).toString();
+      for (const p of [...(d.BigXj as { Coords: string[] }[]), d.ECDSAPub as { Coords: string[] }]) {
+        const q = Point.fromAffine({ x: BigInt(p.Coords[0] as string), y: BigInt(p.Coords[1] as string) })
+          .double()
+          .toAffine();
+        p.Coords = [q.x.toString(), q.y.toString()];
+      }
+    });
+    const other = parseTssLibSaveData(otherKey);
+    // Each file is consistent on its own; the importers' public data hashes (compared over the
+    // control plane before anything is imported) are what tells the two keys apart.
+    expect(tssLibPublicDataHash(other)).not.toBe(tssLibPublicDataHash(shares[0] as TssLibShare));
+  });
+
+  it('refuses truncated, non-JSON, duplicate-key, __proto__ and oversize input', () => {
+    expect(refusal((files[0] as string).slice(0, 5000))).toBe('ERR_IMPORT_INVALID:');
+    expect(refusal('[]')).toBe('ERR_IMPORT_INVALID:');
+    expect(refusal((files[0] as string).replace('{', '{"Xi": 1,'))).toBe('ERR_IMPORT_INVALID:');
+    expect(refusal((files[0] as string).replace(/"Xi":\s*\d+,/, '"__proto__": {"Xi": 5},'))).toBe(
+      'ERR_IMPORT_INVALID:Xi',
+    );
+    expect(refusal(' '.repeat(MAX_TSS_LIB_SAVE_BYTES + 1))).toBe('ERR_IMPORT_INVALID:');
+    expect(() => parseTssLibSaveData(new Uint8Array([0xff, 0xfe]))).toThrow(/ERR_IMPORT_INVALID/);
+  });
+
+  it('never puts the secret share in an error message', () => {
+    const xi = (shares[0] as TssLibShare).xi.toString();
+    for (const [, mutate] of bad) {
+      try {
+        parseTssLibSaveData(edit(files[0] as string, mutate));
+      } catch (e) {
+        expect((e as Error).message).not.toContain(xi);
+      }
+    }
+  });
+});
+
+/** Aux info (dealt from fixture primes), presigning and one signature by the imported 3-of-3 key. */
+async function signWith(cores: readonly CoreKeyShare[], Y: Point): Promise<void> {
+  const aux = await dealAux(3);
+  const ordered = [...cores].sort((a, b) => a.i - b.i);
+  const keyShares: KeyShare[] = ordered.map((core, i) => ({
+    core,
+    aux: { version: 1, i, n: 3, p: aux.primes[i]?.p as bigint, q: aux.primes[i]?.q as bigint, parties: aux.parties },
+  }));
+  const signers = [0, 1, 2];
+  const r = simulate(
+    presign,
+    keyShares.map((share) => ({ share, signers, path: [] })),
+    { sid: sid('tss-lib-import'), math, rngs: signers.map((i) => new TestDrbg(`tss-import-${i}`)) },
+  );
+  expect(r.errors.every((e) => e === undefined)).toBe(true);
+  const presigs = r.outputs as Presignature[];
+  const message = new TextEncoder().encode('withdrawal signed by an imported tss-lib key');
+  const digest = sha256(message);
+  const partials = presigs.map((p) => issuePartialSignature(p, digest, new MemoryPresignatureLedger()));
+  const sig = combineSignature(presigs[0] as Presignature, digest, partials);
+  expect(nobleVerifies(Y, digest, sig)).toBe(true);
+  expect(opensslVerifies(Y, message, sig.der)).toBe(true);
+}
