@@ -26,7 +26,8 @@ export type Operation = (typeof OPERATIONS)[number];
 
 export const CHAINS = ['eth', 'btc'] as const;
 export type Chain = (typeof CHAINS)[number];
-export const BTC_NETWORKS = ['bitcoin', 'testnet', 'regtest'] as const;
+/** The same names as src/chains uses. */
+export const BTC_NETWORKS = ['mainnet', 'testnet', 'regtest'] as const;
 export type BtcNetwork = (typeof BTC_NETWORKS)[number];
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];

@@ -71,7 +71,7 @@ function tx(transfers: Transfer[], o: Partial<PolicyIntent> = {}): PolicyIntent 
   };
 }
 const psbt = (transfers: Transfer[], o: Partial<PolicyIntent> = {}): PolicyIntent =>
-  tx(transfers, { kind: 'btc.psbt', chain: 'btc', network: 'bitcoin', chainId: undefined, ...o });
+  tx(transfers, { kind: 'btc.psbt', chain: 'btc', network: 'mainnet', chainId: undefined, ...o });
 const spent = (ago: number, initiator: string, transfers: Transfer[], keyId = 'hot'): SpendRecord => ({
   at: WED_NOON - ago,
   initiator,
