@@ -144,6 +144,12 @@ export const ERROR_CODES = {
   ERR_POLICY_EXPIRED: 'policy',
   // key import (tss-lib)
   ERR_IMPORT_INVALID: 'invalid_args',
+  // audit log (issue 15)
+  ERR_AUDIT_EVENT_INVALID: 'invalid_args',
+  ERR_AUDIT_RECORD_MALFORMED: 'invalid_args',
+  ERR_AUDIT_SINK_UNAVAILABLE: 'unavailable',
+  ERR_AUDIT_CHAIN_FORK: 'bug',
+  ERR_AUDIT_VERIFY_FAILED: 'policy',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,248 @@
+/**
+ * The audit verifier (pure): reads a sequence of stored records in any interleaving of emitters
+ * and checks, record by record, the format, the deployment, the emitter's signature (key from the
+ * roster), the emitter's sequence and hash chain, and every checkpoint; then that each anchor (a
+ * signed checkpoint or head kept elsewhere: an earlier export, the JetStream stream's last
+ * message per subject) is reached with the same hash. It stops at the first break and names it.
+ */
+
+import { isMpcError } from '../errors/index.js';
+import { GENESIS_HASH, type ParsedRecord, parseRecord, type StoredRecord, verifyRecordSignature } from './record.js';
+import type { AuditEventType } from './schema.js';
+
+export type AuditBreakKind =
+  | 'malformed' // not a record of format v1 (size, JSON, schema)
+  | 'foreign_deployment' // a record of another deployment (replayed here)
+  | 'unknown_emitter' // an emitter the roster does not know
+  | 'bad_signature' // content modified, or signed by nobody the roster knows
+  | 'signed_by_other_emitter' // a valid signature, by another emitter's key (forgery)
+  | 'missing_record' // a sequence number skipped: a record was deleted
+  | 'reordered' // a record appears before one of its predecessors
+  | 'duplicate' // a sequence number seen twice
+  | 'chain_break' // prev does not hash the previous record (a fork or a substitution)
+  | 'checkpoint_mismatch' // a checkpoint (or anchor) disagrees with the chain
+  | 'truncated'; // the log ends before an anchor: its tail was removed
+
+export interface AuditBreak {
+  readonly kind: AuditBreakKind;
+  /** Index (0-based) of the offending record in the input; the input length for a truncation. */
+  readonly index: number;
+  readonly emitter?: string;
+  readonly seq?: number;
+  readonly message: string;
+}
+
+export interface EmitterSummary {
+  readonly records: number;
+  readonly head: { readonly seq: number; readonly hash: string };
+  readonly lastCheckpoint: number | null;
+  readonly events: Partial<Record<AuditEventType, number>>;
+}
+
+export interface AuditReport {
+  readonly ok: boolean;
+  readonly records: number;
+  readonly firstBreak?: AuditBreak;
+  /** Per emitter, over the records read before the first break. */
+  readonly emitters: Readonly<Record<string, EmitterSummary>>;
+}
+
+export interface AuditTrust {
+  readonly deployment: string;
+  /** Emitter id → Ed25519 public key (32 bytes), from the roster. */
+  readonly emitters: ReadonlyMap<string, Uint8Array>;
+  /** Records known to belong to the log (checkpoints kept by the auditor, stream heads). */
+  readonly anchors?: readonly (string | StoredRecord)[];
+}
+
+interface ChainState {
+  seq: number;
+  hash: string;
+  lastCheckpoint: number | null;
+  events: Partial<Record<AuditEventType, number>>;
+}
+
+interface Anchor {
+  readonly emitter: string;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+const describe = (e: unknown) => (isMpcError(e) ? e.message : 'unreadable record');
+
+/** Verifies `records` (objects or JSONL lines) against `trust`; never throws on bad input. */
+export function verifyAuditLog(records: readonly (string | StoredRecord)[], trust: AuditTrust): AuditReport {
+  const chains = new Map<string, ChainState>();
+  const summary = (): Record<string, EmitterSummary> =>
+    Object.fromEntries(
+      [...chains].map(([id, c]) => [
+        id,
+        {
+          records: c.seq,
+          head: { seq: c.seq, hash: c.hash },
+          lastCheckpoint: c.lastCheckpoint,
+          events: { ...c.events },
+        },
+      ]),
+    );
+  const fail = (b: AuditBreak): AuditReport => ({
+    ok: false,
+    records: records.length,
+    firstBreak: b,
+    emitters: summary(),
+  });
+
+  // Anchors first: each must be a well-formed, correctly signed record of this deployment.
+  const anchors = new Map<string, Anchor[]>();
+  for (const [i, a] of (trust.anchors ?? []).entries()) {
+    let r: ParsedRecord;
+    try {
+      r = parseRecord(a);
+    } catch (e) {
+      return fail({ kind: 'malformed', index: -1, message: `anchor ${i}: ${describe(e)}` });
+    }
+    const key = trust.emitters.get(r.parsed.emitter);
+    if (r.parsed.deployment !== trust.deployment || key === undefined || !verifyRecordSignature(key, r)) {
+      return fail({
+        kind: 'bad_signature',
+        index: -1,
+        emitter: r.parsed.emitter,
+        seq: r.parsed.seq,
+        message: `anchor ${i} is not a record signed by emitter ${r.parsed.emitter} of deployment ${trust.deployment}`,
+      });
+    }
+    const list = anchors.get(r.parsed.emitter) ?? [];
+    list.push({ emitter: r.parsed.emitter, seq: r.parsed.seq, hash: r.hash });
+    anchors.set(r.parsed.emitter, list);
+  }
+
+  // Where each (emitter, seq) appears first, to tell a reordering from a deletion.
+  const positions = new Map<string, number>();
+  const parsed: (ParsedRecord | Error)[] = records.map((line, index) => {
+    try {
+      const r = parseRecord(line);
+      const k = `${r.parsed.emitter}\u0000${r.parsed.seq}`;
+      if (!positions.has(k)) positions.set(k, index);
+      return r;
+    } catch (e) {
+      return e instanceof Error ? e : new Error('unreadable record');
+    }
+  });
+
+  for (const [index, r] of parsed.entries()) {
+    if (r instanceof Error) return fail({ kind: 'malformed', index, message: `record ${index}: ${describe(r)}` });
+    const { deployment, emitter, seq, prev, event } = r.parsed;
+    const at = `record ${index} (emitter ${emitter}, seq ${seq})`;
+    if (deployment !== trust.deployment) {
+      return fail({
+        kind: 'foreign_deployment',
+        index,
+        emitter,
+        seq,
+        message: `${at} belongs to deployment ${deployment}, not ${trust.deployment}`,
+      });
+    }
+    const key = trust.emitters.get(emitter);
+    if (key === undefined) {
+      return fail({ kind: 'unknown_emitter', index, emitter, seq, message: `${at}: emitter not in the roster` });
+    }
+    if (!verifyRecordSignature(key, r)) {
+      const signer = [...trust.emitters].find(([id, k]) => id !== emitter && verifyRecordSignature(k, r))?.[0];
+      return signer === undefined
+        ? fail({
+            kind: 'bad_signature',
+            index,
+            emitter,
+            seq,
+            message: `${at}: signature does not verify with the emitter's key (record modified or forged)`,
+          })
+        : fail({
+            kind: 'signed_by_other_emitter',
+            index,
+            emitter,
+            seq,
+            message: `${at}: signed by emitter ${signer}, not by ${emitter} (forged record)`,
+          });
+    }
+    const chain = chains.get(emitter) ?? { seq: 0, hash: GENESIS_HASH, lastCheckpoint: null, events: {} };
+    chains.set(emitter, chain);
+    const expected = chain.seq + 1;
+    if (seq < expected) {
+      return fail({
+        kind: 'duplicate',
+        index,
+        emitter,
+        seq,
+        message: `${at}: seq ${seq} already seen (expected ${expected})`,
+      });
+    }
+    if (seq > expected) {
+      const later = positions.get(`${emitter}\u0000${expected}`);
+      return later !== undefined && later > index
+        ? fail({
+            kind: 'reordered',
+            index,
+            emitter,
+            seq,
+            message: `${at}: comes before seq ${expected} (record ${later}): records reordered`,
+          })
+        : fail({
+            kind: 'missing_record',
+            index,
+            emitter,
+            seq,
+            message: `${at}: seq ${expected}${seq - 1 > expected ? `..${seq - 1}` : ''} missing (record deleted)`,
+          });
+    }
+    if (prev !== chain.hash) {
+      return fail({
+        kind: 'chain_break',
+        index,
+        emitter,
+        seq,
+        message: `${at}: prev ${prev.slice(0, 16)}… is not the hash of seq ${chain.seq} (${chain.hash.slice(0, 16)}…)`,
+      });
+    }
+    if (event.type === 'checkpoint') {
+      if (event.count !== chain.seq || event.head !== chain.hash) {
+        return fail({
+          kind: 'checkpoint_mismatch',
+          index,
+          emitter,
+          seq,
+          message: `${at}: checkpoint (count ${event.count}) does not match the chain (count ${chain.seq})`,
+        });
+      }
+      chain.lastCheckpoint = seq;
+    }
+    for (const a of anchors.get(emitter) ?? []) {
+      if (a.seq === seq && a.hash !== r.hash) {
+        return fail({
+          kind: 'checkpoint_mismatch',
+          index,
+          emitter,
+          seq,
+          message: `${at}: differs from the anchored record of the same seq`,
+        });
+      }
+    }
+    chain.seq = seq;
+    chain.hash = r.hash;
+    chain.events[event.type] = (chain.events[event.type] ?? 0) + 1;
+  }
+
+  for (const [emitter, list] of anchors) {
+    const reached = chains.get(emitter)?.seq ?? 0;
+    const beyond = list.filter((a) => a.seq > reached).sort((x, y) => y.seq - x.seq)[0];
+    if (beyond !== undefined) {
+      return fail({
+        kind: 'truncated',
+        index: records.length,
+        emitter,
+        seq: reached + 1,
+        message: `emitter ${emitter} ends at seq ${reached} but an anchor reaches seq ${beyond.seq}: tail truncated`,
+      });
+    }
+  }
+  return { ok: true, records: records.length, emitters: summary() };
+}
