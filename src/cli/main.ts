@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { backupCommand } from './backup-command.js';
 import { coordCommand } from './coord-command.js';
 import { demoCommand } from './demo.js';
 import { hsmInitCommand } from './hsm-command.js';
@@ -20,7 +21,9 @@ const USAGE = `usage: mpc-custody <command>
                             move a party's identity keys from their file into its (HSM) store
   hsm-init --token LABEL --party N [--init-token] [--module PATH] [--key-label L]
                             create (or check) a party's non-extractable AES-256 sealing key in a
-                            PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN`;
+                            PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN
+  backup create|verify …    a party's key share split k-of-m among recovery custodians (X25519)
+  recovery restore …        rebuild a party's share from k custodians' pieces into its store`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -40,6 +43,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return identitySealCommand(rest, out);
     case 'hsm-init':
       return hsmInitCommand(rest, out);
+    case 'backup':
+    case 'recovery':
+      return backupCommand(command, rest, out);
     default:
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 2;
