@@ -160,7 +160,7 @@ describe('daemon health/metrics HTTP server', () => {
     await s.close();
     await slowClosed;
     await s.close(); // idempotent
-    await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${s.url}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
     expect(await canBind(s.port)).toBe(true);
   });
 

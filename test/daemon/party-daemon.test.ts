@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  decodeStartCommand,
   encodeSessionResult,
   encodeStartCommand,
   newSid,
@@ -172,6 +173,49 @@ describe('party daemon over the in-memory transport', () => {
     }
     expect(cluster.parties[0]?.ledger.listAvailable('treasury').length).toBe(count);
     expect(pre.id).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a duplicated sign start runs the signing once: one partial per signer, no second attempt', async () => {
+    const settled = async () => {
+      for (let i = 0; i < 100 && cluster.parties.some((p) => p.daemon.activeSessions > 0); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    };
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [0, 1] });
+    await settled(); // the presign's own bookkeeping is done before the counters are read
+    const before = [0, 1].map((i) => cluster.parties[i]?.daemon.stats);
+    const answers: string[] = [];
+    let sid = '';
+    let duplicated = 0;
+    hub.intercept = (subject, bytes) => {
+      const s = parseSubject(subject);
+      if (s?.kind !== 'control') return [bytes];
+      const f = decodeFrame(bytes, 1 << 20);
+      if (f.round === 'ctl.start' && decodeStartCommand(f.payload).presignatureId === pre.id) {
+        sid = s.session;
+        duplicated++;
+        return [bytes, bytes]; // the same signed start delivered twice
+      }
+      if (s.session === sid && typeof s.from === 'number') answers.push(`${s.from}:${f.round}`);
+      return [bytes];
+    };
+    const digest = sha256(new TextEncoder().encode('sign once'));
+    try {
+      const sig = await cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest });
+      expect(nobleVerifies(pre.publicKey, digest, sig)).toBe(true);
+      await settled();
+    } finally {
+      hub.intercept = undefined;
+    }
+    expect(duplicated).toBe(1);
+    // a second run would consume nothing (the ledger refuses) but answer again with a failure
+    expect(answers.sort()).toEqual(['0:ctl.partial', '1:ctl.partial']);
+    for (const [k, i] of [0, 1].entries()) {
+      const now = cluster.parties[i]?.daemon.stats;
+      expect(now?.sessionsOk).toBe((before[k]?.sessionsOk ?? 0) + 1);
+      expect(now?.sessionsFailed).toBe(before[k]?.sessionsFailed);
+    }
   });
 
   it('the coordinator never releases a signature built on a bad partial, and names the sender', async () => {

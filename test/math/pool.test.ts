@@ -70,7 +70,7 @@ describe('math pool lifecycle', () => {
     stuck.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
     await pool.close({ timeoutMs: 100 });
-    await expect(stuck).rejects.toBeDefined();
+    await expect(stuck).rejects.toMatchObject({ code: 'ERR_POOL_CLOSED' });
   });
 
   it('rejects a bad thread count', () => {

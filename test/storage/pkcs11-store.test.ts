@@ -8,6 +8,7 @@ import { isMpcError } from '../../src/errors/index.js';
 import {
   acquireModule,
   findSlotByLabel,
+  kekTemplate,
   Pkcs11Sealer,
   readKeyAttributes,
   releaseModule,
@@ -129,6 +130,56 @@ describe('PKCS#11 store against a real SoftHSM2 token', () => {
     expect(sealer.unseal(iv, Buffer.from('aad-one'), sealed).toString()).toBe('secret');
     throwsCode(() => sealer.unseal(iv, Buffer.from('aad-two'), sealed), 'ERR_STORAGE_SEAL_AUTH');
     sealer.close();
+  });
+
+  it('refuses at open a token key that is extractable, non-sensitive, wrap-capable or not AES-256 (A34)', () => {
+    // Each key differs from the sealing template in one attribute; created with pkcs11js directly,
+    // as a careless provisioning tool would.
+    const unsafe: Array<[string, number, boolean | number, string]> = [
+      ['unsafe-extractable', pkcs11js.CKA_EXTRACTABLE, true, 'extractable'],
+      ['unsafe-not-sensitive', pkcs11js.CKA_SENSITIVE, false, 'sensitive'],
+      ['unsafe-wrap', pkcs11js.CKA_WRAP, true, 'wrap'],
+      ['unsafe-unwrap', pkcs11js.CKA_UNWRAP, true, 'unwrap'],
+      ['unsafe-aes-128', pkcs11js.CKA_VALUE_LEN, 16, ''],
+    ];
+    const p11 = acquireModule(LIB);
+    const session = p11.C_OpenSession(
+      findSlotByLabel(p11, LABEL),
+      pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION,
+    );
+    try {
+      p11.C_Login(session, pkcs11js.CKU_USER, PIN);
+      const generate = (template: pkcs11js.Template) =>
+        p11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, template);
+      for (const [label, type, value] of unsafe) {
+        generate(kekTemplate(label).map((a) => (a.type === type ? { type, value } : a)));
+      }
+      // two keys under one label: which one seals is ambiguous
+      generate(kekTemplate('unsafe-twice'));
+      generate(kekTemplate('unsafe-twice'));
+      p11.C_Logout(session);
+    } finally {
+      p11.C_CloseSession(session);
+      releaseModule(LIB);
+    }
+    const refusal = (keyLabel: string) => {
+      try {
+        Pkcs11Sealer.open({ ...opts, keyLabel }).close();
+      } catch (e) {
+        if (isMpcError(e)) return e;
+        throw e;
+      }
+      throw new Error(`key ${keyLabel} was accepted`);
+    };
+    for (const [label, , , attr] of unsafe) {
+      const e = refusal(label);
+      expect(e.code, label).toBe('ERR_HSM_KEY_UNSAFE');
+      if (attr !== '') expect(String(e.details.wrong).split(','), label).toContain(attr);
+      else expect(e.details.valueLen, label).toBe(16);
+    }
+    expect(refusal('unsafe-twice').code).toBe('ERR_HSM_KEY_UNSAFE');
+    // the refusals released the login: the safe key still opens
+    Pkcs11Sealer.open(opts).close();
   });
 
   it('CLI hsm-init initializes a second token and its key, PINs from the environment', async () => {

@@ -122,6 +122,28 @@ describe('frame codec: faults', () => {
     expect(rejected(() => b.open(short)).blame[0]?.party).toBe(0);
   });
 
+  it('the header is the AEAD associated data: round, seq or ts changed and re-signed by the sender is blame', () => {
+    // The sender's own signature covers the edited header, so only the AEAD can notice that the
+    // ciphertext was sealed under another header (a sender moving a payload between rounds).
+    const { codecs, secrets } = setup();
+    const [a, b] = codecs as [FrameCodec, FrameCodec];
+    const edits: Array<[string, (f: Frame) => Frame]> = [
+      ['round', (f) => ({ ...f, round: 'r2' })],
+      ['seq', (f) => ({ ...f, seq: f.seq + 100 })],
+      ['ts', (f) => ({ ...f, ts: f.ts + 1 })],
+    ];
+    for (const [name, edit] of edits) {
+      const frame = a.seal(1, 'r1', te.encode(`moved ${name}`));
+      const e = rejected(() => b.open(resign(frame, secrets[0]!.ed25519Secret, edit), { kind: 'p2p', from: 0 }));
+      expect(e.code, name).toBe('ERR_TRANSPORT_FAULT');
+      expect(e.message, name).toContain('frame payload does not decrypt');
+      expect(
+        e.blame.map((x) => x.party),
+        name,
+      ).toEqual([0]);
+    }
+  });
+
   it('a frame re-signed by another party claiming to be the sender is refused (A12)', () => {
     const { codecs, secrets } = setup();
     const [a, b] = codecs as [FrameCodec, FrameCodec];

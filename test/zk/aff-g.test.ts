@@ -144,6 +144,20 @@ describe('Πaff-g (Paillier affine operation with group commitment, in range)', 
     );
   });
 
+  it('binds Y in the challenge: Y·v^N1 with w_y·v^e (a maul anyone can do) is refused', () => {
+    // With v = −1: v^N1 = −1 mod N1² (N1 odd) and v^e = ±1 by the parity of e, so the mauled pair
+    // (−Y, ±w_y) satisfies check 3 for the same e. Only hashing Y into e stops it; the attacker
+    // does not know e's parity, so both candidates are tried and both must be refused.
+    const n1 = proverSk.pub.n;
+    const mauled: AffGStatement = { ...st, Y: proverSk.pub.n2 - st.Y };
+    expect(verifyAffG(math, ctx, aux, st, proof)).toBeUndefined();
+    for (const wy of [proof.wy, n1 - proof.wy]) {
+      expect(failure(() => verifyAffG(math, ctx, aux, mauled, { ...proof, wy }))).toMatch(
+        /^ERR_ZK_PROOF_INVALID:.*equation/,
+      );
+    }
+  });
+
   it('rejects the proof replayed under another session id, prover index or label (hat vs not-hat) (A11, A7)', () => {
     expect(failure(() => verifyAffG(math, { ...ctx, sid: sid('session-other') }, aux, st, proof))).toMatch(/equation/);
     expect(failure(() => verifyAffG(math, { ...ctx, prover: 2 }, aux, st, proof))).toMatch(/equation/);

@@ -86,6 +86,13 @@ describe('Πenc (Paillier encryption in range)', () => {
         ).toMatch(/^ERR_ZK_PROOF_INVALID:/);
       }
     }
+    // z1 one past either end of ±2^(ℓ+ε) is refused by the range check itself, not by an equation;
+    // z1 on the bound passes the range check and fails on the equations.
+    const at = (z1: bigint) => failure(() => verifyEnc(math, ctx, aux, st, { ...proof, z1 }));
+    expect(at(rangeBound + 1n)).toBe('ERR_ZK_PROOF_INVALID:z1 out of range');
+    expect(at(-rangeBound - 1n)).toBe('ERR_ZK_PROOF_INVALID:z1 out of range');
+    expect(at(rangeBound)).toMatch(/^ERR_ZK_PROOF_INVALID:.*equation$/);
+    expect(at(-rangeBound)).toMatch(/^ERR_ZK_PROOF_INVALID:.*equation$/);
   });
 
   it('rejects a ciphertext outside Z*_{N²} in the statement (A15)', () => {
