@@ -96,6 +96,18 @@ export const ERROR_CODES = {
   ERR_HSM_OPERATION_FAILED: 'io',
   // storage hardening (issue 17: rollback-proof presignatures, sealed primes, store faults)
   ERR_PRESIGNATURE_BURNT: 'policy',
+  // chain payloads (src/chains): every refusal before a digest is computed or a signature assembled
+  ERR_CHAIN_KIND_UNKNOWN: 'invalid_args',
+  ERR_CHAIN_PAYLOAD_TOO_LARGE: 'invalid_args',
+  ERR_CHAIN_PAYLOAD_MALFORMED: 'invalid_args',
+  ERR_CHAIN_UNSUPPORTED: 'invalid_args',
+  ERR_CHAIN_TOO_MANY_ITEMS: 'invalid_args',
+  ERR_CHAIN_WITNESS_UTXO_MISSING: 'invalid_args',
+  ERR_CHAIN_DERIVATION_MISMATCH: 'policy',
+  ERR_CHAIN_DIGEST_INDEX: 'invalid_args',
+  ERR_CHAIN_PATH_MISMATCH: 'policy',
+  ERR_CHAIN_SIGNATURE_INVALID: 'invalid_args',
+  ERR_CHAIN_NETWORK_UNKNOWN: 'invalid_args',
   // transport
   ERR_TRANSPORT_FRAME_TOO_LARGE: 'invalid_args',
   ERR_TRANSPORT_FRAME_MALFORMED: 'invalid_args',
