@@ -5,6 +5,8 @@ import { auxInfo } from './aux-info.js';
 import type { AuxInfo, CoreKeyShare, KeyShare } from './key-share.js';
 import { keygen } from './keygen.js';
 import { type Presignature, presign } from './presign.js';
+import { refresh } from './refresh.js';
+import { type ReshareInput, type ReshareOutput, reshare } from './reshare.js';
 import { combineSignature, type EcdsaSignature, issuePartialSignature, type PresignatureLedger } from './sign.js';
 import { simulate } from './simulation.js';
 import type { ProtocolDef } from './types.js';
@@ -46,6 +48,29 @@ export function runKeygen(n: number, t: number, opts: LocalOptions, additive = f
 /** Aux-info generation; `primes[i]` are party i's two fresh safe primes (from a prime pool). */
 export function runAuxInfo(primes: ReadonlyArray<{ p: bigint; q: bigint }>, opts: LocalOptions): AuxInfo[] {
   return run(auxInfo, 'aux', primes, opts);
+}
+
+/** Key refresh of every holder's share (epoch + 1); `primes[i]` are party i's fresh safe primes. */
+export function runRefresh(
+  cores: readonly CoreKeyShare[],
+  primes: ReadonlyArray<{ p: bigint; q: bigint }>,
+  opts: LocalOptions,
+): KeyShare[] {
+  return run(
+    refresh,
+    'refresh',
+    cores.map((core, i) => {
+      const own = primes[i];
+      if (own === undefined) throw new MpcError('ERR_PROTOCOL_INPUT', `no fresh primes for party ${i}`);
+      return { core, primes: own };
+    }),
+    opts,
+  );
+}
+
+/** Reshare among the union of the old and new committees (one input per session party). */
+export function runReshare(inputs: readonly ReshareInput[], opts: LocalOptions): ReshareOutput[] {
+  return run(reshare, 'reshare', inputs, opts);
 }
 
 /** Presigning among the key-share holders `signers` (exactly t of them) for derivation `path`. */
