@@ -8,12 +8,12 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fixtureSetName, readPrimeFixture } from '../src/cli/fixture-primes.js';
 import { connectCoordinator } from '../src/daemon/coordinator-client.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../src/daemon/nats-server-process.js';
+import { addCachedPrimes } from '../src/daemon/main.js';
 import { setupPartySet } from '../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../src/daemon/spawn-party.js';
 import { Ed25519Signer, ed25519Verify } from '../src/primitives/ed25519.js';
 import type { PresignaturePublic } from '../src/protocol/sign.js';
 import { PartyLedger } from '../src/storage/party-ledger.js';
-import { FilePrimeStore } from '../src/storage/prime-cache-file.js';
 import { SoftwareSealer } from '../src/storage/software-sealer.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { fmt, type Measurement, measure } from './lib.js';
@@ -349,9 +349,7 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
     if (set === undefined || set.length < 12) throw new Error('test/fixtures/primes.json has too few safe-1536 primes');
     const primes = set.map((h) => BigInt(`0x${h}`));
     for (let i = 0; i < 3; i++) {
-      await new FilePrimeStore(join(dir, `party-${i}`, 'primes-safe-1536.json'), 'safe', 1536).add(
-        primes.slice(4 * i, 4 * i + 4),
-      );
+      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(4 * i, 4 * i + 4));
     }
 
     nats = await runNatsServer(setup.nats.serverConfigFile);

@@ -4,12 +4,12 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { connectCoordinator } from '../daemon/coordinator-client.js';
 import { runNatsServer } from '../daemon/nats-server-process.js';
+import { addCachedPrimes } from '../daemon/main.js';
 import { setupPartySet } from '../daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../daemon/spawn-party.js';
 import type { BackendName } from '../math/raw.js';
 import { encodePoint } from '../primitives/curve.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
-import { FilePrimeStore } from '../storage/prime-cache-file.js';
 import { SECURITY } from '../zk/params.js';
 
 type Step = <T>(label: string, fn: () => T | Promise<T>) => Promise<T>;
@@ -34,11 +34,7 @@ export async function demoOverNats(o: {
     setupPartySet({ dir: join(dir, 'parties'), parties: 3, natsPort: port, httpBasePort: 0, math: o.backend }),
   );
   for (let i = 0; i < 3; i++) {
-    await new FilePrimeStore(
-      join(dir, 'parties', `party-${i}`, `primes-safe-${SECURITY.primeBits}.json`),
-      'safe',
-      SECURITY.primeBits,
-    ).add(o.primes.slice(2 * i, 2 * i + 2));
+    await addCachedPrimes(setup.partyConfigs[i] as string, o.primes.slice(2 * i, 2 * i + 2));
   }
   const nats = await step(`nats-server on 127.0.0.1:${port} (TLS, per-party credentials)`, () =>
     runNatsServer(setup.nats.serverConfigFile),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import type { AuxInfo, KeyShare } from '../protocol/key-share.js';
 import { validateKeyShare } from '../protocol/key-share-validate.js';
 import { type LocalOptions, runAuxInfo, runKeygen, runPresign, signDigest } from '../protocol/local.js';
 import { MemoryPresignatureLedger } from '../protocol/sign.js';
-import { FilePrimeStore } from '../storage/prime-cache-file.js';
+import { FilePrimeStore, primeCachePath } from '../storage/prime-cache-file.js';
+import { SoftwareSealer } from '../storage/software-sealer.js';
 import { SECURITY } from '../zk/params.js';
 import { demoOverNats } from './demo-nats.js';
 
@@ -59,7 +61,14 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
   const pool = new MathPool({ backend: math.name });
   try {
     await pool.warmUp();
-    const store = new FilePrimeStore(join(dir, 'primes-safe-1536.json'), 'safe', SECURITY.primeBits);
+    // the demo's own stock, sealed under a key that lives only in this process
+    const store = new FilePrimeStore({
+      path: primeCachePath(dir, 'safe', SECURITY.primeBits),
+      sealer: new SoftwareSealer(randomBytes(32)),
+      partyId: 0,
+      kind: 'safe',
+      bits: SECURITY.primeBits,
+    });
     const primes = new PrimePool({
       pool,
       store,

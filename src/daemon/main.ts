@@ -8,7 +8,7 @@ import { ephemeralSealer } from '../storage/ephemeral-sealer.js';
 import { openFileSecretStore } from '../storage/file-store.js';
 import { PartyLedger } from '../storage/party-ledger.js';
 import { openPkcs11SecretStore } from '../storage/pkcs11-store.js';
-import { FilePrimeStore } from '../storage/prime-cache-file.js';
+import { FilePrimeStore, migratePlaintextPrimeCache, primeCachePath } from '../storage/prime-cache-file.js';
 import type { SealedSecretStore } from '../storage/secret-store.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { loadPartyNatsConfig, NatsTransport } from '../transport/nats.js';
@@ -69,6 +69,36 @@ export async function openConfiguredStore(cfg: PartyConfig): Promise<SealedSecre
     store = await openFileSecretStore({ dir: cfg.dataDir, passphrase });
   }
   return store;
+}
+
+/** The party's sealed cache of safe primes for aux info, sealed by its store. */
+export function partyPrimeCache(
+  cfg: PartyConfig,
+  store: SealedSecretStore,
+  onDropped?: (n: number) => void,
+): FilePrimeStore {
+  return new FilePrimeStore({
+    path: primeCachePath(cfg.dataDir, 'safe', SECURITY.primeBits),
+    sealer: store.sealer,
+    partyId: cfg.party,
+    kind: 'safe',
+    bits: SECURITY.primeBits,
+    ...(onDropped ? { onDropped } : {}),
+  });
+}
+
+/**
+ * Adds safe primes to a (stopped) party's sealed cache: setup tooling, benchmarks and tests that
+ * hand a party pregenerated primes. Opens the store the config names (PIN/passphrase from the env).
+ */
+export async function addCachedPrimes(configFile: string, primes: readonly bigint[]): Promise<void> {
+  const cfg = await loadPartyConfig(configFile);
+  const store = await openConfiguredStore(cfg);
+  try {
+    await partyPrimeCache(cfg, store).add(primes);
+  } finally {
+    await store.close();
+  }
 }
 
 /** The identity keys: from the plaintext file the config names, else sealed in the store. */
@@ -132,17 +162,23 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
 
     const pool = new MathPool({ backend: math.name, threads: cfg.primes.workers });
     closers.push(['pool', () => pool.close()]);
+    // safe primes become Paillier factors: the cache is sealed by the store (issue 17 item 2)
+    const primeCache = partyPrimeCache(cfg, store, (n) => log.warn({ dropped: n }, 'prime cache entries dropped'));
+    const migrated = await migratePlaintextPrimeCache(
+      join(cfg.dataDir, `primes-safe-${SECURITY.primeBits}.json`),
+      primeCache,
+      'safe',
+      SECURITY.primeBits,
+    );
+    if (migrated > 0) log.info({ migrated }, 'plaintext prime cache sealed and wiped');
     const primes = new PrimePool({
       pool,
-      store: new FilePrimeStore(
-        join(cfg.dataDir, `primes-safe-${SECURITY.primeBits}.json`),
-        'safe',
-        SECURITY.primeBits,
-      ),
+      store: primeCache,
       bits: SECURITY.primeBits,
       kind: 'safe',
       target: cfg.primes.target,
       onProgress: (have, target) => log.info({ have, target }, 'safe prime stock'),
+      onRejected: (reason) => log.warn({ reason }, 'cached prime refused'),
     });
     closers.push(['primes', () => primes.stop()]);
 

@@ -24,12 +24,15 @@ export interface PrimePoolOptions {
   readonly target: number;
   /** Progress line per prime found in fill(). */
   readonly onProgress?: (have: number, target: number) => void;
+  /** A cached value was refused by take() (not a prime of the kind, or handed out before). */
+  readonly onRejected?: (reason: string) => void;
 }
 
 /**
  * Keeps a stock of primes, generated in the background on the worker pool and cached to disk, so
  * that aux-info generation does not wait seconds per safe prime. Taken primes are checked again
- * (the cache file is outside the process) and never reused.
+ * (the cache file is outside the process: a composite read from it is refused and never used) and
+ * never reused.
  */
 export class PrimePool {
   readonly #opts: PrimePoolOptions;
@@ -74,25 +77,35 @@ export class PrimePool {
     this.#stopped = true;
   }
 
-  /** `n` distinct fresh primes: from the store when it has them, else generated now. */
+  /**
+   * `n` distinct fresh primes: from the store when it has them, else generated now. Every cached
+   * value is re-verified (a `kind` prime of `bits` bits, never handed out before by this process)
+   * before use; one that fails is dropped (it is already gone from the store), reported through
+   * `onRejected`, and replaced by the next cached or a freshly generated prime.
+   */
   async take(n: number): Promise<bigint[]> {
     const { pool, store, bits, kind } = this.#opts;
     const out: bigint[] = [];
-    const cached = await store.take(n);
-    for (const p of cached) {
-      if (bitLength(p) !== bits || !(await pool.checkPrime(p, kind))) {
-        throw new MpcError('ERR_PRIME_CACHE_CORRUPT', `cached value is not a ${bits}-bit ${kind} prime`);
+    for (;;) {
+      const want = n - out.length;
+      if (want <= 0) break;
+      const cached = await store.take(want);
+      if (cached.length === 0) break;
+      for (const p of cached) {
+        if (bitLength(p) !== bits || !(await pool.checkPrime(p, kind))) {
+          this.#opts.onRejected?.(`cached value is not a ${bits}-bit ${kind} prime`);
+        } else if (this.#issued.has(p.toString(16)) || out.includes(p)) {
+          this.#opts.onRejected?.('cached prime was handed out before (a restored cache?)');
+        } else {
+          out.push(p);
+        }
       }
-      out.push(p);
     }
-    while (out.length < n) out.push(await pool.generatePrime(bits, kind));
-    for (const p of out) {
-      const key = p.toString(16);
-      if (this.#issued.has(key) || out.filter((x) => x === p).length > 1) {
-        throw new MpcError('ERR_PRIME_CACHE_CORRUPT', 'a prime was offered twice; refusing to reuse it');
-      }
-      this.#issued.add(key);
+    while (out.length < n) {
+      const p = await pool.generatePrime(bits, kind);
+      if (!out.includes(p) && !this.#issued.has(p.toString(16))) out.push(p);
     }
+    for (const p of out) this.#issued.add(p.toString(16));
     return out;
   }
 }

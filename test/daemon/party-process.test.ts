@@ -6,19 +6,19 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
+import { addCachedPrimes } from '../../src/daemon/main.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
 import type { MpcError } from '../../src/errors/index.js';
 import type { Point } from '../../src/primitives/curve.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
-import { FilePrimeStore } from '../../src/storage/prime-cache-file.js';
 import { connectNats, loadPartyNatsConfig } from '../../src/transport/nats.js';
 import { rejection } from '../helpers/failure.js';
 import { testPrimes } from '../helpers/primes.js';
 import { required } from '../helpers/requirements.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
-import { scanForPlaintext, walk } from '../storage/helpers.js';
+import { primeEncodings, scanForPlaintext, walk } from '../storage/helpers.js';
 
 /**
  * Issue #5 acceptance: three party daemons, each its own OS process (`mpc-custody party --config`),
@@ -43,6 +43,8 @@ const daemons: SpawnedParty[] = [];
 let coord: Awaited<ReturnType<typeof connectCoordinator>>;
 let publicKey: Point;
 let identity2 = '';
+/** The safe primes each party was given (two become its Paillier factors, two stay cached). */
+const partyPrimes: bigint[][] = [];
 
 function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<SpawnedParty> {
   return spawnParty(CLI, config, { env, timeoutMs: 30_000, drainMs: 3000 });
@@ -52,13 +54,6 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mpc-parties-'));
     setup = await setupPartySet({ dir, parties: 3, natsPort: await freePort(), httpBasePort: 0, math: 'native' });
-    // committed fixture primes instead of a minute of safe-prime search per party
-    const primes = await testPrimes('safe', 1536);
-    for (let i = 0; i < 3; i++) {
-      await new FilePrimeStore(join(dir, `party-${i}`, 'primes-safe-1536.json'), 'safe', 1536).add(
-        primes.slice(20 + 4 * i, 24 + 4 * i),
-      );
-    }
     // party 2 keeps its share in a SoftHSM2 token
     await mkdir(join(dir, 'hsm', 'tokens'), { recursive: true });
     const conf = join(dir, 'hsm', 'softhsm2.conf');
@@ -86,6 +81,16 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     execFileSync(process.execPath, [CLI, 'identity-seal', '--config', cfgFile], { env: hsmEnv, stdio: 'pipe' });
     expect(existsSync(join(dir, 'party-2', 'identity.key'))).toBe(false);
     expect(JSON.parse(readFileSync(cfgFile, 'utf8')).identityFile).toBeUndefined();
+
+    // committed fixture primes instead of a minute of safe-prime search per party, sealed into each
+    // party's cache by its own store (party 2: by the token; this process reads the same softhsm2.conf)
+    process.env.SOFTHSM2_CONF = conf;
+    process.env.MPC_HSM_PIN = HSM_PIN;
+    const primes = await testPrimes('safe', 1536);
+    for (let i = 0; i < 3; i++) {
+      partyPrimes[i] = primes.slice(20 + 4 * i, 24 + 4 * i);
+      await addCachedPrimes(setup.partyConfigs[i] as string, partyPrimes[i] as bigint[]);
+    }
 
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnDaemon(c, hsmEnv));
@@ -231,6 +236,14 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     expect(scanForPlaintext(join(dir, 'party-2'), [Buffer.from(identity2, 'hex')])).toEqual([]);
     // party 2 (HSM) has a sealed blob and no store key file
     expect(walk(join(dir, 'party-2')).some((f) => f.endsWith('hot-wallet.share'))).toBe(true);
+    // no safe prime — the two used as Paillier factors, the two still cached — in the clear anywhere:
+    // not as hex, decimal or big-endian bytes, in any data directory or log line (issue 17.2)
+    for (const i of [0, 1, 2]) {
+      const needles = (partyPrimes[i] as bigint[]).flatMap((p) => primeEncodings(p, 1536));
+      expect(walk(join(dir, `party-${i}`)).some((f) => f.endsWith('primes-safe-1536.sealed'))).toBe(true);
+      expect(scanForPlaintext(join(dir, `party-${i}`), needles)).toEqual([]);
+      for (const n of needles) expect(logs.includes(n.toString('latin1'))).toBe(false);
+    }
   });
 
   it('a data directory restored from a snapshot brings no presignature back: refused at every signer (issue 17.1)', async () => {

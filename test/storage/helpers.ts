@@ -34,6 +34,17 @@ export function scanForPlaintext(dir: string, secrets: readonly Uint8Array[]): s
   });
 }
 
+/** Every way a prime could sit in a file: lowercase and uppercase hex, decimal, big-endian bytes. */
+export function primeEncodings(p: bigint, bits: number): Buffer[] {
+  const hex = p.toString(16).padStart(bits / 4, '0');
+  return [
+    Buffer.from(hex, 'ascii'),
+    Buffer.from(hex.toUpperCase(), 'ascii'),
+    Buffer.from(p.toString(10), 'ascii'),
+    Buffer.from(hex, 'hex'),
+  ];
+}
+
 export const modeOf = (p: string): number => statSync(p).mode & 0o777;
 
 import { execFileSync, fork } from 'node:child_process';
