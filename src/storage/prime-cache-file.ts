@@ -124,7 +124,8 @@ export class FilePrimeStore implements PrimeStore {
       pt.writeUInt32BE(primes.length, 0);
       primes.forEach((p, i) => {
         const hex = p.toString(16);
-        if (p <= 0n || hex.length > 2 * this.#bytes) throw new MpcError('ERR_PRIME_CACHE_IO', 'prime of the wrong size');
+        if (p <= 0n || hex.length > 2 * this.#bytes)
+          throw new MpcError('ERR_PRIME_CACHE_IO', 'prime of the wrong size');
         pt.write(hex.padStart(2 * this.#bytes, '0'), 4 + i * this.#bytes, 'hex');
       });
       const blob = sealBlob(this.#o.sealer, { partyId: this.#o.partyId, keyId: this.#keyId }, version, pt);
@@ -156,7 +157,12 @@ export async function migratePlaintextPrimeCache(
   if (raw === undefined) return 0;
   let moved: bigint[] = [];
   try {
-    const f = JSON.parse(raw.toString('utf8')) as { version?: unknown; kind?: unknown; bits?: unknown; primes?: unknown };
+    const f = JSON.parse(raw.toString('utf8')) as {
+      version?: unknown;
+      kind?: unknown;
+      bits?: unknown;
+      primes?: unknown;
+    };
     if (f?.version === 1 && f.kind === kind && f.bits === bits && Array.isArray(f.primes)) {
       moved = f.primes
         .filter((h): h is string => typeof h === 'string' && /^[0-9a-f]{1,2048}$/.test(h))
