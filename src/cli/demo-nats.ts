@@ -10,7 +10,6 @@ import { freePort, type SpawnedParty, spawnParty } from '../daemon/spawn-party.j
 import type { BackendName } from '../math/raw.js';
 import { encodePoint } from '../primitives/curve.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
-import { SECURITY } from '../zk/params.js';
 
 type Step = <T>(label: string, fn: () => T | Promise<T>) => Promise<T>;
 
