@@ -40,13 +40,16 @@ export const AuditEventSchema = Type.Union([
   ev('key.generated', {
     key: Ref,
     threshold: Type.Integer({ minimum: 1, maximum: 1024 }),
-    parties: Parties,
+    parties: Type.Integer({ minimum: 1, maximum: 1024 }),
     publicKey: Hex,
   }),
+  ev('key.share_updated', { key: Ref, shareVersion: Count }),
   ev('aux.done', { key: Ref, parties: Parties }),
-  ev('presignature.created', { key: Ref, presignature: Ref, signers: Parties }),
-  ev('presignature.consumed', { key: Ref, presignature: Ref, digest: Hash }),
+  ev('presignature.created', { key: Ref, presignature: Ref, signers: Type.Optional(Parties) }),
+  /** `key` is null for an id the party never stored (recorded as a consumed tombstone). */
+  ev('presignature.consumed', { key: Type.Union([Ref, Type.Null()]), presignature: Ref, digest: Type.Optional(Hash) }),
   ev('presignature.burnt', { presignature: Ref, reason: Ref }),
+  ev('presignatures.burnt', { count: Count, reason: Ref }),
   ev('refresh.step', { key: Ref, step: Ref, epoch: Count }),
   ev('reshare.step', { key: Ref, step: Ref, epoch: Count, parties: Parties }),
   // administration

@@ -1,6 +1,15 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  AuditEmitter,
+  type AuditEmitterOptions,
+  type AuditEvent,
+  type ChainHead,
+  EMPTY_HEAD,
+  recordHash,
+  type StoredRecord,
+} from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
 import type { PresignatureLedger } from '../protocol/sign.js';
 import { MAX_PLAINTEXT_BYTES, parseBlob, type Sealer, sealBlob, unsealBlob } from './sealed-blob.js';
@@ -49,6 +58,12 @@ export interface LedgerOptions {
   readonly exclusive?: boolean;
   /** Test hook: called at each step of consume (crash tests die here). Never set in production. */
   readonly onConsumeStep?: (step: ConsumeStep) => void;
+  /**
+   * When set, every ledger change appends its signed audit record (src/audit) to the
+   * `audit_records` table inside the same transaction: no extra fsync, and no change without its
+   * record. The chain head is read back from the table at open.
+   */
+  readonly audit?: Omit<AuditEmitterOptions, 'head'>;
 }
 
 export interface KeyMeta {
@@ -78,6 +93,7 @@ CREATE TABLE IF NOT EXISTS presignatures (
   CHECK ((status = 'consumed') = (payload IS NULL))) STRICT;
 CREATE INDEX IF NOT EXISTS presignatures_available ON presignatures (status, epoch, key_id);
 CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS audit_records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, sig TEXT NOT NULL) STRICT;
 `;
 
 function ledgerError(e: unknown, what: string): MpcError {
@@ -117,6 +133,9 @@ export class PartyLedger implements PresignatureLedger {
   readonly #opts: LedgerOptions;
   #epoch: number;
   #burntAtOpen = 0;
+  #audit: AuditEmitter | undefined;
+  /** The audit head written by the open transaction; moved into the emitter after COMMIT. */
+  #auditPending: ChainHead | undefined;
 
   private constructor(db: Database, partyId: number, epoch: number, opts: LedgerOptions) {
     this.#db = db;
@@ -167,9 +186,17 @@ export class PartyLedger implements PresignatureLedger {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger epoch is invalid');
       }
       const burnt = opts.sealer === undefined ? 0 : burnForeign(db, epoch, opts.sealer.keyRef);
+      const audit = opts.audit === undefined ? undefined : new AuditEmitter({ ...opts.audit, head: auditHead(db) });
+      const opened =
+        audit !== undefined && burnt > 0
+          ? audit.prepare({ type: 'presignatures.burnt', count: burnt, reason: 'open' })
+          : undefined;
+      if (opened !== undefined) insertAudit(db, opened.records);
       db.exec('COMMIT');
+      if (opened !== undefined) audit?.commit(opened.head);
       const ledger = new PartyLedger(db, partyId, epoch, opts);
       ledger.#burntAtOpen = burnt;
+      ledger.#audit = audit;
       return ledger;
     } catch (e) {
       if (db?.inTransaction) db.exec('ROLLBACK');
@@ -213,6 +240,17 @@ export class PartyLedger implements PresignatureLedger {
              share_version = excluded.share_version, updated_at = excluded.updated_at`,
         )
         .run(meta.keyId, meta.publicKey, meta.threshold, meta.parties, meta.shareVersion, now, now);
+      this.#auditInTx(
+        old === undefined
+          ? {
+              type: 'key.generated',
+              key: meta.keyId,
+              threshold: meta.threshold,
+              parties: meta.parties,
+              publicKey: meta.publicKey,
+            }
+          : { type: 'key.share_updated', key: meta.keyId, shareVersion: meta.shareVersion },
+      );
     });
   }
 
@@ -246,6 +284,7 @@ export class PartyLedger implements PresignatureLedger {
           `INSERT INTO presignatures (id, key_id, epoch, status, payload, created_at) VALUES (?, ?, ?, 'available', ?, ?)`,
         )
         .run(id, keyId, this.#epoch, sealed, Date.now());
+      this.#auditInTx({ type: 'presignature.created', key: keyId, presignature: id });
     });
   }
 
@@ -353,6 +392,7 @@ export class PartyLedger implements PresignatureLedger {
           `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ? WHERE status = 'available'`,
         )
         .run(now, now).changes;
+      if (n > 0) this.#auditInTx({ type: 'presignatures.burnt', count: n, reason: 'sealing-key-lost' });
     });
     return n;
   }
@@ -365,6 +405,7 @@ export class PartyLedger implements PresignatureLedger {
           `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ? WHERE id = ? AND status = 'available'`,
         )
         .run(now, now, id);
+      this.#auditInTx({ type: 'presignature.burnt', presignature: id, reason: 'unsealable' });
     });
   }
 
@@ -391,7 +432,7 @@ export class PartyLedger implements PresignatureLedger {
    * never saw is recorded as a consumed tombstone, so it too can be used only once.
    * @throws MpcError ERR_PRESIGNATURE_USED when `id` was consumed before
    */
-  consume(id: string): void {
+  consume(id: string, digest?: string): void {
     assertId(id, 'presignature id');
     const step = this.#opts.onConsumeStep ?? (() => undefined);
     step('begin');
@@ -419,6 +460,15 @@ export class PartyLedger implements PresignatureLedger {
           .run(now, id);
         if (r.changes !== 1) throw new MpcError('ERR_LEDGER_CORRUPT', 'presignature row changed under the ledger');
       }
+      const keyRow = this.#db.prepare('SELECT key_id FROM presignatures WHERE id = ?').get(id) as
+        | { key_id: unknown }
+        | undefined;
+      this.#auditInTx({
+        type: 'presignature.consumed',
+        key: typeof keyRow?.key_id === 'string' ? keyRow.key_id : null,
+        presignature: id,
+        ...(digest === undefined ? {} : { digest }),
+      });
       step('updated');
     });
     step('committed');
@@ -478,6 +528,42 @@ export class PartyLedger implements PresignatureLedger {
     if (this.#db.open) this.#db.close();
   }
 
+  // ---- audit records ----
+
+  /** Appends an audit record that describes no ledger row (daemon start/stop, refusals), durably. */
+  appendAudit(event: AuditEvent): void {
+    if (this.#audit === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'the ledger was opened without audit');
+    this.#tx('appendAudit', () => this.#auditInTx(event));
+  }
+
+  /** The audit chain head stored here (seq 0 when none or audit is off). */
+  get auditHead(): ChainHead {
+    return this.#audit?.head ?? EMPTY_HEAD;
+  }
+
+  /** Up to `limit` stored audit records with seq > `afterSeq`, in order (the shipper's source). */
+  recordsAfter(afterSeq: number, limit: number): StoredRecord[] {
+    const rows = this.#run('recordsAfter', () =>
+      this.#db.prepare('SELECT body, sig FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit),
+    ) as Array<{ body: unknown; sig: unknown }>;
+    return rows.map((r) => {
+      if (typeof r.body !== 'string' || typeof r.sig !== 'string')
+        throw new MpcError('ERR_LEDGER_CORRUPT', 'audit row is invalid');
+      return { body: r.body, sig: r.sig };
+    });
+  }
+
+  /** Inside an open transaction: stores the event's records; the head moves after COMMIT. */
+  #auditInTx(event: AuditEvent): void {
+    if (this.#audit === undefined) return;
+    const out = this.#audit.prepare(event);
+    if (this.#auditPending !== undefined) {
+      throw new MpcError('ERR_LEDGER_CORRUPT', 'one audit record per ledger transaction');
+    }
+    insertAudit(this.#db, out.records);
+    this.#auditPending = out.head;
+  }
+
   #sealer(): Sealer {
     if (this.#opts.sealer === undefined) {
       throw new MpcError('ERR_CONFIG_INVALID', 'the ledger needs a sealer to store presignature payloads');
@@ -498,13 +584,18 @@ export class PartyLedger implements PresignatureLedger {
   #tx(what: string, fn: () => void): void {
     this.#run(what, () => {
       this.#db.exec('BEGIN IMMEDIATE');
+      this.#auditPending = undefined;
       try {
         fn();
         this.#db.exec('COMMIT');
       } catch (e) {
+        this.#auditPending = undefined;
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         throw e;
       }
+      const head = this.#auditPending;
+      this.#auditPending = undefined;
+      if (head !== undefined) this.#audit?.commit(head);
     });
   }
 }
@@ -536,6 +627,22 @@ function burnForeign(db: Database, epoch: number, keyRef: string): number {
     if (!ours) n += burn.run(now, now, r.id).changes;
   }
   return n;
+}
+
+/** The last stored audit record's seq and hash (the emitter resumes from it). */
+function auditHead(db: Database): ChainHead {
+  const row = db.prepare('SELECT seq, body FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
+    | { seq: unknown; body: unknown }
+    | undefined;
+  if (row === undefined) return EMPTY_HEAD;
+  if (typeof row.seq !== 'number' || typeof row.body !== 'string')
+    throw new MpcError('ERR_LEDGER_CORRUPT', 'audit row is invalid');
+  return { seq: row.seq, hash: recordHash(row.body) };
+}
+
+function insertAudit(db: Database, records: readonly StoredRecord[]): void {
+  const put = db.prepare('INSERT INTO audit_records (seq, body, sig) VALUES (?, ?, ?)');
+  for (const r of records) put.run((JSON.parse(r.body) as { seq: number }).seq, r.body, r.sig);
 }
 
 function rowToKey(row: unknown): KeyMeta {

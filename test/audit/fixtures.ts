@@ -34,7 +34,8 @@ const h = (n: number) => n.toString(16).padStart(64, '0');
 export function sampleEvents(n: number): AuditEvent[] {
   const all: AuditEvent[] = [
     { type: 'daemon.started', party: 0 },
-    { type: 'key.generated', key: 'hot', threshold: 2, parties: [0, 1, 2], publicKey: `02${h(7)}` },
+    { type: 'key.generated', key: 'hot', threshold: 2, parties: 3, publicKey: `02${h(7)}` },
+    { type: 'key.share_updated', key: 'hot', shareVersion: 2 },
     { type: 'aux.done', key: 'hot', parties: [0, 1, 2] },
     { type: 'presignature.created', key: 'hot', presignature: 'pre-1', signers: [0, 1] },
     {
@@ -60,6 +61,7 @@ export function sampleEvents(n: number): AuditEvent[] {
     { type: 'request.rejected', request: 'r2', by: null, code: 'ERR_POLICY_BLOCKED' },
     { type: 'request.failed', request: 'r3', code: 'ERR_DAEMON_SESSION_TIMEOUT' },
     { type: 'presignature.burnt', presignature: 'pre-2', reason: 'restore' },
+    { type: 'presignatures.burnt', count: 3, reason: 'epoch' },
     { type: 'refresh.step', key: 'hot', step: 'done', epoch: 2 },
     { type: 'reshare.step', key: 'hot', step: 'start', epoch: 3, parties: [0, 1, 3] },
     { type: 'operator.changed', operator: 'carol', change: 'added', by: 'admin' },

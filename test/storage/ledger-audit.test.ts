@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { recordLine, verifyAuditLog } from '../../src/audit/index.js';
+import { Ed25519Signer } from '../../src/primitives/ed25519.js';
+import { PartyLedger } from '../../src/storage/party-ledger.js';
+import { SoftwareSealer } from '../../src/storage/software-sealer.js';
+import { emitterKey, trustFor } from '../audit/fixtures.js';
+import { tempDir } from './helpers.js';
+
+const sealer = () => new SoftwareSealer(Buffer.alloc(32, 0x42));
+const audit = (checkpointEvery = 4) => ({
+  deployment: 'dep-l',
+  emitter: 'party-1',
+  signer: new Ed25519Signer(emitterKey('party-1').secret),
+  checkpointEvery,
+});
+const trust = trustFor('dep-l', ['party-1']);
+const events = (l: PartyLedger) =>
+  l.recordsAfter(0, 1000).map((r) => (JSON.parse(r.body) as { event: { type: string } }).event);
+
+const { dir, cleanup } = tempDir('mpc-ledger-audit-');
+afterAll(cleanup);
+
+describe('party ledger: audit records in the same transaction as the change', () => {
+  it('each change appends its signed record; the chain verifies and continues across a reopen', () => {
+    const path = join(dir, 'a.db');
+    const l = PartyLedger.open(path, 1, { sealer: sealer(), audit: audit() });
+    l.appendAudit({ type: 'daemon.started', party: 1 });
+    l.putKey({ keyId: 'hot', publicKey: `02${'ab'.repeat(32)}`, threshold: 2, parties: 3, shareVersion: 1 });
+    l.putKey({ keyId: 'hot', publicKey: `02${'ab'.repeat(32)}`, threshold: 2, parties: 3, shareVersion: 2 });
+    const secret = Buffer.alloc(200, 0);
+    secret.write('c0ffee1234567890deadbeef', 'hex');
+    secret.writeUInt32BE(0x9abcdef1, 100);
+    l.addPresignature('pre-1', 'hot', secret);
+    l.addPresignature('pre-2', 'hot', secret);
+    l.consume('pre-1', 'd'.repeat(64));
+    l.consume('never-seen');
+    expect(l.burnAvailable()).toBe(1);
+    expect(events(l).map((e) => e.type)).toEqual([
+      'daemon.started',
+      'key.generated',
+      'key.share_updated',
+      'checkpoint',
+      'presignature.created',
+      'presignature.created',
+      'presignature.consumed',
+      'checkpoint',
+      'presignature.consumed',
+      'presignatures.burnt',
+    ]);
+    expect(events(l)[6]).toEqual({
+      type: 'presignature.consumed',
+      key: 'hot',
+      presignature: 'pre-1',
+      digest: 'd'.repeat(64),
+    });
+    expect(events(l)[8]).toEqual({ type: 'presignature.consumed', key: null, presignature: 'never-seen' });
+    // no secret in any record: the presignature payload's hex (and its words in decimal) never appear
+    const all = l.recordsAfter(0, 1000).map(recordLine).join('\n');
+    expect(all).not.toContain('c0ffee1234567890');
+    expect(all).not.toContain(String(0x9abcdef1));
+    l.close();
+
+    const again = PartyLedger.open(path, 1, { sealer: sealer(), audit: audit() });
+    expect(again.auditHead.seq).toBe(10);
+    again.appendAudit({ type: 'daemon.stopped', reason: 'sigterm' });
+    const rep = verifyAuditLog(again.recordsAfter(0, 1000), trust);
+    expect(rep.firstBreak).toBeUndefined();
+    expect(rep.emitters['party-1']?.records).toBe(12); // with the checkpoint at seq 12
+    expect(again.recordsAfter(9, 10).map((r) => JSON.parse(r.body).seq)).toEqual([10, 11, 12]);
+    again.close();
+  });
+
+  it('a refused or rolled-back change leaves no record, and its record never exists without it', () => {
+    const path = join(dir, 'b.db');
+    let crash = false;
+    const l = PartyLedger.open(path, 1, {
+      sealer: sealer(),
+      audit: audit(0),
+      onConsumeStep: (s) => {
+        if (crash && s === 'updated') throw new Error('simulated crash inside the transaction');
+      },
+    });
+    l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
+    l.consume('pre-1');
+    const before = l.recordsAfter(0, 100).length;
+    expect(() => l.consume('pre-1')).toThrow(/ERR_PRESIGNATURE_USED/);
+    expect(() => l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7))).toThrow(/ERR_PRESIGNATURE_USED/);
+    expect(l.recordsAfter(0, 100).length).toBe(before);
+    l.addPresignature('pre-2', 'hot', Buffer.alloc(64, 7));
+    crash = true;
+    expect(() => l.consume('pre-2')).toThrow(/ERR_LEDGER_IO/);
+    crash = false;
+    expect(l.isConsumed('pre-2')).toBe(false);
+    expect(events(l).filter((e) => e.type === 'presignature.consumed')).toHaveLength(1);
+    // the chain head did not move with the rolled-back record: the next record continues it
+    l.consume('pre-2');
+    expect(verifyAuditLog(l.recordsAfter(0, 100), trust).ok).toBe(true);
+    expect(events(l).filter((e) => e.type === 'presignature.consumed')).toHaveLength(2);
+    l.close();
+  });
+
+  it('a ledger opened without audit writes no records (audit is opt-in per deployment)', () => {
+    const l = PartyLedger.open(join(dir, 'c.db'), 1, { sealer: sealer() });
+    l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
+    expect(l.recordsAfter(0, 10)).toEqual([]);
+    expect(() => l.appendAudit({ type: 'daemon.started', party: 1 })).toThrow(/ERR_CONFIG_INVALID/);
+    l.close();
+  });
+});
