@@ -66,7 +66,11 @@ export interface StartCommand {
   readonly roundTimeoutMs: number;
 }
 
-export type CoordinatorRound = 'start' | 'go' | 'abort';
+/**
+ * `identify` (on a failed session's sid): the members run the identification protocol of
+ * identify.ts in the session `identificationSid(sid, kind)` (ready / go / result as for any session).
+ */
+export type CoordinatorRound = 'start' | 'go' | 'abort' | 'identify';
 
 export interface CoordinatorMessage {
   readonly sid: Uint8Array;
@@ -231,7 +235,9 @@ export function openCoordinatorMessage(
   }
   if (f.from !== COORDINATOR_FROM || f.to !== ALL) throw invalid('not a coordinator broadcast');
   const round = f.round.startsWith(CONTROL_ROUND_PREFIX) ? f.round.slice(CONTROL_ROUND_PREFIX.length) : '';
-  if (round !== 'start' && round !== 'go' && round !== 'abort') throw invalid('unknown control round');
+  if (round !== 'start' && round !== 'go' && round !== 'abort' && round !== 'identify') {
+    throw invalid('unknown control round');
+  }
   if (!ed25519Verify(coordinatorKey, frameSignedBytes(f), f.sig))
     throw invalid('coordinator signature does not verify');
   if (Math.abs(now - f.ts) > MAX_SKEW_MS) throw invalid('timestamp outside the accepted clock skew');
@@ -272,10 +278,18 @@ export interface SessionResult {
   readonly code: string;
   /** Error message on failure: names and sizes only, never secret values. */
   readonly message: string;
-  /** Blamed parties as roster ids, with reasons. */
-  readonly blame: ReadonlyArray<{ readonly party: number; readonly reason: string }>;
+  /**
+   * Blamed parties as roster ids, with reasons. `verified`: the verdict rests on signed messages of
+   * the blamed party that every honest member re-checked (a timeout or a missing message is not).
+   */
+  readonly blame: ReadonlyArray<{ readonly party: number; readonly reason: string; readonly verified?: boolean }>;
   /** keygen: compressed public key; presign: encodePresignaturePublic; otherwise empty. */
   readonly summary: Uint8Array;
+  /**
+   * The abort's machine-readable reason (MpcError details.reason), e.g. 'delta-mismatch': a failure
+   * the coordinator answers with identification (`ctl.identify`). Empty or absent otherwise.
+   */
+  readonly reason?: string;
 }
 
 export function encodeSessionResult(r: SessionResult): Uint8Array {
@@ -287,8 +301,14 @@ export function encodeSessionResult(r: SessionResult): Uint8Array {
     .bytes(clip(r.code))
     .bytes(clip(r.message))
     .u32(r.blame.length);
-  for (const b of r.blame) w.u32(b.party).bytes(clip(b.reason));
-  return w.bytes(r.summary).finish();
+  for (const b of r.blame)
+    w.u32(b.party)
+      .bytes(clip(b.reason))
+      .u8(b.verified ? 1 : 0);
+  return w
+    .bytes(r.summary)
+    .bytes(clip(r.reason ?? ''))
+    .finish();
 }
 
 export function decodeSessionResult(bytes: Uint8Array): SessionResult {
@@ -300,13 +320,17 @@ export function decodeSessionResult(bytes: Uint8Array): SessionResult {
     const td = new TextDecoder('utf-8', { fatal: false });
     const code = td.decode(r.bytes('result.code', MAX_TEXT));
     const message = td.decode(r.bytes('result.message', MAX_TEXT));
-    const blame = Array.from({ length: bounded(r.u32('result.blame'), MAX_MEMBERS) }, () => ({
-      party: r.u32('result.blame.party'),
-      reason: td.decode(r.bytes('result.blame.reason', MAX_TEXT)),
-    }));
+    const blame = Array.from({ length: bounded(r.u32('result.blame'), MAX_MEMBERS) }, () => {
+      const party = r.u32('result.blame.party');
+      const reason = td.decode(r.bytes('result.blame.reason', MAX_TEXT));
+      const verified = r.u8('result.blame.verified');
+      if (verified > 1) throw invalid('verified flag');
+      return { party, reason, verified: verified === 1 };
+    });
     const summary = r.bytes('result.summary', 4096);
+    const reason = td.decode(r.bytes('result.reason', MAX_TEXT));
     r.end();
-    return { ok: okByte === 1, code, message, blame, summary };
+    return { ok: okByte === 1, code, message, blame, summary, reason };
   } catch (e) {
     if (e instanceof MpcError && e.code === 'ERR_DAEMON_COMMAND_INVALID') throw e;
     throw invalid('malformed session result');

@@ -24,6 +24,7 @@ import {
   type StartCommand,
   sealCoordinatorMessage,
 } from './control.js';
+import { encodeRelayedPartials, type IdentificationKind, identificationSid } from './identification.js';
 
 /**
  * The session coordinator: the part of the orchestrator that starts sessions over the control plane
@@ -52,6 +53,8 @@ interface Waiter {
   readonly sessionKeys: Map<number, Uint8Array>;
   readonly results: Map<number, SessionResult>;
   readonly partials: Map<number, Uint8Array>;
+  /** The signed `ctl.partial` frames as received (relayed to the signers for §7.3 identification). */
+  readonly partialFrames: Map<number, Uint8Array>;
   notify: () => void;
 }
 
@@ -116,7 +119,10 @@ export class Coordinator {
           });
         }
       } else if (m.round === 'partial') {
-        if (!w.partials.has(m.from)) w.partials.set(m.from, m.payload);
+        if (!w.partials.has(m.from)) {
+          w.partials.set(m.from, m.payload);
+          w.partialFrames.set(m.from, bytes);
+        }
       } else {
         let r: SessionResult;
         try {
@@ -146,9 +152,8 @@ export class Coordinator {
     await this.#o.bus.publish(`${SUBJECT_ROOT}.${sessionToken(sid)}.control.${COORDINATOR}`, bytes);
   }
 
-  /** A fresh session id and the waiter that collects its members' reports. */
-  #open(members: readonly number[]): { sid: Uint8Array; token: string; w: Waiter } {
-    const sid = newSid();
+  /** A fresh session id (or `sid`) and the waiter that collects its members' reports. */
+  #open(members: readonly number[], sid: Uint8Array = newSid()): { sid: Uint8Array; token: string; w: Waiter } {
     const token = sessionToken(sid);
     const w: Waiter = {
       members,
@@ -156,6 +161,7 @@ export class Coordinator {
       sessionKeys: new Map(),
       results: new Map(),
       partials: new Map(),
+      partialFrames: new Map(),
       notify() {},
     };
     this.#waiters.set(token, w);
@@ -222,6 +228,9 @@ export class Coordinator {
       } catch (e) {
         // members that already succeeded discard their output (a presignature is burnt)
         await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+        if (cmd.op === 'presign' && [...w.results.values()].some((r) => !r.ok && r.reason === 'delta-mismatch')) {
+          throw await this.#identify(sid, cmd.members, roundTimeoutMs, 'delta');
+        }
         throw e;
       }
       const summaries = cmd.members.map((m) => (w.results.get(m) as SessionResult).summary);
@@ -236,6 +245,59 @@ export class Coordinator {
     } finally {
       this.#waiters.delete(token);
     }
+  }
+
+  /**
+   * Identification after presign session `sid` failed its δ check (PROTOCOL.md §7.2), or signing
+   * session `sid` produced an invalid signature (§7.3), without naming anyone: asks the members to
+   * run identify.ts's protocol in the derived session, with the usual ready / go barrier, and waits
+   * for every member's verdict. For a signature, `ctl.identify` relays every signer's own signed
+   * partial-signature frame. Returns the session's failure with the culprits the members named; a
+   * member that does not take part is named as well, unverified.
+   */
+  async #identify(
+    sid: Uint8Array,
+    members: readonly number[],
+    roundTimeoutMs: number,
+    kind: IdentificationKind,
+    partialFrames: readonly Uint8Array[] = [],
+  ): Promise<MpcError> {
+    const idSid = identificationSid(sid, kind);
+    const { token, w } = this.#open(members, idSid);
+    const request = kind === 'delta' ? Uint8Array.of(0) : Uint8Array.from([1, ...encodeRelayedPartials(partialFrames)]);
+    try {
+      await this.#publish(sid, 'identify', request);
+      const notReady = await this.#settle(
+        w,
+        (m) => w.ready.has(m) || w.results.has(m),
+        this.#o.readyTimeoutMs ?? 30_000,
+      );
+      if (notReady.length > 0) {
+        await this.#publish(idSid, 'abort', new Uint8Array(0)).catch(() => undefined);
+        return identificationFailed(kind, sessionToken(sid), w.results, notReady, 'no identification ready');
+      }
+      await this.#publish(idSid, 'go', encodeSessionKeys(w.sessionKeys));
+      // one round (+ its reliable-broadcast echo) at each party, plus the report
+      const silent = await this.#settle(w, (m) => w.results.has(m), roundTimeoutMs * 3);
+      return identificationFailed(kind, sessionToken(sid), w.results, silent, 'no identification result');
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+
+  /** Waits until `has(m)` holds for every member or the deadline passes; returns the members without. */
+  async #settle(w: Waiter, has: (m: number) => boolean, timeoutMs: number): Promise<number[]> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      w.notify = () => {
+        if (w.members.every(has)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      w.notify();
+    });
+    return w.members.filter((m) => !has(m));
   }
 
   /** t-of-n key generation among roster parties 0..n−1; returns the public key. */
@@ -337,6 +399,11 @@ export class Coordinator {
         return combineSignature(pre, o.digest, partials);
       } catch (e) {
         if (!(e instanceof MpcError)) throw e;
+        if (e.details.reason === 'signature-invalid' && e.blame.length === 0) {
+          // every partial is well formed, yet the signature does not verify: §7.3 names who lied
+          const frames = pre.signers.map((m) => w.partialFrames.get(m) as Uint8Array);
+          throw await this.#identify(sid, pre.signers, cmd.roundTimeoutMs, 'signature', frames);
+        }
         // combineSignature blames signer positions: report roster ids
         throw new MpcError(e.code, e.message, {
           details: { ...e.details, sid: token },
@@ -347,6 +414,58 @@ export class Coordinator {
       this.#waiters.delete(token);
     }
   }
+}
+
+/**
+ * The presign failure after identification: every party some member named, with who named it.
+ * A blame is verified when it rests on the culprit's signed messages (SessionResult blame.verified);
+ * otherwise (a timeout, a member that did not take part) it is marked unverified in the reason and
+ * in details.unverified.
+ */
+function identificationFailed(
+  kind: IdentificationKind,
+  sid: string,
+  results: ReadonlyMap<number, SessionResult>,
+  silent: readonly number[],
+  why: string,
+): MpcError {
+  const named = new Map<number, { by: number[]; reasons: Set<string>; verified: boolean }>();
+  const add = (party: number, by: number, reason: string, verified: boolean) => {
+    const e = named.get(party) ?? { by: [], reasons: new Set<string>(), verified: false };
+    if (!e.by.includes(by)) e.by.push(by);
+    e.reasons.add(reason);
+    e.verified ||= verified;
+    named.set(party, e);
+  };
+  for (const [from, r] of results) for (const b of r.blame) add(b.party, from, b.reason, b.verified === true);
+  for (const m of silent) add(m, -1, `timeout: ${why}`, false);
+  const blame = [...named.entries()].map(([party, e]) => ({
+    party,
+    msgIds: [],
+    reason: `${e.verified ? '' : 'unverified: '}${[...e.reasons].join('; ')} (named by ${e.by
+      .map((b) => (b < 0 ? 'the coordinator' : String(b)))
+      .join(', ')})`,
+  }));
+  const verified = [...named.entries()].filter(([, e]) => e.verified).map(([p]) => p);
+  const unverified = [...named.entries()].filter(([, e]) => !e.verified).map(([p]) => p);
+  return new MpcError(
+    'ERR_DAEMON_SESSION_FAILED',
+    `${kind === 'delta' ? 'presign failed its δ check' : 'the signature is invalid'}; identification named ${
+      [...named.keys()].join(', ') || 'nobody'
+    }`,
+    {
+      details: {
+        sid,
+        op: kind === 'delta' ? 'presign' : 'sign',
+        codes: 'ERR_PROTOCOL_ABORT',
+        reason: kind === 'delta' ? 'delta-mismatch' : 'signature-invalid',
+        identification: kind,
+        verified: verified.join(','),
+        unverified: unverified.join(','),
+      },
+      blame,
+    },
+  );
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -4,12 +4,19 @@ import { systemRng } from '../math/random.js';
 import { encodePoint } from '../primitives/curve.js';
 import { Ed25519Signer } from '../primitives/ed25519.js';
 import { auxInfo } from '../protocol/aux-info.js';
+import { type IdentifyOutput, identifyDelta, identifySignature } from '../protocol/identify.js';
 import type { AuxInfo, CoreKeyShare, KeyShare } from '../protocol/key-share.js';
 import { validateKeyShare } from '../protocol/key-share-validate.js';
 import { decodeCoreKeyShare, encodeCoreKeyShare, keygen } from '../protocol/keygen.js';
-import { type Presignature, presign } from '../protocol/presign.js';
+import { type Presignature, type PresignInput, type PresignState, presign } from '../protocol/presign.js';
 import { decodePresignature, encodePresignature } from '../protocol/presignature-codec.js';
-import { encodePartialSignature, issuePartialSignature } from '../protocol/sign.js';
+import {
+  decodePartialSignature,
+  encodePartialSignature,
+  issuePartialSignature,
+  type PartialSignature,
+  type PresignaturePublic,
+} from '../protocol/sign.js';
 import { ed25519Authenticator } from '../protocol/simulation.js';
 import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
 
@@ -25,10 +32,22 @@ import {
   encodePresignaturePublic,
   encodeSessionResult,
   openCoordinatorMessage,
+  openPartyMessage,
   type SessionResult,
   type StartCommand,
   sealControlFrame,
 } from './control.js';
+import {
+  decodeRelayedPartials,
+  decodeStoredPresignature,
+  encodeStoredPresignature,
+  evidenceEnvelopes,
+  type IdentificationKind,
+  identificationSid,
+  needsDeltaIdentification,
+  type PresignEvidence,
+  RetainingPresignRunner,
+} from './identification.js';
 import { RemoteRunner, SessionThreads } from './remote-runner.js';
 import { type JoinedSession, joinSession, runSession } from './session-runner.js';
 
@@ -94,6 +113,27 @@ export interface PartyDaemonOptions {
   /** How long a party waits for `go` after announcing ready (default 60 s). */
   readonly readyTimeoutMs?: number;
   readonly now?: () => number;
+  /**
+   * Test hook (malicious-party tests): the presigning definition this party runs instead of
+   * presign.ts. Honoured only with `sessionThreads: false`. Never set in production.
+   */
+  readonly testPresign?: ProtocolDef<PresignInput, PresignState, Presignature>;
+  /** Test hook (malicious-party tests): rewrites the partial signature as published. Never set in production. */
+  readonly testPartial?: (p: PartialSignature) => PartialSignature;
+}
+
+/** A presigning run's identification evidence, kept until it expires (identification.ts). */
+interface KeptEvidence {
+  readonly evidence: PresignEvidence;
+  readonly members: readonly number[];
+  readonly roundTimeoutMs: number;
+  readonly expires: number;
+  /** Signing only: what was signed, and this party's partial signature as it computed it. */
+  readonly signed?: {
+    readonly presignature: PresignaturePublic;
+    readonly digest: Uint8Array;
+    readonly partial: PartialSignature;
+  };
 }
 
 interface Pending {
@@ -105,6 +145,10 @@ interface Pending {
 
 const NULL_LOG: DaemonLog = { info() {}, warn() {}, error() {}, debug() {} };
 const SEEN_LIMIT = 100_000;
+/** Presign runs whose identification evidence is kept at once (oldest dropped first). */
+const EVIDENCE_LIMIT = 256;
+/** How long evidence of a presign run is kept for a `ctl.identify` (PROTOCOL.md §7.4). */
+const EVIDENCE_TTL_MS = 10 * 60_000;
 
 export class PartyDaemon {
   readonly self: number;
@@ -120,6 +164,10 @@ export class PartyDaemon {
   readonly #active = new Map<string, Promise<void>>();
   /** Decoded key shares by key id (in memory only; sealed at rest). */
   readonly #shares = new Map<string, KeyShare>();
+  /** SECRET: presign runs' identification evidence by session token (memory only, bounded). */
+  readonly #evidence = new Map<string, KeptEvidence>();
+  /** `ctl.identify` that arrived while the session was still running here. */
+  readonly #identifyRequested = new Map<string, { sid: Uint8Array; payload: Uint8Array }>();
   #unsubscribe: (() => void) | undefined;
   readonly #threads: SessionThreads | undefined;
   /** The identity key as a key object, for the one-off frames of the signing path. */
@@ -190,6 +238,13 @@ export class PartyDaemon {
       return;
     }
     const token = sessionToken(msg.sid);
+    if (msg.round === 'identify') {
+      if (!this.#seen.has(token) || this.#draining) return; // not a member of that session
+      const request = { sid: msg.sid, payload: msg.payload };
+      if (this.#active.has(token)) this.#identifyRequested.set(token, request);
+      else this.#startIdentification(request, token);
+      return;
+    }
     if (msg.round === 'go' || msg.round === 'abort') {
       const p = this.#pending.get(token);
       if (p !== undefined) {
@@ -245,6 +300,9 @@ export class PartyDaemon {
     const run = this.#run(msg.sid, token, cmd).finally(() => {
       this.#active.delete(token);
       this.#abortedWhileRunning.delete(token);
+      const request = this.#identifyRequested.get(token);
+      this.#identifyRequested.delete(token);
+      if (request !== undefined) this.#startIdentification(request, token);
     });
     this.#active.set(token, run);
   }
@@ -316,6 +374,10 @@ export class PartyDaemon {
       };
       const roster = cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
       const auth = ed25519Authenticator(this.#o.keys.ed25519Secret, roster);
+      const local =
+        this.#threads === undefined && cmd.op === 'presign'
+          ? new RetainingPresignRunner(ctx, auth, this.#o.testPresign ?? presign)
+          : undefined;
       const remote =
         this.#threads === undefined
           ? undefined
@@ -344,11 +406,13 @@ export class PartyDaemon {
           // aux info ends with P2P proofs: wait briefly for a peer's abort notice before sealing
           noticeGraceMs: cmd.op === 'aux' ? Math.min(cmd.roundTimeoutMs, 1000) : 0,
           evidenceWaitMs: Math.min(cmd.roundTimeoutMs, 5000),
-          ...(remote ? { runner: remote } : {}),
+          ...(remote ? { runner: remote } : local ? { runner: local } : {}),
           onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
         });
       } finally {
         await remote?.close();
+        const evidence = remote?.evidence ?? local?.evidence();
+        if (evidence !== undefined) this.#keepEvidence(token, evidence, cmd);
       }
       const summary = await prepared.persist(output);
       await report({ ok: true, code: '', message: '', blame: [], summary });
@@ -358,6 +422,186 @@ export class PartyDaemon {
     } finally {
       await joined.leave().catch(() => undefined);
     }
+  }
+
+  // --- identifiable abort (PROTOCOL.md §7.2, issue 17 item 5) ------------------------------------------
+
+  #keepEvidence(token: string, evidence: PresignEvidence, cmd: StartCommand, signed?: KeptEvidence['signed']): void {
+    const now = (this.#o.now ?? Date.now)();
+    for (const [t, k] of this.#evidence) if (k.expires <= now) this.#evidence.delete(t);
+    while (this.#evidence.size >= EVIDENCE_LIMIT) {
+      const first = this.#evidence.keys().next().value;
+      if (first === undefined) break;
+      this.#evidence.delete(first);
+    }
+    this.#evidence.set(token, {
+      evidence,
+      members: cmd.members,
+      roundTimeoutMs: cmd.roundTimeoutMs,
+      expires: now + EVIDENCE_TTL_MS,
+      ...(signed ? { signed } : {}),
+    });
+  }
+
+  /**
+   * Runs the identification of the failed session `sid` once (after `ctl.identify`): §7.2 after a
+   * presign δ mismatch, §7.3 after an invalid signature (the payload then relays the signers' own
+   * signed partial-signature frames).
+   */
+  #startIdentification(request: { sid: Uint8Array; payload: Uint8Array }, token: string): void {
+    const kind: IdentificationKind | undefined =
+      request.payload[0] === 0 ? 'delta' : request.payload[0] === 1 ? 'signature' : undefined;
+    if (kind === undefined) return;
+    const idSid = identificationSid(request.sid, kind);
+    const idToken = sessionToken(idSid);
+    if (this.#seen.has(idToken) || this.#draining) return;
+    this.#remember(this.#seen, idToken);
+    const kept = this.#evidence.get(token);
+    this.#evidence.delete(token);
+    const fresh =
+      kept !== undefined &&
+      kept.expires > (this.#o.now ?? Date.now)() &&
+      (kind === 'signature') === (kept.signed !== undefined);
+    const run = this.#identify(idSid, idToken, token, kind, request, fresh ? kept : undefined)
+      .catch((e) => this.#log.error({ sid: idToken, code: asMpc(e).code }, 'identification failed to run'))
+      .finally(() => this.#active.delete(idToken));
+    this.#active.set(idToken, run);
+  }
+
+  async #identify(
+    idSid: Uint8Array,
+    idToken: string,
+    of: string,
+    kind: IdentificationKind,
+    request: { sid: Uint8Array; payload: Uint8Array },
+    kept: KeptEvidence | undefined,
+  ): Promise<void> {
+    const protocol = kind === 'delta' ? 'identify-delta' : 'identify-signature';
+    const t0 = performance.now();
+    this.#o.metrics?.sessionStarted(protocol);
+    const joined = await joinSession(this.#o.transport, idSid);
+    const session = joined.session;
+    let outcome: 'ok' | 'abort' | 'timeout' | 'error' = 'ok';
+    try {
+      if (kept === undefined) {
+        outcome = 'error';
+        const err = new MpcError('ERR_DAEMON_SESSION_FAILED', 'no identification evidence held for this session');
+        await session.sendControl('result', encodeSessionResult(failure(err, [])));
+        return;
+      }
+      const { members, evidence } = kept;
+      const roster = members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
+      const base = { retained: evidence.retained, received: evidenceEnvelopes(evidence), roster };
+      let input: unknown = base;
+      if (kept.signed !== undefined) {
+        try {
+          input = { ...base, ...kept.signed, partials: this.#relayedPartials(request, members, kept.signed.partial) };
+        } catch (e) {
+          outcome = 'error';
+          await session.sendControl('result', encodeSessionResult(failure(asMpc(e), [])));
+          return;
+        }
+      }
+      await this.#awaitGo(idToken, joined, session, members);
+      const ctx: RoundCtx = {
+        self: members.indexOf(this.self),
+        n: members.length,
+        sid: idSid,
+        math: this.#o.math,
+        rng: systemRng,
+      };
+      const remote =
+        this.#threads === undefined
+          ? undefined
+          : new RemoteRunner<IdentifyOutput>(
+              {
+                protocol,
+                backend: this.#o.math.name,
+                self: ctx.self,
+                n: ctx.n,
+                sid: idSid,
+                secret: this.#o.keys.ed25519Secret,
+                roster,
+              },
+              this.#threads,
+            );
+      let result: SessionResult;
+      try {
+        const def = (kind === 'delta' ? identifyDelta : identifySignature) as ProtocolDef<
+          unknown,
+          unknown,
+          IdentifyOutput
+        >;
+        const out = await runSession(def, input, {
+          session: joined,
+          ctx,
+          auth: ed25519Authenticator(this.#o.keys.ed25519Secret, roster),
+          roundTimeoutMs: kept.roundTimeoutMs,
+          members,
+          keepJoined: true,
+          blameTransportFaults: true,
+          ...(remote ? { runner: remote as never } : {}),
+          onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
+        });
+        result = {
+          ok: true,
+          code: '',
+          message: `nobody cheated (${out.culprits.length})`,
+          blame: [],
+          summary: new Uint8Array(0),
+        };
+      } catch (e) {
+        const err = asMpc(e);
+        outcome = /timeout/.test(err.message) ? 'timeout' : 'abort';
+        result = failure(err, members);
+        const verified = result.blame.filter((b) => b.verified).length;
+        if (verified > 0) this.#o.metrics?.blamed(protocol, verified);
+        this.#log.warn(
+          { sid: idToken, of, protocol, code: err.code, blame: result.blame.map((b) => b.party), verified },
+          'identification named culprits',
+        );
+      } finally {
+        await remote?.close();
+      }
+      await session.sendControl('result', encodeSessionResult(result));
+    } finally {
+      this.#o.metrics?.sessionEnded(protocol, outcome, (performance.now() - t0) / 1000);
+      await joined.leave().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The partial signatures the coordinator failed to combine, each checked to be its signer's own
+   * signed `ctl.partial` frame of this signing session (the coordinator relays, it cannot forge);
+   * this party's position holds its partial as it computed it. §7.3 blames a signer whose
+   * identification message carries another σ_i than the partial it signed.
+   */
+  #relayedPartials(
+    request: { sid: Uint8Array; payload: Uint8Array },
+    members: readonly number[],
+    own: PartialSignature,
+  ): PartialSignature[] {
+    const frames = decodeRelayedPartials(request.payload.subarray(1));
+    if (frames.length !== members.length) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'relayed partials do not match the signers');
+    }
+    return frames.map((f, j) => {
+      if (members[j] === this.self) return own;
+      let m: ReturnType<typeof openPartyMessage>;
+      try {
+        m = openPartyMessage(f, this.#o.roster);
+      } catch (e) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a relayed partial is not a signer-signed frame', {
+          cause: e,
+        });
+      }
+      if (m.from !== members[j] || m.round !== 'partial' || sessionToken(m.sid) !== sessionToken(request.sid)) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a relayed partial is from another signer or session');
+      }
+      const p = decodePartialSignature(m.payload);
+      if (p.signer !== j) throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a relayed partial claims another position');
+      return p;
+    });
   }
 
   /**
@@ -474,7 +718,9 @@ export class PartyDaemon {
       input: { share, signers: cmd.members, path: cmd.path },
       persist: async (out) => {
         const p = out as Presignature;
-        const bytes = encodePresignature(p);
+        const raw = encodePresignature(p);
+        const bytes = encodeStoredPresignature(raw, this.#evidence.get(token)?.evidence);
+        raw.fill(0);
         try {
           ledger.addPresignature(p.id, cmd.keyId, bytes);
         } finally {
@@ -547,8 +793,15 @@ export class PartyDaemon {
       );
     }
     let presig: Presignature;
+    let evidence: PresignEvidence | undefined;
     try {
-      presig = decodePresignature(payload);
+      const stored = decodeStoredPresignature(payload);
+      evidence = stored.evidence;
+      try {
+        presig = decodePresignature(stored.presignature);
+      } finally {
+        stored.presignature.fill(0);
+      }
     } finally {
       payload.fill(0);
     }
@@ -563,7 +816,17 @@ export class PartyDaemon {
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
     // consume (fsynced) happens inside, before the partial exists; only then does it leave
     const partial = issuePartialSignature(presig, cmd.digest, ledger);
-    await this.#publishControl(sid, 'partial', encodePartialSignature(partial));
+    // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
+    if (evidence !== undefined) {
+      const { id, R, publicKey, signers, path } = presig;
+      this.#keepEvidence(sessionToken(sid), evidence, cmd, {
+        presignature: { id, R, publicKey, signers, path },
+        digest: Uint8Array.from(cmd.digest),
+        partial,
+      });
+    }
+    const published = this.#o.testPartial?.(partial) ?? partial;
+    await this.#publishControl(sid, 'partial', encodePartialSignature(published));
     this.#o.metrics?.partialIssued((performance.now() - t0) / 1000);
     this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
   }
@@ -585,7 +848,17 @@ function failure(err: MpcError, members: readonly number[]): SessionResult {
     ok: false,
     code: err.code,
     message: err.message,
-    blame: err.blame.map((b) => ({ party: members[b.party] ?? b.party, reason: b.reason })),
+    // verified: the verdict rests on the blamed party's own signed messages (the runner lists their ids)
+    blame: err.blame.map((b) => ({
+      party: members[b.party] ?? b.party,
+      reason: b.reason,
+      verified: b.msgIds.length > 0,
+    })),
     summary: new Uint8Array(0),
+    reason: needsDeltaIdentification(err)
+      ? 'delta-mismatch'
+      : typeof err.details.reason === 'string'
+        ? err.details.reason
+        : '',
   };
 }

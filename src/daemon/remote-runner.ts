@@ -5,6 +5,7 @@ import { compiledSibling } from '../math/pool.js';
 import { fromPortable, toPortable } from '../primitives/portable.js';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
 import { MAX_BODY_BYTES } from '../protocol/runner.js';
+import type { PresignEvidence } from './identification.js';
 import type { SessionRunnerLike } from './session-runner.js';
 import type { PortableError, RefusedReply, StartRequest, StepReply } from './session-worker.js';
 
@@ -97,6 +98,8 @@ export class RemoteRunner<O> implements SessionRunnerLike<O> {
   round: string | undefined;
   output: O | undefined;
   error: MpcError | undefined;
+  /** Presign: what identification needs, once the run ended (session-worker.ts StepReply.evidence). */
+  evidence: PresignEvidence | undefined;
   #missing: readonly number[] = [];
 
   readonly #threads: SessionThreads;
@@ -146,6 +149,7 @@ export class RemoteRunner<O> implements SessionRunnerLike<O> {
     this.#missing = r.missing;
     if (r.output !== undefined) this.output = fromPortable(r.output) as O;
     if (r.error) this.error = revive(r.error);
+    if (r.evidence !== undefined) this.evidence = fromPortable(r.evidence) as PresignEvidence;
     if (r.notice) this.#notice = decodeEnvelope(r.notice, MAX_BODY_BYTES * 2);
     return r.out.map((b) => decodeEnvelope(b, MAX_BODY_BYTES));
   }

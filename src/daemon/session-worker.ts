@@ -6,11 +6,13 @@ import { loadBackend } from '../math/select.js';
 import { fromPortable, toPortable } from '../primitives/portable.js';
 import { auxInfo } from '../protocol/aux-info.js';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
+import { identifyDelta, identifySignature } from '../protocol/identify.js';
 import { keygen } from '../protocol/keygen.js';
 import { presign } from '../protocol/presign.js';
 import { MAX_BODY_BYTES, PartyRunner } from '../protocol/runner.js';
 import { ed25519Authenticator } from '../protocol/simulation.js';
 import type { ProtocolDef } from '../protocol/types.js';
+import { RetainingPresignRunner } from './identification.js';
 
 /**
  * Worker thread hosting the PartyRunner of one protocol session (issue #5: heavy rounds off the
@@ -26,7 +28,7 @@ import type { ProtocolDef } from '../protocol/types.js';
  */
 export interface StartRequest {
   readonly op: 'start';
-  readonly protocol: 'keygen' | 'aux' | 'presign';
+  readonly protocol: 'keygen' | 'aux' | 'presign' | 'identify-delta' | 'identify-signature';
   readonly backend: BackendName;
   readonly self: number;
   readonly n: number;
@@ -52,6 +54,11 @@ export interface StepReply {
   readonly error?: PortableError;
   /** Encoded abort notice to broadcast (after an abort with evidence). */
   readonly notice?: Uint8Array;
+  /**
+   * Presign only, once, when the run ended: what identification needs (identification.ts,
+   * PresignEvidence in portable form). SECRET: the daemon keeps it in memory or sealed.
+   */
+  readonly evidence?: unknown;
 }
 
 /** A refused request (the message was not accepted; the session goes on). */
@@ -71,6 +78,8 @@ export const PROTOCOLS: Readonly<Record<StartRequest['protocol'], ProtocolDef<ne
   keygen: keygen as never,
   aux: auxInfo as never,
   presign: presign as never,
+  'identify-delta': identifyDelta as never,
+  'identify-signature': identifySignature as never,
 };
 
 export function portableError(e: unknown): PortableError {
@@ -83,12 +92,23 @@ export function portableError(e: unknown): PortableError {
   };
 }
 
-let runner: PartyRunner<unknown, unknown, unknown> | undefined;
+type HostedRunner = PartyRunner<unknown, unknown, unknown> | RetainingPresignRunner;
+let runner: HostedRunner | undefined;
 let secret: Uint8Array | undefined;
+let evidenceSent = false;
 
 function step(out: Envelope[]): StepReply {
-  const r = runner as PartyRunner<unknown, unknown, unknown>;
+  const r = runner as HostedRunner;
+  let evidence: unknown;
+  if (r instanceof RetainingPresignRunner && !evidenceSent) {
+    const ev = r.evidence();
+    if (ev !== undefined) {
+      evidenceSent = true;
+      evidence = toPortable(ev);
+    }
+  }
   return {
+    ...(evidence === undefined ? {} : { evidence }),
     ok: true,
     out: out.map(encodeEnvelope),
     status: r.status,
@@ -108,11 +128,12 @@ function handle(req: StartRequest | ReceiveRequest): StepReply | RefusedReply {
     secret = Uint8Array.from(req.secret);
     req.secret.fill(0); // the structured-clone copy that crossed the thread boundary
     const ctx = { self: req.self, n: req.n, sid: req.sid, math: loadBackend(req.backend), rng: systemRng };
-    runner = new PartyRunner(
-      def as ProtocolDef<unknown, unknown, unknown>,
-      ctx,
-      ed25519Authenticator(secret, req.roster),
-    );
+    const auth = ed25519Authenticator(secret, req.roster);
+    evidenceSent = false;
+    runner =
+      req.protocol === 'presign'
+        ? new RetainingPresignRunner(ctx, auth, presign)
+        : new PartyRunner(def as ProtocolDef<unknown, unknown, unknown>, ctx, auth);
     return step(runner.start(fromPortable(req.input)));
   }
   if (runner === undefined) throw new MpcError('ERR_DAEMON_SESSION_REUSED', 'session worker not started');
@@ -126,6 +147,7 @@ parentPort?.on('message', (req: StartRequest | ReceiveRequest | { op: 'reset' })
     secret?.fill(0);
     secret = undefined;
     runner = undefined;
+    evidenceSent = false;
     return;
   }
   let reply: StepReply | RefusedReply;

@@ -52,6 +52,8 @@ export async function startCluster(o: {
   coordinatorBus: Bus;
   roundTimeoutMs?: number;
   metrics?: (i: number) => DaemonMetricsSink | undefined;
+  /** Extra daemon options for party i (e.g. a malicious party's test hooks). */
+  options?: (i: number) => Partial<ConstructorParameters<typeof PartyDaemon>[0]>;
 }): Promise<{
   parties: ClusterParty[];
   coordinator: Coordinator;
@@ -80,6 +82,7 @@ export async function startCluster(o: {
       math,
       primes: await fixturePrimeSource(i),
       ...(metrics ? { metrics } : {}),
+      ...o.options?.(i),
     };
     deps.push(opts);
     const daemon = new PartyDaemon(opts);

@@ -112,8 +112,9 @@ describe('coordinator and party frames', () => {
       ok: false,
       code: 'ERR_X',
       message: 'm',
-      blame: [{ party: 0, reason: 'r' }],
+      blame: [{ party: 0, reason: 'r', verified: false }],
       summary: new Uint8Array([1]),
+      reason: '',
     });
     // party 0 claims to be party 1: signature check fails
     const liar = new FrameCodec({ self: 0, sid, keys: keys[0]!.secret, roster });
