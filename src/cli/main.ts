@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { auditCommand } from './audit-command.js';
 import { backupCommand } from './backup-command.js';
 import { coordCommand } from './coord-command.js';
 import { demoCommand } from './demo.js';
@@ -23,7 +24,8 @@ const USAGE = `usage: mpc-custody <command>
                             create (or check) a party's non-extractable AES-256 sealing key in a
                             PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN
   backup create|verify …    a party's key share split k-of-m among recovery custodians (X25519)
-  recovery restore …        rebuild a party's share from k custodians' pieces into its store`;
+  recovery restore …        rebuild a party's share from k custodians' pieces into its store
+  audit verify|export …     check the signed audit log (JSONL export or JetStream) / export it`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -43,6 +45,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return identitySealCommand(rest, out);
     case 'hsm-init':
       return hsmInitCommand(rest, out);
+    case 'audit':
+      return auditCommand(rest, out);
     case 'backup':
     case 'recovery':
       return backupCommand(command, rest, out);

@@ -5,6 +5,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEmitter, recordLine, type StoredRecord, signBody, verifyAuditLog } from '../../src/audit/index.js';
+import { auditCommand } from '../../src/cli/audit-command.js';
+import { encodeRoster } from '../../src/daemon/config.js';
 import { type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { freePort } from '../../src/daemon/spawn-party.js';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
@@ -189,6 +191,54 @@ describe('audit sink on a real JetStream', () => {
         seq: 3,
       });
     });
+  });
+
+  it('audit export and audit verify (CLI): a clean log passes with a summary, a tampered export exits 1 naming the record', async () => {
+    const roster = join(dir, 'roster.json');
+    const x = (i: number) => new Uint8Array(32).fill(i + 1);
+    await writeFile(
+      roster,
+      encodeRoster({
+        parties: ['party-0', 'party-1', 'party-2'].map((e, i) => ({ ed25519: emitterKey(e).publicKey, x25519: x(i) })),
+        coordinator: emitterKey('orchestrator').publicKey,
+      }),
+    );
+    const run = async (args: string[]) => {
+      const lines: string[] = [];
+      const code = await auditCommand(args, (l) => lines.push(l));
+      return { code, out: JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown> };
+    };
+    const base = ['--roster', roster, '--deployment', 'dep-t'];
+    const file = join(dir, 'export.jsonl');
+    const heads = join(dir, 'heads.jsonl');
+    expect((await run(['export', ...base, '--nats', url, '--out', file, '--heads', heads])).out).toMatchObject({
+      exported: 30,
+      heads: 3,
+    });
+    const ok = await run(['verify', ...base, '--from', file, '--anchors', heads]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatchObject({
+      ok: true,
+      records: 30,
+      requests: 3,
+      approvals: 3,
+      signatures: 0,
+      presignaturesConsumed: { 'party-0': 0, 'party-1': 0, orchestrator: 0 },
+    });
+    expect((await run(['verify', ...base, '--nats', url])).code).toBe(0);
+
+    const { readFile } = await import('node:fs/promises');
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    const tampered = join(dir, 'tampered.jsonl');
+    await writeFile(tampered, `${lines.filter((_, i) => i !== 7).join('\n')}\n`);
+    const bad = await run(['verify', ...base, '--from', tampered]);
+    expect(bad.code).toBe(1);
+    expect(bad.out.break).toMatchObject({ kind: 'missing_record' });
+    await writeFile(tampered, `${lines.slice(0, -2).join('\n')}\n`);
+    expect((await run(['verify', ...base, '--from', tampered])).code).toBe(0); // a cut tail needs an anchor
+    const cut = await run(['verify', ...base, '--from', tampered, '--anchors', heads]);
+    expect(cut.code).toBe(1);
+    expect(cut.out.break).toMatchObject({ kind: 'truncated' });
   });
 
   it('the shipper keeps records while JetStream is down and delivers each exactly once, in order, afterwards', async () => {
