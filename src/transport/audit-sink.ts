@@ -111,7 +111,8 @@ export class AuditPublisher {
     emitter: string,
     timeoutMs = 5_000,
   ): Promise<AuditPublisher> {
-    const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+    // no API check: a publisher must open while JetStream is down (the shipper retries later)
+    const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
     return new AuditPublisher(nc, jsm, deployment, emitter, timeoutMs);
   }
 

@@ -10,6 +10,8 @@ import { encodeRoster } from '../../src/daemon/config.js';
 import { type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { freePort } from '../../src/daemon/spawn-party.js';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
+import { PartyLedger } from '../../src/storage/party-ledger.js';
+import { SoftwareSealer } from '../../src/storage/software-sealer.js';
 import { AuditShipper } from '../../src/transport/audit-shipper.js';
 import {
   AuditPublisher,
@@ -277,5 +279,57 @@ describe('audit sink on a real JetStream', () => {
     });
     expect(rep.ok).toBe(true);
     expect(rep.emitters['party-2']?.records).toBe(ledger.length);
+  }, 60_000);
+
+  it('a party ledger keeps consuming presignatures while JetStream is down; a restarted shipper delivers its records once, in order', async () => {
+    const deployment = 'dep-party';
+    await ensureAuditStream(nc, { deployment });
+    const path = join(dir, 'party-1-ledger.db');
+    const opts = {
+      sealer: new SoftwareSealer(Buffer.alloc(32, 0x42)),
+      audit: {
+        deployment,
+        emitter: 'party-1',
+        signer: new Ed25519Signer(emitterKey('party-1').secret),
+        checkpointEvery: 8,
+      },
+    };
+    let ledger = PartyLedger.open(path, 1, opts);
+    ledger.appendAudit({ type: 'daemon.started', party: 1 });
+    for (let i = 0; i < 12; i += 1) ledger.addPresignature(`pre-${i}`, 'hot', Buffer.alloc(64, i));
+    let shipper = new AuditShipper(ledger, await AuditPublisher.open(nc, deployment, 'party-1', 500), {
+      retryMinMs: 50,
+    });
+    await shipper.flush();
+
+    await server.kill();
+    const down = new AuditShipper(ledger, await AuditPublisher.open(nc, deployment, 'party-1', 300), {
+      retryMinMs: 50,
+    });
+    down.start();
+    for (let i = 0; i < 8; i += 1) {
+      ledger.consume(`pre-${i}`, i.toString(16).padStart(64, '0')); // signing goes on: the consume commits locally
+      down.notify();
+    }
+    await down.stop();
+    ledger.appendAudit({ type: 'daemon.stopped', reason: 'sigterm' });
+    ledger.close();
+
+    await server.start();
+    ledger = PartyLedger.open(path, 1, opts); // the party restarts: its chain resumes from the ledger
+    ledger.appendAudit({ type: 'daemon.started', party: 1 });
+    shipper = new AuditShipper(ledger, await AuditPublisher.open(nc, deployment, 'party-1'), { retryMinMs: 50 });
+    await shipper.flush();
+
+    const stored = ledger.recordsAfter(0, 1000);
+    const lines = await readAuditStream(nc, deployment);
+    expect(lines).toEqual(stored.map(line));
+    const rep = verifyAuditLog(lines, {
+      ...trustFor(deployment, ['party-1']),
+      anchors: await readAuditHeads(nc, deployment, ['party-1']),
+    });
+    expect(rep.ok).toBe(true);
+    expect(rep.emitters['party-1']?.events['presignature.consumed']).toBe(8);
+    ledger.close();
   }, 60_000);
 });
