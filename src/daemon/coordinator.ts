@@ -11,7 +11,7 @@ import {
 import type { Bus } from '../transport/bus.js';
 import type { RosterEntry } from '../transport/frame.js';
 import { encodeSessionKeys, openSessionKey } from '../transport/session-keys.js';
-import { COORDINATOR, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
+import { COORDINATOR, parseSubject, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
 import {
   type CoordinatorRound,
   decodePresignaturePublic,
@@ -89,17 +89,19 @@ export class Coordinator {
 
   async start(): Promise<void> {
     this.#unsubscribe = await this.#o.bus.subscribe(`${SUBJECT_ROOT}.*.control.*`, (subject, bytes) => {
-      if (subject.endsWith(`.${COORDINATOR}`)) return;
+      // Subject first: a session we run and a member of it, before any decoding or signature check,
+      // so a roster party flooding other sessions' subjects costs no verification here.
+      const s = parseSubject(subject);
+      if (s === undefined || s.kind !== 'control' || s.from === COORDINATOR) return;
+      const w = this.#waiters.get(s.session);
+      if (w === undefined || !w.members.includes(s.from)) return;
       let m: PartyMessage;
       try {
         m = openPartyMessage(bytes, this.#o.roster);
       } catch {
         return; // unauthenticated noise: never evidence, never fatal
       }
-      const token = sessionToken(m.sid);
-      if (subject !== `${SUBJECT_ROOT}.${token}.control.${m.from}`) return;
-      const w = this.#waiters.get(token);
-      if (w === undefined || !w.members.includes(m.from)) return;
+      if (m.from !== s.from || sessionToken(m.sid) !== s.session) return;
       if (m.round === 'ready') {
         if (w.ready.has(m.from) || w.results.has(m.from)) return;
         try {

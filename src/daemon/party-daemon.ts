@@ -49,6 +49,13 @@ import {
   RetainingPresignRunner,
 } from './identification.js';
 import { RemoteRunner, SessionThreads } from './remote-runner.js';
+import {
+  assertInboxLimits,
+  DEFAULT_INBOX_LIMITS,
+  type InboxLimits,
+  type InboxPeaks,
+  newInboxPeaks,
+} from './session-inbox.js';
 import { type JoinedSession, joinSession, runSession } from './session-runner.js';
 
 /**
@@ -112,6 +119,15 @@ export interface PartyDaemonOptions {
   readonly sessionThreads?: boolean;
   /** How long a party waits for `go` after announcing ready (default 60 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Sessions (keygen, aux, presign, sign) running at once (default DEFAULT_MAX_SESSIONS); a start
+   * beyond it is answered with ERR_DAEMON_BUSY at once.
+   */
+  readonly maxSessions?: number;
+  /** Bounds of each session's pending inbound frames (default DEFAULT_INBOX_LIMITS). */
+  readonly inbox?: InboxLimits;
+  /** Heap limit of each session thread in MiB (default DEFAULT_SESSION_HEAP_MB). */
+  readonly sessionHeapMb?: number;
   readonly now?: () => number;
   /**
    * Test hook (malicious-party tests): the presigning definition this party runs instead of
@@ -144,6 +160,8 @@ interface Pending {
 }
 
 const NULL_LOG: DaemonLog = { info() {}, warn() {}, error() {}, debug() {} };
+/** Each session holds a thread, a joined subscription set and its bounded inbox: 16 is plenty for a custodian. */
+export const DEFAULT_MAX_SESSIONS = 16;
 const SEEN_LIMIT = 100_000;
 /** Presign runs whose identification evidence is kept at once (oldest dropped first). */
 const EVIDENCE_LIMIT = 256;
@@ -173,7 +191,11 @@ export class PartyDaemon {
   /** The identity key as a key object, for the one-off frames of the signing path. */
   readonly #signer: Ed25519Signer;
   #draining = false;
-  #stats = { commandsRefused: 0, sessionsOk: 0, sessionsFailed: 0 };
+  #stats = { commandsRefused: 0, sessionsOk: 0, sessionsFailed: 0, busyRefused: 0, peakSessions: 0 };
+  readonly #maxSessions: number;
+  readonly #inboxLimits: InboxLimits;
+  /** Largest pending inbound amounts any session of this daemon saw (bounded by the inbox limits). */
+  readonly #inboxPeaks: InboxPeaks = newInboxPeaks();
 
   constructor(o: PartyDaemonOptions) {
     if (o.roster[o.self] === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'self is not in the roster');
@@ -184,7 +206,16 @@ export class PartyDaemon {
     this.#o = o;
     this.#log = o.log ?? NULL_LOG;
     this.#signer = new Ed25519Signer(o.keys.ed25519Secret);
-    this.#threads = o.sessionThreads === false ? undefined : new SessionThreads({ maxIdle: 2 });
+    this.#maxSessions = o.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    if (!Number.isInteger(this.#maxSessions) || this.#maxSessions < 1) {
+      throw new MpcError('ERR_CONFIG_INVALID', 'maxSessions must be a positive integer');
+    }
+    this.#inboxLimits = o.inbox ?? DEFAULT_INBOX_LIMITS;
+    assertInboxLimits(this.#inboxLimits);
+    this.#threads =
+      o.sessionThreads === false
+        ? undefined
+        : new SessionThreads({ maxIdle: 2, ...(o.sessionHeapMb !== undefined ? { heapMb: o.sessionHeapMb } : {}) });
   }
 
   /** Subscribes to coordinator commands; the daemon is ready when this resolves. */
@@ -208,8 +239,19 @@ export class PartyDaemon {
     return this.#draining;
   }
 
-  get stats(): Readonly<{ commandsRefused: number; sessionsOk: number; sessionsFailed: number }> {
+  get stats(): Readonly<{
+    commandsRefused: number;
+    sessionsOk: number;
+    sessionsFailed: number;
+    busyRefused: number;
+    peakSessions: number;
+  }> {
     return { ...this.#stats };
+  }
+
+  /** The largest pending inbound frames and bytes (per sender, per session) any session saw. */
+  get inboxPeaks(): Readonly<InboxPeaks> {
+    return { ...this.#inboxPeaks };
   }
 
   /** Stops accepting commands, lets running sessions finish (up to `timeoutMs`), then unsubscribes. */
@@ -233,8 +275,10 @@ export class PartyDaemon {
       msg = openCoordinatorMessage(bytes, this.#o.coordinatorKey, (this.#o.now ?? Date.now)());
     } catch (e) {
       this.#stats.commandsRefused++;
-      this.#o.metrics?.frameRefused((e as MpcError).code ?? 'ERR_DAEMON_COMMAND_INVALID');
-      this.#log.warn({ code: (e as MpcError).code }, 'refused a control message');
+      const err = asMpc(e);
+      this.#o.metrics?.frameRefused(err.code);
+      // the reason names what failed (signature, clock skew, round), never payload content
+      this.#log.warn({ code: err.code, reason: err.message }, 'refused a control message');
       return;
     }
     const token = sessionToken(msg.sid);
@@ -276,11 +320,32 @@ export class PartyDaemon {
       cmd = decodeStartCommand(msg.payload);
     } catch (e) {
       this.#stats.commandsRefused++;
-      this.#log.warn({ code: (e as MpcError).code, sid: token }, 'refused a start command');
+      const err = asMpc(e);
+      this.#log.warn({ code: err.code, reason: err.message, sid: token }, 'refused a start command');
       return;
     }
     if (!cmd.members.includes(this.self)) return; // a session among other parties
     this.#remember(this.#seen, token);
+    // Refusals that need no session: answered at once on a one-off control frame, so the
+    // coordinator fails fast with the reason instead of waiting for a ready that never comes.
+    const refusal = this.#draining
+      ? new MpcError('ERR_DAEMON_DRAINING', 'party is shutting down')
+      : this.#active.size >= this.#maxSessions
+        ? new MpcError('ERR_DAEMON_BUSY', `party runs ${this.#active.size} sessions, its limit`)
+        : undefined;
+    if (refusal !== undefined) {
+      this.#stats.commandsRefused++;
+      if (refusal.code === 'ERR_DAEMON_BUSY') this.#stats.busyRefused++;
+      this.#o.metrics?.frameRefused(refusal.code);
+      this.#log.warn(
+        { sid: token, op: cmd.op, code: refusal.code, reason: refusal.message },
+        'refused a start command',
+      );
+      void this.#publishControl(msg.sid, 'result', encodeSessionResult(failure(refusal, cmd.members))).catch((e) =>
+        this.#log.warn({ sid: token, code: asMpc(e).code }, 'could not report a refusal'),
+      );
+      return;
+    }
     // Presigning is the one session a replay could repeat after a restart (keygen and aux refuse an
     // existing key, sign refuses a consumed presignature): its sids are recorded durably.
     if (cmd.op === 'presign') {
@@ -305,6 +370,7 @@ export class PartyDaemon {
       if (request !== undefined) this.#startIdentification(request, token);
     });
     this.#active.set(token, run);
+    this.#stats.peakSessions = Math.max(this.#stats.peakSessions, this.#active.size);
   }
 
   #remember<V>(into: Set<string> | Map<string, V>, token: string, value?: V): void {
@@ -355,7 +421,12 @@ export class PartyDaemon {
   // --- keygen / aux / presign -----------------------------------------------------------------------
 
   async #protocolSession(sid: Uint8Array, token: string, cmd: StartCommand): Promise<void> {
-    const joined = await joinSession(this.#o.transport, sid);
+    const joined = await joinSession(this.#o.transport, sid, {
+      members: cmd.members,
+      limits: this.#inboxLimits,
+      peaks: this.#inboxPeaks,
+      onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
+    });
     const session = joined.session;
     let reported = false;
     const report = async (r: SessionResult) => {
@@ -638,10 +709,15 @@ export class PartyDaemon {
         },
       });
     });
+    // a failed ready send must settle `wait` too, or its later timeout would be an unhandled rejection
+    wait.catch(() => undefined);
     let keys: Uint8Array;
     try {
       await session.sendControl('ready', session.sessionKey);
       keys = await wait;
+    } catch (e) {
+      this.#pending.get(token)?.abort('ready could not be sent');
+      throw e;
     } finally {
       this.#pending.delete(token);
     }

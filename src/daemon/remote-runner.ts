@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../errors/index.js';
 import { MpcError } from '../errors/index.js';
 import { compiledSibling } from '../math/pool.js';
@@ -20,16 +20,32 @@ import type { PortableError, RefusedReply, StartRequest, StepReply } from './ses
  * new thread costs a few hundred milliseconds). Any number of sessions may run at once: a session
  * beyond the idle stock gets a new thread, so parties never wait on each other's thread queues.
  */
+/** Heap of one session thread: aux info at 3072-bit moduli needs well under 100 MiB. */
+export const DEFAULT_SESSION_HEAP_MB = 512;
+
 export class SessionThreads {
   readonly #file = compiledSibling(import.meta.url, 'session-worker.js');
   readonly #idle: Worker[] = [];
   /** Every live thread, idle or hosting a session (close() ends them all). */
   readonly #all = new Set<Worker>();
   readonly #maxIdle: number;
+  readonly #limits: ResourceLimits;
   #closed = false;
 
-  constructor(o: { readonly maxIdle?: number } = {}) {
+  constructor(o: { readonly maxIdle?: number; readonly heapMb?: number } = {}) {
     this.#maxIdle = o.maxIdle ?? 2;
+    const heapMb = o.heapMb ?? DEFAULT_SESSION_HEAP_MB;
+    if (!Number.isInteger(heapMb) || heapMb < 64 || heapMb > 16384) {
+      throw new MpcError('ERR_CONFIG_INVALID', 'session thread heap must be 64..16384 MiB');
+    }
+    // A session that runs away (a peer's oversized input slipping past a check, a bug) ends its own
+    // thread with ERR_DAEMON_SESSION_FAILED instead of taking the daemon's heap down with it.
+    this.#limits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 64, stackSizeMb: 4 };
+  }
+
+  /** The resource limits every session thread gets. */
+  get resourceLimits(): Readonly<ResourceLimits> {
+    return { ...this.#limits };
   }
 
   /** Starts `n` threads now so the first sessions do not pay for it. */
@@ -38,7 +54,7 @@ export class SessionThreads {
   }
 
   #spawn(): Worker {
-    const w = new Worker(this.#file);
+    const w = new Worker(this.#file, { resourceLimits: this.#limits });
     this.#all.add(w);
     w.unref();
     w.on('error', () => this.#drop(w));

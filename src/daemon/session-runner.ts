@@ -1,3 +1,5 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import { protocolAbort } from '../protocol/blame.js';
 import { type Authenticator, decodeEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
@@ -5,6 +7,7 @@ import { MAX_BODY_BYTES, PartyRunner } from '../protocol/runner.js';
 import { ALL, type ProtocolDef, type RoundCtx } from '../protocol/types.js';
 import type { Delivered, FrameRejected } from '../transport/frame.js';
 import type { Channel, Transport, TransportHandler, TransportSession } from '../transport/types.js';
+import { DEFAULT_INBOX_LIMITS, InboxBudget, type InboxLimits, type InboxPeaks } from './session-inbox.js';
 
 /**
  * One protocol session for one party over a Transport (the core of the party daemon, issue #5).
@@ -20,16 +23,53 @@ import type { Channel, Transport, TransportHandler, TransportSession } from '../
  * peer joined is lost, and becomes timeout blame like any dropped message (SECURITY.md A23).
  */
 
-/** A joined transport session whose inbound frames are buffered until `runSession` consumes them. */
+/** What a joined session hands its frames to; a returned promise keeps the frame pending until it settles. */
+export interface InboxTarget {
+  onFrame(frame: Delivered, channel: Channel): Promise<unknown> | undefined;
+  onReject?(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void;
+}
+
+export interface JoinOptions {
+  /** Roster ids allowed to send in this session; frames from other roster parties are refused unread. */
+  readonly members?: readonly number[];
+  /** Bounds of pending inbound frames (default DEFAULT_INBOX_LIMITS). */
+  readonly limits?: InboxLimits;
+  /** Largest pending amounts seen, updated in place (may be shared by many sessions). */
+  readonly peaks?: InboxPeaks;
+  /** Frames refused by the inbox bounds or membership (never with frame content). */
+  readonly onRefused?: (err: MpcError, from: number | undefined) => void;
+}
+
+/** Refusals of the inbox itself: counted when they happen, never buffered. */
+const INBOX_CODES: ReadonlySet<string> = new Set([
+  'ERR_DAEMON_NOT_MEMBER',
+  'ERR_DAEMON_INBOX_SENDER_FULL',
+  'ERR_DAEMON_INBOX_SESSION_FULL',
+]);
+/** Transport refusals kept before `go` (the first ones carry any blame; the rest are only counted). */
+const MAX_BUFFERED_REJECTS = 64;
+
+/**
+ * A joined transport session whose inbound frames are buffered until `runSession` consumes them.
+ * Every frame is pending in the session's InboxBudget from arrival until the runner is done with it.
+ */
 export class JoinedSession implements TransportHandler {
   #session: TransportSession | undefined;
-  #target: TransportHandler | undefined;
+  #target: InboxTarget | undefined;
   #buffer: Array<
     | { kind: 'frame'; frame: Delivered; channel: Channel }
     | { kind: 'reject'; err: FrameRejected; channel: Channel | undefined; subjectSender: number | undefined }
   > = [];
+  #bufferedRejects = 0;
   #used = false;
   #left = false;
+  readonly #budget: InboxBudget;
+  readonly #onRefused: JoinOptions['onRefused'];
+
+  constructor(o: JoinOptions = {}) {
+    this.#budget = new InboxBudget(o.limits ?? DEFAULT_INBOX_LIMITS, o.members, o.peaks);
+    this.#onRefused = o.onRefused;
+  }
 
   /** @internal use `joinSession` */
   bind(session: TransportSession): void {
@@ -45,25 +85,77 @@ export class JoinedSession implements TransportHandler {
     return this.session.sid;
   }
 
+  /** Frames and payload bytes pending now (buffered or queued for the runner). */
+  get pending(): { frames: number; bytes: number } {
+    return this.#budget.pending;
+  }
+
+  admit(from: number, bytes: number): MpcError | undefined {
+    return this.#left ? undefined : this.#budget.refusal(from, bytes);
+  }
+
   onFrame(frame: Delivered, channel: Channel): void {
-    if (this.#target) this.#target.onFrame(frame, channel);
-    else if (!this.#left) this.#buffer.push({ kind: 'frame', frame, channel });
+    if (this.#left) return;
+    const size = frame.payload.length;
+    const no = this.#budget.take(frame.from, size);
+    if (no !== undefined) {
+      this.#refused(no, frame.from);
+      return;
+    }
+    if (this.#target) this.#deliver(this.#target, frame, channel);
+    else this.#buffer.push({ kind: 'frame', frame, channel });
   }
 
   onReject(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void {
+    if (this.#left) return;
+    if (INBOX_CODES.has(err.code)) {
+      this.#refused(err, err.sender);
+      return;
+    }
     if (this.#target) this.#target.onReject?.(err, channel, subjectSender);
-    else if (!this.#left) this.#buffer.push({ kind: 'reject', err, channel, subjectSender });
+    else if (this.#bufferedRejects < MAX_BUFFERED_REJECTS) {
+      this.#bufferedRejects++;
+      this.#buffer.push({ kind: 'reject', err, channel, subjectSender });
+    } else this.#refused(err, err.sender);
+  }
+
+  #refused(err: MpcError, from: number | undefined): void {
+    try {
+      this.#onRefused?.(err, from);
+    } catch {
+      // an observer's failure is not the session's
+    }
+  }
+
+  /** Hands one frame on; it stays pending until the target is done with it. */
+  #deliver(target: InboxTarget, frame: Delivered, channel: Channel): void {
+    const size = frame.payload.length;
+    let released = false;
+    const release = () => {
+      if (released || this.#left) return;
+      released = true;
+      this.#budget.release(frame.from, size);
+    };
+    let r: Promise<unknown> | undefined;
+    try {
+      r = target.onFrame(frame, channel);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    if (r instanceof Promise) r.then(release, release);
+    else release();
   }
 
   /** @internal Hands the buffered and all later inbound frames to `target` (once per session). */
-  attach(target: TransportHandler): void {
+  attach(target: InboxTarget): void {
     if (this.#used || this.#left) throw new MpcError('ERR_DAEMON_SESSION_REUSED', 'session was already run or left');
     this.#used = true;
     this.#target = target;
     const buffered = this.#buffer;
     this.#buffer = [];
     for (const b of buffered) {
-      if (b.kind === 'frame') target.onFrame(b.frame, b.channel);
+      if (b.kind === 'frame') this.#deliver(target, b.frame, b.channel);
       else target.onReject?.(b.err, b.channel, b.subjectSender);
     }
   }
@@ -74,13 +166,14 @@ export class JoinedSession implements TransportHandler {
     this.#left = true;
     this.#target = undefined;
     this.#buffer = [];
+    this.#budget.clear();
     await this.#session?.leave();
   }
 }
 
 /** Joins `sid` on `transport`; subscriptions are active (and buffering) when this resolves. */
-export async function joinSession(transport: Transport, sid: Uint8Array): Promise<JoinedSession> {
-  const joined = new JoinedSession();
+export async function joinSession(transport: Transport, sid: Uint8Array, o: JoinOptions = {}): Promise<JoinedSession> {
+  const joined = new JoinedSession(o);
   joined.bind(await transport.join(sid, joined));
   return joined;
 }
@@ -339,26 +432,53 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
     }
   };
 
-  const onFrame = (frame: Delivered, channel: Channel) => {
-    if (settled || channel === 'control') return; // control frames belong to the daemon's coordinator layer
+  /** Digests of the envelopes each sender got accepted: the same envelope in a second frame is a fault. */
+  const accepted = new Map<number, Set<string>>();
+
+  /** Returns the frame's place in the inbound queue: the frame stays pending (InboxBudget) until it settles. */
+  const onFrame = (frame: Delivered, channel: Channel): Promise<void> | undefined => {
+    if (settled || channel === 'control') return undefined; // control frames belong to the daemon's coordinator layer
     let env: Envelope;
     try {
       env = decodeEnvelope(frame.payload, MAX_BODY_BYTES);
     } catch (e) {
       refuse(asMpc(e, 'frame payload is not an envelope'), frame.from);
-      return;
+      return undefined;
     }
     if (toExec(frame.from) < 0) {
       refuse(new MpcError('ERR_MSG_UNEXPECTED', 'frame from a party outside this execution'), frame.from);
-      return;
+      return undefined;
     }
     if (toRoster(env.from) !== frame.from || toRoster(env.to) !== frame.to || env.round !== frame.round) {
       refuse(new MpcError('ERR_MSG_UNEXPECTED', 'envelope routing differs from its frame'), frame.from);
-      return;
+      return undefined;
     }
+    const digest = bytesToHex(sha256(frame.payload));
     inbound = inbound
       .then(async () => {
         if (settled) return;
+        const seen = accepted.get(frame.from) ?? new Set<string>();
+        accepted.set(frame.from, seen);
+        if (seen.has(digest)) {
+          // The codec drops a replayed frame (same sequence number); the same envelope signed into a
+          // new frame is the sender's own doing, and each copy costs every recipient a verification.
+          if (stats) stats.refused++;
+          fail(
+            protocolAbort(
+              def.name,
+              runner.round ?? 'start',
+              [
+                {
+                  party: toExec(frame.from),
+                  msgIds: [frame.id],
+                  reason: 're-sent envelope under a new sequence number',
+                },
+              ],
+              `party ${frame.from} re-sent an envelope`,
+            ),
+          );
+          return;
+        }
         let out: Envelope[];
         try {
           out = await runner.receive(env);
@@ -367,11 +487,13 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
           refuse(asMpc(e, 'message refused'), frame.from);
           return;
         }
+        seen.add(digest);
         if (stats) stats.delivered++;
         send(out);
         check();
       })
       .catch((e) => fail(e));
+    return inbound;
   };
 
   /**
@@ -406,9 +528,10 @@ export async function runSession<I, S, O>(def: ProtocolDef<I, S, O>, input: I, o
     joined.attach({
       onFrame: (frame, channel) => {
         try {
-          onFrame(frame, channel);
+          return onFrame(frame, channel);
         } catch (e) {
           fail(e);
+          return undefined;
         }
       },
       onReject: (err, _channel, subjectSender) => onReject(err, subjectSender),

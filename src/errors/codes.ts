@@ -135,6 +135,12 @@ export const ERROR_CODES = {
   ERR_DAEMON_SESSION_FAILED: 'aborted',
   ERR_DAEMON_PRIMES_EXHAUSTED: 'unavailable',
   ERR_DAEMON_HTTP_LISTEN: 'io',
+  // daemon: resource limits (issue 17, items 3, 4, 8)
+  ERR_DAEMON_BUSY: 'unavailable',
+  ERR_DAEMON_NOT_MEMBER: 'invalid_args',
+  ERR_DAEMON_INBOX_SENDER_FULL: 'unavailable',
+  ERR_DAEMON_INBOX_SESSION_FULL: 'unavailable',
+  ERR_DAEMON_STARTUP: 'io',
   // policy engine, signed policy versions, operator registry and approvals
   ERR_POLICY_TOO_LARGE: 'invalid_args',
   ERR_POLICY_DOCUMENT_INVALID: 'invalid_args',

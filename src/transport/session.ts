@@ -92,6 +92,8 @@ export class CodecSession implements TransportSession {
       if (s.kind === 'p2p' && s.to !== this.self) {
         throw new FrameRejected('ERR_TRANSPORT_MISROUTED', 'frame arrived on another inbox', s.from, false);
       }
+      const refusal = this.#admit(s.from, bytes.length);
+      if (refusal !== undefined) throw new FrameRejected(refusal.code, refusal.message, s.from, false);
       if (s.kind === 'p2p' && !this.#codec.sessionKeysAccepted && (s.from as number) < this.#codec.n) {
         this.#holdEarly(s.from as number, subject, bytes);
         return;
@@ -140,6 +142,15 @@ export class CodecSession implements TransportSession {
     }
     held.push({ subject, bytes });
     this.#early.set(from, held);
+  }
+
+  /** The handler's early admission; its own failure admits the frame (the codec still checks it). */
+  #admit(from: number, bytes: number): MpcError | undefined {
+    try {
+      return this.#handler.admit?.(from, bytes);
+    } catch {
+      return undefined;
+    }
   }
 
   #reject(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void {

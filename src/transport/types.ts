@@ -20,6 +20,13 @@ export interface TransportHandler {
    * provable to third parties); undefined when the subject did not parse.
    */
   onReject?(err: FrameRejected, channel: Channel | undefined, subjectSender?: number): void;
+  /**
+   * Early admission of a frame on a data or control subject of this session, with the sender named
+   * by the subject (server-authenticated) and the raw size, before the frame is decoded or its
+   * signature verified: a refusal here costs no parsing and no crypto. Returns why the frame is
+   * refused (reported through `onReject`, never attributable), or undefined to go on.
+   */
+  admit?(from: number, bytes: number): MpcError | undefined;
 }
 
 export interface TransportSession {
