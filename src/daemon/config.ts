@@ -26,7 +26,9 @@ import type { PartyKeys, RosterEntry } from '../transport/frame.js';
  *   "math": "auto" | "native" | "wasm" | "js",
  *   "logLevel": "info",
  *   "readyTimeoutMs": 60000,
- *   "primes": { "target": 4, "workers": 1 }         background safe-prime stock for aux info
+ *   "primes": { "target": 4, "workers": 1 },        background safe-prime stock for aux info
+ *   "maxSessions": 16,                   sessions at once; more starts get ERR_DAEMON_BUSY
+ *   "sessionHeapMb": 512                 heap cap of each session thread (resourceLimits)
  * }
  */
 
@@ -54,6 +56,10 @@ export interface PartyConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   readonly readyTimeoutMs: number;
   readonly primes: { readonly target: number; readonly workers: number };
+  /** Sessions run at once (default 16); starts beyond it are answered ERR_DAEMON_BUSY. */
+  readonly maxSessions: number;
+  /** Heap cap of each session thread in MiB (default 512). */
+  readonly sessionHeapMb: number;
 }
 
 export interface Roster {
@@ -77,6 +83,8 @@ const KNOWN = new Set([
   'logLevel',
   'readyTimeoutMs',
   'primes',
+  'maxSessions',
+  'sessionHeapMb',
 ]);
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const ENV_RE = /^[A-Z_][A-Z0-9_]{0,63}$/;
@@ -171,12 +179,20 @@ export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string):
       target: p.target === undefined ? 4 : int(p.target, 'primes.target', 0, 1000),
       workers: p.workers === undefined ? 1 : int(p.workers, 'primes.workers', 1, 64),
     },
+    maxSessions: raw.maxSessions === undefined ? 16 : int(raw.maxSessions, 'maxSessions', 1, 1024),
+    sessionHeapMb: raw.sessionHeapMb === undefined ? 512 : int(raw.sessionHeapMb, 'sessionHeapMb', 64, 16384),
   };
   return Object.freeze(cfg);
 }
 
 export async function loadPartyConfig(file: string): Promise<PartyConfig> {
-  return parsePartyConfig(await readJson(file, 'party config'), dirname(resolve(file)));
+  const raw = await readJson(file, 'party config');
+  try {
+    return parsePartyConfig(raw, dirname(resolve(file)));
+  } catch (e) {
+    if (!(e instanceof MpcError)) throw e;
+    throw new MpcError(e.code, e.message, { details: { ...e.details, path: file } });
+  }
 }
 
 // --- roster and identity ------------------------------------------------------------------------------
@@ -215,19 +231,49 @@ export async function loadRoster(file: string): Promise<Roster> {
   const seen = new Set(parties.map((p) => bytesToHex(p.ed25519)));
   if (seen.size !== parties.length) throw new MpcError('ERR_CONFIG_INVALID', 'roster keys must be distinct');
   const c = o.coordinator as Record<string, unknown> | undefined;
-  return { parties, coordinator: key32(c?.ed25519, 'roster coordinator ed25519') };
+  const coordinator = key32(c?.ed25519, 'roster coordinator ed25519');
+  // one key in two roles would let a party's identity sign coordinator commands (or the reverse)
+  if (seen.has(bytesToHex(coordinator))) {
+    throw new MpcError('ERR_CONFIG_INVALID', 'the coordinator key must differ from every party key', {
+      details: { path: file },
+    });
+  }
+  return { parties, coordinator };
+}
+
+/**
+ * Refuses a secret file (identity, store key, NATS seed, coordinator key) that is missing, not a
+ * regular file, or readable or writable by group or others.
+ */
+export async function assertPrivateFile(path: string, what: string): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) throw new MpcError('ERR_CONFIG_INVALID', `${what} is missing`, { details: { path } });
+  if (!st.isFile()) throw new MpcError('ERR_CONFIG_INVALID', `${what} is not a regular file`, { details: { path } });
+  if ((st.mode & 0o077) !== 0) {
+    throw new MpcError('ERR_CONFIG_INVALID', `${what} must not be accessible by group or others (chmod 600)`, {
+      details: { path },
+    });
+  }
+}
+
+/** Loopback hosts: a health/metrics server bound elsewhere is reachable from the network. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Things a valid config does that an operator should know about (logged as warnings at startup). */
+export function configWarnings(cfg: PartyConfig): string[] {
+  const w: string[] = [];
+  if (cfg.http !== undefined && !isLoopbackHost(cfg.http.host)) {
+    w.push(`metrics and health endpoints listen on ${cfg.http.host}, not on loopback: restrict access to them`);
+  }
+  if (cfg.math === 'js') w.push('math backend "js" (BigInt) is not constant time on secrets');
+  return w;
 }
 
 /** Identity file: `{"ed25519": hex, "x25519": hex}` secrets, mode 0600, matching the roster entry. */
 export async function loadIdentity(file: string, expect: RosterEntry): Promise<PartyKeys> {
-  const st = await stat(file).catch(() => undefined);
-  if (st === undefined)
-    throw new MpcError('ERR_CONFIG_INVALID', 'identity file is missing', { details: { path: file } });
-  if ((st.mode & 0o077) !== 0) {
-    throw new MpcError('ERR_CONFIG_INVALID', 'identity file must not be readable by group or others (chmod 600)', {
-      details: { path: file },
-    });
-  }
+  await assertPrivateFile(file, 'identity file');
   return parseIdentity(await readJson(file, 'identity file'), expect);
 }
 

@@ -4,7 +4,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import { natsBus } from '../transport/bus.js';
 import { connectNats, loadNatsConfigFile } from '../transport/nats.js';
-import { loadRoster, type Roster } from './config.js';
+import { assertPrivateFile, loadRoster, type Roster } from './config.js';
 import { Coordinator } from './coordinator.js';
 import type { CoordinatorConfigFile } from './setup.js';
 
@@ -26,6 +26,7 @@ export async function connectCoordinator(
     return isAbsolute(p) ? p : resolve(base, p);
   };
   const roster = await loadRoster(at(cfg.roster));
+  await assertPrivateFile(at(cfg.secretFile), 'coordinator key file');
   const secretHex = (await readFile(at(cfg.secretFile), 'utf8')).trim();
   if (!/^[0-9a-f]{64}$/.test(secretHex)) throw new MpcError('ERR_CONFIG_INVALID', 'coordinator key file is malformed');
   const secret = hexToBytes(secretHex);

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import { MathPool } from '../math/pool.js';
-import { loadBackend, selectBackend } from '../math/select.js';
+import type { RawMath } from '../math/raw.js';
+import { loadBackend } from '../math/select.js';
 import { PrimePool } from '../primitives/prime-pool.js';
 import { ephemeralSealer } from '../storage/ephemeral-sealer.js';
 import { openFileSecretStore } from '../storage/file-store.js';
@@ -14,6 +15,8 @@ import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { loadPartyNatsConfig, NatsTransport } from '../transport/nats.js';
 import { SECURITY } from '../zk/params.js';
 import {
+  assertPrivateFile,
+  configWarnings,
   IDENTITY_KEY_ID,
   loadIdentity,
   loadPartyConfig,
@@ -40,15 +43,46 @@ export interface RunningParty {
   shutdown(reason: string, drainMs?: number): Promise<void>;
 }
 
-function pickBackend(cfg: PartyConfig): MathBackend {
-  return cfg.math === 'auto' ? selectBackend() : loadBackend(cfg.math);
+/**
+ * The math backend for secret arithmetic. `auto` takes a constant-time core (native GMP with
+ * mpz_powm_sec, else wasm) and never falls back to BigInt on its own: BigInt arithmetic is not
+ * constant time, so running it on secrets must be a choice written in the config (`"math": "js"`).
+ */
+export function pickBackend(
+  choice: PartyConfig['math'],
+  loaders: Partial<Record<'native' | 'wasm', () => RawMath>> = {},
+): MathBackend {
+  if (choice !== 'auto') return loadBackend(choice);
+  const why: string[] = [];
+  for (const name of ['native', 'wasm'] as const) {
+    try {
+      return loadBackend(name, loaders[name]);
+    } catch (e) {
+      why.push(`${name}: ${e instanceof MpcError ? e.code : 'failed'}`);
+    }
+  }
+  throw new MpcError(
+    'ERR_MATH_BACKEND_UNAVAILABLE',
+    'no constant-time math backend loaded (native, wasm); the BigInt backend is not constant time: set "math": "js" in the config to run it anyway',
+    { details: { tried: why.join(', ') } },
+  );
+}
+
+/**
+ * Reads a secret from the environment and removes it there, so it does not stay in process.env for
+ * the process's lifetime (child processes, diagnostics and heap dumps would see it).
+ */
+export function takeEnvSecret(name: string): string | undefined {
+  const v = process.env[name];
+  delete process.env[name];
+  return v;
 }
 
 /** Opens the secret store the config names (file: key file or passphrase; PKCS#11: PIN from the env). */
 export async function openConfiguredStore(cfg: PartyConfig): Promise<SealedSecretStore> {
   let store: SealedSecretStore;
   if (cfg.store.kind === 'pkcs11') {
-    const pin = process.env[cfg.store.pinEnv];
+    const pin = takeEnvSecret(cfg.store.pinEnv);
     if (pin === undefined || pin.length === 0) {
       throw new MpcError('ERR_CONFIG_INVALID', `the HSM PIN variable ${cfg.store.pinEnv} is not set`);
     }
@@ -60,9 +94,10 @@ export async function openConfiguredStore(cfg: PartyConfig): Promise<SealedSecre
       keyLabel: cfg.store.keyLabel,
     });
   } else if ('keyFile' in cfg.store) {
+    await assertPrivateFile(cfg.store.keyFile, 'store key file');
     store = await openFileSecretStore({ dir: cfg.dataDir, keyFile: cfg.store.keyFile });
   } else {
-    const passphrase = process.env[cfg.store.passphraseEnv];
+    const passphrase = takeEnvSecret(cfg.store.passphraseEnv);
     if (passphrase === undefined || passphrase.length < 12) {
       throw new MpcError('ERR_CONFIG_INVALID', `set a passphrase of 12+ characters in ${cfg.store.passphraseEnv}`);
     }
@@ -126,9 +161,37 @@ export async function loadConfiguredIdentity(
   }
 }
 
+/**
+ * A startup failure as a typed error that names the file or directory it concerns: an MpcError
+ * keeps its code and gets the path of the step when it names none; anything else (a file system
+ * or SQLite error) becomes ERR_DAEMON_STARTUP with the path and the system's error code.
+ */
+export function startupError(e: unknown, path: string): MpcError {
+  if (e instanceof MpcError) {
+    if (e.details.path !== undefined) return e;
+    return new MpcError(e.code, e.message, { details: { ...e.details, path }, blame: e.blame, cause: e });
+  }
+  const sys = e as { code?: unknown; path?: unknown };
+  return new MpcError('ERR_DAEMON_STARTUP', 'party daemon could not start', {
+    details: {
+      path: typeof sys?.path === 'string' ? sys.path : path,
+      reason: typeof sys?.code === 'string' ? sys.code : e instanceof Error ? e.name : 'unknown',
+    },
+    cause: e,
+  });
+}
+
 export async function startParty(configFile: string, o: { log?: Logger } = {}): Promise<RunningParty> {
-  const cfg = await loadPartyConfig(configFile);
+  let cfg: PartyConfig;
+  try {
+    cfg = await loadPartyConfig(configFile);
+  } catch (e) {
+    throw startupError(e, configFile);
+  }
+  /** The file or directory the current startup step reads (named in a startup error). */
+  let at = cfg.roster;
   const log = o.log ?? createLogger({ level: cfg.logLevel, party: cfg.party });
+  for (const warning of configWarnings(cfg)) log.warn({ path: configFile }, warning);
   const closers: Array<[string, () => Promise<unknown> | unknown]> = [];
   const closeAll = async () => {
     for (const [what, close] of closers.reverse()) {
@@ -140,19 +203,24 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     }
   };
   try {
+    at = cfg.roster;
     const roster = await loadRoster(cfg.roster);
     const me = roster.parties[cfg.party];
     if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
-    const math = pickBackend(cfg);
+    at = configFile;
+    const math = pickBackend(cfg.math);
     log.info({ backend: math.name }, 'math backend selected');
 
+    at = cfg.store.kind === 'pkcs11' ? cfg.store.module : 'keyFile' in cfg.store ? cfg.store.keyFile : cfg.dataDir;
     const store = await openConfiguredStore(cfg);
     closers.push(['store', () => store.close()]);
+    at = cfg.identityFile ?? cfg.dataDir;
     const keys = await loadConfiguredIdentity(cfg, store, me);
     // Presignatures are sealed under a key that dies with this process: after a restart or a
     // restored snapshot nothing stored before can be used, and open burns it (issue 17 item 1).
     const presignatureSealer = ephemeralSealer(store.sealer);
     closers.push(['presignature key', () => presignatureSealer.close()]);
+    at = join(cfg.dataDir, 'ledger.db');
     const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, {
       sealer: presignatureSealer,
       exclusive: true,
@@ -160,6 +228,7 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     closers.push(['ledger', () => ledger.close()]);
     log.info({ burnt: ledger.burntAtOpen }, 'presignatures of earlier runs burnt');
 
+    at = cfg.dataDir;
     const pool = new MathPool({ backend: math.name, threads: cfg.primes.workers });
     closers.push(['pool', () => pool.close()]);
     // safe primes become Paillier factors: the cache is sealed by the store (issue 17 item 2)
@@ -185,6 +254,7 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     const metrics = new DaemonMetrics();
     metrics.presignaturesBurnt(ledger.burntAtOpen);
     let connected = true;
+    at = cfg.nats;
     const nats = await loadPartyNatsConfig(cfg.nats);
     if (nats.party !== cfg.party) throw new MpcError('ERR_CONFIG_INVALID', 'NATS credentials belong to another party');
     const transport = await NatsTransport.connect({
@@ -218,6 +288,8 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
       log,
       metrics,
       readyTimeoutMs: cfg.readyTimeoutMs,
+      maxSessions: cfg.maxSessions,
+      sessionHeapMb: cfg.sessionHeapMb,
     });
     // the daemon signs with the identity keys for its whole life: wiped when it stops
     closers.unshift([
@@ -273,6 +345,6 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     };
   } catch (e) {
     await closeAll();
-    throw e;
+    throw startupError(e, at);
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -152,6 +152,10 @@ export class PartyLedger implements PresignatureLedger {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     let db: Database | undefined;
     try {
+      // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same mode):
+      // the ledger names keys and presignatures, and the process umask must not decide who reads it.
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
       db = new Database(path, { timeout: opts.exclusive ? 1000 : 5000 });
       if (opts.exclusive) db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');

@@ -14,7 +14,14 @@ import { COORDINATOR, coordinatorPermissions, partyPermissions } from './subject
  * - one nkey user per party (and optionally a coordinator): the server config holds only public
  *   keys, each party gets its own seed file (0600) and a JSON party config;
  * - per-user permissions from `partyPermissions`: publish only with the own id as the sender
- *   token, subscribe only to the own P2P inbox plus broadcast/control.
+ *   token, subscribe only to the own P2P inbox plus broadcast/control;
+ * - resource limits (issue 17 item 3). nats-server 2.9 has no per-user limit block in a config
+ *   file (user limits exist only in JWT user claims; `authorization.users[]` refuses unknown fields),
+ *   so the limits are set where 2.9 enforces them: `max_payload`, `max_subscriptions` (per
+ *   connection) and `max_pending` (bytes buffered for one connection before the server cuts it as
+ *   a slow consumer) apply to every connection, and every credential is one connection;
+ *   `max_connections` bounds the connections of the whole server, so a leaked credential cannot
+ *   open thousands.
  */
 
 const run = promisify(execFile);
@@ -30,6 +37,12 @@ export interface NatsSecurityOptions {
   readonly coordinator?: boolean;
   /** Server max_payload (default: the largest frame plus slack). */
   readonly maxPayload?: number;
+  /** Subscriptions one connection may hold (default DEFAULT_MAX_SUBSCRIPTIONS). */
+  readonly maxSubscriptions?: number;
+  /** Bytes the server buffers for one connection before cutting it (default DEFAULT_MAX_PENDING). */
+  readonly maxPending?: number;
+  /** Client connections the server accepts in all (default: 4 per credential, at least 16). */
+  readonly maxConnections?: number;
   readonly days?: number;
   readonly openssl?: string;
 }
@@ -60,11 +73,19 @@ interface UserEntry {
   permissions: ReturnType<typeof partyPermissions>;
 }
 
+/** A party holds three subscriptions per running session plus its command subscription. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 512;
+/** Per-connection server buffer (the server's own default, stated): sixteen of the largest frames. */
+export const DEFAULT_MAX_PENDING = 64 << 20;
+
 /** The server configuration object (NATS conf accepts JSON). Pure: used by the generator and tests. */
 export function renderServerConfig(o: {
   host: string;
   port: number;
   maxPayload: number;
+  maxSubscriptions?: number;
+  maxPending?: number;
+  maxConnections?: number;
   certFile: string;
   keyFile: string;
   users: readonly UserEntry[];
@@ -73,6 +94,9 @@ export function renderServerConfig(o: {
     host: o.host,
     port: o.port,
     max_payload: o.maxPayload,
+    max_subscriptions: o.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS,
+    max_pending: o.maxPending ?? DEFAULT_MAX_PENDING,
+    max_connections: o.maxConnections ?? Math.max(16, 4 * o.users.length),
     tls: { cert_file: o.certFile, key_file: o.keyFile, timeout: 2 },
     authorization: { users: o.users },
     // no monitoring endpoint, no leafnodes/cluster/gateway, no anonymous user
@@ -100,6 +124,18 @@ function validate(o: NatsSecurityOptions): void {
   }
   for (const h of [o.host ?? '127.0.0.1', ...(o.hosts ?? [])]) {
     if (!/^[A-Za-z0-9.:-]{1,253}$/.test(h)) throw new MpcError('ERR_TRANSPORT_ARGS', 'invalid host name');
+  }
+  const limit = (v: number | undefined, name: string, max: number) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > max)) {
+      throw new MpcError('ERR_TRANSPORT_ARGS', `${name} must be an integer in 1..${max}`);
+    }
+  };
+  limit(o.maxPayload, 'maxPayload', 64 << 20); // the server's own ceiling
+  limit(o.maxSubscriptions, 'maxSubscriptions', 1 << 20);
+  limit(o.maxPending, 'maxPending', 2 ** 31 - 1);
+  limit(o.maxConnections, 'maxConnections', 1 << 20);
+  if ((o.maxPending ?? DEFAULT_MAX_PENDING) < (o.maxPayload ?? 0)) {
+    throw new MpcError('ERR_TRANSPORT_ARGS', 'maxPending must be at least maxPayload');
   }
 }
 
@@ -193,6 +229,9 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
       host,
       port: o.port,
       maxPayload: o.maxPayload ?? maxFrame + 64 * 1024,
+      ...(o.maxSubscriptions !== undefined ? { maxSubscriptions: o.maxSubscriptions } : {}),
+      ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}),
+      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
       certFile: p('server.crt'),
       keyFile: p('server.key'),
       users,

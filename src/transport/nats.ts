@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import {
   connect,
   type NatsConnection,
@@ -71,6 +71,15 @@ export async function loadNatsConfigFile(
     typeof cfg.nkeySeedFile !== 'string'
   ) {
     throw new MpcError('ERR_CONFIG_INVALID', 'NATS party config has missing or invalid fields');
+  }
+  // the seed is this party's NATS credential: refuse it when group or others could read it
+  const st = await stat(cfg.nkeySeedFile).catch(() => undefined);
+  if (st === undefined || !st.isFile() || (st.mode & 0o077) !== 0) {
+    throw new MpcError(
+      'ERR_CONFIG_INVALID',
+      st === undefined ? 'NATS seed file is missing' : 'NATS seed file must be a 0600 regular file',
+      { details: { path: cfg.nkeySeedFile } },
+    );
   }
   const seed = new Uint8Array(await readFile(cfg.nkeySeedFile));
   return { party: cfg.party, servers: cfg.servers, caFile: cfg.caFile, nkeySeed: seed };

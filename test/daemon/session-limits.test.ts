@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SessionThreads } from '../../src/daemon/remote-runner.js';
 import { DEFAULT_INBOX_LIMITS } from '../../src/daemon/session-inbox.js';
 import { joinSession, runSession } from '../../src/daemon/session-runner.js';
 import { MpcError } from '../../src/errors/index.js';
@@ -139,6 +140,20 @@ describe('inbound frame bounds of a joined session (item 3)', () => {
       expect(e.blame[0]?.reason).toMatch(/re-sent envelope/);
     }
   }, 60_000);
+});
+
+describe('session threads (item 4)', () => {
+  it('every session thread runs under resourceLimits (its own heap cap)', async () => {
+    const threads = new SessionThreads({ maxIdle: 1, heapMb: 128 });
+    try {
+      const w = threads.acquire();
+      expect(w.resourceLimits?.maxOldGenerationSizeMb).toBe(128);
+      expect(w.resourceLimits?.stackSizeMb).toBe(4);
+      threads.release(w, false);
+    } finally {
+      await threads.close();
+    }
+  });
 });
 
 /** The same frame content under another sequence number, signed again by its sender. */
