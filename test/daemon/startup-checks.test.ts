@@ -121,10 +121,23 @@ describe('startup checks (item 8)', () => {
 
   it('a startup error names its code and the path it concerns', async () => {
     const cfgFile = join(dir, 'party.json');
-    writeFileSync(cfgFile, JSON.stringify({ ...base, roster: 'missing-roster.json' }));
+    writeFileSync(
+      join(dir, 'roster.json'),
+      encodeRoster({
+        parties: [generatePartyKeys(), generatePartyKeys()].map((k) => k.public),
+        coordinator: ed25519.getPublicKey(ed25519.utils.randomSecretKey()),
+      }),
+    );
+    writeFileSync(join(dir, 'not-a-dir'), 'x');
+    // the data directory cannot be created (its parent is a file): a file system failure
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({ ...base, dataDir: 'not-a-dir/data', store: { kind: 'file', passphraseEnv: 'MPC_TEST_PP2' } }),
+    );
+    process.env.MPC_TEST_PP2 = 'correct horse battery staple';
     const err = await rejection(startParty(cfgFile));
-    expect(err.code).toBe('ERR_CONFIG_INVALID');
-    expect(err.details.path).toBe(join(dir, 'missing-roster.json'));
+    expect(err.code).toMatch(/^ERR_/);
+    expect(String(err.details.path)).toContain('not-a-dir');
     // a config error names the config file
     writeFileSync(cfgFile, JSON.stringify({ ...base, math: 'bogus' }));
     const e2 = await rejection(startParty(cfgFile));
