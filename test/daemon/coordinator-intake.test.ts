@@ -28,13 +28,13 @@ describe('coordinator intake order (item 3)', () => {
       bus: hub.bus(),
       roster: ids.roster,
       secret: ids.coordinatorSecret,
-      readyTimeoutMs: 1500,
+      readyTimeoutMs: 30_000,
     });
     await coordinator.start();
     const opened = vi.mocked(control.openPartyMessage);
     opened.mockClear();
     const pending = rejection(coordinator.presign({ keyId: 'k', signers: [0, 1] }));
-    for (let i = 0; i < 20 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     const token = seen[0] as string;
     const frame = (from: number, sid: Uint8Array) =>
       control.sealControlFrame((ids.secrets[from] as { ed25519Secret: Uint8Array }).ed25519Secret, {
@@ -53,13 +53,28 @@ describe('coordinator intake order (item 3)', () => {
     }
     await new Promise((r) => setTimeout(r, 50));
     expect(opened).not.toHaveBeenCalled();
-    // a member's ready is read (and verified)
-    await hub.bus().publish(`mpc.${token}.control.0`, frame(0, Buffer.from(token, 'hex')));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(opened).toHaveBeenCalledTimes(1);
+    // a member's report is read (and verified): its refusal ends the session
+    const refusal = control.encodeSessionResult({
+      ok: false,
+      code: 'ERR_DAEMON_BUSY',
+      message: 'busy',
+      blame: [],
+      summary: new Uint8Array(0),
+    });
+    await hub.bus().publish(
+      `mpc.${token}.control.0`,
+      control.sealControlFrame((ids.secrets[0] as { ed25519Secret: Uint8Array }).ed25519Secret, {
+        sid: Buffer.from(token, 'hex'),
+        from: 0,
+        round: 'result',
+        seq: 1,
+        payload: refusal,
+      }),
+    );
     const err = await pending;
-    expect(err.code).toBe('ERR_DAEMON_SESSION_TIMEOUT');
-    expect(err.blame.map((b) => b.party)).toEqual([1]);
+    expect(opened).toHaveBeenCalledTimes(1);
+    expect(err.code).toBe('ERR_DAEMON_SESSION_FAILED');
+    expect(err.details.codes).toBe('ERR_DAEMON_BUSY');
     await coordinator.close();
   });
 });

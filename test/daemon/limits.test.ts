@@ -64,6 +64,8 @@ function readyFailing(t: Transport): Transport {
       const s = await t.join(sid, handler);
       return {
         sid: s.sid,
+        sessionKey: s.sessionKey,
+        acceptSessionKeys: (keys, peers) => s.acceptSessionKeys(keys, peers),
         send: (to, round, payload) => s.send(to, round, payload),
         leave: () => s.leave(),
         sendControl: async (round, payload) => {
