@@ -23,9 +23,7 @@ export async function partyCommand(args: readonly string[], err: (line: string) 
   } catch (e) {
     // startParty names the file or directory of the failing step; the line never carries secrets
     const path = isMpcError(e) && e.details.path !== undefined ? ` (path: ${String(e.details.path)})` : '';
-    err(
-      `mpc-custody party: ${isMpcError(e) ? `${e.code}: ${e.message}${path}` : 'ERR_DAEMON_STARTUP: failed to start'}`,
-    );
+    err(`mpc-custody party: ${isMpcError(e) ? `${e.message}${path}` : 'ERR_DAEMON_STARTUP: failed to start'}`);
     return 1;
   }
   const code = await new Promise<number>((resolve) => {

@@ -191,7 +191,8 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     return parsePartyConfig(raw, dirname(resolve(file)));
   } catch (e) {
     if (!(e instanceof MpcError)) throw e;
-    throw new MpcError(e.code, e.message, { details: { ...e.details, path: file } });
+    const message = e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
+    throw new MpcError(e.code, message, { details: { ...e.details, path: file } });
   }
 }
 

@@ -169,7 +169,7 @@ export async function loadConfiguredIdentity(
 export function startupError(e: unknown, path: string): MpcError {
   if (e instanceof MpcError) {
     if (e.details.path !== undefined) return e;
-    return new MpcError(e.code, e.message, { details: { ...e.details, path }, blame: e.blame, cause: e });
+    return new MpcError(e.code, bareMessage(e), { details: { ...e.details, path }, blame: e.blame, cause: e });
   }
   const sys = e as { code?: unknown; path?: unknown };
   return new MpcError('ERR_DAEMON_STARTUP', 'party daemon could not start', {
@@ -179,6 +179,11 @@ export function startupError(e: unknown, path: string): MpcError {
     },
     cause: e,
   });
+}
+
+/** An MpcError's message without the `CODE: ` prefix its constructor added. */
+function bareMessage(e: MpcError): string {
+  return e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
 }
 
 export async function startParty(configFile: string, o: { log?: Logger } = {}): Promise<RunningParty> {
