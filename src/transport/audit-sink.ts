@@ -31,7 +31,7 @@ export interface AuditStreamOptions {
 
 /** Creates the deployment's stream (idempotent when it exists with the same configuration). */
 export async function ensureAuditStream(nc: NatsConnection, o: AuditStreamOptions): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   const config = {
     name: auditStreamName(o.deployment),
     subjects: [`audit.${o.deployment}.*`],
@@ -40,6 +40,8 @@ export async function ensureAuditStream(nc: NatsConnection, o: AuditStreamOption
     deny_delete: true,
     deny_purge: true,
     allow_rollup_hdrs: false,
+    // direct get by subject: an emitter may read its own subject's head and nothing else
+    allow_direct: true,
     duplicate_window: (o.duplicateWindowMs ?? 120_000) * 1_000_000,
   };
   try {
@@ -65,9 +67,9 @@ interface SubjectHead {
 }
 
 async function subjectHead(jsm: JetStreamManager, stream: string, subject: string): Promise<SubjectHead> {
-  let m: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+  let m: Awaited<ReturnType<JetStreamManager['direct']['getMessage']>>;
   try {
-    m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+    m = await jsm.direct.getMessage(stream, { last_by_subj: subject });
   } catch (e) {
     if (/no message found|not found/i.test(String((e as Error)?.message))) return { seq: 0, streamSeq: 0 };
     throw e;
@@ -167,7 +169,7 @@ export class AuditPublisher {
 
 /** Every record of the deployment's stream, in stream order, as JSONL lines (the auditor's read). */
 export async function readAuditStream(nc: NatsConnection, deployment: string): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   const stream = auditStreamName(deployment);
   const info = await jsm.streams.info(stream);
   const out: string[] = [];
@@ -184,11 +186,11 @@ export async function readAuditHeads(
   deployment: string,
   emitters: readonly string[],
 ): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   const out: string[] = [];
   for (const e of emitters) {
     try {
-      const m = await jsm.streams.getMessage(auditStreamName(deployment), {
+      const m = await jsm.direct.getMessage(auditStreamName(deployment), {
         last_by_subj: auditSubject(deployment, e),
       });
       if (m !== null) out.push(m.string());
