@@ -2,8 +2,17 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeSessionResult,
+  openPartyMessage,
+  type SessionResult,
+  sealControlFrame,
+  sealCoordinatorMessage,
+} from '../../src/daemon/control.js';
+import { encodeRelayedPartials, identificationSid } from '../../src/daemon/identification.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import type { DaemonLog } from '../../src/daemon/party-daemon.js';
 import { mod } from '../../src/math/bits.js';
@@ -18,9 +27,10 @@ import {
 import type { PartialSignature } from '../../src/protocol/sign.js';
 import type { ProtocolDef } from '../../src/protocol/types.js';
 import { putKeyShare } from '../../src/storage/secret-store.js';
-import { natsBus } from '../../src/transport/bus.js';
-import type { PartyKeys } from '../../src/transport/frame.js';
+import { type Bus, natsBus } from '../../src/transport/bus.js';
+import { decodeFrame, type PartyKeys } from '../../src/transport/frame.js';
 import { connectNats, loadNatsConfigFile, loadPartyNatsConfig, NatsTransport } from '../../src/transport/nats.js';
+import { sessionToken } from '../../src/transport/subjects.js';
 import { dealKeyShares } from '../helpers/dealer.js';
 import { rejection } from '../helpers/failure.js';
 import { NATS_SERVER_BIN, startNatsServer, type TestNatsServer } from '../transport/nats-server.js';
@@ -65,6 +75,7 @@ let server: TestNatsServer;
 let dir: string;
 let cluster: Awaited<ReturnType<typeof startCluster>>;
 let closeCoordinatorBus: () => Promise<void>;
+let observer: Bus;
 const metrics = Array.from({ length: N }, () => new DaemonMetrics({ defaultMetrics: false }));
 const logs: Logged[][] = Array.from({ length: N }, () => []);
 
@@ -92,6 +103,7 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('identifiable abort in the daemon 
     }
     const coordCfg = await loadNatsConfigFile(server.bundle.coordinator?.configFile as string);
     const nc = await connectNats(coordCfg);
+    observer = natsBus(nc);
     closeCoordinatorBus = async () => {
       await nc.close();
     };
@@ -175,6 +187,70 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('identifiable abort in the daemon 
     // the presignature was consumed everywhere before any partial left: it never signs again
     for (const p of cluster.parties) expect(p.ledger.isConsumed(pre.id)).toBe(true);
   }, 180_000);
+
+  it('a partial frame its signer did not sign is refused by every other signer (the coordinator cannot forge evidence)', async () => {
+    const pre = await cluster.coordinator.presign({ keyId: KEY, signers: [0, 1, 2] });
+    const frames = new Map<number, Uint8Array>();
+    let signSid: Uint8Array | undefined;
+    const stopPartials = await observer.subscribe('mpc.*.control.*', (_subject, bytes) => {
+      try {
+        const m = openPartyMessage(bytes, ids.roster);
+        if (m.round !== 'partial') return;
+        frames.set(m.from, bytes);
+        signSid = m.sid;
+      } catch {
+        // not a party frame
+      }
+    });
+    await cluster.coordinator.sign({ keyId: KEY, presignature: pre, digest: sha256(Uint8Array.of(5)) });
+    await until(() => frames.size === N);
+    stopPartials();
+    const sid = signSid as Uint8Array;
+    const idToken = sessionToken(identificationSid(sid, 'signature'));
+    const results = new Map<number, SessionResult>();
+    const stopResults = await observer.subscribe(`mpc.${idToken}.control.*`, (_subject, bytes) => {
+      try {
+        const m = openPartyMessage(bytes, ids.roster);
+        if (m.round === 'result') results.set(m.from, decodeSessionResult(m.payload));
+      } catch {
+        // not a result
+      }
+    });
+    // party 1's genuine partial, re-signed by a key outside the roster, relayed by a signed coordinator frame
+    const genuine = decodeFrame(frames.get(1) as Uint8Array, 1 << 20);
+    const forged = sealControlFrame(ed25519.utils.randomSecretKey(), {
+      sid,
+      from: 1,
+      round: 'partial',
+      seq: 1,
+      payload: genuine.payload,
+    });
+    const relayed = encodeRelayedPartials([frames.get(0) as Uint8Array, forged, frames.get(2) as Uint8Array]);
+    await observer.publish(
+      `mpc.${sessionToken(sid)}.control.coord`,
+      sealCoordinatorMessage(ids.coordinatorSecret, {
+        sid,
+        round: 'identify',
+        seq: 1_000,
+        payload: Uint8Array.from([1, ...relayed]),
+      }),
+    );
+    await until(() => results.has(0) && results.has(2));
+    stopResults();
+    for (const i of [0, 2]) {
+      const r = results.get(i) as SessionResult;
+      expect(r.ok).toBe(false);
+      expect(r.code).toBe('ERR_DAEMON_COMMAND_INVALID');
+      expect(r.message).toMatch(/not a signer-signed frame/);
+      expect(r.blame).toEqual([]);
+    }
+  }, 180_000);
+
+  /** Polls `done` (bounded: 600 × 50 ms), then fails. */
+  async function until(done: () => boolean): Promise<void> {
+    for (let i = 0; i < 600 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(done()).toBe(true);
+  }
 
   /** Parties 0 and 2 each named the culprit themselves in `protocol`, on signed evidence, and counted it. */
   async function expectNamedByHonest(protocol: string): Promise<void> {
