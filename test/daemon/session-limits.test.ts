@@ -5,6 +5,7 @@ import { joinSession, runSession } from '../../src/daemon/session-runner.js';
 import { MpcError } from '../../src/errors/index.js';
 import { systemRng } from '../../src/math/random.js';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
+import { encodeEnvelope } from '../../src/protocol/envelope.js';
 import { keygen } from '../../src/protocol/keygen.js';
 import { ed25519Authenticator } from '../../src/protocol/simulation.js';
 import { ALL } from '../../src/protocol/types.js';
@@ -77,6 +78,76 @@ describe('inbound frame bounds of a joined session (item 3)', () => {
     await joined.leave();
     expect(joined.pending).toEqual({ frames: 0, bytes: 0 });
   }, 60_000);
+
+  it('after go: envelopes queued for a busy session thread stay within the caps', async () => {
+    const hub = new MemoryHub();
+    const s = sid('flood-after-go');
+    const refused: string[] = [];
+    const joined = await joinSession(hub.transport(0, secrets[0] as PartyKeys, roster), s, {
+      onRefused: (e) => refused.push(e.code),
+    });
+    // a runner that is slow to take each message (a session thread computing a round)
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let received = 0;
+    const runner = {
+      start: () => [],
+      receive: async () => {
+        await gate;
+        received++;
+        throw new MpcError('ERR_MSG_UNEXPECTED', 'message signature does not verify');
+      },
+      status: 'running' as const,
+      round: 'r1',
+      missing: () => [],
+      output: undefined,
+      error: undefined,
+    };
+    const run = runSession(
+      keygen,
+      { t: 2 },
+      {
+        session: joined,
+        ctx: { self: 0, n: N, sid: s, math, rng: systemRng },
+        auth: ed25519Authenticator(
+          (secrets[0] as PartyKeys).ed25519Secret,
+          roster.map((r) => r.ed25519),
+        ),
+        roundTimeoutMs: 60_000,
+        runner,
+      },
+    );
+    const codec = new FrameCodec({ self: 1, sid: s, keys: secrets[1] as PartyKeys, roster });
+    const subject = broadcastSubject(sessionToken(s), 1);
+    let peakFrames = 0;
+    for (let i = 0; i < 2000; i++) {
+      const env = encodeEnvelope({
+        protocol: 'keygen',
+        sid: s,
+        round: 'r1',
+        from: 1,
+        to: ALL,
+        body: new Uint8Array(i < 4 ? 3 << 20 : 8 << 10).fill(i & 0xff),
+        sig: new Uint8Array(64),
+      });
+      hub.publish(subject, codec.seal(ALL, 'r1', env));
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+      peakFrames = Math.max(peakFrames, joined.pending.frames);
+    }
+    await new Promise((r) => setImmediate(r));
+    peakFrames = Math.max(peakFrames, joined.pending.frames);
+    expect(peakFrames).toBeLessThanOrEqual(DEFAULT_INBOX_LIMITS.maxFramesPerSender);
+    expect(joined.pending.bytes).toBeLessThanOrEqual(DEFAULT_INBOX_LIMITS.maxBytesPerSender);
+    expect(refused.filter((c) => c === 'ERR_DAEMON_INBOX_SENDER_FULL').length).toBeGreaterThan(1900);
+    open();
+    for (let i = 0; i < 50 && joined.pending.frames > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(joined.pending.frames).toBe(0); // each frame is released once the runner is done with it
+    expect(received).toBe(2000 - refused.filter((c) => c === 'ERR_DAEMON_INBOX_SENDER_FULL').length);
+    await joined.leave();
+    void run.catch(() => undefined); // ends at its round deadline; nothing more to see
+  }, 120_000);
 
   it('refuses a frame from a roster party outside the session before checking its signature', async () => {
     const hub = new MemoryHub();
