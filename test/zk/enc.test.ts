@@ -93,6 +93,17 @@ describe('Πenc (Paillier encryption in range)', () => {
     expect(at(-rangeBound - 1n)).toBe('ERR_ZK_PROOF_INVALID:z1 out of range');
     expect(at(rangeBound)).toMatch(/^ERR_ZK_PROOF_INVALID:.*equation$/);
     expect(at(-rangeBound)).toMatch(/^ERR_ZK_PROOF_INVALID:.*equation$/);
+    // Each membership check and each equation refuses on its own, with its own reason (a check
+    // masked by a later one could be removed unnoticed).
+    const patched = (patch: Partial<EncProof>) => failure(() => verifyEnc(math, ctx, aux, st, { ...proof, ...patch }));
+    expect(patched({ S: aux.n })).toBe('ERR_ZK_PROOF_INVALID:S is not in Z*_N̂');
+    expect(patched({ C: 0n })).toBe('ERR_ZK_PROOF_INVALID:C is not in Z*_N̂');
+    expect(patched({ A: prover.pub.n })).toBe('ERR_ZK_PROOF_INVALID:A is not in Z*_{N0²}');
+    expect(patched({ z2: prover.p })).toBe('ERR_ZK_PROOF_INVALID:z2 is not in Z*_{N0}');
+    // z2·2 keeps the challenge and the ring-Pedersen relation, breaks only the Paillier one;
+    // z3 + 1 the other way round.
+    expect(patched({ z2: math.mulMod(proof.z2, 2n, prover.pub.n) })).toBe('ERR_ZK_PROOF_INVALID:Paillier equation');
+    expect(patched({ z3: proof.z3 + 1n })).toBe('ERR_ZK_PROOF_INVALID:ring-Pedersen equation');
   });
 
   it('rejects a ciphertext outside Z*_{N²} in the statement (A15)', () => {
