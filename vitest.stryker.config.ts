@@ -22,6 +22,9 @@ export default defineConfig({
       'test/transport/**/*.test.ts',
       'test/storage/**/*.test.ts',
       'test/daemon/control.test.ts',
+      'test/chains/**/*.test.ts',
+      'test/policy/**/*.test.ts',
+      'test/audit/**/*.test.ts',
       ...(daemon ? ['test/daemon/party-daemon.test.ts'] : []),
     ],
     exclude: [
