@@ -107,7 +107,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import { bitLength, fromBytesBE, mod } from '../math/bits.js';
-import { CURVE_ORDER, G, mulPublic, POINT_BYTES, Point } from '../primitives/curve.js';
+import { CURVE_ORDER, G, mulPublic, Point } from '../primitives/curve.js';
 import { decrypt, type PaillierPublicKey, recoverNonce, scalarMul } from '../primitives/paillier.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import {
@@ -128,7 +128,6 @@ import {
   proveDec,
   verifyDec,
 } from '../zk/dec.js';
-import { LOG_STAR_PROOF_MAX_BYTES } from '../zk/log-star.js';
 import { decodeMulProof, encodeMulProof, MUL_PROOF_MAX_BYTES, type MulProof, proveMul, verifyMul } from '../zk/mul.js';
 import {
   decodeMulStarProof,
@@ -145,6 +144,7 @@ import {
   type MsgR2,
   type MsgR3,
   PRESIGN_PROTOCOL,
+  PRESIGN_R2_MAX_BYTES,
   type Presignature,
   type PresignInput,
   type PresignPeer,
@@ -316,14 +316,8 @@ export type IdentifyState = DeltaState | SignatureState;
 // --- wire codec --------------------------------------------------------------------------------------
 
 const WIRE_VERSION = 1;
-/** Largest presign round-2 body (round 3 is smaller): Γ, four ciphertexts, two Πaff-g, one Πlog*. */
-const PRESIGN_BODY_MAX =
-  2 +
-  POINT_BYTES +
-  4 * (5 + (2 * MAX_MODULUS_BITS) / 8) +
-  2 * (4 + AFF_G_PROOF_MAX_BYTES) +
-  4 +
-  LOG_STAR_PROOF_MAX_BYTES;
+/** Largest presign round-2 body (round 3 is smaller): Γ, four ciphertexts, two Πaff-g, one Πelog. */
+const PRESIGN_BODY_MAX = PRESIGN_R2_MAX_BYTES;
 /** An encoded envelope adds at most 1 KiB (protocol, sid ≤ 256, round, indices, signature) to its body. */
 const EVIDENCE_MAX_BYTES = PRESIGN_BODY_MAX + 1024;
 const CIPHERTEXT_BITS = 2 * MAX_MODULUS_BITS;

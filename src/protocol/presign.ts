@@ -1,17 +1,26 @@
 /**
- * CGGMP24 presigning: 3 rounds + the echo round of round 1 (ePrint 2021/060, 3-round presigning
- * figure, as corrected in LFDT-Lockness/cggmp21 spec/main.tex; PROTOCOL.md §5; cggmp21
- * cggmp21/src/signing.rs). Runs among the t signers of a key share with the framework of
- * `types.ts`: ctx.n = t and ctx.self = the party's position in `signers`.
+ * CGGMP24 presigning: 3 rounds + the echo round of round 1, in the form of the 2024 revision of
+ * ePrint 2021/060 (Fig. 8 "Presigning", 2024-10-21 revision; proofs of Appendix A: Πenc-elg Fig. 24,
+ * Πelog Fig. 23, Πaff-g Fig. 25). The revision commits k_i and γ_i twice: in Paillier (K_i, G_i, for
+ * the MtAs) and in ElGamal on the curve (A_i, B_i under an ephemeral key Y_i), and proves with
+ * Πenc-elg that both hold the same short value; Γ_i and Δ_i are then tied to B_i and A_i by the
+ * curve-only Πelog, which replaces the CGGMP21-era Πlog* on G_i and K_i (PROTOCOL.md §5 describes
+ * that older form; entropyxyz/synedrion implements this one). Runs among the t signers of a key
+ * share with the framework of `types.ts`: ctx.n = t and ctx.self = the party's position in `signers`.
  *
- * Rounds (message names are the `RoundDef` names):
- *   'r1'     broadcast, reliable  (ctx, K_i, G_i)                                 §5 Round 1
- *   'r1-enc' p2p                  ψ0_{j,i} = Πenc(K_i) with P_j's ring-Pedersen   §5 Round 1
- *   'r2'     p2p                  (Γ_i, D_{j,i}, F_{j,i}, D̂_{j,i}, F̂_{j,i}, ψ, ψ̂, ψ')  §5 Round 2
- *   'r3'     p2p                  (δ_i, Δ_i, ψ'')                                 §5 Round 3
- * Output: verify ψ'', δ·G = Σ Δ_j, R = δ⁻¹·Γ (= k⁻¹·G).                        §5 Output
+ * Rounds (message names are the `RoundDef` names; "Fig. 8 R1.2" = Round 1, step 2):
+ *   'r1'     broadcast, reliable  (ctx, K_i, G_i, Y_i, A_i, B_i)                    Fig. 8 Round 1
+ *   'r1-enc' p2p                  ψ0 = Πenc-elg(K_i, A_i), ψ1 = Πenc-elg(G_i, B_i)
+ *                                 with P_j's ring-Pedersen                          Fig. 8 Round 1
+ *   'r2'     p2p                  (Γ_i, D_{j,i}, F_{j,i}, D̂_{j,i}, F̂_{j,i}, ψ, ψ̂, ψ' = Πelog)  Fig. 8 Round 2
+ *   'r3'     p2p                  (δ_i, Δ_i, ψ'' = Πelog)                            Fig. 8 Round 3
+ * Output: verify ψ'', δ·G = Σ Δ_j, R = δ⁻¹·Γ (= k⁻¹·G).                            Fig. 8 Output
+ * ψ' and ψ'' have no verifier parameters: one proof per party, sent to every peer in its p2p message
+ * (the figure broadcasts them). The revision's S_i = χ_i·Γ of round 3 (for its signing-failure
+ * identification, Section 4.3.1) is not sent: invalid signatures are identified by identify.ts (§7.3).
  *
  * Naming table (paper → code): K_i → K, G_i → G, k_i → k, γ_i → gamma, ρ_i → rho, ν_i → nu,
+ * Y_i → elg.Y, (A_{i,1}, A_{i,2}) → elg.A1, elg.A2, (B_{i,1}, B_{i,2}) → elg.B1, elg.B2, a_i → a, b_i → b,
  * Γ_i → Gamma, Γ → GammaSum, β_{i,j} → beta, β̂_{i,j} → hatBeta, s_{i,j} → s, ŝ_{i,j} → hatS,
  * r_{i,j} → r, r̂_{i,j} → hatR, D_{j,i} → D, F_{j,i} → F, D̂ → hatD, F̂ → hatF, ψ → psi,
  * ψ̂ → hatPsi, ψ' → psiPrime, ψ'' → psiPrimePrime, δ_i → delta, Δ_i → Delta, χ_i → chi.
@@ -26,10 +35,10 @@
  * δ check aborts with `details.reason = 'delta-mismatch'` and no blame (identification, §7.2, is a
  * separate step: the state passed to the last round keeps everything it needs).
  *
- * Point-to-point faults (ψ0, the round-2 ciphertexts and ψ, ψ̂, ψ', ψ'') are seen only by their
+ * Point-to-point faults (ψ0, ψ1, the round-2 ciphertexts and ψ, ψ̂, ψ', ψ'') are seen only by their
  * recipient; its abort notice (runner.ts) carries the sender's signed message, and `presign.judge`
  * re-runs the recipient's checks at every other party with the recipient's public data (its
- * ring-Pedersen parameters and Paillier key, its K_i, the agreed K_j, G_j, X_j and Γ). Faults that
+ * ring-Pedersen parameters and Paillier key, its K_i, the agreed K_j, G_j, Y_j, A_j, B_j, X_j and Γ). Faults that
  * only the recipient's Paillier secret key can show (a D_{i,j} that decrypts to a wrong value) are
  * not judged this way: §7.2 identification (identify.ts) covers them.
  */
@@ -73,15 +82,22 @@ import {
   verifyAffG,
 } from '../zk/aff-g.js';
 import { TAG_PREFIX } from '../zk/common.js';
-import { decodeEncProof, ENC_PROOF_MAX_BYTES, type EncProof, encodeEncProof, proveEnc, verifyEnc } from '../zk/enc.js';
 import {
-  decodeLogStarProof,
-  encodeLogStarProof,
-  LOG_STAR_PROOF_MAX_BYTES,
-  type LogStarProof,
-  proveLogStar,
-  verifyLogStar,
-} from '../zk/log-star.js';
+  decodeElogProof,
+  ELOG_PROOF_BYTES,
+  type ElogProof,
+  encodeElogProof,
+  proveElog,
+  verifyElog,
+} from '../zk/elog.js';
+import {
+  decodeEncElgProof,
+  ENC_ELG_PROOF_MAX_BYTES,
+  type EncElgProof,
+  encodeEncElgProof,
+  proveEncElg,
+  verifyEncElg,
+} from '../zk/enc-elg.js';
 import { MAX_MODULUS_BITS, SECURITY } from '../zk/params.js';
 import { BlameCollector, judgeWith, PENDING } from './blame.js';
 import { assertDerivationPath, derivePath } from './hd.js';
@@ -101,9 +117,10 @@ import {
 
 export const PRESIGN_PROTOCOL = 'presign';
 
-/** Proof-context labels: the two Πaff-g and the two Πlog* of one run are distinct statements. */
+/** Proof-context labels: the two Πenc-elg, the two Πaff-g and the two Πelog of one run are distinct statements. */
 const LABEL = Object.freeze({
   psi0: 'psi0',
+  psi1: 'psi1',
   psi: 'not-hat',
   hatPsi: 'hat',
   psiPrime: 'psi-prime',
@@ -159,6 +176,18 @@ export interface PresignPeer {
   readonly X: Point;
 }
 
+/**
+ * Fig. 8 Round 1: the ElGamal commitments of k_i and γ_i under the party's ephemeral key Y_i = y_i·G:
+ * A_i = (a_i·G, a_i·Y_i + k_i·G), B_i = (b_i·G, b_i·Y_i + γ_i·G). Public (reliable broadcast).
+ */
+export interface ElgCommitments {
+  readonly Y: Point;
+  readonly A1: Point;
+  readonly A2: Point;
+  readonly B1: Point;
+  readonly B2: Point;
+}
+
 /** What P_i sent to P_j in round 2, with every secret it used (kept for identification, §7.2). */
 export interface MtaSent {
   /** SECRET masks β_{i,j}, β̂_{i,j} ∈ ±2^ℓ'. */
@@ -210,6 +239,11 @@ interface StateBase {
   /** K_i = enc_i(k_i; ρ_i), G_i = enc_i(γ_i; ν_i). */
   readonly K: bigint;
   readonly G: bigint;
+  /** SECRET: the ElGamal nonces a_i (of A_i) and b_i (of B_i); y_i is not kept (never used again). */
+  readonly a: bigint;
+  readonly b: bigint;
+  /** Own Y_i, A_i, B_i. */
+  readonly elg: ElgCommitments;
 }
 
 interface StateR1 extends StateBase {
@@ -217,9 +251,10 @@ interface StateR1 extends StateBase {
 }
 interface StateR1Enc extends StateBase {
   readonly step: 'r1-enc';
-  /** K_j, G_j of every signer (own included), by position; reliable-broadcast agreed. */
+  /** K_j, G_j and Y_j, A_j, B_j of every signer (own included), by position; reliable-broadcast agreed. */
   readonly Ks: readonly bigint[];
   readonly Gs: readonly bigint[];
+  readonly Elgs: readonly ElgCommitments[];
 }
 interface StateR2 extends Omit<StateR1Enc, 'step'> {
   readonly step: 'r2';
@@ -249,9 +284,13 @@ export interface MsgR1 {
   readonly ctx: Uint8Array;
   readonly K: bigint;
   readonly G: bigint;
+  readonly elg: ElgCommitments;
 }
 export interface MsgR1Enc {
-  readonly psi0: EncProof;
+  /** Πenc-elg: K_i and A_i hold the same k_i ∈ ±2^ℓ. */
+  readonly psi0: EncElgProof;
+  /** Πenc-elg: G_i and B_i hold the same γ_i ∈ ±2^ℓ. */
+  readonly psi1: EncElgProof;
 }
 export interface MsgR2 {
   readonly Gamma: Point;
@@ -261,53 +300,76 @@ export interface MsgR2 {
   readonly hatF: bigint;
   readonly psi: AffGProof;
   readonly hatPsi: AffGProof;
-  readonly psiPrime: LogStarProof;
+  /** Πelog: Γ_i = γ_i·G with γ_i the value inside B_i. */
+  readonly psiPrime: ElogProof;
 }
 export interface MsgR3 {
   readonly delta: bigint;
   readonly Delta: Point;
-  readonly psiPrimePrime: LogStarProof;
+  /** Πelog: Δ_i = k_i·Γ with k_i the value inside A_i. */
+  readonly psiPrimePrime: ElogProof;
 }
 
-const WIRE_VERSION = 1;
+/** 2: the CGGMP24-revision messages (ElGamal commitments, Πenc-elg, Πelog); version 1 was the Πenc/Πlog* form. */
+const WIRE_VERSION = 2;
 /** A Paillier ciphertext of a peer: below N² with N ≤ 2^4096 (membership is checked in the round). */
 const CIPHERTEXT_BITS = 2 * MAX_MODULUS_BITS;
 const CT_BYTES = 5 + CIPHERTEXT_BITS / 8;
+/** Wire order of the ElGamal commitments in round 1. */
+const ELG_FIELDS = ['Y', 'A1', 'A2', 'B1', 'B2'] as const;
 
 const r1Def: RoundDef<MsgR1> = {
   name: 'r1',
   kind: 'broadcast',
   reliable: true,
-  encode: (m) => new WireWriter().u8(0x51).u8(WIRE_VERSION).fixed(m.ctx).biguint(m.K).biguint(m.G).finish(),
+  encode(m) {
+    const w = new WireWriter().u8(0x51).u8(WIRE_VERSION).fixed(m.ctx).biguint(m.K).biguint(m.G);
+    for (const k of ELG_FIELDS) w.fixed(encodePoint(m.elg[k]));
+    return w.finish();
+  },
   decode(bytes) {
-    const r = new WireReader(bytes, 2 + 32 + 2 * CT_BYTES);
+    const r = new WireReader(bytes, 2 + 32 + 2 * CT_BYTES + ELG_FIELDS.length * POINT_BYTES);
     r.tag('presign.r1.tag', 0x51);
     r.tag('presign.r1.version', WIRE_VERSION);
-    const m = {
-      ctx: r.fixed('presign.r1.ctx', 32),
-      K: r.biguint('presign.r1.K', CIPHERTEXT_BITS),
-      G: r.biguint('presign.r1.G', CIPHERTEXT_BITS),
-    };
+    const ctx = r.fixed('presign.r1.ctx', 32);
+    const K = r.biguint('presign.r1.K', CIPHERTEXT_BITS);
+    const G = r.biguint('presign.r1.G', CIPHERTEXT_BITS);
+    // Y_j, A_j, B_j: valid non-identity points (SECURITY.md A14), as Πenc-elg and Πelog require.
+    const pt = (k: (typeof ELG_FIELDS)[number]): Point =>
+      decodePoint(r.fixed(`presign.r1.${k}`, POINT_BYTES), `presign.r1.${k}`);
+    const elg: ElgCommitments = { Y: pt('Y'), A1: pt('A1'), A2: pt('A2'), B1: pt('B1'), B2: pt('B2') };
     r.end();
-    return m;
+    return { ctx, K, G, elg };
   },
 };
 
 const r1EncDef: RoundDef<MsgR1Enc> = {
   name: 'r1-enc',
   kind: 'p2p',
-  encode: (m) => new WireWriter().u8(0x52).u8(WIRE_VERSION).bytes(encodeEncProof(m.psi0)).finish(),
+  encode: (m) =>
+    new WireWriter()
+      .u8(0x52)
+      .u8(WIRE_VERSION)
+      .bytes(encodeEncElgProof(m.psi0))
+      .bytes(encodeEncElgProof(m.psi1))
+      .finish(),
   decode(bytes) {
-    const r = new WireReader(bytes, 2 + 4 + ENC_PROOF_MAX_BYTES);
+    const r = new WireReader(bytes, 2 + 2 * (4 + ENC_ELG_PROOF_MAX_BYTES));
     r.tag('presign.r1-enc.tag', 0x52);
     r.tag('presign.r1-enc.version', WIRE_VERSION);
-    const m = { psi0: decodeEncProof(r.bytes('presign.r1-enc.psi0', ENC_PROOF_MAX_BYTES)) };
+    const m = {
+      psi0: decodeEncElgProof(r.bytes('presign.r1-enc.psi0', ENC_ELG_PROOF_MAX_BYTES)),
+      psi1: decodeEncElgProof(r.bytes('presign.r1-enc.psi1', ENC_ELG_PROOF_MAX_BYTES)),
+    };
     r.end();
     return m;
   },
 };
 
-const R2_MAX = 2 + POINT_BYTES + 4 * CT_BYTES + 2 * (4 + AFF_G_PROOF_MAX_BYTES) + 4 + LOG_STAR_PROOF_MAX_BYTES;
+/** Largest round-2 body: Γ, four ciphertexts, two Πaff-g, one Πelog (identify.ts sizes its evidence with it). */
+export const PRESIGN_R2_MAX_BYTES =
+  2 + POINT_BYTES + 4 * CT_BYTES + 2 * (4 + AFF_G_PROOF_MAX_BYTES) + 4 + ELOG_PROOF_BYTES;
+const R2_MAX = PRESIGN_R2_MAX_BYTES;
 const r2Def: RoundDef<MsgR2> = {
   name: 'r2',
   kind: 'p2p',
@@ -322,7 +384,7 @@ const r2Def: RoundDef<MsgR2> = {
       .biguint(m.hatF)
       .bytes(encodeAffGProof(m.psi))
       .bytes(encodeAffGProof(m.hatPsi))
-      .bytes(encodeLogStarProof(m.psiPrime))
+      .bytes(encodeElogProof(m.psiPrime))
       .finish(),
   decode(bytes) {
     const r = new WireReader(bytes, R2_MAX);
@@ -336,7 +398,7 @@ const r2Def: RoundDef<MsgR2> = {
       hatF: r.biguint('presign.r2.hatF', CIPHERTEXT_BITS),
       psi: decodeAffGProof(r.bytes('presign.r2.psi', AFF_G_PROOF_MAX_BYTES)),
       hatPsi: decodeAffGProof(r.bytes('presign.r2.hatPsi', AFF_G_PROOF_MAX_BYTES)),
-      psiPrime: decodeLogStarProof(r.bytes('presign.r2.psiPrime', LOG_STAR_PROOF_MAX_BYTES)),
+      psiPrime: decodeElogProof(r.bytes('presign.r2.psiPrime', ELOG_PROOF_BYTES)),
     };
     r.end();
     return m;
@@ -352,10 +414,10 @@ const r3Def: RoundDef<MsgR3> = {
       .u8(WIRE_VERSION)
       .biguint(m.delta)
       .fixed(encodePoint(m.Delta))
-      .bytes(encodeLogStarProof(m.psiPrimePrime))
+      .bytes(encodeElogProof(m.psiPrimePrime))
       .finish(),
   decode(bytes) {
-    const r = new WireReader(bytes, 2 + 4 + 32 + POINT_BYTES + 4 + LOG_STAR_PROOF_MAX_BYTES);
+    const r = new WireReader(bytes, 2 + 4 + 32 + POINT_BYTES + 4 + ELOG_PROOF_BYTES);
     r.tag('presign.r3.tag', 0x54);
     r.tag('presign.r3.version', WIRE_VERSION);
     const delta = r.biguint('presign.r3.delta', 256);
@@ -368,7 +430,7 @@ const r3Def: RoundDef<MsgR3> = {
     const m: MsgR3 = {
       delta,
       Delta: decodePoint(r.fixed('presign.r3.Delta', POINT_BYTES), 'presign.r3.Delta'),
-      psiPrimePrime: decodeLogStarProof(r.bytes('presign.r3.psiPrimePrime', LOG_STAR_PROOF_MAX_BYTES)),
+      psiPrimePrime: decodeElogProof(r.bytes('presign.r3.psiPrimePrime', ELOG_PROOF_BYTES)),
     };
     r.end();
     return m;
@@ -521,25 +583,46 @@ function init(input: PresignInput, ctx: RoundCtx): { state: PresignState; outbox
   const epoch = core.epoch ?? 0;
   const psid = presignContextId(ctx.sid, signers, path, derived.publicKey, peers, epoch);
 
-  // Round 1: k_i, γ_i ← Z_q; ρ_i, ν_i ← Z*_{N_i}; K_i = enc_i(k_i; ρ_i), G_i = enc_i(γ_i; ν_i) (CRT).
+  // Fig. 8 R1.1: k_i, γ_i ← F_q; ρ_i, ν_i ← Z*_{N_i}; K_i = enc_i(k_i; ρ_i), G_i = enc_i(γ_i; ν_i) (CRT).
   const k = randScalar(ctx);
   const gamma = randScalar(ctx);
   const rho = math.randUnit(sk.pub.n, ctx.rng);
   const nu = math.randUnit(sk.pub.n, ctx.rng);
   const K = encryptCrt(math, sk, k, rho);
   const Gi = encryptCrt(math, sk, gamma, nu);
-  const outbox: Outgoing[] = [{ round: 'r1', to: ALL, body: { ctx: psid, K, G: Gi } satisfies MsgR1 }];
-  // ψ0_{j,i} = Πenc for (N_i, K_i), witness (k_i, ρ_i), with P_j's (N̂_j, s_j, t_j).
+  // Fig. 8 R1.1: y_i, a_i, b_i ← F_q; Y_i = y_i·G; A_i = (a_i·G, a_i·Y_i + k_i·G); B_i = (b_i·G, b_i·Y_i + γ_i·G).
+  // y_i is dropped at once: nothing later uses it (it only makes (A_i, B_i) hiding).
+  const Yi = mulBase(randScalar(ctx));
+  const elgamal = (v: bigint): { nonce: bigint; C1: Point; C2: Point } => {
+    for (;;) {
+      const nonce = randScalar(ctx);
+      const C2 = mulSecret(Yi, nonce).add(mulBase(v));
+      // C2 = ∞ only when nonce·y_i ≡ −v (probability 1/q); it has no encoding, so draw again.
+      if (!C2.is0()) return { nonce, C1: mulBase(nonce), C2 };
+    }
+  };
+  const ea = elgamal(k);
+  const eb = elgamal(gamma);
+  const elg: ElgCommitments = { Y: Yi, A1: ea.C1, A2: ea.C2, B1: eb.C1, B2: eb.C2 };
+  const outbox: Outgoing[] = [{ round: 'r1', to: ALL, body: { ctx: psid, K, G: Gi, elg } satisfies MsgR1 }];
+  // Fig. 8 R1.2: for every j ≠ i, with P_j's (N̂_j, s_j, t_j):
+  //   ψ0_{j,i} = Πenc-elg(N_i, K_i, Y_i, A_{i,1}, A_{i,2}; k_i, ρ_i, a_i)
+  //   ψ1_{j,i} = Πenc-elg(N_i, G_i, Y_i, B_{i,1}, B_{i,2}; γ_i, ν_i, b_i)
   for (const j of others(ctx)) {
-    const psi0 = proveEnc(
-      math,
-      { sid: psid, prover: ctx.self, label: LABEL.psi0 },
-      (peers[j] as PresignPeer).rp,
-      { pk: sk.pub, K },
-      { k, rho },
-      ctx.rng,
-    );
-    outbox.push({ round: 'r1-enc', to: j, body: { psi0 } satisfies MsgR1Enc });
+    const rp = (peers[j] as PresignPeer).rp;
+    const prove = (label: string, C: bigint, B: Point, X: Point, x: bigint, r: bigint, b: bigint): EncElgProof =>
+      proveEncElg(
+        math,
+        { sid: psid, prover: ctx.self, label },
+        rp,
+        { pk: sk.pub, C, A: Yi, B, X },
+        { x, rho: r, b },
+        ctx.rng,
+        sk,
+      );
+    const psi0 = prove(LABEL.psi0, K, elg.A1, elg.A2, k, rho, ea.nonce);
+    const psi1 = prove(LABEL.psi1, Gi, elg.B1, elg.B2, gamma, nu, eb.nonce);
+    outbox.push({ round: 'r1-enc', to: j, body: { psi0, psi1 } satisfies MsgR1Enc });
   }
   const state: StateR1 = {
     version: 1,
@@ -559,6 +642,9 @@ function init(input: PresignInput, ctx: RoundCtx): { state: PresignState; outbox
     nu,
     K,
     G: Gi,
+    a: ea.nonce,
+    b: eb.nonce,
+    elg,
   };
   return { state, outbox };
 }
@@ -570,24 +656,38 @@ function init(input: PresignInput, ctx: RoundCtx): { state: PresignState; outbox
 
 type WithKs = Extract<PresignState, { readonly Ks: readonly bigint[] }>;
 
-/** §5 Round 2 step 1: ψ0_{v,j} on (N_j, K_j) with R_v and shared state (sid, j). */
-function checkPsi0(blame: BlameCollector, math: MathBackend, state: WithKs, v: number, j: number, m: MsgR1Enc): void {
-  const peer = state.peers[j] as PresignPeer;
-  blame.guard(j, 'invalid Πenc ψ0 for K_j', () =>
-    verifyEnc(
+/**
+ * Fig. 8 R2.1: ψ0_{v,j} on (N_j, K_j, Y_j, A_{j,1}, A_{j,2}) and ψ1_{v,j} on (N_j, G_j, Y_j, B_{j,1}, B_{j,2}),
+ * with R_v and shared state (sid, j).
+ */
+function checkR1Enc(blame: BlameCollector, math: MathBackend, state: WithKs, v: number, j: number, m: MsgR1Enc): void {
+  const pk = (state.peers[j] as PresignPeer).pk;
+  const rp = (state.peers[v] as PresignPeer).rp;
+  const e = state.Elgs[j] as ElgCommitments;
+  blame.guard(j, 'invalid Πenc-elg ψ0 for (K_j, A_j)', () =>
+    verifyEncElg(
       math,
       { sid: state.psid, prover: j, label: LABEL.psi0 },
-      (state.peers[v] as PresignPeer).rp,
-      { pk: peer.pk, K: state.Ks[j] as bigint },
+      rp,
+      { pk, C: state.Ks[j] as bigint, A: e.Y, B: e.A1, X: e.A2 },
       m.psi0,
+    ),
+  );
+  blame.guard(j, 'invalid Πenc-elg ψ1 for (G_j, B_j)', () =>
+    verifyEncElg(
+      math,
+      { sid: state.psid, prover: j, label: LABEL.psi1 },
+      rp,
+      { pk, C: state.Gs[j] as bigint, A: e.Y, B: e.B1, X: e.B2 },
+      m.psi1,
     ),
   );
 }
 
 /**
- * §5 Round 3 checks of j's round-2 message to v: ciphertext membership (A15: D, D̂ under N_v; F, F̂
- * under N_j), then ψ_{v,j} on (N_v, N_j, K_v, D, F, Γ_j), ψ̂_{v,j} on (…, D̂, F̂, X_j) and ψ'_{v,j} on
- * (N_j, G_j, Γ_j, G), all with R_v. No proof work for a peer already caught on membership.
+ * Fig. 8 R3.1 checks of j's round-2 message to v: ciphertext membership (A15: D, D̂ under N_v; F, F̂
+ * under N_j), then ψ_{v,j} on (N_v, N_j, K_v, D, F, Γ_j) and ψ̂_{v,j} on (…, D̂, F̂, X_j) with R_v, and
+ * ψ'_j = Πelog on (B_{j,1}, B_{j,2}, Y_j, Γ_j, G). No proof work for a peer already caught on membership.
  */
 function checkR2(blame: BlameCollector, math: MathBackend, state: WithKs, v: number, j: number, m: MsgR2): void {
   const own = state.peers[v] as PresignPeer;
@@ -613,34 +713,31 @@ function checkR2(blame: BlameCollector, math: MathBackend, state: WithKs, v: num
       m.hatPsi,
     ),
   );
-  blame.guard(j, "invalid Πlog* ψ'", () =>
-    verifyLogStar(
-      math,
-      sc(LABEL.psiPrime),
-      own.rp,
-      { pk: peer.pk, C: state.Gs[j] as bigint, X: m.Gamma, B: G },
-      m.psiPrime,
-    ),
+  const e = state.Elgs[j] as ElgCommitments;
+  blame.guard(j, "invalid Πelog ψ'", () =>
+    verifyElog(sc(LABEL.psiPrime), { L: e.B1, M: e.B2, X: e.Y, Y: m.Gamma, h: G }, m.psiPrime),
   );
 }
 
-/** §5 Output: ψ''_{v,j} on (N_j, K_j, Δ_j, Γ) with R_v. */
-function checkR3(blame: BlameCollector, math: MathBackend, state: StateR3, v: number, j: number, m: MsgR3): void {
-  blame.guard(j, "invalid Πlog* ψ''", () =>
-    verifyLogStar(
-      math,
+/**
+ * Fig. 8 Output step 1: ψ''_j = Πelog on (A_{j,1}, A_{j,2}, Y_j, Δ_j, Γ). It has no verifier
+ * parameters, so the same check holds for every recipient.
+ */
+function checkR3(blame: BlameCollector, state: StateR3, j: number, m: MsgR3): void {
+  const e = state.Elgs[j] as ElgCommitments;
+  blame.guard(j, "invalid Πelog ψ''", () =>
+    verifyElog(
       { sid: state.psid, prover: j, label: LABEL.psiPrimePrime },
-      (state.peers[v] as PresignPeer).rp,
-      { pk: (state.peers[j] as PresignPeer).pk, C: state.Ks[j] as bigint, X: m.Delta, B: state.GammaSum },
+      { L: e.A1, M: e.A2, X: e.Y, Y: m.Delta, h: state.GammaSum },
       m.psiPrimePrime,
     ),
   );
 }
 
 /**
- * Public re-check of one presign message for abort notices (ProtocolDef.judge): ψ0 (r1-enc), the
+ * Public re-check of one presign message for abort notices (ProtocolDef.judge): ψ0, ψ1 (r1-enc), the
  * round-2 message (r2) and ψ'' (r3), each verified for the recipient `ev.to`. r1 is a reliable
- * broadcast: every party checks the same K_j, G_j itself.
+ * broadcast: every party checks the same K_j, G_j, Y_j, A_j, B_j itself.
  */
 function judge(round: string, state: PresignState, ev: Evidence, ctx: RoundCtx): Judgement {
   const j = ev.from;
@@ -650,19 +747,22 @@ function judge(round: string, state: PresignState, ev: Evidence, ctx: RoundCtx):
     return judgeWith(j, (blame) =>
       round === 'r2'
         ? checkR2(blame, ctx.math, state, v, j, ev.body as MsgR2)
-        : checkPsi0(blame, ctx.math, state, v, j, ev.body as MsgR1Enc),
+        : checkR1Enc(blame, ctx.math, state, v, j, ev.body as MsgR1Enc),
     );
   }
   if (round === 'r3') {
     if (state.step !== 'r3') return PENDING;
-    return judgeWith(j, (blame) => checkR3(blame, ctx.math, state, v, j, ev.body as MsgR3));
+    return judgeWith(j, (blame) => checkR3(blame, state, j, ev.body as MsgR3));
   }
   return { verdict: 'valid' };
 }
 
 // --- rounds --------------------------------------------------------------------------------------
 
-/** Round 1 (after the echo): same context, and K_j, G_j ∈ Z*_{N_j²} (SECURITY.md A15). */
+/**
+ * Round 1 (after the echo): same context, and K_j, G_j ∈ Z*_{N_j²} (SECURITY.md A15). Y_j, A_j, B_j
+ * are non-identity points by decoding.
+ */
 function afterR1(
   state: PresignState,
   inbox: ReadonlyMap<number, unknown>,
@@ -672,8 +772,10 @@ function afterR1(
   const blame = new BlameCollector(PRESIGN_PROTOCOL, 'r1');
   const Ks: bigint[] = [];
   const Gs: bigint[] = [];
+  const Elgs: ElgCommitments[] = [];
   Ks[ctx.self] = state.K;
   Gs[ctx.self] = state.G;
+  Elgs[ctx.self] = state.elg;
   for (const j of others(ctx)) {
     const m = inbox.get(j) as MsgR1;
     const pk = (state.peers[j] as PresignPeer).pk;
@@ -682,12 +784,13 @@ function afterR1(
     blame.guard(j, 'G_j not in Z*_{N_j²}', () => assertCiphertext(ctx.math, pk, m.G, 'G_j'));
     Ks[j] = m.K;
     Gs[j] = m.G;
+    Elgs[j] = m.elg;
   }
   blame.throwIfAny();
-  return { state: { ...state, step: 'r1-enc', Ks, Gs }, outbox: [] };
+  return { state: { ...state, step: 'r1-enc', Ks, Gs, Elgs }, outbox: [] };
 }
 
-/** Round 2: verify every ψ0, then the two MtAs per peer with Πaff-g ψ, ψ̂ and Πlog* ψ'. */
+/** Round 2: verify every ψ0, ψ1, then the two MtAs per peer with Πaff-g ψ, ψ̂, and one Πelog ψ'. */
 function round2(
   state: PresignState,
   inbox: ReadonlyMap<number, unknown>,
@@ -697,19 +800,26 @@ function round2(
   const { math } = ctx;
   const own = state.peers[ctx.self] as PresignPeer;
   const blame = new BlameCollector(PRESIGN_PROTOCOL, 'r1-enc');
-  // §5 Round 2 step 1: ψ0_{i,j} on (N_j, K_j) with own R_i and shared state (sid, j).
-  for (const j of others(ctx)) checkPsi0(blame, math, state, ctx.self, j, inbox.get(j) as MsgR1Enc);
+  // Fig. 8 R2.1: ψ0_{i,j}, ψ1_{i,j} with own R_i and shared state (sid, j).
+  for (const j of others(ctx)) checkR1Enc(blame, math, state, ctx.self, j, inbox.get(j) as MsgR1Enc);
   blame.throwIfAny();
 
-  // Γ_i = γ_i·G
+  // Fig. 8 R2.2: Γ_i = γ_i·G, and ψ'_i = Πelog(B_{i,1}, B_{i,2}, Y_i, Γ_i, G; γ_i, b_i): one proof for all
+  // (Πelog has no verifier parameters). It replaces the CGGMP21 Πlog* on G_i.
   const Gamma = mulBase(state.gamma);
+  const psiPrime = proveElog(
+    { sid: state.psid, prover: ctx.self, label: LABEL.psiPrime },
+    { L: state.elg.B1, M: state.elg.B2, X: state.elg.Y, Y: Gamma, h: G },
+    { y: state.gamma, lambda: state.b },
+    ctx.rng,
+  );
   const J = 1n << BigInt(SECURITY.ellPrime);
   const sent: Array<MtaSent | null> = Array.from({ length: ctx.n }, () => null);
   const outbox: Outgoing[] = [];
   for (const j of others(ctx)) {
     const peer = state.peers[j] as PresignPeer;
     const Kj = state.Ks[j] as bigint;
-    // β_{i,j}, β̂_{i,j} ← ±2^ℓ'; s, ŝ ← Z*_{N_j}; r, r̂ ← Z*_{N_i}
+    // Fig. 8 R2.2: β_{i,j}, β̂_{i,j} ← ±2^ℓ'; s, ŝ ← Z*_{N_j}; r, r̂ ← Z*_{N_i} (the figure's N_j for r is a typo)
     const beta = randSigned(math, J, ctx);
     const hatBeta = randSigned(math, J, ctx);
     const s = math.randUnit(peer.pk.n, ctx.rng);
@@ -743,16 +853,6 @@ function round2(
       ctx.rng,
       state.sk,
     );
-    // ψ'_{j,i} = Πlog*(N_i, C = G_i, X = Γ_i, B = G; γ_i, ν_i), aux R_j
-    const psiPrime = proveLogStar(
-      math,
-      { sid: state.psid, prover: ctx.self, label: LABEL.psiPrime },
-      peer.rp,
-      { pk: state.sk.pub, C: state.G, X: Gamma, B: G },
-      { x: state.gamma, rho: state.nu },
-      ctx.rng,
-      state.sk,
-    );
     sent[j] = { beta, hatBeta, s, hatS, r, hatR, D, F, hatD, hatF };
     outbox.push({ round: 'r2', to: j, body: { Gamma, D, F, hatD, hatF, psi, hatPsi, psiPrime } satisfies MsgR2 });
   }
@@ -760,7 +860,7 @@ function round2(
   return { state: next, outbox };
 }
 
-/** Round 3: verify ψ, ψ̂, ψ' of every peer; decrypt; δ_i, χ_i, Δ_i and Πlog* ψ''. */
+/** Round 3: verify ψ, ψ̂, ψ' of every peer; decrypt; δ_i, χ_i, Δ_i and Πelog ψ''. */
 function round3(
   state: PresignState,
   inbox: ReadonlyMap<number, unknown>,
@@ -777,15 +877,15 @@ function round3(
   }
   blame.throwIfAny();
 
-  // Γ = Σ_j Γ_j (own included); Δ_i = k_i·Γ
+  // Fig. 8 R3.2: Γ = Σ_j Γ_j (own included); Δ_i = k_i·Γ
   let GammaSum = state.Gamma;
   for (const j of others(ctx)) GammaSum = GammaSum.add((received[j] as MtaReceived).Gamma);
   if (GammaSum.is0()) {
-    // Σ γ_j ≡ 0: every Γ_j was committed (G_j) before any was revealed, so this is chance (2^-256).
+    // Σ γ_j ≡ 0: every Γ_j was committed (G_j, B_j) before any was revealed, so this is chance (2^-256).
     throw unblamedAbort('r2', 'gamma-identity', 'Γ is the point at infinity');
   }
   const Delta = mulSecret(GammaSum, state.k);
-  // α_{i,j} = dec_i(D_{i,j}), α̂_{i,j} = dec_i(D̂_{i,j}) (signed, no wrap thanks to the range proofs)
+  // Fig. 8 R3.2: α_{i,j} = dec_i(D_{i,j}), α̂_{i,j} = dec_i(D̂_{i,j}) (signed, no wrap thanks to the range proofs)
   // δ_i = γ_i·k_i + Σ_{j≠i} (α_{i,j} + β_{i,j});  χ_i = x_i·k_i + Σ_{j≠i} (α̂_{i,j} + β̂_{i,j})  (mod q)
   let delta = state.gamma * state.k;
   let chi = state.x * state.k;
@@ -797,20 +897,18 @@ function round3(
   }
   delta = mod(delta, CURVE_ORDER);
   chi = mod(chi, CURVE_ORDER);
-  const outbox: Outgoing[] = [];
-  for (const j of others(ctx)) {
-    // ψ''_{j,i} = Πlog*(N_i, C = K_i, X = Δ_i, B = Γ; k_i, ρ_i), aux R_j
-    const psiPrimePrime = proveLogStar(
-      math,
-      { sid: state.psid, prover: ctx.self, label: LABEL.psiPrimePrime },
-      (state.peers[j] as PresignPeer).rp,
-      { pk: state.sk.pub, C: state.K, X: Delta, B: GammaSum },
-      { x: state.k, rho: state.rho },
-      ctx.rng,
-      state.sk,
-    );
-    outbox.push({ round: 'r3', to: j, body: { delta, Delta, psiPrimePrime } satisfies MsgR3 });
-  }
+  // Fig. 8 R3.2: ψ''_i = Πelog(A_{i,1}, A_{i,2}, Y_i, Δ_i, Γ; k_i, a_i), one proof for all (replaces Πlog* on K_i).
+  const psiPrimePrime = proveElog(
+    { sid: state.psid, prover: ctx.self, label: LABEL.psiPrimePrime },
+    { L: state.elg.A1, M: state.elg.A2, X: state.elg.Y, Y: Delta, h: GammaSum },
+    { y: state.k, lambda: state.a },
+    ctx.rng,
+  );
+  const outbox: Outgoing[] = others(ctx).map((j) => ({
+    round: 'r3',
+    to: j,
+    body: { delta, Delta, psiPrimePrime } satisfies MsgR3,
+  }));
   const next: StateR3 = { ...state, step: 'r3', received, GammaSum, Delta, delta, chi };
   return { state: next, outbox };
 }
@@ -822,25 +920,24 @@ function output(
   ctx: RoundCtx,
 ): RoundResult<PresignState, Presignature> {
   assertStep(state, 'r3', 'r3');
-  const { math } = ctx;
   const blame = new BlameCollector(PRESIGN_PROTOCOL, 'r3');
   let deltaSum = state.delta;
   let DeltaSum = state.Delta;
   for (const j of others(ctx)) {
     const m = inbox.get(j) as MsgR3;
-    // ψ''_{i,j} on (N_j, K_j, Δ_j, Γ)
-    checkR3(blame, math, state, ctx.self, j, m);
+    // Fig. 8 Output 1: ψ''_j on (A_{j,1}, A_{j,2}, Y_j, Δ_j, Γ)
+    checkR3(blame, state, j, m);
     deltaSum += m.delta;
     DeltaSum = DeltaSum.add(m.Delta);
   }
   blame.throwIfAny();
-  // δ = Σ δ_j mod q; δ·G = Σ_j Δ_j (= k·γ·G). A mismatch means somebody lied about δ_j: §7.2.
+  // Fig. 8 Output 2: δ = Σ δ_j mod q; δ·G = Σ_j Δ_j (= k·γ·G). A mismatch means somebody lied about δ_j: §7.2.
   const delta = mod(deltaSum, CURVE_ORDER);
   if (!mulPublic(G, delta).equals(DeltaSum)) {
     throw unblamedAbort('r3', 'delta-mismatch', 'δ·G differs from Σ Δ_j (identification required)');
   }
   if (delta === 0n) throw unblamedAbort('r3', 'delta-zero', 'δ = 0');
-  // R = δ⁻¹·Γ = (k·γ)⁻¹·γ·G = k⁻¹·G
+  // Fig. 8 Output 3: R = δ⁻¹·Γ = (k·γ)⁻¹·γ·G = k⁻¹·G
   const R = mulPublic(state.GammaSum, Point.Fn.inv(delta));
   if (R.is0()) throw unblamedAbort('r3', 'r-identity', 'R is the point at infinity');
   const presig: Presignature = {

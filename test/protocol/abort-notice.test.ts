@@ -555,38 +555,42 @@ describe('abort notices in presigning (3-of-3, culprit position 1)', () => {
     );
   const secrets = () => [key.secret, ...key.shares.map((s) => s.core.x), ...key.shares.map((s) => s.aux.p)];
 
-  it('every honest party names the sender of a bad Πenc ψ0 sent to ONE party', () => {
+  it('every honest party names the sender of a bad Πenc-elg ψ1 sent to ONE party', () => {
     const r = run('enc', ({ round, recipient, body }) => {
       if (round !== 'r1-enc' || recipient !== 0) return body;
       const m = body as MsgR1Enc;
-      return { psi0: { ...m.psi0, z1: m.psi0.z1 + 1n } } satisfies MsgR1Enc;
+      return { ...m, psi1: { ...m.psi1, z1: m.psi1.z1 + 1n } } satisfies MsgR1Enc;
     });
-    expectSameVerdict(r, [0, 2], 1, /^invalid Πenc ψ0 for K_j \(ERR_ZK_PROOF_INVALID/);
+    expectSameVerdict(r, [0, 2], 1, /^invalid Πenc-elg ψ1 for \(G_j, B_j\) \(ERR_ZK_PROOF_INVALID/);
     expectNoNumbers(r.errors, secrets());
   });
 
-  it('every honest party names the sender of a bad Πaff-g ψ and Πlog* ψ′ sent to ONE party', () => {
+  it('every honest party names the sender of a bad Πaff-g ψ and Πelog ψ′ sent to ONE party', () => {
     const r = run('aff-g', ({ round, recipient, body }) => {
       if (round !== 'r2' || recipient !== 2) return body;
       const m = body as MsgR2;
-      return { ...m, psi: { ...m.psi, z1: m.psi.z1 + 1n }, psiPrime: { ...m.psiPrime, z2: m.psiPrime.z2 + 1n } };
+      return {
+        ...m,
+        psi: { ...m.psi, z1: m.psi.z1 + 1n },
+        psiPrime: { ...m.psiPrime, z: mod(m.psiPrime.z + 1n, CURVE_ORDER) },
+      };
     });
     expectSameVerdict(
       r,
       [0, 2],
       1,
-      /^invalid Πaff-g ψ \(ERR_ZK_PROOF_INVALID.*; invalid Πlog\* ψ' \(ERR_ZK_PROOF_INVALID/,
+      /^invalid Πaff-g ψ \(ERR_ZK_PROOF_INVALID.*; invalid Πelog ψ' \(ERR_ZK_PROOF_INVALID/,
     );
     expectNoNumbers(r.errors, secrets());
   });
 
-  it('a party that already holds its presignature withdraws it and names the sender of a bad Πlog* ψ″ to ONE party', () => {
+  it('a party that already holds its presignature withdraws it and names the sender of a bad Πelog ψ″ to ONE party', () => {
     const r = run('log-star', ({ round, recipient, body }) =>
       round === 'r3' && recipient === 0
         ? ({ ...(body as MsgR3), Delta: (body as MsgR3).Delta.add(G) } satisfies MsgR3)
         : body,
     );
-    expectSameVerdict(r, [0, 2], 1, /^invalid Πlog\* ψ'' \(ERR_ZK_PROOF_INVALID/);
+    expectSameVerdict(r, [0, 2], 1, /^invalid Πelog ψ'' \(ERR_ZK_PROOF_INVALID/);
     expect(r.errors[2]?.details.round).toBe('r3');
     expectNoNumbers(r.errors, secrets());
   });

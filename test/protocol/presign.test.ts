@@ -220,13 +220,66 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
   const bad = (label: string, tamper: Tamper) =>
     run(key35, SIGNERS, PATH, `mal-${label}`, new Map([[CULPRIT, tamper]]));
 
-  it('aborts blaming party 1 when it sends an invalid Πenc ψ0 in round 1', () => {
-    const r = bad('enc', ({ round, body }) => {
+  it('aborts blaming party 1 when it sends an invalid Πenc-elg ψ0 (to party 0) and ψ1 (to party 2) in round 1', () => {
+    const r = bad('enc', ({ round, recipient, body }) => {
       if (round !== 'r1-enc') return body;
       const m = body as MsgR1Enc;
-      return { psi0: { ...m.psi0, z1: m.psi0.z1 + 1n } } satisfies MsgR1Enc;
+      return recipient === 0
+        ? ({ ...m, psi0: { ...m.psi0, z1: m.psi0.z1 + 1n } } satisfies MsgR1Enc)
+        : ({ ...m, psi1: { ...m.psi1, w: mod(m.psi1.w + 1n, CURVE_ORDER) } } satisfies MsgR1Enc);
     });
-    expectBlamed(r, CULPRIT, /Πenc ψ0/, key35);
+    expectBlamed(
+      r,
+      CULPRIT,
+      {
+        0: /^invalid Πenc-elg ψ0 for \(K_j, A_j\) \(ERR_ZK_PROOF_INVALID[^;]*$/,
+        2: /^invalid Πenc-elg ψ1 for \(G_j, B_j\)/,
+      },
+      key35,
+    );
+  });
+
+  /** The culprit's own state machine misbehaves (its messages are then consistently signed and echoed). */
+  const evil = (
+    patch: (round: string, state: PresignState) => PresignState,
+    initPatch: (body: MsgR1) => MsgR1 = (b) => b,
+  ): ProtocolDef<PresignInput, PresignState, Presignature> => ({
+    ...presign,
+    init(input, ctx) {
+      const out = presign.init(input, ctx);
+      if (ctx.self !== CULPRIT) return out;
+      const outbox = out.outbox.map((o) => (o.round === 'r1' ? { ...o, body: initPatch(o.body as MsgR1) } : o));
+      return { state: out.state, outbox };
+    },
+    process(round, state, inbox, ctx) {
+      return presign.process(round, ctx.self === CULPRIT ? patch(round, state) : state, inbox, ctx);
+    },
+  });
+
+  it('aborts blaming party 1 when its ElGamal commitment A_1 holds another k than K_1 (Fig. 8: Πenc-elg ψ0 binds them)', () => {
+    // A_{1,2} + G commits k_1 + 1·G under Y_1; K_1 still encrypts k_1. ψ0 is for the honest pair.
+    const def = evil(
+      (_, st) => st,
+      (b) => ({ ...b, elg: { ...b.elg, A2: b.elg.A2.add(G) } }),
+    );
+    const r = run(key23, [0, 2], PATH, 'mal-elg-a', undefined, def); // two signers: a third of the cost
+    expectBlamed(r, CULPRIT, /^invalid Πenc-elg ψ0 for \(K_j, A_j\) \(ERR_ZK_PROOF_INVALID[^;]*$/, key23);
+  });
+
+  it("aborts blaming party 1 when its Γ_1 is not the γ_1 inside B_1, even with valid Πaff-g (Fig. 8: Πelog ψ')", () => {
+    // From round 2 on, the culprit runs with γ_1 + 1: Γ_1, D, F and both Πaff-g are consistent with it,
+    // but B_1 (and G_1) committed γ_1 in round 1. Only Πelog ψ' can notice.
+    const def = evil((round, st) => (round === 'r1-enc' ? ({ ...st, gamma: st.gamma + 1n } as PresignState) : st));
+    const r = run(key23, [0, 2], PATH, 'mal-elog-gamma', undefined, def); // two signers: a third of the cost
+    expectBlamed(r, CULPRIT, /^invalid Πelog ψ' \(ERR_ZK_PROOF_INVALID: M equation\)$/, key23);
+  });
+
+  it("aborts blaming party 1 when its Δ_1 uses another k than the one inside A_1 (Fig. 8: Πelog ψ'')", () => {
+    // In round 3 the culprit uses k_1 + 1 for Δ_1 = k·Γ and δ_1; without ψ'' this would end in an
+    // unexplained δ mismatch, with ψ'' every honest party names the culprit.
+    const def = evil((round, st) => (round === 'r2' ? ({ ...st, k: st.k + 1n } as PresignState) : st));
+    const r = run(key23, [0, 2], PATH, 'mal-elog-k', undefined, def); // two signers: a third of the cost
+    expectBlamed(r, CULPRIT, /^invalid Πelog ψ'' \(ERR_ZK_PROOF_INVALID: M equation\)$/, key23);
   });
 
   it('aborts blaming party 1 when its K_1 is not in Z*_{N²} (shares a factor with N_1)', () => {
@@ -261,7 +314,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
 
   // Round 2 and 3 faults are private messages: one run sends a different fault to each honest
   // party, and each must abort naming exactly the culprit, for its own reason.
-  it("aborts blaming party 1 for Πaff-g ψ not matching D and a bad Πlog* ψ' (to party 0) and a bad Πaff-g ψ̂ (to party 2)", () => {
+  it("aborts blaming party 1 for Πaff-g ψ not matching D and a bad Πelog ψ' (to party 0) and a bad Πaff-g ψ̂ (to party 2)", () => {
     const r = bad('round2', ({ round, recipient, body }) => {
       if (round !== 'r2') return body;
       const m = body as MsgR2;
@@ -271,7 +324,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
         return {
           ...m,
           D: (m.D * (1n + n)) % (n * n),
-          psiPrime: { ...m.psiPrime, z1: m.psiPrime.z1 + 1n },
+          psiPrime: { ...m.psiPrime, u: mod(m.psiPrime.u + 1n, CURVE_ORDER) },
         } satisfies MsgR2;
       }
       return { ...m, hatPsi: { ...m.hatPsi, z2: m.hatPsi.z2 - 1n } } satisfies MsgR2;
@@ -280,7 +333,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
       r,
       CULPRIT,
       {
-        0: /^invalid Πaff-g ψ \(ERR_ZK_PROOF_INVALID: Paillier equation \(N0\)\); invalid Πlog\* ψ' \(ERR_ZK_PROOF_INVALID/,
+        0: /^invalid Πaff-g ψ \(ERR_ZK_PROOF_INVALID: Paillier equation \(N0\)\); invalid Πelog ψ' \(ERR_ZK_PROOF_INVALID/,
         2: /^invalid Πaff-g ψ̂ \(ERR_ZK_PROOF_INVALID[^;]*$/,
       },
       key35,
@@ -303,7 +356,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
     expectBlamed(r, 1, /^F̂_\{i,j\} not in Z\*_\{N_j²\} \(ERR_PAILLIER_CIPHERTEXT_INVALID\)$/, key23);
   });
 
-  it("aborts blaming party 1 for a Δ_1 that does not match its Πlog* ψ'' (to party 0) and a δ_1 not below q (to party 2)", () => {
+  it("aborts blaming party 1 for a Δ_1 that does not match its Πelog ψ'' (to party 0) and a δ_1 not below q (to party 2)", () => {
     const r = bad('log-star-2', ({ round, recipient, body }) => {
       if (round !== 'r3') return body;
       const m = body as MsgR3;
@@ -314,7 +367,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
     expectBlamed(
       r,
       CULPRIT,
-      { 0: /invalid Πlog\* ψ'' \(ERR_ZK_PROOF_INVALID/, 2: /malformed r3 message \(ERR_WIRE_BIGINT_TOO_LARGE\)/ },
+      { 0: /invalid Πelog ψ'' \(ERR_ZK_PROOF_INVALID/, 2: /malformed r3 message \(ERR_WIRE_BIGINT_TOO_LARGE\)/ },
       key35,
     );
   });
