@@ -1,6 +1,11 @@
 /**
- * Πfac — no small factor (CGGMP24 ePrint 2021/060, "No Small Factor Proof"; CGGMP spec §"Πfac";
- * PROTOCOL.md §2.7; paillier-zk no_small_factor.rs).
+ * Πfac — no small factor (CGGMP24 revision of ePrint 2021/060, Appendix A.4, Fig. 26 "Small-Factor
+ * Proof"; earlier form: CGGMP spec §"Πfac", PROTOCOL.md §2.7, paillier-zk no_small_factor.rs).
+ *
+ * What the 2024 revision changed: the prover no longer samples σ ← ±2^ℓ·N0·N̂ nor sends it; the
+ * verifier's R is s^{N0} (it was s^{N0}·t^σ), and v = r − e·ν·p (it was r + e·(σ − ν·p)). Everything
+ * else (commitments P, Q, A, B, T, responses z1, z2, w1, w2, the range checks on z1, z2 and the three
+ * equations) is as before. Wire version 2 marks the format without σ.
  *
  * Proves, to a verifier with ring-Pedersen parameters (N̂, s, t), knowledge of p, q with N0 = p·q
  * and both factors of size about sqrt(N0): |p|, |q| ≤ 2^(ℓ+ε)·sqrt(N0) is what the range checks
@@ -9,7 +14,7 @@
  * shared_state (sid, ρ, i). Stops the small-factor modulus attack (BitForge/6ix1een, SECURITY.md A1).
  *
  * Naming (paper): N0 prover's modulus, sqrt(N0) its integer square root (both hashed); (P, Q, A, B,
- * T, σ) commitments; e challenge; (z1, z2, w1, w2, v) responses.
+ * T) commitments; e challenge; (z1, z2, w1, w2, v) responses.
  */
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
@@ -23,7 +28,7 @@ import { CHALLENGE_BOUND, MAX_MODULUS_BITS, SECURITY } from './params.js';
 
 const PROOF = 'pi-fac';
 const WIRE_TAG = 0x07;
-const WIRE_VERSION = 1;
+const WIRE_VERSION = 2;
 
 export interface FacStatement {
   /** N0, the prover's Paillier modulus (a PaillierPublicKey fits this shape). */
@@ -42,7 +47,6 @@ export interface FacProof {
   readonly A: bigint;
   readonly B: bigint;
   readonly T: bigint;
-  readonly sigma: bigint;
   readonly z1: bigint;
   readonly z2: bigint;
   readonly w1: bigint;
@@ -51,7 +55,7 @@ export interface FacProof {
 }
 
 /** The prover's first message (everything the challenge hashes besides ctx, aux and the statement). */
-type FacCommitment = Pick<FacProof, 'P' | 'Q' | 'A' | 'B' | 'T' | 'sigma'>;
+type FacCommitment = Pick<FacProof, 'P' | 'Q' | 'A' | 'B' | 'T'>;
 
 /**
  * ⌊sqrt(n)⌋ exactly, by Newton's iteration on BigInt: start at 2^⌈|n|/2⌉ ≥ sqrt(n) and iterate
@@ -83,7 +87,7 @@ const LIMB_MASK = (1n << BigInt(LIMB_BITS)) - 1n;
 
 /**
  * Π bases[i]^exps[i] mod m for signed exponents of any size. Negative exponents use the inverse base;
- * an exponent wider than MATH_LIMITS.maxExponentBits (σ, r, v reach ℓ + ε + |N0| + |N̂| + 1 bits: over
+ * an exponent wider than MATH_LIMITS.maxExponentBits (r, v reach ℓ + ε + |N0| + |N̂| + 1 bits: over
  * 8192 for two 4096-bit moduli) is split as Σ e_k·2^(4096k) with bases b^(2^(4096k)) (public
  * exponents 2^4096), so every exponent handed to the math layer stays within its bound.
  */
@@ -126,7 +130,6 @@ function challenge(ctx: ProofContext, aux: RingPedersenParams, n0: bigint, root:
     .uint('A', c.A)
     .uint('B', c.B)
     .uint('T', c.T)
-    .int('sigma', c.sigma)
     .challengeRng('e')
     .signed(CHALLENGE_BOUND);
 }
@@ -158,12 +161,11 @@ export function proveFac(
   const pm = (bound: bigint): bigint => math.randBelow(2n * bound, rng) - bound;
   const twoL = 1n << BigInt(ell);
   const twoLE = 1n << BigInt(ell + epsilon);
-  // α, β ← ±2^(ℓ+ε)·sqrt(N0); μ, ν ← ±2^ℓ·N̂; σ ← ±2^ℓ·N0·N̂; r ← ±2^(ℓ+ε)·N0·N̂; x, y ← ±2^(ℓ+ε)·N̂
+  // α, β ← ±2^(ℓ+ε)·sqrt(N0); μ, ν ← ±2^ℓ·N̂; r ← ±2^(ℓ+ε)·N0·N̂; x, y ← ±2^(ℓ+ε)·N̂  (Fig. 26: no σ)
   const alpha = pm(twoLE * root);
   const beta = pm(twoLE * root);
   const mu = pm(twoL * nh);
   const nu = pm(twoL * nh);
-  const sigma = pm(twoL * n0 * nh);
   const r = pm(twoLE * n0 * nh);
   const x = pm(twoLE * nh);
   const y = pm(twoLE * nh);
@@ -173,27 +175,26 @@ export function proveFac(
   const A = commit(math, aux, alpha, x, true);
   const B = commit(math, aux, beta, y, true);
   const T = multiExpSigned(math, [Q, aux.t], [alpha, r], nh, true);
-  const e = challenge(ctx, aux, n0, root, { P, Q, A, B, T, sigma });
-  // z1 = α + e·p; z2 = β + e·q; w1 = x + e·μ; w2 = y + e·ν; v = r + e·(σ − ν·p)
+  const e = challenge(ctx, aux, n0, root, { P, Q, A, B, T });
+  // z1 = α + e·p; z2 = β + e·q; w1 = x + e·μ; w2 = y + e·ν; v = r − e·ν·p
   return {
     P,
     Q,
     A,
     B,
     T,
-    sigma,
     z1: alpha + e * p,
     z2: beta + e * q,
     w1: x + e * mu,
     w2: y + e * nu,
-    v: r + e * (sigma - nu * p),
+    v: r - e * nu * p,
   };
 }
 
 /**
  * Verifies Πfac; throws ERR_ZK_PROOF_INVALID naming the first failed check. Cheap checks first:
  * |N0| within [8κ − 1, MAX_MODULUS_BITS] and odd (A3), commitments in Z*_N̂, the two range checks
- * z1, z2 ∈ ±2^(ℓ+ε)·sqrt(N0) (A1: the checks the proof exists for), size guards on σ, w1, w2, v at
+ * z1, z2 ∈ ±2^(ℓ+ε)·sqrt(N0) (A1: the checks the proof exists for), size guards on w1, w2, v at
  * their honest bounds (they only bound the verifier's work; an honest proof always meets them),
  * then the three equations.
  * @throws MpcError ERR_ZK_PROOF_INVALID (details.check names the failed check), ERR_ZK_STATEMENT_INVALID
@@ -229,9 +230,8 @@ export function verifyFac(
   // Checks 4, 5: z1, z2 ∈ ±2^(ℓ+ε)·sqrt(N0).
   if (!inScaledRange(pf.z1, ell + epsilon, root)) reject(PROOF, 'z1 out of range');
   if (!inScaledRange(pf.z2, ell + epsilon, root)) reject(PROOF, 'z2 out of range');
-  // Size guards (not in the paper's list): σ ∈ ±2^ℓ·N0·N̂ as sampled; |w1|, |w2| ≤ 2^(ℓ+ε)·N̂ + Q·2^ℓ·N̂
-  // < 2^(ℓ+ε+1)·N̂; |v| ≤ 2^(ℓ+ε)·N0·N̂ + Q·(2^ℓ·N0·N̂ + 2^ℓ·N̂·p) < 2^(ℓ+ε+1)·N0·N̂ (p < N0).
-  if (!inScaledRange(pf.sigma, ell, n0 * nh)) reject(PROOF, 'sigma out of range');
+  // Size guards (not in the paper's list): |w1|, |w2| ≤ 2^(ℓ+ε)·N̂ + Q·2^ℓ·N̂ < 2^(ℓ+ε+1)·N̂;
+  // |v| ≤ 2^(ℓ+ε)·N0·N̂ + Q·2^ℓ·N̂·p < 2^(ℓ+ε+1)·N0·N̂ (p < N0).
   if (!inScaledRange(pf.w1, ell + epsilon + 1, nh)) reject(PROOF, 'w1 out of range');
   if (!inScaledRange(pf.w2, ell + epsilon + 1, nh)) reject(PROOF, 'w2 out of range');
   if (!inScaledRange(pf.v, ell + epsilon + 1, n0 * nh)) reject(PROOF, 'v out of range');
@@ -242,33 +242,26 @@ export function verifyFac(
   // Check 2: s^z2 · t^w2 = B · Q^e  (mod N̂)
   const lhs2 = commit(math, aux, pf.z2, pf.w2, false);
   if (lhs2 !== math.mulMod(pf.B, powSigned(math, pf.Q, e, nh, false), nh)) reject(PROOF, 'equation 2 (Q)');
-  // Check 3: Q^z1 · t^v = T · R^e  (mod N̂), R = s^N0 · t^σ
-  const R = multiExpSigned(math, [aux.s, aux.t], [n0, pf.sigma], nh, false);
+  // Check 3: Q^z1 · t^v = T · R^e  (mod N̂), R = s^N0 (Fig. 26; the CGGMP21 form had R = s^N0 · t^σ)
+  const R = math.powm(aux.s, n0, nh);
   const lhs3 = multiExpSigned(math, [pf.Q, aux.t], [pf.z1, pf.v], nh, false);
   if (lhs3 !== math.mulMod(pf.T, powSigned(math, R, e, nh, false), nh)) reject(PROOF, 'equation 3 (T)');
 }
 
 /** Bits of |z1|, |z2| ≤ 2^(ℓ+ε)·sqrt(N0) with N0 < 2^MAX_MODULUS_BITS. */
 const Z_MAX_BITS = SECURITY.ell + SECURITY.epsilon + MAX_MODULUS_BITS / 2;
-/** Bits of |σ| ≤ 2^ℓ·N0·N̂. */
-const SIGMA_MAX_BITS = SECURITY.ell + 2 * MAX_MODULUS_BITS;
 /** Bits of |w1|, |w2| ≤ 2^(ℓ+ε+1)·N̂. */
 const W_MAX_BITS = SECURITY.ell + SECURITY.epsilon + 1 + MAX_MODULUS_BITS;
 /** Bits of |v| ≤ 2^(ℓ+ε+1)·N0·N̂. */
 const V_MAX_BITS = SECURITY.ell + SECURITY.epsilon + 1 + 2 * MAX_MODULUS_BITS;
 const uintBytes = (bits: number): number => 4 + Math.ceil(bits / 8);
 const intBytes = (bits: number): number => 5 + Math.ceil(bits / 8);
-/** Largest encoded proof: header, five ring elements, σ and five responses at their caps. */
+/** Largest encoded proof: header, five ring elements and five responses at their caps. */
 export const FAC_PROOF_MAX_BYTES =
-  2 +
-  5 * uintBytes(MAX_MODULUS_BITS) +
-  intBytes(SIGMA_MAX_BITS) +
-  2 * intBytes(Z_MAX_BITS) +
-  2 * intBytes(W_MAX_BITS) +
-  intBytes(V_MAX_BITS);
+  2 + 5 * uintBytes(MAX_MODULUS_BITS) + 2 * intBytes(Z_MAX_BITS) + 2 * intBytes(W_MAX_BITS) + intBytes(V_MAX_BITS);
 
 /**
- * Encodes tag ‖ version ‖ P ‖ Q ‖ A ‖ B ‖ T ‖ σ ‖ z1 ‖ z2 ‖ w1 ‖ w2 ‖ v.
+ * Encodes tag ‖ version ‖ P ‖ Q ‖ A ‖ B ‖ T ‖ z1 ‖ z2 ‖ w1 ‖ w2 ‖ v.
  * @throws MpcError ERR_WIRE_TYPE for a negative ring element
  * @example const bytes = encodeFacProof(proof);
  */
@@ -281,7 +274,6 @@ export function encodeFacProof(p: FacProof): Uint8Array {
     .biguint(p.A)
     .biguint(p.B)
     .biguint(p.T)
-    .bigint(p.sigma)
     .bigint(p.z1)
     .bigint(p.z2)
     .bigint(p.w1)
@@ -305,7 +297,6 @@ export function decodeFacProof(bytes: Uint8Array): FacProof {
     A: r.biguint('pi-fac.A', MAX_MODULUS_BITS),
     B: r.biguint('pi-fac.B', MAX_MODULUS_BITS),
     T: r.biguint('pi-fac.T', MAX_MODULUS_BITS),
-    sigma: r.bigint('pi-fac.sigma', SIGMA_MAX_BITS),
     z1: r.bigint('pi-fac.z1', Z_MAX_BITS),
     z2: r.bigint('pi-fac.z2', Z_MAX_BITS),
     w1: r.bigint('pi-fac.w1', W_MAX_BITS),

@@ -266,6 +266,15 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
     expectBlamed(r, CULPRIT, /^invalid Πenc-elg ψ0 for \(K_j, A_j\) \(ERR_ZK_PROOF_INVALID[^;]*$/, key23);
   });
 
+  it('aborts blaming party 1 when its ElGamal commitment B_1 holds another γ than G_1 (Fig. 8: Πenc-elg ψ1 binds them)', () => {
+    const def = evil(
+      (_, st) => st,
+      (b) => ({ ...b, elg: { ...b.elg, B2: b.elg.B2.add(G) } }),
+    );
+    const r = run(key23, [0, 2], PATH, 'mal-elg-b', undefined, def); // two signers: a third of the cost
+    expectBlamed(r, CULPRIT, /^invalid Πenc-elg ψ1 for \(G_j, B_j\) \(ERR_ZK_PROOF_INVALID[^;]*$/, key23);
+  });
+
   it("aborts blaming party 1 when its Γ_1 is not the γ_1 inside B_1, even with valid Πaff-g (Fig. 8: Πelog ψ')", () => {
     // From round 2 on, the culprit runs with γ_1 + 1: Γ_1, D, F and both Πaff-g are consistent with it,
     // but B_1 (and G_1) committed γ_1 in round 1. Only Πelog ψ' can notice.

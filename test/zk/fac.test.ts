@@ -151,14 +151,12 @@ describe('Πfac (no small factor)', () => {
     const zBound = (1n << BigInt(SECURITY.ell + SECURITY.epsilon)) * isqrt(n);
     const wBound = (1n << BigInt(SECURITY.ell + SECURITY.epsilon + 1)) * aux.n;
     const vBound = wBound * n;
-    const sigmaBound = (1n << BigInt(SECURITY.ell)) * n * aux.n;
     const values: Record<keyof FacProof, bigint[]> = {
       P: [0n, 1n, aux.n, aux.n + 1n, aux.n - 1n],
       Q: [0n, 1n, aux.n, aux.n + 1n, aux.n - 1n],
       A: [0n, 1n, aux.n, aux.n + 1n],
       B: [0n, 1n, aux.n, aux.n + 1n],
       T: [0n, 1n, aux.n, aux.n + 1n],
-      sigma: [0n, 1n, -1n, sigmaBound, sigmaBound + 1n, -sigmaBound - 1n],
       z1: [0n, 1n, zBound, zBound + 1n, -zBound - 1n, n],
       z2: [0n, 1n, -zBound, zBound + 1n, -zBound - 1n, n],
       w1: [0n, 1n, wBound, wBound + 1n, -wBound - 1n],
@@ -261,14 +259,14 @@ describe('Πfac (no small factor)', () => {
       ...bytes.subarray(6),
     );
     expect(failure(() => decodeFacProof(nonCanonical))).toBe('ERR_WIRE_NON_CANONICAL:pi-fac.P');
-    // Negative zero for σ (sign byte 1, empty magnitude) is a second encoding of 0.
-    const zeroSigma = encodeFacProof({ ...proof, sigma: 0n });
-    const sigmaAt =
+    // Negative zero for z1 (sign byte 1, empty magnitude) is a second encoding of 0.
+    const zeroZ1 = encodeFacProof({ ...proof, z1: 0n });
+    const z1At =
       2 + 5 * 4 + [proof.P, proof.Q, proof.A, proof.B, proof.T].reduce((acc, x) => acc + bitLengthBytes(x), 0);
-    const negZero = Uint8Array.from(zeroSigma);
-    expect(negZero[sigmaAt]).toBe(0);
-    negZero[sigmaAt] = 1;
-    expect(failure(() => decodeFacProof(negZero))).toBe('ERR_WIRE_NON_CANONICAL:pi-fac.sigma');
+    const negZero = Uint8Array.from(zeroZ1);
+    expect(negZero[z1At]).toBe(0);
+    negZero[z1At] = 1;
+    expect(failure(() => decodeFacProof(negZero))).toBe('ERR_WIRE_NON_CANONICAL:pi-fac.z1');
     const huge = Uint8Array.of(...bytes.subarray(0, 2), 0xff, 0xff, 0xff, 0xff, ...bytes.subarray(6));
     expect(failure(() => decodeFacProof(huge))).toBe('ERR_WIRE_BAD_LENGTH:pi-fac.P');
     expect(failure(() => decodeFacProof(new Uint8Array(1 << 20)))).toMatch(/^ERR_WIRE_TOO_LARGE/);
