@@ -21,6 +21,28 @@ export interface PhaseRow {
 const sysRng = { fill: (b: Uint8Array) => void randomFillSync(b) };
 
 /**
+ * Presigning cost by proof, per party, with t signers (t − 1 peers), in the CGGMP24 revision's form
+ * (src/protocol/presign.ts, Fig. 8) against the CGGMP21-era form it replaced. Range proofs are the
+ * Paillier/ring-Pedersen ones (their exponentiations are what the counts below measure); Πelog is
+ * curve-only.
+ *
+ *   round  | CGGMP24 revision (now)                          | CGGMP21 form (before)
+ *   r1     | prove 2(t−1) Πenc-elg                            | prove (t−1) Πenc
+ *   r2     | verify 2(t−1) Πenc-elg; prove 2(t−1) Πaff-g,    | verify (t−1) Πenc; prove 2(t−1) Πaff-g,
+ *          |   1 Πelog                                       |   (t−1) Πlog*
+ *   r3     | verify 2(t−1) Πaff-g, (t−1) Πelog; prove 1 Πelog | verify 2(t−1) Πaff-g, (t−1) Πlog*; prove (t−1) Πlog*
+ *   output | verify (t−1) Πelog                              | verify (t−1) Πlog*
+ *
+ * Per peer that is 2 Paillier range proofs (+ 2 verifications) instead of 3 (+ 3). Measured with the
+ * counting backend (exponentiations per call): Πenc-elg and Πlog* prove 2 CRT + 2 multi-exp, verify
+ * 3 powm + 1 multi-exp; Πenc prove 2 powmSec + 2 multi-exp, verify the same as the others; Πaff-g
+ * prove 1 powmSec + 2 CRT + 5 multi-exp, verify 5 powm + 3 multi-exp; Πelog none. Whole presign per
+ * party (now measured; before = now + one Πenc prove and verify per peer):
+ *
+ *   t | now: powm  powmSec  CRT  multiExp  total | before: powm  powmSec  CRT  multiExp  total
+ *   2 |        16        6   14        22     58 |           19        8   14        25     66
+ *   3 |        32       12   26        44    114 |           38       16   26        50    130
+ *
  * Per-phase cost of the protocols for n = 3 and n = 5 on the native backend, with the count of
  * modular exponentiations per phase and party (PERFORMANCE.md: hold it against the GMP bound).
  * All parties run in one process on one thread, so time per party = total / parties.

@@ -7,7 +7,9 @@ import { generateRingPedersen } from '../src/primitives/ring-pedersen.js';
 import { proveAffG, verifyAffG } from '../src/zk/aff-g.js';
 import type { ProofContext } from '../src/zk/common.js';
 import { decMaxPlaintextBits, proveDec, verifyDec } from '../src/zk/dec.js';
+import { proveElog, verifyElog } from '../src/zk/elog.js';
 import { proveEnc, verifyEnc } from '../src/zk/enc.js';
+import { proveEncElg, verifyEncElg } from '../src/zk/enc-elg.js';
 import { proveFac, verifyFac } from '../src/zk/fac.js';
 import { proveLogStar, verifyLogStar } from '../src/zk/log-star.js';
 import { proveMod, verifyMod } from '../src/zk/mod.js';
@@ -52,6 +54,12 @@ export async function benchZk(log: (line: string) => void): Promise<ZkRow[]> {
     const Y = encrypt(math, prover.pub, y, r);
     const affSt = { pk0: verifier.pub, pk1: prover.pub, C, D, Y, X: mulBase(x) };
     const logSt = { pk: prover.pub, C: K, X: mulBase(k), B: G };
+    // Πenc-elg: K and the ElGamal pair (b·G, b·A + k·G) under A hold the same k; Πelog: Γ = k·G from the same pair.
+    const elgA = mulBase(rnd(250) + 1n);
+    const elgB = rnd(250) + 1n;
+    const elgM = elgA.multiply(elgB).add(mulBase(k));
+    const encElgSt = { pk: prover.pub, C: K, A: elgA, B: mulBase(elgB), X: elgM };
+    const elogSt = { L: mulBase(elgB), M: elgM, X: elgA, Y: mulBase(k), h: G };
     // Πmul: C = Y^x·ρ^N with X = enc(x; ρ_x); Πdec: C decrypts to y ≡ x (mod q).
     const rhoX = math.randUnit(prover.pub.n);
     const mulX = encrypt(math, prover.pub, k, rhoX);
@@ -77,6 +85,13 @@ export async function benchZk(log: (line: string) => void): Promise<ZkRow[]> {
         (p) => verifyEnc(math, ctx, aux, { pk: prover.pub, K }, p),
         false,
       ],
+      [
+        'Πenc-elg',
+        () => proveEncElg(math, ctx, aux, encElgSt, { x: k, rho, b: elgB }, undefined, prover),
+        (p) => verifyEncElg(math, ctx, aux, encElgSt, p),
+        false,
+      ],
+      ['Πelog', () => proveElog(ctx, elogSt, { y: k, lambda: elgB }), (p) => verifyElog(ctx, elogSt, p), false],
       [
         'Πaff-g',
         () => proveAffG(math, ctx, aux, affSt, { x, y, rho: s, rhoY: r }, undefined, prover),
