@@ -6,7 +6,7 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
  * Abort notices: how a point-to-point fault becomes identifiable at every party (PROTOCOL.md §7.1
  * "every blame must be backed by signed transcript data so a third party can re-check it").
  *
- * A fault in a P2P message — a bad Feldman share, a bad Πfac / Πenc / Πaff-g / Πlog* — is seen only
+ * A fault in a P2P message — a bad Feldman share, a bad Πfac / Πenc-elg / Πaff-g / Πelog — is seen only
  * by its recipient. When the recipient (the accuser) aborts because of such a message, its runner
  * publishes a notice: an envelope of the reserved round {@link ABORT_ROUND}, broadcast, signed by
  * the accuser and bound to the protocol and sid like every envelope, whose body names each culprit

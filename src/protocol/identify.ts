@@ -80,7 +80,8 @@
  * enc(−β), F = enc(−β), same β): if p is honest, p verified ψ in round 2 under its own parameters;
  * otherwise j re-proved it to an honest l ∉ {p, j} (which exists whenever a pair matters: a pair
  * with no honest endpoint and no honest third party is a run with no honest party). Πmul makes
- * H_i encrypt k_i·γ_i, Πlog* of round 2/3 (verified by honest receivers) ties G_i, K_i to Γ_i, Δ_i,
+ * H_i encrypt k_i·γ_i, Πenc-elg of round 1 and Πelog of rounds 2/3 (verified by honest receivers)
+ * tie G_i, K_i to Γ_i, Δ_i through the perfectly binding ElGamal pairs B_i, A_i (same value mod q),
  * and Πdec (sound towards an honest verifier, and its z1 range makes y THE signed decryption, not
  * y + N) gives δ_i ≡ dec(U_i). Summing, Σ δ_i ≡ Σ_i k_i·Σ_j γ_j = k·γ and Σ Δ_i = k·Γ, so the δ check
  * passes with the agreed values — contradiction; likewise Σ σ_i = τ⁻¹(k·m + r'·k·x') for §7.3. So
