@@ -1,6 +1,7 @@
 /** Transaction policy: documents, evaluation, approvals, signed versions and the operator registry. */
 export * from './amount.js';
 export * from './approvals.js';
+export * from './chain-intent.js';
 export * from './cosigner.js';
 export * from './document.js';
 export * from './evaluate.js';
