@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import {
+  BTC_NETWORKS,
+  BTC_PSBT_MAX_INPUTS,
+  type BtcNetwork,
+  PAYLOAD_CODECS,
+  PAYLOAD_KINDS,
+  type PayloadKind,
+} from '../chains/index.js';
 import { MpcError } from '../errors/index.js';
 import { decodePoint, encodePoint, type Point } from '../primitives/curve.js';
 import { Ed25519Signer, ed25519Verify } from '../primitives/ed25519.js';
@@ -39,11 +47,16 @@ const MAX_KEY_ID = 120;
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$/; // no leading '_': reserved for the party's own records
 const MAX_MEMBERS = 1024;
 const MAX_TEXT = 512;
-const MAX_COMMAND_BYTES = 64 * 1024;
+/** The largest chain payload (btc.psbt, 256 KiB) plus the command's other fields. */
+const MAX_PAYLOAD_BYTES = Math.max(...Object.values(PAYLOAD_CODECS).map((c) => c.maxBytes));
+const MAX_COMMAND_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024;
+const MAX_RESULT_BYTES = 64 * 1024;
 const MAX_SKEW_MS = 5 * 60_000;
 
-export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign';
-const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign'];
+export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign' | 'keyinfo';
+const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign', 'keyinfo'];
+/** Version 2: sign commands carry a chain payload (kind, bytes, digest index, network), not a digest. */
+const COMMAND_VERSION = 2;
 
 /** What a coordinator asks the members of a session to do. */
 export interface StartCommand {
@@ -59,9 +72,20 @@ export interface StartCommand {
   readonly threshold: number;
   /** presign only: the BIP32 non-hardened path the presignature is bound to. */
   readonly path: readonly number[];
-  /** sign only: the presignature to use (64 hex) and the 32-byte digest. */
+  /** sign only: the presignature to use (64 hex). */
   readonly presignatureId: string;
-  readonly digest: Uint8Array;
+  /**
+   * sign only: the chain payload (issue #12). Each party decodes it with src/chains and computes the
+   * digest at `digestIndex` itself before it touches the presignature; a `raw.digest` payload is the
+   * 32-byte digest, signed as it is.
+   */
+  readonly payload: Uint8Array;
+  /** sign only: the payload's kind (default raw.digest). */
+  readonly kind?: PayloadKind;
+  /** sign only: which of the payload's digests this presignature signs (a PSBT input; default 0). */
+  readonly digestIndex?: number;
+  /** sign only: the Bitcoin network of a btc.psbt payload (default mainnet). */
+  readonly network?: BtcNetwork;
   /** Per-round deadline the parties apply (ms). */
   readonly roundTimeoutMs: number;
 }
@@ -114,24 +138,44 @@ export function assertStartCommand(c: StartCommand): void {
   } else if (c.path.length !== 0) throw invalid('path is for presign only');
   if (c.op === 'sign') {
     if (!/^[0-9a-f]{64}$/.test(c.presignatureId)) throw invalid('presignature id');
-    if (!(c.digest instanceof Uint8Array) || c.digest.length !== 32) throw invalid('digest must be 32 bytes');
-  } else if (c.presignatureId !== '' || c.digest.length !== 0) throw invalid('presignature/digest are for sign only');
+    const kind = c.kind ?? 'raw.digest';
+    if (!PAYLOAD_KINDS.includes(kind)) throw invalid('payload kind');
+    // the kind's size limit, before any party decodes a byte of it
+    if (!(c.payload instanceof Uint8Array) || c.payload.length > PAYLOAD_CODECS[kind].maxBytes) {
+      throw invalid('payload too large for its kind');
+    }
+    const index = c.digestIndex ?? 0;
+    if (!Number.isInteger(index) || index < 0 || index >= BTC_PSBT_MAX_INPUTS) throw invalid('digest index');
+    if (!BTC_NETWORKS.includes(c.network ?? 'mainnet')) throw invalid('network');
+  } else if (
+    c.presignatureId !== '' ||
+    c.payload.length !== 0 ||
+    c.kind !== undefined ||
+    (c.digestIndex ?? 0) !== 0 ||
+    c.network !== undefined
+  ) {
+    throw invalid('presignature/payload are for sign only');
+  }
 }
 
 export function encodeStartCommand(c: StartCommand): Uint8Array {
   assertStartCommand(c);
   const w = new WireWriter()
     .u8(0x43)
-    .u8(1)
+    .u8(COMMAND_VERSION)
     .u8(OPS.indexOf(c.op))
     .bytes(new TextEncoder().encode(c.keyId))
     .u32(c.members.length);
   for (const m of c.members) w.u32(m);
   w.u32(c.threshold).u32(c.path.length);
   for (const p of c.path) w.u32(p);
+  const sign = c.op === 'sign';
   return w
     .bytes(c.presignatureId === '' ? new Uint8Array(0) : hexToBytes(c.presignatureId))
-    .bytes(c.digest)
+    .u8(sign ? PAYLOAD_KINDS.indexOf(c.kind ?? 'raw.digest') : 0xff)
+    .bytes(c.payload)
+    .u32(c.digestIndex ?? 0)
+    .u8(sign ? BTC_NETWORKS.indexOf(c.network ?? 'mainnet') : 0xff)
     .u32(c.roundTimeoutMs)
     .finish();
 }
@@ -141,7 +185,7 @@ export function decodeStartCommand(bytes: Uint8Array): StartCommand {
   try {
     const r = new WireReader(bytes, MAX_COMMAND_BYTES);
     r.tag('command.tag', 0x43);
-    r.tag('command.version', 1);
+    r.tag('command.version', COMMAND_VERSION);
     const op = OPS[r.u8('command.op')];
     if (op === undefined) throw invalid('unknown op');
     const keyId = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes('command.keyId', MAX_KEY_ID));
@@ -151,9 +195,18 @@ export function decodeStartCommand(bytes: Uint8Array): StartCommand {
     const threshold = r.u32('command.threshold');
     const path = Array.from({ length: bounded(r.u32('command.path'), MAX_PATH_LENGTH) }, () => r.u32('command.path'));
     const id = r.bytes('command.presignatureId', 32);
-    const digest = r.bytes('command.digest', 32);
+    const kindByte = r.u8('command.kind');
+    const payload = r.bytes('command.payload', MAX_PAYLOAD_BYTES);
+    const digestIndex = r.u32('command.digestIndex');
+    const networkByte = r.u8('command.network');
     const roundTimeoutMs = r.u32('command.roundTimeoutMs');
     r.end();
+    const sign = op === 'sign';
+    const kind = sign ? PAYLOAD_KINDS[kindByte] : undefined;
+    const network = sign ? BTC_NETWORKS[networkByte] : undefined;
+    if (sign ? kind === undefined || network === undefined : kindByte !== 0xff || networkByte !== 0xff) {
+      throw invalid('payload kind or network');
+    }
     const c: StartCommand = {
       op,
       keyId,
@@ -161,7 +214,10 @@ export function decodeStartCommand(bytes: Uint8Array): StartCommand {
       threshold,
       path,
       presignatureId: id.length === 0 ? '' : bytesToHex(id),
-      digest,
+      payload,
+      ...(kind === undefined ? {} : { kind }),
+      ...(sign ? { digestIndex } : digestIndex === 0 ? {} : { digestIndex }),
+      ...(network === undefined ? {} : { network }),
       roundTimeoutMs,
     };
     assertStartCommand(c);
@@ -313,7 +369,7 @@ export function encodeSessionResult(r: SessionResult): Uint8Array {
 
 export function decodeSessionResult(bytes: Uint8Array): SessionResult {
   try {
-    const r = new WireReader(bytes, MAX_COMMAND_BYTES);
+    const r = new WireReader(bytes, MAX_RESULT_BYTES);
     r.tag('result.tag', 0x52);
     const okByte = r.u8('result.ok');
     if (okByte > 1) throw invalid('ok flag');

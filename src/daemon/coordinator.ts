@@ -1,3 +1,12 @@
+import {
+  assemblePayload,
+  type BtcNetwork,
+  type ChainKey,
+  type DecodedPayload,
+  decodePayload,
+  type PayloadKind,
+  type SignedArtifact,
+} from '../chains/index.js';
 import { MpcError } from '../errors/index.js';
 import { decodePoint, type Point } from '../primitives/curve.js';
 import { Ed25519Signer } from '../primitives/ed25519.js';
@@ -313,7 +322,7 @@ export class Coordinator {
         threshold: o.threshold,
         path: [],
         presignatureId: '',
-        digest: new Uint8Array(0),
+        payload: new Uint8Array(0),
       },
       6,
     );
@@ -324,7 +333,7 @@ export class Coordinator {
   async auxInfo(o: { keyId: string; parties: number }): Promise<void> {
     const members = [...Array(o.parties).keys()];
     await this.#session(
-      { op: 'aux', keyId: o.keyId, members, threshold: 0, path: [], presignatureId: '', digest: new Uint8Array(0) },
+      { op: 'aux', keyId: o.keyId, members, threshold: 0, path: [], presignatureId: '', payload: new Uint8Array(0) },
       6,
     );
   }
@@ -343,7 +352,7 @@ export class Coordinator {
         threshold: 0,
         path: o.path ?? [],
         presignatureId: '',
-        digest: new Uint8Array(0),
+        payload: new Uint8Array(0),
       },
       5,
     );
@@ -355,10 +364,112 @@ export class Coordinator {
   }
 
   /**
-   * Signs `digest` with a presignature: every signer consumes it and sends its partial; the partials
-   * are combined and the signature verified under the presignature's key before it is returned.
+   * Signs a bare 32-byte `digest` (payload kind `raw.digest`: the most dangerous kind, since no party
+   * can tell what it signs) with a presignature.
    */
   async sign(o: { keyId: string; presignature: PresignaturePublic; digest: Uint8Array }): Promise<EcdsaSignature> {
+    return this.#signOne({ ...o, kind: 'raw.digest', payload: o.digest, digestIndex: 0 });
+  }
+
+  /** The key's root public key and chain code (its xpub) as every one of `parties` holds it. */
+  async keyInfo(o: { keyId: string; parties: readonly number[] }): Promise<ChainKey> {
+    const cmd: StartCommand = {
+      op: 'keyinfo',
+      keyId: o.keyId,
+      members: o.parties,
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload: new Uint8Array(0),
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const bytes = encodeStartCommand(cmd);
+    const { sid, token, w } = this.#open(o.parties);
+    try {
+      await this.#publish(sid, 'start', bytes);
+      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'keyinfo');
+      const summaries = o.parties.map((m) => (w.results.get(m) as SessionResult).summary);
+      const first = summaries[0] as Uint8Array;
+      if (first.length !== 65 || summaries.some((x) => !equal(x, first))) {
+        throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'keyinfo: members report different keys', {
+          details: { sid: token },
+        });
+      }
+      return { publicKey: decodePoint(first.subarray(0, 33), 'keyinfo.publicKey'), chainCode: first.slice(33) };
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+
+  /**
+   * Signs a chain payload (src/chains): decodes it, checks one presignature per digest (each bound to
+   * its digest's path where the payload fixes one, e.g. a PSBT input), has every signer decode it
+   * again and sign its digest, and assembles the signed artifact (checked under each key).
+   */
+  async signPayload(o: {
+    keyId: string;
+    kind: PayloadKind;
+    payload: Uint8Array;
+    presignatures: readonly PresignaturePublic[];
+    network?: BtcNetwork;
+  }): Promise<{ decoded: DecodedPayload; signatures: EcdsaSignature[]; artifact: SignedArtifact }> {
+    const first = o.presignatures[0];
+    if (first === undefined) throw new MpcError('ERR_CHAIN_DIGEST_INDEX', 'no presignature given');
+    const key = o.kind === 'btc.psbt' ? await this.keyInfo({ keyId: o.keyId, parties: first.signers }) : undefined;
+    const ctx = { ...(key ? { key } : {}), ...(o.network ? { network: o.network } : {}) };
+    const decoded = decodePayload(o.kind, o.payload, ctx);
+    if (decoded.digests.length !== o.presignatures.length) {
+      throw new MpcError('ERR_CHAIN_DIGEST_INDEX', 'the payload needs one presignature per digest', {
+        details: { digests: decoded.digests.length, presignatures: o.presignatures.length },
+      });
+    }
+    decoded.digests.forEach((d, i) => {
+      const pre = o.presignatures[i] as PresignaturePublic;
+      if (d.path !== undefined && (d.path.length !== pre.path.length || d.path.some((x, k) => x !== pre.path[k]))) {
+        throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'a presignature is bound to another path than its input', {
+          details: { input: i },
+        });
+      }
+    });
+    const signatures = await Promise.all(
+      o.presignatures.map((presignature, digestIndex) =>
+        this.#signOne({
+          keyId: o.keyId,
+          presignature,
+          kind: o.kind,
+          payload: o.payload,
+          digestIndex,
+          digest: (decoded.digests[digestIndex] as { digest: Uint8Array }).digest,
+          ...(o.network ? { network: o.network } : {}),
+        }),
+      ),
+    );
+    const artifact = assemblePayload(
+      o.kind,
+      o.payload,
+      signatures.map((signature, i) => ({
+        signature,
+        publicKey: (o.presignatures[i] as PresignaturePublic).publicKey,
+      })),
+      ctx,
+    );
+    return { decoded, signatures, artifact };
+  }
+
+  /**
+   * Signs digest `digestIndex` of a payload with a presignature: every signer decodes the payload,
+   * computes that digest itself, consumes the presignature and sends its partial; the partials are
+   * combined and the signature verified under the presignature's key before it is returned.
+   */
+  async #signOne(o: {
+    keyId: string;
+    presignature: PresignaturePublic;
+    kind: PayloadKind;
+    payload: Uint8Array;
+    digestIndex: number;
+    digest: Uint8Array;
+    network?: BtcNetwork;
+  }): Promise<EcdsaSignature> {
     const pre = o.presignature;
     const cmd: StartCommand = {
       op: 'sign',
@@ -367,7 +478,10 @@ export class Coordinator {
       threshold: 0,
       path: [],
       presignatureId: pre.id,
-      digest: o.digest,
+      payload: o.payload,
+      kind: o.kind,
+      digestIndex: o.digestIndex,
+      ...(o.network ? { network: o.network } : {}),
       roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
     };
     const payload = encodeStartCommand(cmd);

@@ -1,3 +1,4 @@
+import { type ChainKey, signingDigest } from '../chains/index.js';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import { systemRng } from '../math/random.js';
@@ -393,6 +394,8 @@ export class PartyDaemon {
       if (this.#draining) throw new MpcError('ERR_DAEMON_DRAINING', 'party is shutting down');
       if (cmd.op === 'sign') {
         await this.#sign(sid, cmd);
+      } else if (cmd.op === 'keyinfo') {
+        await this.#keyInfo(sid, cmd);
       } else {
         await this.#protocolSession(sid, token, cmd);
       }
@@ -407,8 +410,8 @@ export class PartyDaemon {
         { ...log, code: err.code, blame: err.blame.map((b) => b.party), ms: Math.round(performance.now() - t0) },
         'session failed',
       );
-      if (cmd.op === 'sign') {
-        // sign has no joined session: answer on a one-off control frame
+      if (cmd.op === 'sign' || cmd.op === 'keyinfo') {
+        // sign and keyinfo have no joined session: answer on a one-off control frame
         await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
           () => undefined,
         );
@@ -848,9 +851,37 @@ export class PartyDaemon {
 
   // --- sign ----------------------------------------------------------------------------------------
 
+  /** The key's root public key and chain code (after keygen, before or after aux info). */
+  async #chainKey(keyId: string): Promise<ChainKey> {
+    const core =
+      this.#o.ledger.getKey(keyId) === undefined ? await this.#loadCore(keyId) : (await this.#loadShare(keyId)).core;
+    return { publicKey: core.publicKey, chainCode: core.chainCode };
+  }
+
+  /** keyinfo: report the key's public key and chain code (public data: the coordinator's xpub). */
+  async #keyInfo(sid: Uint8Array, cmd: StartCommand): Promise<void> {
+    const key = await this.#chainKey(cmd.keyId);
+    const summary = new Uint8Array(65);
+    summary.set(encodePoint(key.publicKey));
+    summary.set(key.chainCode, 33);
+    await this.#publishControl(
+      sid,
+      'result',
+      encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }),
+    );
+  }
+
   async #sign(sid: Uint8Array, cmd: StartCommand): Promise<void> {
     const t0 = performance.now();
     const { ledger } = this.#o;
+    // Decode the payload and compute the digest here, before the presignature is even loaded: a
+    // malformed payload is refused with ERR_CHAIN_* and never reaches the ledger (issue #12).
+    const kind = cmd.kind ?? 'raw.digest';
+    const key = kind === 'btc.psbt' ? await this.#chainKey(cmd.keyId) : undefined;
+    const target = signingDigest(kind, cmd.payload, cmd.digestIndex ?? 0, {
+      ...(key ? { key } : {}),
+      network: cmd.network ?? 'mainnet',
+    });
     const owner = ledger.keyOfPresignature(cmd.presignatureId);
     if (owner !== undefined && owner !== cmd.keyId) {
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'the presignature belongs to another key');
@@ -890,14 +921,18 @@ export class PartyDaemon {
     }
     const meta = ledger.getKey(cmd.keyId);
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+    // a PSBT input fixes its path: the presignature must have been made for exactly that path
+    if (target.path !== undefined && !samePath(target.path, presig.path)) {
+      throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'the presignature is bound to another path than the input');
+    }
     // consume (fsynced) happens inside, before the partial exists; only then does it leave
-    const partial = issuePartialSignature(presig, cmd.digest, ledger);
+    const partial = issuePartialSignature(presig, target.digest, ledger);
     // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
     if (evidence !== undefined) {
       const { id, R, publicKey, signers, path } = presig;
       this.#keepEvidence(sessionToken(sid), evidence, cmd, {
         presignature: { id, R, publicKey, signers, path },
-        digest: Uint8Array.from(cmd.digest),
+        digest: Uint8Array.from(target.digest),
         partial,
       });
     }
@@ -912,6 +947,10 @@ export class PartyDaemon {
     const bytes = sealControlFrame(this.#signer, { sid, from: this.self, round, seq: 1, payload });
     await this.#o.transport.bus().publish(controlSubject(sessionToken(sid), this.self), bytes);
   }
+}
+
+function samePath(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, k) => x === b[k]);
 }
 
 function asMpc(e: unknown): MpcError {

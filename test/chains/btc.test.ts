@@ -147,6 +147,24 @@ describe('btc.psbt', () => {
   it('refuses an input whose derivation record belongs to another key (fingerprint)', () => {
     const bytes = buildPsbt({ inputs: [{ path: A, value: 1000n, key: other }] });
     expect(errorCode(() => decodePayload('btc.psbt', bytes, { key }))).toBe('ERR_CHAIN_DERIVATION_MISMATCH');
+    // only the fingerprint wrong (path, pubkey and script are this key's)
+    const onlyFingerprint = buildPsbt({
+      mutate: (p) => {
+        const rec = p.data.inputs[0]?.bip32Derivation?.[0] as { masterFingerprint: Uint8Array };
+        rec.masterFingerprint = Uint8Array.from(rec.masterFingerprint).map((b, i) => (i === 0 ? b ^ 1 : b));
+      },
+    });
+    expect(errorCode(() => decodePayload('btc.psbt', onlyFingerprint, { key }))).toBe('ERR_CHAIN_DERIVATION_MISMATCH');
+  });
+
+  it('refuses a record whose claimed pubkey is not the derived key (path and script are right)', () => {
+    const bytes = buildPsbt({
+      mutate: (p, node) => {
+        const rec = p.data.inputs[0]?.bip32Derivation?.[0] as { pubkey: Uint8Array };
+        rec.pubkey = node.derive(0).derive(6).publicKey;
+      },
+    });
+    expect(errorCode(() => decodePayload('btc.psbt', bytes, { key }))).toBe('ERR_CHAIN_DERIVATION_MISMATCH');
   });
 
   it('refuses an input claimed under a path whose key does not match (pubkey at another path)', () => {

@@ -22,7 +22,7 @@ const presign: StartCommand = {
   threshold: 0,
   path: [0, 7],
   presignatureId: '',
-  digest: new Uint8Array(0),
+  payload: new Uint8Array(0),
   roundTimeoutMs: 30_000,
 };
 
@@ -34,9 +34,34 @@ describe('start commands', () => {
       op: 'sign',
       path: [],
       presignatureId: 'ab'.repeat(32),
-      digest: new Uint8Array(32).fill(7),
+      payload: new Uint8Array(32).fill(7),
+      kind: 'raw.digest',
+      digestIndex: 0,
+      network: 'mainnet',
     };
     expect(decodeStartCommand(encodeStartCommand(sign))).toEqual(sign);
+    const psbt: StartCommand = {
+      ...sign,
+      kind: 'btc.psbt',
+      payload: new Uint8Array(300).fill(1),
+      digestIndex: 3,
+      network: 'regtest',
+    };
+    expect(decodeStartCommand(encodeStartCommand(psbt))).toEqual(psbt);
+    // defaults: a sign command without kind is a raw digest at index 0 on mainnet
+    const bare: StartCommand = {
+      ...presign,
+      op: 'sign',
+      path: [],
+      presignatureId: 'ab'.repeat(32),
+      payload: new Uint8Array(32),
+    };
+    expect(decodeStartCommand(encodeStartCommand(bare))).toEqual({
+      ...bare,
+      kind: 'raw.digest',
+      digestIndex: 0,
+      network: 'mainnet',
+    });
   });
 
   it.each([
@@ -45,14 +70,49 @@ describe('start commands', () => {
     ['signers out of order', { ...presign, members: [2, 0] }],
     ['a hardened derivation step', { ...presign, path: [0x8000_0000] }],
     [
-      'a short digest',
-      { ...presign, op: 'sign', path: [], presignatureId: 'ab'.repeat(32), digest: new Uint8Array(31) },
+      'a payload over its kind’s size limit (raw.digest: 32 bytes)',
+      { ...presign, op: 'sign', path: [], presignatureId: 'ab'.repeat(32), payload: new Uint8Array(33) },
     ],
+    [
+      'an unknown payload kind',
+      {
+        ...presign,
+        op: 'sign',
+        path: [],
+        presignatureId: 'ab'.repeat(32),
+        payload: new Uint8Array(32),
+        kind: 'eth.blob',
+      },
+    ],
+    [
+      'a digest index past the input limit',
+      {
+        ...presign,
+        op: 'sign',
+        path: [],
+        presignatureId: 'ab'.repeat(32),
+        payload: new Uint8Array(32),
+        digestIndex: 32,
+      },
+    ],
+    [
+      'an unknown network',
+      {
+        ...presign,
+        op: 'sign',
+        path: [],
+        presignatureId: 'ab'.repeat(32),
+        payload: new Uint8Array(32),
+        network: 'signet',
+      },
+    ],
+    ['a payload on a presign command', { ...presign, payload: new Uint8Array(1) }],
+    ['a kind on a presign command', { ...presign, kind: 'raw.digest' }],
     ['a key id with a dot', { ...presign, keyId: 'a.b' }],
     ["a key id with a leading '_' (reserved: the party's sealed identity)", { ...presign, keyId: '_identity' }],
     [
       'a path on a sign command',
-      { ...presign, op: 'sign', presignatureId: 'ab'.repeat(32), digest: new Uint8Array(32) },
+      { ...presign, op: 'sign', presignatureId: 'ab'.repeat(32), payload: new Uint8Array(32) },
     ],
   ])('refuses %s', (_name, c) => {
     expect(errorCode(() => encodeStartCommand(c as StartCommand))).toBe('ERR_DAEMON_COMMAND_INVALID');

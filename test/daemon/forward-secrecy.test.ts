@@ -198,7 +198,7 @@ describe('a session key a member did not sign is refused', () => {
       threshold: 2,
       path: [],
       presignatureId: '',
-      digest: new Uint8Array(0),
+      payload: new Uint8Array(0),
       roundTimeoutMs: 2000,
     });
     await publish('start', start);

@@ -99,7 +99,7 @@ async function publishStart(o: { op: 'presign' | 'keygen'; members: number[]; ts
     threshold: o.op === 'keygen' ? 2 : 0,
     path: [],
     presignatureId: '',
-    digest: new Uint8Array(0),
+    payload: new Uint8Array(0),
     roundTimeoutMs: 30_000,
   });
   const bytes = sealCoordinatorMessage(ids.coordinatorSecret, {

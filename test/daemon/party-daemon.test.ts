@@ -2,22 +2,34 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { Transaction as BtcTransaction, Psbt } from 'bitcoinjs-lib';
+import * as ecc from 'tiny-secp256k1';
+import { type Hex, recoverTransactionAddress } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { btcNetwork } from '../../src/chains/btc-network.js';
+import { xpub } from '../../src/chains/index.js';
+import { demoErc20Transfer, demoPsbt } from '../../src/cli/demo-payloads.js';
 import {
+  decodeSessionResult,
   decodeStartCommand,
   encodeSessionResult,
   encodeStartCommand,
   newSid,
+  openPartyMessage,
+  type SessionResult,
+  type StartCommand,
   sealControlFrame,
   sealCoordinatorMessage,
 } from '../../src/daemon/control.js';
-import { CURVE_ORDER } from '../../src/primitives/curve.js';
+import { CURVE_ORDER, decodePoint } from '../../src/primitives/curve.js';
 import { derivePath } from '../../src/protocol/hd.js';
 import type { PresignaturePublic } from '../../src/protocol/sign.js';
 import { decodePartialSignature, encodePartialSignature } from '../../src/protocol/sign.js';
 import { decodeFrame } from '../../src/transport/frame.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { parseSubject, sessionToken } from '../../src/transport/subjects.js';
+import { bip32 } from '../chains/helpers.js';
 import { rejection } from '../helpers/failure.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
 import { clusterIdentities, startCluster } from './cluster.js';
@@ -132,7 +144,7 @@ describe('party daemon over the in-memory transport', () => {
       threshold: 2,
       path: [],
       presignatureId: '',
-      digest: new Uint8Array(0),
+      payload: new Uint8Array(0),
       roundTimeoutMs: 1000,
     });
     const subject = `mpc.${sessionToken(sid)}.control.coord`;
@@ -372,5 +384,169 @@ describe('party daemon over the in-memory transport', () => {
     );
     expect(err.code).toBe('ERR_DAEMON_SESSION_TIMEOUT');
     expect(err.blame.map((b) => b.party)).toEqual([2]);
+  });
+});
+
+describe('chain payloads through the party daemons (issue #12)', () => {
+  const signers = [0, 1]; // party 2 was drained by the timeout test above
+
+  /** Sends a sign command straight from the coordinator key (bypassing the coordinator's own checks). */
+  async function rawSign(c: Pick<StartCommand, 'presignatureId' | 'payload' | 'kind' | 'digestIndex' | 'network'>) {
+    const sid = newSid();
+    const token = sessionToken(sid);
+    const answers = new Map<number, SessionResult | 'partial'>();
+    const unsubscribe = await hub.bus().subscribe(`mpc.${token}.control.*`, (_subject, bytes) => {
+      try {
+        const m = openPartyMessage(bytes, ids.roster);
+        answers.set(m.from, m.round === 'partial' ? 'partial' : decodeSessionResult(m.payload));
+      } catch {
+        // the coordinator's own frame
+      }
+    });
+    const cmd = encodeStartCommand({
+      op: 'sign',
+      keyId: 'treasury',
+      members: signers,
+      threshold: 0,
+      path: [],
+      roundTimeoutMs: 10_000,
+      ...c,
+    });
+    await hub
+      .bus()
+      .publish(
+        `mpc.${token}.control.coord`,
+        sealCoordinatorMessage(ids.coordinatorSecret, { sid, round: 'start', seq: 1, payload: cmd }),
+      );
+    for (let i = 0; i < 200 && answers.size < signers.length; i++) await new Promise((r) => setTimeout(r, 25));
+    unsubscribe();
+    return signers.map((m) => answers.get(m));
+  }
+
+  it('keyinfo: every party reports the same root key; its xpub derives the presignature keys', async () => {
+    const key = await cluster.coordinator.keyInfo({ keyId: 'treasury', parties: signers });
+    expect(key.publicKey.equals(publicKey)).toBe(true);
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers, path: [5, 2 ** 31 - 1] });
+    const child = bip32
+      .fromBase58(xpub(key))
+      .derive(5)
+      .derive(2 ** 31 - 1);
+    expect(Buffer.from(child.publicKey).equals(Buffer.from(pre.publicKey.toBytes(true)))).toBe(true);
+  });
+
+  it('signs an EIP-1559 ERC-20 transfer: the raw tx recovers (viem) to the xpub-derived address', async () => {
+    const path = [0, 9];
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers, path });
+    const payload = demoErc20Transfer(3);
+    const out = await cluster.coordinator.signPayload({
+      keyId: 'treasury',
+      kind: 'eth.transaction',
+      payload,
+      presignatures: [pre],
+    });
+    expect(out.decoded.fields.erc20).toMatchObject({ method: 'transfer', amount: '250000000' });
+    const key = await cluster.coordinator.keyInfo({ keyId: 'treasury', parties: signers });
+    const child = path.reduce((n, i) => n.derive(i), bip32.fromBase58(xpub(key)));
+    const expected = publicKeyToAddress(
+      `0x${Buffer.from(decodePoint(child.publicKey).toBytes(false)).toString('hex')}`,
+    );
+    const from = await recoverTransactionAddress({ serializedTransaction: out.artifact.hex as Hex as never });
+    expect(from).toBe(expected);
+    for (const s of signers) expect(cluster.parties[s]?.ledger.isConsumed(pre.id)).toBe(true);
+  });
+
+  it('signs a 2-input PSBT with one presignature per input path; signatures and witness keys check out', async () => {
+    const key = await cluster.coordinator.keyInfo({ keyId: 'treasury', parties: signers });
+    const paths = [
+      [0, 1],
+      [1, 4],
+    ];
+    const payload = demoPsbt(
+      key,
+      paths.map((path, i) => ({ path, value: 60_000n + BigInt(i) * 50_000n })),
+      [1, 5],
+    );
+    const presignatures = [];
+    for (const path of paths)
+      presignatures.push(await cluster.coordinator.presign({ keyId: 'treasury', signers, path }));
+    // presignatures in the wrong order: each is bound to the other input's path, refused before any signing
+    const swapped = await rejection(
+      cluster.coordinator.signPayload({
+        keyId: 'treasury',
+        kind: 'btc.psbt',
+        payload,
+        network: 'regtest',
+        presignatures: [...presignatures].reverse(),
+      }),
+    );
+    expect(swapped.code).toBe('ERR_CHAIN_PATH_MISMATCH');
+    const out = await cluster.coordinator.signPayload({
+      keyId: 'treasury',
+      kind: 'btc.psbt',
+      payload,
+      network: 'regtest',
+      presignatures,
+    });
+    expect(out.decoded.fields).toMatchObject({ fee: '1000', network: 'regtest' });
+    const tx = BtcTransaction.fromHex(out.artifact.hex);
+    const node = bip32.fromBase58(xpub(key, 'regtest'), btcNetwork('regtest') as never);
+    paths.forEach((path, i) => {
+      const witness = tx.ins[i]?.witness as Uint8Array[];
+      expect(
+        Buffer.from(witness[1] as Uint8Array).equals(Buffer.from(path.reduce((n, j) => n.derive(j), node).publicKey)),
+      ).toBe(true);
+    });
+    // the same signatures, as partial signatures in the PSBT, validate with tiny-secp256k1
+    const check = Psbt.fromBuffer(payload, { network: btcNetwork('regtest') });
+    paths.forEach((_, i) => {
+      const witness = tx.ins[i]?.witness as Uint8Array[];
+      check.updateInput(i, { partialSig: [{ pubkey: witness[1] as Uint8Array, signature: witness[0] as Uint8Array }] });
+    });
+    expect(check.validateSignaturesOfAllInputs((pk, h, sig) => ecc.verify(h, pk, sig))).toBe(true);
+  });
+
+  it('a malformed payload or a presignature for another input path is refused before the presignature is consumed', async () => {
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers, path: [0, 2] });
+    const good = demoErc20Transfer(4);
+    const cases: Array<[string, Parameters<typeof rawSign>[0], string]> = [
+      [
+        'truncated RLP',
+        { presignatureId: pre.id, kind: 'eth.transaction', payload: good.subarray(0, -1) },
+        'ERR_CHAIN_PAYLOAD_MALFORMED',
+      ],
+      [
+        'trailing bytes',
+        { presignatureId: pre.id, kind: 'eth.transaction', payload: Uint8Array.of(...good, 0) },
+        'ERR_CHAIN_PAYLOAD_MALFORMED',
+      ],
+      [
+        'a digest index past the payload',
+        { presignatureId: pre.id, kind: 'eth.transaction', payload: good, digestIndex: 1 },
+        'ERR_CHAIN_DIGEST_INDEX',
+      ],
+    ];
+    const key = await cluster.coordinator.keyInfo({ keyId: 'treasury', parties: signers });
+    const psbt = demoPsbt(key, [{ path: [0, 3], value: 200_000n }], [1, 5]);
+    cases.push([
+      'a PSBT input at another path',
+      { presignatureId: pre.id, kind: 'btc.psbt', payload: psbt, network: 'regtest' },
+      'ERR_CHAIN_PATH_MISMATCH',
+    ]);
+    for (const [name, cmd, code] of cases) {
+      const answers = await rawSign(cmd);
+      for (const a of answers) {
+        expect(a, name).not.toBe('partial');
+        expect((a as SessionResult | undefined)?.code, name).toBe(code);
+      }
+      for (const s of signers) expect(cluster.parties[s]?.ledger.isConsumed(pre.id), name).toBe(false);
+    }
+    // still usable for a well-formed payload
+    const out = await cluster.coordinator.signPayload({
+      keyId: 'treasury',
+      kind: 'eth.transaction',
+      payload: good,
+      presignatures: [pre],
+    });
+    expect(out.artifact.hex).toMatch(/^0x02/);
   });
 });
