@@ -1,5 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import {
+  addressAt,
+  BTC_NETWORKS,
+  type BtcNetwork,
+  type ChainKey,
+  isPayloadKind,
+  PAYLOAD_KINDS,
+  xpub,
+} from '../chains/index.js';
+import type { Coordinator } from '../daemon/coordinator.js';
 import { connectCoordinator } from '../daemon/coordinator-client.js';
 import { isMpcError } from '../errors/index.js';
 import { decodePoint, encodePoint } from '../primitives/curve.js';
@@ -10,9 +20,18 @@ const USAGE = `usage: mpc-custody coord --config coordinator.json <command>
   aux     --key ID --parties N                   aux info (Paillier moduli) for a generated key
   presign --key ID --signers I,J[,…] [--path A/B/…]
                                                  one presignature; prints its public part (JSON)
+  sign    --key ID --presignature FILE[,FILE…] --kind KIND --payload FILE|HEX [--network NET]
+                                                 signs a chain payload (${PAYLOAD_KINDS.join(', ')});
+                                                 one presignature per digest (a PSBT: one per input,
+                                                 made for that input's path); prints the signed artifact
   sign    --key ID --presignature FILE --digest HEX
-                                                 signs a 32-byte digest; prints r, s, v, DER (JSON)
-Output is one JSON line on stdout; errors name their code on stderr (exit 1).`;
+                                                 signs a bare 32-byte digest (kind raw.digest)
+  xpub    --key ID [--network NET] [--parties I,J,…]
+                                                 the key's BIP32 extended public key
+  address --key ID --path A/B/… --chain ethereum|bitcoin [--network NET]
+                                                 the key's address at a non-hardened path
+NET is mainnet (default), testnet or regtest. Output is one JSON line on stdout; errors name their
+code on stderr (exit 1).`;
 
 function flag(args: readonly string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -52,6 +71,31 @@ export function presignatureFromJson(o: Record<string, unknown>): PresignaturePu
   };
 }
 
+/** A payload given as hex on the command line, or a file holding hex or raw bytes (PSBT, JSON). */
+async function readPayload(arg: string): Promise<Uint8Array> {
+  const asHex = (t: string) => {
+    const h = t.trim().replace(/^0x/, '');
+    return /^([0-9a-fA-F]{2})+$/.test(h) ? hexToBytes(h.toLowerCase()) : undefined;
+  };
+  const inline = asHex(arg);
+  if (inline !== undefined) return inline;
+  const raw = new Uint8Array(await readFile(arg));
+  return asHex(new TextDecoder().decode(raw)) ?? raw;
+}
+
+function network(args: readonly string[]): BtcNetwork | undefined {
+  const n = flag(args, '--network') ?? 'mainnet';
+  return (BTC_NETWORKS as readonly string[]).includes(n) ? (n as BtcNetwork) : undefined;
+}
+
+/** The key's root public key and chain code as the named parties (default: all) report them. */
+async function keyOf(c: Coordinator, keyId: string, args: readonly string[], rosterSize: number): Promise<ChainKey> {
+  const text = flag(args, '--parties');
+  const parties = text === undefined ? [...Array(rosterSize).keys()] : text.split(',').map(int);
+  if (parties.some((p) => p === undefined)) throw new Error('--parties must be a list of party ids');
+  return c.keyInfo({ keyId, parties: parties as number[] });
+}
+
 /**
  * `mpc-custody coord`: drives a party set by hand through the session coordinator (the
  * orchestrator's REST API, policy and approvals come later; this is the operator's and the
@@ -79,7 +123,43 @@ export async function coordCommand(
         const parties = int(flag(args, '--parties'));
         if (threshold === undefined || parties === undefined) break;
         const Y = await c.keygen({ keyId, threshold, parties });
-        out(JSON.stringify({ keyId, publicKey: bytesToHex(encodePoint(Y)) }));
+        const key = await c.keyInfo({ keyId, parties: [...Array(parties).keys()] });
+        out(
+          JSON.stringify({
+            keyId,
+            publicKey: bytesToHex(encodePoint(Y)),
+            xpub: xpub(key, 'mainnet'),
+            tpub: xpub(key, 'testnet'),
+          }),
+        );
+        return 0;
+      }
+      case 'xpub': {
+        const net = network(args);
+        if (net === undefined) break;
+        const key = await keyOf(c, keyId, args, coord.roster.parties.length);
+        out(
+          JSON.stringify({
+            keyId,
+            network: net,
+            xpub: xpub(key, net),
+            publicKey: bytesToHex(encodePoint(key.publicKey)),
+          }),
+        );
+        return 0;
+      }
+      case 'address': {
+        const net = network(args);
+        const chain = flag(args, '--chain');
+        const pathText = flag(args, '--path') ?? '';
+        const path = pathText === '' ? [] : pathText.split('/').map(int);
+        if (net === undefined || (chain !== 'ethereum' && chain !== 'bitcoin') || path.some((p) => p === undefined))
+          break;
+        const key = await keyOf(c, keyId, args, coord.roster.parties.length);
+        const address = addressAt(key, path as number[], chain, net);
+        out(
+          JSON.stringify({ keyId, chain, ...(chain === 'bitcoin' ? { network: net } : {}), path: pathText, address }),
+        );
         return 0;
       }
       case 'aux': {
@@ -99,6 +179,20 @@ export async function coordCommand(
         return 0;
       }
       case 'sign': {
+        const kind = flag(args, '--kind');
+        const payloadArg = flag(args, '--payload');
+        if (kind !== undefined || payloadArg !== undefined) {
+          const files = (flag(args, '--presignature') ?? '').split(',').filter((f) => f !== '');
+          const net = network(args);
+          if (!isPayloadKind(kind) || payloadArg === undefined || files.length === 0 || net === undefined) break;
+          const presignatures = await Promise.all(
+            files.map(async (f) => presignatureFromJson(JSON.parse(await readFile(f, 'utf8')))),
+          );
+          const payload = await readPayload(payloadArg);
+          const r = await c.signPayload({ keyId, kind, payload, presignatures, network: net });
+          out(JSON.stringify({ kind, signed: r.artifact.hex, ...r.artifact.fields, decoded: r.decoded.fields }));
+          return 0;
+        }
         const file = flag(args, '--presignature');
         const digestHex = flag(args, '--digest');
         if (file === undefined || digestHex === undefined || !/^[0-9a-f]{64}$/.test(digestHex)) break;

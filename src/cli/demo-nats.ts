@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { Transaction } from 'ethers';
+import { addressAt, xpub } from '../chains/index.js';
 import { connectCoordinator } from '../daemon/coordinator-client.js';
 import { addCachedPrimes } from '../daemon/main.js';
 import { runNatsServer } from '../daemon/nats-server-process.js';
@@ -10,6 +11,7 @@ import { freePort, type SpawnedParty, spawnParty } from '../daemon/spawn-party.j
 import type { BackendName } from '../math/raw.js';
 import { encodePoint } from '../primitives/curve.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
+import { demoErc20Transfer, demoPsbt } from './demo-payloads.js';
 
 type Step = <T>(label: string, fn: () => T | Promise<T>) => Promise<T>;
 
@@ -67,29 +69,57 @@ export async function demoOverNats(o: {
       const pre = presigs[0] as PresignaturePublic;
       const childPk = pre.publicKey.toBytes(false);
       out(`  derived account ${address(childPk)}`);
-      const tx = new TextEncoder().encode(
-        `{"chainId":1,"nonce":7,"to":"0x52908400098527886E0F7030069857D2E4169EE7","value":"1500000000000000000"}`,
+      const key = await c.keyInfo({ keyId: 'demo', parties: [0, 1, 2] });
+      out(`  xpub ${xpub(key)}`);
+      const transfer = demoErc20Transfer(7);
+      const eth = await step(
+        'sign a real EIP-1559 ERC-20 transfer: each party decodes it and computes the digest',
+        () => c.signPayload({ keyId: 'demo', kind: 'eth.transaction', payload: transfer, presignatures: [pre] }),
       );
-      const digest = keccak_256(tx);
-      const sig = await step('sign the transaction hash (one message each way) and verify', () =>
-        c.sign({ keyId: 'demo', presignature: pre, digest }),
-      );
-      const ok = secp256k1.verify(sig.compact, digest, encodePoint(pre.publicKey), { prehash: false, lowS: true });
-      const recovered = new secp256k1.Signature(sig.r, sig.s, sig.recovery).recoverPublicKey(digest).toBytes(false);
-      out(`  tx hash ${bytesToHex(digest)}`);
-      out(`  signature r=${sig.r.toString(16)} s=${sig.s.toString(16)} v=${27 + sig.recovery}`);
-      out(`  @noble/curves verify: ${ok ? 'valid' : 'INVALID'}; recovered signer ${address(recovered)}`);
+      const sig = eth.signatures[0] as (typeof eth.signatures)[0];
+      const sender = Transaction.from(eth.artifact.hex).from;
+      const expected = addressAt(key, [0, 0], 'ethereum');
+      out(`  decoded: ${JSON.stringify(eth.decoded.fields.erc20)} on chain ${eth.decoded.fields.chainId}`);
+      out(`  signed raw transaction ${eth.artifact.hex}`);
+      out(`  sender ${sender} (${sender === expected ? 'the key’s address at m/0/0' : 'WRONG'})`);
       const t0 = performance.now();
-      const sig2 = await c.sign({ keyId: 'demo', presignature: presigs[1] as PresignaturePublic, digest });
-      out(`  a second signature from the pool took ${(performance.now() - t0).toFixed(1)} ms end to end`);
+      const eth2 = await c.signPayload({
+        keyId: 'demo',
+        kind: 'eth.transaction',
+        payload: demoErc20Transfer(8),
+        presignatures: [presigs[1] as PresignaturePublic],
+      });
+      out(`  a second transfer from the pool took ${(performance.now() - t0).toFixed(1)} ms end to end`);
       try {
-        await c.sign({ keyId: 'demo', presignature: pre, digest });
+        await c.signPayload({ keyId: 'demo', kind: 'eth.transaction', payload: transfer, presignatures: [pre] });
         out('  ✗ a presignature was used twice: this must never happen');
         return 1;
       } catch (e) {
         out(`  reusing a presignature is refused by the parties: ${(e as Error).message}`);
       }
-      return ok && sig2.r !== sig.r && address(recovered) === address(childPk) ? 0 : 1;
+      const inputs = [
+        { path: [0, 1], value: 150_000n },
+        { path: [1, 3], value: 80_000n },
+      ];
+      const psbt = demoPsbt(key, inputs, [1, 9], 'regtest');
+      const psbtPresigs = await step('presign once per PSBT input, each bound to its input’s path', async () => {
+        const r: PresignaturePublic[] = [];
+        for (const x of inputs) r.push(await c.presign({ keyId: 'demo', signers: [0, 1], path: x.path }));
+        return r;
+      });
+      const btc = await step('sign a 2-input regtest PSBT (BIP143 per input) and finalize it', () =>
+        c.signPayload({
+          keyId: 'demo',
+          kind: 'btc.psbt',
+          payload: psbt,
+          network: 'regtest',
+          presignatures: psbtPresigs,
+        }),
+      );
+      out(`  PSBT fee ${btc.decoded.fields.fee} sat; outputs ${JSON.stringify(btc.decoded.fields.outputs)}`);
+      out(`  finalized transaction ${btc.artifact.hex} (txid ${btc.artifact.fields.txid})`);
+      const ok = sender === expected && eth2.artifact.hex !== eth.artifact.hex && sig.r > 0n;
+      return ok ? 0 : 1;
     } finally {
       await coord.close();
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { assemblePayload, decodePayload, xpub } from '../chains/index.js';
 import { findNatsServer } from '../daemon/nats-server-process.js';
 import { MathPool } from '../math/pool.js';
 import { systemRng } from '../math/random.js';
@@ -19,6 +20,7 @@ import { FilePrimeStore, primeCachePath } from '../storage/prime-cache-file.js';
 import { SoftwareSealer } from '../storage/software-sealer.js';
 import { SECURITY } from '../zk/params.js';
 import { demoOverNats } from './demo-nats.js';
+import { demoErc20Transfer, demoPsbt } from './demo-payloads.js';
 
 /**
  * `npm run demo` on embedded defaults: three custodian parties, a 2-of-3 key, fresh 3072-bit
@@ -117,19 +119,22 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
     const childPk = child.toBytes(false);
     out(`  derived account ${address(childPk)}`);
 
-    const tx = new TextEncoder().encode(
-      `{"chainId":1,"nonce":7,"to":"0x52908400098527886E0F7030069857D2E4169EE7","value":"1500000000000000000"}`,
-    );
-    const digest = keccak_256(tx);
+    // a real EIP-1559 ERC-20 transfer: every party decodes it and computes the digest itself
+    const key = { publicKey: Y, chainCode: shares[0]?.core.chainCode as Uint8Array };
+    out(`  xpub ${xpub(key)}`);
+    const txBytes = demoErc20Transfer(7);
+    const decoded = decodePayload('eth.transaction', txBytes);
+    out(`  decoded: ${JSON.stringify(decoded.fields.erc20)} on chain ${decoded.fields.chainId}`);
+    const digest = (decoded.digests[0] as { digest: Uint8Array }).digest;
     const ledgers = [new MemoryPresignatureLedger(), new MemoryPresignatureLedger()];
-    const sig = await step('sign the transaction hash (one online round) and verify', () =>
+    const sig = await step('sign the EIP-1559 transfer (one online round) and assemble the raw transaction', () =>
       signDigest(presigs[0] as never, digest, ledgers),
     );
+    const raw = assemblePayload('eth.transaction', txBytes, [{ signature: sig, publicKey: child }]);
     const ok = secp256k1.verify(sig.compact, digest, encodePoint(child), { prehash: false, lowS: true });
     const recovered = new secp256k1.Signature(sig.r, sig.s, sig.recovery).recoverPublicKey(digest).toBytes(false);
-    out(`  tx hash ${bytesToHex(digest)}`);
-    out(`  signature r=${sig.r.toString(16)} s=${sig.s.toString(16)} v=${27 + sig.recovery}`);
-    out(`  @noble/curves verify: ${ok ? 'valid' : 'INVALID'}; recovered signer ${address(recovered)}`);
+    out(`  signed raw transaction ${raw.hex}`);
+    out(`  @noble/curves verify: ${ok ? 'valid' : 'INVALID'}; recovered sender ${address(recovered)}`);
     try {
       signDigest(presigs[0] as never, digest, ledgers);
       out('  ✗ a presignature was used twice: this must never happen');
@@ -137,6 +142,23 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
     } catch (e) {
       out(`  reusing the presignature is refused: ${(e as { code?: string }).code}`);
     }
+    // a regtest PSBT spending P2WPKH outputs at two paths: one presignature per input, bound to its path
+    const inputs = [
+      { path: [0, 1], value: 150_000n },
+      { path: [1, 3], value: 80_000n },
+    ];
+    const psbt = demoPsbt(key, inputs, [1, 9], 'regtest');
+    const btc = decodePayload('btc.psbt', psbt, { key, network: 'regtest' });
+    const btcSigs = await step('presign per PSBT input path and sign both inputs (BIP143)', () =>
+      btc.digests.map((d, k) => {
+        const pre = runPresign(shares, [0, 1], d.path as number[], { ...opts, sid: `${opts.sid}/psbt-${k}` });
+        const l = [new MemoryPresignatureLedger(), new MemoryPresignatureLedger()];
+        return { signature: signDigest(pre, d.digest, l), publicKey: (pre[0] as (typeof pre)[0]).publicKey };
+      }),
+    );
+    const finalTx = assemblePayload('btc.psbt', psbt, btcSigs, { key, network: 'regtest' });
+    out(`  PSBT fee ${btc.fields.fee} sat; outputs ${JSON.stringify(btc.fields.outputs)}`);
+    out(`  finalized transaction ${finalTx.hex} (txid ${finalTx.fields.txid})`);
     summary();
     return ok && address(recovered) === address(childPk) ? 0 : 1;
   } finally {
