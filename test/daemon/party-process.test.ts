@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { parseTransaction, recoverTransactionAddress, serializeTransaction } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
 import { addCachedPrimes } from '../../src/daemon/main.js';
@@ -11,9 +13,10 @@ import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
 import type { MpcError } from '../../src/errors/index.js';
-import type { Point } from '../../src/primitives/curve.js';
+import { decodePoint, type Point } from '../../src/primitives/curve.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
 import { connectNats, loadPartyNatsConfig } from '../../src/transport/nats.js';
+import { bip32 } from '../chains/helpers.js';
 import { rejection } from '../helpers/failure.js';
 import { testPrimes } from '../helpers/primes.js';
 import { required } from '../helpers/requirements.js';
@@ -170,6 +173,61 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     }
     expect(failed.status).toBe(1);
     expect(String(failed.stderr)).toContain('ERR_PRESIGNATURE_USED');
+  });
+
+  it('`coord sign` of an EIP-1559 transaction returns a signed raw tx whose sender is the derived address (viem)', async () => {
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [CLI, 'coord', '--config', setup.coordinatorConfig, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const { xpub } = JSON.parse(cli('xpub', '--key', 'hot-wallet'));
+    const { address } = JSON.parse(cli('address', '--key', 'hot-wallet', '--path', '0/6', '--chain', 'ethereum'));
+    // the wallet's view: the address an independent BIP32 library derives from the printed xpub
+    const child = bip32.fromBase58(xpub).derive(0).derive(6);
+    const walletAddress = publicKeyToAddress(
+      `0x${Buffer.from(decodePoint(child.publicKey).toBytes(false)).toString('hex')}`,
+    );
+    expect(address).toBe(walletAddress);
+    const pre = cli('presign', '--key', 'hot-wallet', '--signers', '0,1', '--path', '0/6');
+    const file = join(dir, 'presignature-eth.json');
+    writeFileSync(file, pre);
+    const unsigned = serializeTransaction({
+      type: 'eip1559',
+      chainId: 1,
+      nonce: 12,
+      to: '0x52908400098527886E0F7030069857D2E4169EE7',
+      value: 15n * 10n ** 17n,
+      gas: 21_000n,
+      maxFeePerGas: 40_000_000_000n,
+      maxPriorityFeePerGas: 2_000_000_000n,
+    });
+    const out = JSON.parse(
+      cli('sign', '--key', 'hot-wallet', '--presignature', file, '--kind', 'eth.transaction', '--payload', unsigned),
+    );
+    expect(out.decoded).toMatchObject({ chainId: '1', nonce: 12, value: '1500000000000000000' });
+    const parsed = parseTransaction(out.signed);
+    expect(parsed).toMatchObject({ type: 'eip1559', chainId: 1, nonce: 12 });
+    expect(await recoverTransactionAddress({ serializedTransaction: out.signed })).toBe(walletAddress);
+    // truncated bytes: refused by the coordinator and, had it sent them, by every party (typed code)
+    let failed: { status?: number; stderr?: string } = {};
+    try {
+      cli(
+        'sign',
+        '--key',
+        'hot-wallet',
+        '--presignature',
+        file,
+        '--kind',
+        'eth.transaction',
+        '--payload',
+        unsigned.slice(0, -2),
+      );
+    } catch (e) {
+      failed = e as { status?: number; stderr?: string };
+    }
+    expect(failed.status).toBe(1);
+    expect(String(failed.stderr)).toContain('ERR_CHAIN_PAYLOAD_MALFORMED');
   });
 
   it('refuses a party publishing as another party (server permissions)', async () => {
