@@ -5,6 +5,7 @@ import { coordCommand } from './coord-command.js';
 import { demoCommand } from './demo.js';
 import { hsmInitCommand } from './hsm-command.js';
 import { identitySealCommand } from './identity-command.js';
+import { keyRepairCommand } from './key-repair-command.js';
 import { partyCommand } from './party-command.js';
 import { primesCommand } from './primes-command.js';
 import { setupCommand } from './setup-command.js';
@@ -23,6 +24,9 @@ const USAGE = `usage: mpc-custody <command>
   hsm-init --token LABEL --party N [--init-token] [--module PATH] [--key-label L]
                             create (or check) a party's non-extractable AES-256 sealing key in a
                             PKCS#11 token; PINs come from MPC_HSM_PIN / MPC_HSM_SO_PIN
+  key-repair --config FILE --key ID [--delete]
+                            what a stopped party holds for a key; --delete removes an unfinished
+                            key (keygen output, no completed aux info, no presignatures)
   backup create|verify …    a party's key share split k-of-m among recovery custodians (X25519)
   recovery restore …        rebuild a party's share from k custodians' pieces into its store
   audit verify|export …     check the signed audit log (JSONL export or JetStream) / export it`;
@@ -47,6 +51,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return hsmInitCommand(rest, out);
     case 'audit':
       return auditCommand(rest, out);
+    case 'key-repair':
+      return keyRepairCommand(rest, out);
     case 'backup':
     case 'recovery':
       return backupCommand(command, rest, out);

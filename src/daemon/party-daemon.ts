@@ -740,7 +740,11 @@ export class PartyDaemon {
   }> {
     const { ledger, store } = this.#o;
     if (cmd.op === 'keygen') {
-      if (ledger.getKey(cmd.keyId) !== undefined || (await this.#hasCore(cmd.keyId))) {
+      if (
+        ledger.getKey(cmd.keyId) !== undefined ||
+        (await this.#hasCore(cmd.keyId)) ||
+        (await this.#fullShareVersion(cmd.keyId)) > 0
+      ) {
         throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a key with this id exists already');
       }
       return {
@@ -759,8 +763,18 @@ export class PartyDaemon {
       };
     }
     if (cmd.op === 'aux') {
-      if (ledger.getKey(cmd.keyId) !== undefined) throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'aux info exists');
-      const core = await this.#loadCore(cmd.keyId);
+      // Resumable (issue 17 item 7): aux info may run again for a key that never presigned, so a
+      // crash between sealing the full share and recording it in the ledger (here or at another
+      // member) does not block the key forever. The core share comes from the keygen output or,
+      // once an aux run completed here, from the full share; the new share gets the next version.
+      const meta = ledger.getKey(cmd.keyId);
+      if (meta !== undefined && ledger.hasPresignatures(cmd.keyId)) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'aux info exists and the key has presigned');
+      }
+      const core =
+        meta !== undefined && !(await this.#hasCore(cmd.keyId))
+          ? (await this.#loadShare(cmd.keyId)).core
+          : await this.#loadCore(cmd.keyId);
       if (core.n !== cmd.members.length) throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'members differ from keygen');
       let primes: bigint[];
       try {
@@ -773,13 +787,16 @@ export class PartyDaemon {
         input: { p: primes[0], q: primes[1] },
         persist: async (out) => {
           const share = validateKeyShare(this.#o.math, { core, aux: out as AuxInfo });
-          await putKeyShare(store, { partyId: this.self, keyId: cmd.keyId }, 1, share);
+          // the next version, read now: an earlier run for this key may have finished meanwhile
+          const current = ledger.getKey(cmd.keyId)?.shareVersion ?? 0;
+          const version = Math.max(await this.#fullShareVersion(cmd.keyId), current) + 1;
+          await putKeyShare(store, { partyId: this.self, keyId: cmd.keyId }, version, share);
           ledger.putKey({
             keyId: cmd.keyId,
             publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
             threshold: core.t,
             parties: core.n,
-            shareVersion: 1,
+            shareVersion: version,
           });
           await store.deleteShare(this.#coreId(cmd.keyId));
           this.#shares.set(cmd.keyId, share);
@@ -819,6 +836,12 @@ export class PartyDaemon {
 
   #coreId(keyId: string) {
     return { partyId: this.self, keyId: `${keyId}.core` };
+  }
+
+  /** The version of the sealed full share of `keyId` (0 when there is none); headers only. */
+  async #fullShareVersion(keyId: string): Promise<number> {
+    const s = (await this.#o.store.listShares()).find((x) => x.partyId === this.self && x.keyId === keyId);
+    return s?.version ?? 0;
   }
 
   async #hasCore(keyId: string): Promise<boolean> {

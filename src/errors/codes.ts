@@ -96,6 +96,7 @@ export const ERROR_CODES = {
   ERR_HSM_OPERATION_FAILED: 'io',
   // storage hardening (issue 17: rollback-proof presignatures, sealed primes, store faults)
   ERR_PRESIGNATURE_BURNT: 'policy',
+  ERR_KEY_REPAIR_REFUSED: 'policy',
   // chain payloads (src/chains): every refusal before a digest is computed or a signature assembled
   ERR_CHAIN_KIND_UNKNOWN: 'invalid_args',
   ERR_CHAIN_PAYLOAD_TOO_LARGE: 'invalid_args',

@@ -413,6 +413,15 @@ export class PartyLedger implements PresignatureLedger {
     });
   }
 
+  /** True when any presignature (available, consumed or burnt) was ever stored for `keyId`. */
+  hasPresignatures(keyId: string): boolean {
+    assertId(keyId, 'key id');
+    const row = this.#run('hasPresignatures', () =>
+      this.#db.prepare('SELECT 1 AS one FROM presignatures WHERE key_id = ? LIMIT 1').get(keyId),
+    );
+    return row !== undefined;
+  }
+
   /** The key id a presignature was stored under (available or consumed); undefined when unknown. */
   keyOfPresignature(id: string): string | undefined {
     assertId(id, 'presignature id');
