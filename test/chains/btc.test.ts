@@ -256,3 +256,26 @@ function derToCompact(der: Uint8Array): Uint8Array {
   };
   return Uint8Array.from([...pad(r), ...pad(s)]);
 }
+
+describe('btc.psbt decoded fields', () => {
+  it('shows each input by its txid in display order', () => {
+    const network = btcNetwork('mainnet');
+    const node = bip32.fromBase58(xpub(key));
+    const child = node.derive(0).derive(1);
+    const txid = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
+    const psbt = new Psbt({ network });
+    psbt.addInput({
+      hash: txid,
+      index: 3,
+      witnessUtxo: {
+        script: payments.p2wpkh({ pubkey: child.publicKey, network }).output as Uint8Array,
+        value: 5_000n,
+      },
+      bip32Derivation: [{ masterFingerprint: node.fingerprint, pubkey: child.publicKey, path: 'm/0/1' }],
+    });
+    psbt.addOutput({ address: EXTERNAL, value: 4_000n });
+    const fields = decodePayload('btc.psbt', psbt.toBuffer(), { key }).fields;
+    expect(fields.inputs).toEqual([expect.objectContaining({ txid, vout: 3, path: '0/1' })]);
+    expect(fields.fee).toBe('1000');
+  });
+});
