@@ -59,7 +59,7 @@ export async function demoOverNats(o: {
       );
       // Ethereum's m/44'/60'/… needs hardened steps; threshold keys derive non-hardened only: m/0/0.
       const presigs: PresignaturePublic[] = await step(
-        'presign ×3 (parties 0 and 1, path m/0/0): Πenc, Πaff-g, Πlog*',
+        'presign ×3 (parties 0 and 1, path m/0/0): Πenc-elg, Πaff-g, Πelog',
         async () => {
           const r: PresignaturePublic[] = [];
           for (let k = 0; k < 3; k++) r.push(await c.presign({ keyId: 'demo', signers: [0, 1], path: [0, 0] }));

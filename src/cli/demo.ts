@@ -111,7 +111,7 @@ export async function demoCommand(out: (line: string) => void): Promise<number> 
 
     // Ethereum account m/44/60/0/0/0 needs hardened steps; threshold keys derive non-hardened only, so use m/0/0.
     const path = [0, 0];
-    const presigs = await step('presign ×3 (parties 1 and 2, path m/0/0): Πenc, Πaff-g, Πlog*', () =>
+    const presigs = await step('presign ×3 (parties 1 and 2, path m/0/0): Πenc-elg, Πaff-g, Πelog', () =>
       [0, 1, 2].map((k) => runPresign(shares, [0, 1], path, { ...opts, sid: `${opts.sid}/${k}` })),
     );
     const child = presigs[0]?.[0]?.publicKey;
