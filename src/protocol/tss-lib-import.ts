@@ -119,32 +119,23 @@ export function parseTssLibSaveData(text: string | Uint8Array): TssLibShare {
 
 /**
  * The polynomial degree t: the smallest k − 1 such that the first k public shares interpolate to
- * ECDSAPub; then every (t+1)-subset must interpolate to it too (all shares on one polynomial).
+ * ECDSAPub. Then every other public share must lie on the same degree-t polynomial (its value at
+ * the party's share id, interpolated from the first k), which is what "every (t+1)-subset
+ * interpolates to ECDSAPub" means — in O(n·t) point operations rather than C(n, t+1) subsets, so a
+ * large file cannot stall the process.
  */
 function derivedThreshold(ks: readonly bigint[], bigXj: readonly Point[], Y: Point): number {
   let k = 1;
   while (k <= ks.length && !interpolatePoints(ks.slice(0, k), bigXj.slice(0, k)).equals(Y)) k++;
   if (k > ks.length) throw bad('ECDSAPub is not the interpolation of the public shares', 'ECDSAPub');
-  for (const subset of subsets(ks.length, k)) {
-    const at = subset.map((j) => ks[j] as bigint);
-    if (
-      !interpolatePoints(
-        at,
-        subset.map((j) => bigXj[j] as Point),
-      ).equals(Y)
-    ) {
-      throw bad(`public shares ${subset.join(',')} do not interpolate to ECDSAPub`, 'BigXj');
+  const basis = ks.slice(0, k);
+  const values = bigXj.slice(0, k);
+  for (let j = k; j < ks.length; j++) {
+    if (!interpolatePoints(basis, values, ks[j] as bigint).equals(bigXj[j] as Point)) {
+      throw bad(`public share ${j} is not on the polynomial of the others`, 'BigXj');
     }
   }
   return k - 1;
-}
-
-function* subsets(n: number, k: number, start = 0, prefix: number[] = []): Generator<number[]> {
-  if (prefix.length === k) {
-    yield prefix;
-    return;
-  }
-  for (let j = start; j <= n - (k - prefix.length); j++) yield* subsets(n, k, j + 1, [...prefix, j]);
 }
 
 /**

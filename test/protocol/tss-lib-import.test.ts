@@ -174,6 +174,29 @@ describe('tss-lib save data', () => {
     expect(tssLibPublicDataHash(other)).not.toBe(tssLibPublicDataHash(shares[0] as TssLibShare));
   });
 
+  it('checks a large key in bounded work: 40 parties, threshold 20 (C(40, 21) subsets would never end)', () => {
+    const q = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const coeffs = Array.from({ length: 21 }, (_, k) => BigInt(k + 1) * 0x9e3779b97f4a7c15n + 7n);
+    const f = (z: bigint) => coeffs.reduceRight((acc, c) => (acc * z + c) % q, 0n);
+    const ks = Array.from({ length: 40 }, (_, j) => BigInt(j) * 1_000_003n + 12_345n);
+    const pt = (p: Point) => {
+      const a = p.toAffine();
+      return { Curve: 'secp256k1', Coords: [a.x.toString(), a.y.toString()] };
+    };
+    const doc = {
+      Xi: f(ks[5] as bigint).toString(),
+      ShareID: (ks[5] as bigint).toString(),
+      Ks: ks.map(String),
+      BigXj: ks.map((k) => pt(mulBase(f(k)))),
+      ECDSAPub: pt(mulBase(coeffs[0] as bigint)),
+    };
+    const text = JSON.stringify(doc).replace(/"(\d+)"/g, '$1');
+    expect(parseTssLibSaveData(text).threshold).toBe(20);
+    // One share moved off the polynomial, past the first t + 1: named, not accepted.
+    const off = { ...doc, BigXj: doc.BigXj.map((p, j) => (j === 33 ? pt(mulBase(f(ks[j] as bigint) + 1n)) : p)) };
+    expect(refusal(JSON.stringify(off).replace(/"(\d+)"/g, '$1'))).toBe('ERR_IMPORT_INVALID:BigXj');
+  });
+
   it('refuses truncated, non-JSON, duplicate-key, __proto__ and oversize input', () => {
     expect(refusal((files[0] as string).slice(0, 5000))).toBe('ERR_IMPORT_INVALID:');
     expect(refusal('[]')).toBe('ERR_IMPORT_INVALID:');
