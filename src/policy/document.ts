@@ -11,6 +11,7 @@ import { MpcError } from '../errors/index.js';
 import { parseBaseUnits, parseUsd } from './amount.js';
 import { normalizeAddress, normalizeAsset } from './intent.js';
 import { type PolicyDocument, PolicyDocumentSchema, type Rule } from './schema.js';
+import { assertSchema } from './schema-check.js';
 
 /** Larger documents are refused before parsing. */
 export const MAX_POLICY_BYTES = 1 << 20;
@@ -85,11 +86,7 @@ export function parsePolicy(text: string | Uint8Array): Policy {
 
 /** Validates an already-parsed document. */
 export function compilePolicy(value: unknown): Policy {
-  if (!checkDocument.Check(value)) {
-    const first = checkDocument.Errors(value)[0];
-    const where = first?.instancePath === '' ? '(document)' : (first?.instancePath ?? '(document)');
-    throw invalid(first?.message ?? 'does not match the schema', where);
-  }
+  assertSchema(checkDocument, value, 'ERR_POLICY_DOCUMENT_INVALID', 'policy document');
   const doc = value as PolicyDocument;
   const ids = new Set<string>();
   const rules = doc.rules.map((rule, k) => {

@@ -8,6 +8,7 @@ import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
 import type { OperatorDirectory } from './approvals.js';
 import { algorithmsFor, importPublicJwk, PublicJwk, type VerifyKey } from './keys.js';
+import { assertSchema } from './schema-check.js';
 
 /** Roles (orchestrator RBAC); an operator can hold several. */
 export const ROLES = ['admin', 'initiator', 'approver', 'auditor', 'viewer'] as const;
@@ -54,13 +55,7 @@ export interface OperatorRegistry extends OperatorDirectory {
 }
 
 export async function parseRegistry(value: unknown): Promise<OperatorRegistry> {
-  if (!checkRegistry.Check(value)) {
-    const e = checkRegistry.Errors(value)[0];
-    throw new MpcError(
-      'ERR_POLICY_REGISTRY_INVALID',
-      `operator registry ${e?.instancePath || '(root)'}: ${e?.message ?? 'invalid'}`,
-    );
-  }
+  assertSchema(checkRegistry, value, 'ERR_POLICY_REGISTRY_INVALID', 'operator registry');
   const doc = value as RegistryDocument;
   const operators = new Map<string, Operator>();
   const seen = new Set<string>();

@@ -12,6 +12,7 @@ import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
 import { algorithmsFor, importPublicJwk, PublicJwk, type VerifyKey } from './keys.js';
+import { assertSchema } from './schema-check.js';
 
 /** Larger signed documents are refused before any parsing. */
 export const MAX_SIGNED_DOCUMENT_BYTES = 2 << 20;
@@ -58,13 +59,7 @@ export interface AdminSet {
 
 /** Validates and imports an admin set (k of m). */
 export async function loadAdminSet(value: unknown): Promise<AdminSet> {
-  if (!checkAdminSet.Check(value)) {
-    const e = checkAdminSet.Errors(value)[0];
-    throw new MpcError(
-      'ERR_POLICY_ADMIN_SET_INVALID',
-      `admin set ${e?.instancePath || '(root)'}: ${e?.message ?? 'invalid'}`,
-    );
-  }
+  assertSchema(checkAdminSet, value, 'ERR_POLICY_ADMIN_SET_INVALID', 'admin set');
   const cfg = value as AdminSetConfig;
   const admins = new Map<string, { key: VerifyKey; algorithms: readonly string[] }>();
   const seenKeys = new Set<string>();

@@ -2,7 +2,6 @@
  * The co-signer check every party runs before a partial signature leaves: each attack from the
  * policy issue must end in a typed refusal (and the caller then consumes nothing).
  */
-import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MpcError } from '../../src/errors/index.js';
 import {
@@ -18,7 +17,6 @@ import {
   payloadDigest,
   REGISTRY_TYP,
   requestDigest,
-  type Signer,
   type SignRequestPayload,
   type SpendRecord,
   signApproval,
@@ -27,13 +25,9 @@ import {
   verifySignedPolicy,
   verifySignedRegistry,
 } from '../../src/policy/index.js';
+import { makeKey, type OperatorKey } from '../helpers/operator-keys.js';
 
-type Key = Signer & { publicJwk: Record<string, unknown> };
-async function makeKey(kid: string): Promise<Key> {
-  const { publicKey, privateKey } = await generateKeyPair('Ed25519', { extractable: true });
-  const { kty, crv, x } = await exportJWK(publicKey);
-  return { kid, alg: 'EdDSA', privateKey, publicJwk: { kty, crv, x } };
-}
+type Key = OperatorKey;
 const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -88,12 +82,17 @@ let registry: OperatorRegistry;
 let policies: Map<number, PolicyVersion>;
 
 beforeAll(async () => {
-  const admins = await Promise.all(['a1', 'a2', 'a3'].map(makeKey));
+  const admins = await Promise.all(['a1', 'a2', 'a3'].map((id) => makeKey(id)));
   const adminSet = await loadAdminSet({
     threshold: 2,
     admins: admins.map((a) => ({ id: a.kid, publicKey: a.publicJwk })),
   });
-  [alice, vic, tom, tina] = (await Promise.all(['alice', 'vic', 'tom', 'tina'].map(makeKey))) as [Key, Key, Key, Key];
+  [alice, vic, tom, tina] = (await Promise.all(['alice', 'vic', 'tom', 'tina'].map((id) => makeKey(id)))) as [
+    Key,
+    Key,
+    Key,
+    Key,
+  ];
   const reg = {
     schema: 'mpc-custody/operators@1',
     version: 1,

@@ -4,7 +4,6 @@
  * tampered signatures count for nothing, versions only move forward, and approval statements
  * verify against the holder's own registry only.
  */
-import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MpcError } from '../../src/errors/index.js';
 import {
@@ -15,22 +14,15 @@ import {
   POLICY_TYP,
   parseRegistry,
   REGISTRY_TYP,
-  type Signer,
   signApproval,
   signDocument,
   verifyApproval,
   verifySignedPolicy,
   verifySignedRegistry,
 } from '../../src/policy/index.js';
+import { makeKey, type OperatorKey } from '../helpers/operator-keys.js';
 
-type Key = Signer & { publicJwk: Record<string, unknown> };
-async function makeKey(kid: string, alg: 'EdDSA' | 'ES256'): Promise<Key> {
-  const { publicKey, privateKey } = await generateKeyPair(alg === 'EdDSA' ? 'Ed25519' : 'ES256', { extractable: true });
-  const jwk = await exportJWK(publicKey);
-  const publicJwk =
-    alg === 'EdDSA' ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
-  return { kid, alg, privateKey, publicJwk };
-}
+type Key = OperatorKey;
 const rejected = async (p: Promise<unknown>): Promise<MpcError> => {
   try {
     await p;
