@@ -169,6 +169,26 @@ export const ERROR_CODES = {
   ERR_AUDIT_SINK_UNAVAILABLE: 'unavailable',
   ERR_AUDIT_CHAIN_FORK: 'bug',
   ERR_AUDIT_VERIFY_FAILED: 'policy',
+  // orchestrator REST API (issue 13); HTTP status per code in src/orchestrator/api/errors.ts
+  ERR_API_UNAUTHENTICATED: 'policy',
+  ERR_API_NONCE_REPLAYED: 'policy',
+  ERR_API_FORBIDDEN: 'policy',
+  ERR_API_BAD_REQUEST: 'invalid_args',
+  ERR_API_MALFORMED_JSON: 'invalid_args',
+  ERR_API_BODY_TOO_LARGE: 'invalid_args',
+  ERR_API_UNSUPPORTED_MEDIA_TYPE: 'invalid_args',
+  ERR_API_NOT_FOUND: 'invalid_args',
+  ERR_API_KEY_UNKNOWN: 'invalid_args',
+  ERR_API_KEY_NOT_READY: 'unavailable',
+  ERR_API_REQUEST_UNKNOWN: 'invalid_args',
+  ERR_API_OPERATOR_UNKNOWN: 'invalid_args',
+  ERR_API_CONFLICT: 'policy',
+  ERR_API_IDEMPOTENCY_CONFLICT: 'policy',
+  ERR_API_REQUEST_FINAL: 'policy',
+  ERR_API_UNAVAILABLE: 'unavailable',
+  ERR_API_INTERNAL: 'bug',
+  ERR_ORCH_STORE: 'io',
+  ERR_ORCH_INTERRUPTED: 'aborted',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

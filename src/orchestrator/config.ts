@@ -1,0 +1,160 @@
+/**
+ * Orchestrator configuration (`mpc-custody orchestrator --config FILE`): one JSON file checked
+ * against a TypeBox schema (unknown fields refused), paths resolved against the file's directory,
+ * deep-frozen. It holds no secret: the coordinator key and NATS seed are the 0600 files named by
+ * `coordinator` (written by `mpc-custody setup`), the PostgreSQL password (if any) comes from the
+ * environment variable named by `passwordEnv`.
+ *
+ * {
+ *   "coordinator": "../coordinator.json",        NATS + roster + coordinator key (setup's file)
+ *   "http": { "host": "127.0.0.1", "port": 8080, "bodyLimitBytes": 262144 },
+ *   "state": { "kind": "sqlite", "path": "orchestrator.db" }
+ *          | { "kind": "postgres", "url": "postgres://user@host/db", "passwordEnv": "PGPASSWORD" },
+ *   "bootstrapAdmin": { "id": "root", "publicKey": { "kty": "OKP", "crv": "Ed25519", "x": "…" } },
+ *   "policy": { "admins": { "threshold": 1, "admins": [ … ] }, "policyFile": "policy.jws.json",
+ *               "registryFile": "operators.jws.json" },
+ *   "signers": { "parties": 3 },                    roster parties 0..n−1 the keys are made among
+ *   "requestTtlSeconds": 86400, "logLevel": "info"
+ * }
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { MpcError } from '../errors/index.js';
+import { PublicJwk } from '../policy/keys.js';
+import { assertSchema } from '../policy/schema-check.js';
+import { AdminSetSchema } from '../policy/signed-document.js';
+
+export const OPERATOR_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
+
+export const StateConfigSchema = Type.Union([
+  Type.Object(
+    { kind: Type.Literal('sqlite'), path: Type.String({ minLength: 1, maxLength: 4096 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('postgres'),
+      url: Type.String({ pattern: '^postgres(ql)?://', maxLength: 4096 }),
+      passwordEnv: Type.Optional(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,63}$' })),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type StateConfig = Static<typeof StateConfigSchema>;
+
+export const OrchestratorConfigSchema = Type.Object(
+  {
+    coordinator: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    http: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1, maxLength: 255 }),
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+          bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16 << 20 })),
+          tls: Type.Optional(
+            Type.Object(
+              { certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    state: Type.Optional(StateConfigSchema),
+    bootstrapAdmin: Type.Object(
+      { id: Type.String({ pattern: OPERATOR_ID_PATTERN }), publicKey: PublicJwk },
+      { additionalProperties: false },
+    ),
+    policy: Type.Optional(
+      Type.Object(
+        {
+          admins: AdminSetSchema,
+          policyFile: Type.Optional(Type.String({ minLength: 1 })),
+          registryFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    signers: Type.Optional(
+      Type.Object({ parties: Type.Integer({ minimum: 2, maximum: 64 }) }, { additionalProperties: false }),
+    ),
+    requestTtlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400 })),
+    logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
+  },
+  { additionalProperties: false },
+);
+type RawConfig = Static<typeof OrchestratorConfigSchema>;
+const checkConfig = Compile(OrchestratorConfigSchema);
+
+export interface OrchestratorConfig {
+  /** Absolute path of setup's coordinator.json; undefined only for in-process embedding (tests). */
+  readonly coordinator: string | undefined;
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  };
+  readonly state: StateConfig;
+  readonly bootstrapAdmin: RawConfig['bootstrapAdmin'];
+  readonly policy: NonNullable<RawConfig['policy']> | undefined;
+  readonly signers: { readonly parties: number };
+  readonly requestTtlSeconds: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** Validates a parsed config object; relative paths resolve against `baseDir`. */
+export function parseOrchestratorConfig(raw: unknown, baseDir: string): OrchestratorConfig {
+  assertSchema(checkConfig, raw, 'ERR_CONFIG_INVALID', 'orchestrator config');
+  const c = structuredClone(raw) as RawConfig;
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const state: StateConfig = c.state ?? { kind: 'sqlite', path: 'orchestrator.db' };
+  const policy = c.policy
+    ? {
+        admins: c.policy.admins,
+        ...(c.policy.policyFile ? { policyFile: at(c.policy.policyFile) } : {}),
+        ...(c.policy.registryFile ? { registryFile: at(c.policy.registryFile) } : {}),
+      }
+    : undefined;
+  return deepFreeze({
+    coordinator: c.coordinator === undefined ? undefined : at(c.coordinator),
+    http: {
+      host: c.http?.host ?? '127.0.0.1',
+      port: c.http?.port ?? 8080,
+      bodyLimitBytes: c.http?.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+      tls: c.http?.tls ? { certFile: at(c.http.tls.certFile), keyFile: at(c.http.tls.keyFile) } : undefined,
+    },
+    state:
+      state.kind === 'sqlite'
+        ? { kind: 'sqlite', path: state.path === ':memory:' ? state.path : at(state.path) }
+        : state,
+    bootstrapAdmin: c.bootstrapAdmin,
+    policy,
+    signers: { parties: c.signers?.parties ?? 3 },
+    requestTtlSeconds: c.requestTtlSeconds ?? 86_400,
+    logLevel: c.logLevel ?? 'info',
+  } satisfies OrchestratorConfig);
+}
+
+export async function loadOrchestratorConfig(file: string): Promise<OrchestratorConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    throw new MpcError('ERR_CONFIG_INVALID', 'orchestrator config is unreadable or not JSON');
+  }
+  return parseOrchestratorConfig(raw, dirname(resolve(file)));
+}

@@ -1,0 +1,507 @@
+/**
+ * The orchestrator's durable state, one Kysely query layer over SQLite (better-sqlite3, the default:
+ * embedded, no server) or PostgreSQL (pg; several replicas on one database). Every sign-request
+ * state change is a compare-and-set (`UPDATE … WHERE id = ? AND state IN (…)`): it is committed
+ * before the orchestrator acts on the new state, and when two replicas race for one transition only
+ * one update matches, so only one of them goes on.
+ */
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { type Insertable, Kysely, PostgresDialect, type Selectable, SqliteDialect } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import pg from 'pg';
+import type { SignedArtifact } from '../../chains/types.js';
+import { MpcError } from '../../errors/index.js';
+import type { SpendRecord } from '../../policy/intent.js';
+import type { PublicJwk } from '../../policy/keys.js';
+import type { Role } from '../../policy/registry.js';
+import type { StateConfig } from '../config.js';
+import {
+  type KeysTable,
+  migrations,
+  type OperatorsTable,
+  type SignRequestsTable,
+  type Database as Tables,
+} from './schema.js';
+
+export const SIGN_REQUEST_STATES = [
+  'received',
+  'pending_policy',
+  'pending_approval',
+  'signing',
+  'signed',
+  'rejected',
+  'failed',
+  'expired',
+] as const;
+export type SignRequestState = (typeof SIGN_REQUEST_STATES)[number];
+export const FINAL_STATES: readonly SignRequestState[] = ['signed', 'rejected', 'failed', 'expired'];
+
+export interface OperatorRecord {
+  readonly id: string;
+  readonly publicKey: PublicJwk;
+  readonly roles: readonly Role[];
+  readonly disabled: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type KeyState = 'generating' | 'ready' | 'failed';
+export type KeyProgress = 'keygen' | 'aux' | 'keyinfo' | 'done';
+
+export interface KeyRecord {
+  readonly id: string;
+  readonly threshold: number;
+  readonly parties: number;
+  readonly state: KeyState;
+  readonly progress: KeyProgress;
+  /** Compressed SEC1 hex. */
+  readonly publicKey: string | null;
+  readonly chainCode: string | null;
+  readonly errorCode: string | null;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface SignRequestRecord {
+  readonly id: string;
+  readonly idempotencyKey: string;
+  readonly bodyHash: string;
+  readonly keyId: string;
+  readonly kind: string;
+  readonly payload: Uint8Array;
+  readonly network: string | null;
+  readonly signedRequest: string;
+  readonly requestDigest: string;
+  readonly initiator: string;
+  readonly createdBy: string;
+  readonly state: SignRequestState;
+  readonly policyVersion: number | null;
+  readonly approvals: readonly string[];
+  readonly artifact: SignedArtifact | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly spend: SpendRecord | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface NewSignRequest {
+  readonly idempotencyKey: string;
+  readonly bodyHash: string;
+  readonly keyId: string;
+  readonly kind: string;
+  readonly payload: Uint8Array;
+  readonly network: string | null;
+  readonly signedRequest: string;
+  readonly requestDigest: string;
+  readonly initiator: string;
+  readonly createdBy: string;
+  readonly expiresAt: number;
+}
+
+export interface SignRequestPatch {
+  readonly policyVersion?: number;
+  readonly approvals?: readonly string[];
+  readonly artifact?: SignedArtifact;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly spend?: SpendRecord;
+}
+
+export interface SignRequestFilter {
+  readonly state?: SignRequestState;
+  readonly keyId?: string;
+  readonly initiator?: string;
+  /** Only ids strictly below this one (the cursor: the last id of the previous page). */
+  readonly before?: string;
+  readonly limit: number;
+}
+
+const storeError = (what: string, cause: unknown) =>
+  new MpcError('ERR_ORCH_STORE', `orchestrator store: ${what} failed`, { cause });
+
+/** A time-ordered id: 12 hex digits of milliseconds, then 16 random hex digits. Sorts by creation. */
+export function newId(prefix: string, now: number): string {
+  return `${prefix}_${now.toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
+}
+
+const INT8_OID = 20;
+
+function openDialect(cfg: StateConfig) {
+  if (cfg.kind === 'sqlite') {
+    const db = new Database(cfg.path);
+    // WAL + FULL: a committed transition survives a crash or power loss (same as the party ledger)
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    return new SqliteDialect({ database: db as never });
+  }
+  const password = cfg.passwordEnv ? process.env[cfg.passwordEnv] : undefined;
+  const pool = new pg.Pool({
+    connectionString: cfg.url,
+    ...(password !== undefined ? { password } : {}),
+    max: 10,
+    // times are Unix ms in bigint columns: well inside 2^53, read them as numbers
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as never)) as never,
+    },
+  });
+  return new PostgresDialect({ pool });
+}
+
+const json = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+const bigintReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v);
+const bigintReviver = (_k: string, v: unknown) =>
+  v !== null && typeof v === 'object' && typeof (v as { $bigint?: unknown }).$bigint === 'string'
+    ? BigInt((v as { $bigint: string }).$bigint)
+    : v;
+
+function toOperator(r: Selectable<OperatorsTable>): OperatorRecord {
+  return {
+    id: r.id,
+    publicKey: JSON.parse(r.public_jwk) as PublicJwk,
+    roles: JSON.parse(r.roles) as Role[],
+    disabled: Number(r.disabled) !== 0,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toKey(r: Selectable<KeysTable>): KeyRecord {
+  return {
+    id: r.id,
+    threshold: Number(r.threshold),
+    parties: Number(r.parties),
+    state: r.state as KeyState,
+    progress: r.progress as KeyProgress,
+    publicKey: r.public_key,
+    chainCode: r.chain_code,
+    errorCode: r.error_code,
+    createdBy: r.created_by,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toSignRequest(r: Selectable<SignRequestsTable>): SignRequestRecord {
+  return {
+    id: r.id,
+    idempotencyKey: r.idempotency_key,
+    bodyHash: r.body_hash,
+    keyId: r.key_id,
+    kind: r.kind,
+    payload: new Uint8Array(Buffer.from(r.payload, 'base64')),
+    network: r.network,
+    signedRequest: r.signed_request,
+    requestDigest: r.request_digest,
+    initiator: r.initiator,
+    createdBy: r.created_by,
+    state: r.state as SignRequestState,
+    policyVersion: r.policy_version === null ? null : Number(r.policy_version),
+    approvals: JSON.parse(r.approvals) as string[],
+    artifact: json<SignedArtifact>(r.artifact),
+    error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
+    spend: r.spend === null ? null : (JSON.parse(r.spend, bigintReviver) as SpendRecord),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    expiresAt: Number(r.expires_at),
+  };
+}
+
+export class OrchestratorStore {
+  readonly db: Kysely<Tables>;
+  readonly kind: StateConfig['kind'];
+
+  private constructor(db: Kysely<Tables>, kind: StateConfig['kind']) {
+    this.db = db;
+    this.kind = kind;
+  }
+
+  /** Opens the database and brings its schema up to date. */
+  static async open(cfg: StateConfig): Promise<OrchestratorStore> {
+    let db: Kysely<Tables>;
+    try {
+      db = new Kysely<Tables>({ dialect: openDialect(cfg) });
+    } catch (e) {
+      throw storeError('open', e);
+    }
+    const { error } = await new Migrator({ db, provider: migrations }).migrateToLatest();
+    if (error !== undefined) {
+      await db.destroy().catch(() => undefined);
+      throw storeError('migration', error);
+    }
+    return new OrchestratorStore(db, cfg.kind);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.db.selectFrom('documents').select('kind').limit(1).execute();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // operators -------------------------------------------------------------------------------------
+
+  /** Inserts an operator; false when the id is taken. */
+  async insertOperator(o: { id: string; publicKey: PublicJwk; roles: readonly Role[] }, now: number): Promise<boolean> {
+    const r = await this.db
+      .insertInto('operators')
+      .values({
+        id: o.id,
+        public_jwk: JSON.stringify(o.publicKey),
+        roles: JSON.stringify(o.roles),
+        disabled: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((c) => c.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async getOperator(id: string): Promise<OperatorRecord | undefined> {
+    const r = await this.db.selectFrom('operators').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : toOperator(r);
+  }
+
+  async listOperators(): Promise<OperatorRecord[]> {
+    return (await this.db.selectFrom('operators').selectAll().orderBy('id').execute()).map(toOperator);
+  }
+
+  /** Changes roles and/or the disabled flag; false when there is no such operator. */
+  async updateOperator(id: string, p: { roles?: readonly Role[]; disabled?: boolean }, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('operators')
+      .set({
+        updated_at: now,
+        ...(p.roles ? { roles: JSON.stringify(p.roles) } : {}),
+        ...(p.disabled !== undefined ? { disabled: p.disabled ? 1 : 0 } : {}),
+      })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Whether any enabled admin exists (bootstrap writes the configured one only when none does). */
+  async hasEnabledAdmin(): Promise<boolean> {
+    return (await this.listOperators()).some((o) => !o.disabled && o.roles.includes('admin'));
+  }
+
+  // nonces ----------------------------------------------------------------------------------------
+
+  /**
+   * Records a token's nonce; false if this operator already used it (a replay). Nonces are kept
+   * until their token expires, then purged: an expired token is refused on its expiry anyway.
+   */
+  async useNonce(operatorId: string, nonce: string, expiresAt: number): Promise<boolean> {
+    const r = await this.db
+      .insertInto('nonces')
+      .values({ operator_id: operatorId, nonce, expires_at: expiresAt })
+      .onConflict((c) => c.columns(['operator_id', 'nonce']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async purgeNonces(now: number): Promise<number> {
+    const r = await this.db.deleteFrom('nonces').where('expires_at', '<', now).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  // keys ------------------------------------------------------------------------------------------
+
+  async insertKey(
+    k: { id: string; threshold: number; parties: number; createdBy: string },
+    now: number,
+  ): Promise<boolean> {
+    const r = await this.db
+      .insertInto('keys')
+      .values({
+        id: k.id,
+        threshold: k.threshold,
+        parties: k.parties,
+        state: 'generating',
+        progress: 'keygen',
+        public_key: null,
+        chain_code: null,
+        error_code: null,
+        created_by: k.createdBy,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((c) => c.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async updateKey(
+    id: string,
+    p: { state?: KeyState; progress?: KeyProgress; publicKey?: string; chainCode?: string; errorCode?: string },
+    now: number,
+  ): Promise<void> {
+    await this.db
+      .updateTable('keys')
+      .set({
+        updated_at: now,
+        ...(p.state ? { state: p.state } : {}),
+        ...(p.progress ? { progress: p.progress } : {}),
+        ...(p.publicKey ? { public_key: p.publicKey } : {}),
+        ...(p.chainCode ? { chain_code: p.chainCode } : {}),
+        ...(p.errorCode ? { error_code: p.errorCode } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async getKey(id: string): Promise<KeyRecord | undefined> {
+    const r = await this.db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : toKey(r);
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return (await this.db.selectFrom('keys').selectAll().orderBy('id').execute()).map(toKey);
+  }
+
+  // sign requests ---------------------------------------------------------------------------------
+
+  /**
+   * Inserts a request in state `received`, or finds the one stored under its idempotency key.
+   * `created` is false when the key was already used (the caller compares body hashes).
+   */
+  async insertSignRequest(n: NewSignRequest, now: number): Promise<{ created: boolean; record: SignRequestRecord }> {
+    const row: Insertable<SignRequestsTable> = {
+      id: newId('sr', now),
+      idempotency_key: n.idempotencyKey,
+      body_hash: n.bodyHash,
+      key_id: n.keyId,
+      kind: n.kind,
+      payload: Buffer.from(n.payload).toString('base64'),
+      network: n.network,
+      signed_request: n.signedRequest,
+      request_digest: n.requestDigest,
+      initiator: n.initiator,
+      created_by: n.createdBy,
+      state: 'received',
+      policy_version: null,
+      approvals: '[]',
+      artifact: null,
+      error_code: null,
+      error_message: null,
+      spend: null,
+      created_at: now,
+      updated_at: now,
+      expires_at: n.expiresAt,
+    };
+    const r = await this.db
+      .insertInto('sign_requests')
+      .values(row)
+      .onConflict((c) => c.column('idempotency_key').doNothing())
+      .executeTakeFirst();
+    const created = Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const record = await this.getSignRequestByIdempotencyKey(n.idempotencyKey);
+    if (record === undefined) throw storeError('insert sign request', undefined);
+    return { created, record };
+  }
+
+  async getSignRequest(id: string): Promise<SignRequestRecord | undefined> {
+    const r = await this.db.selectFrom('sign_requests').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : toSignRequest(r);
+  }
+
+  async getSignRequestByIdempotencyKey(key: string): Promise<SignRequestRecord | undefined> {
+    const r = await this.db
+      .selectFrom('sign_requests')
+      .selectAll()
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    return r === undefined ? undefined : toSignRequest(r);
+  }
+
+  /** Newest first; pass the last id of a page as `before` for the next one. */
+  async listSignRequests(f: SignRequestFilter): Promise<SignRequestRecord[]> {
+    let q = this.db.selectFrom('sign_requests').selectAll();
+    if (f.state) q = q.where('state', '=', f.state);
+    if (f.keyId) q = q.where('key_id', '=', f.keyId);
+    if (f.initiator) q = q.where('initiator', '=', f.initiator);
+    if (f.before) q = q.where('id', '<', f.before);
+    return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toSignRequest);
+  }
+
+  /** Ids of requests in any of `states` (recovery after a restart, expiry sweeps). */
+  async signRequestIdsIn(states: readonly SignRequestState[]): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('sign_requests')
+      .select('id')
+      .where('state', 'in', [...states])
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Moves a request from one of `from` to `to` with `patch`, atomically: true when this call made
+   * the transition, false when the request was not in any of `from` (someone else moved it).
+   */
+  async transition(
+    id: string,
+    from: readonly SignRequestState[],
+    to: SignRequestState,
+    patch: SignRequestPatch,
+    now: number,
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('sign_requests')
+      .set({
+        state: to,
+        updated_at: now,
+        ...(patch.policyVersion !== undefined ? { policy_version: patch.policyVersion } : {}),
+        ...(patch.approvals ? { approvals: JSON.stringify(patch.approvals) } : {}),
+        ...(patch.artifact ? { artifact: JSON.stringify(patch.artifact) } : {}),
+        ...(patch.error ? { error_code: patch.error.code, error_message: patch.error.message.slice(0, 500) } : {}),
+        ...(patch.spend ? { spend: JSON.stringify(patch.spend, bigintReplacer) } : {}),
+      })
+      .where('id', '=', id)
+      .where('state', 'in', [...from])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Spends recorded by signed requests of `keyId` since `since` (ms), for velocity checks. */
+  async spendsSince(since: number): Promise<SpendRecord[]> {
+    const rows = await this.db
+      .selectFrom('sign_requests')
+      .select('spend')
+      .where('state', '=', 'signed')
+      .where('updated_at', '>=', since)
+      .execute();
+    return rows.flatMap((r) => (r.spend === null ? [] : [JSON.parse(r.spend, bigintReviver) as SpendRecord]));
+  }
+
+  // signed documents (policy versions, operator registries) --------------------------------------
+
+  /** Stores a verified document; false when that version is already stored. */
+  async putDocument(kind: 'policy' | 'registry', version: number, hash: string, raw: string, now: number) {
+    const r = await this.db
+      .insertInto('documents')
+      .values({ kind, version, hash, raw, created_at: now })
+      .onConflict((c) => c.columns(['kind', 'version']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async listDocuments(kind: 'policy' | 'registry'): Promise<{ version: number; hash: string; raw: string }[]> {
+    const rows = await this.db
+      .selectFrom('documents')
+      .select(['version', 'hash', 'raw'])
+      .where('kind', '=', kind)
+      .orderBy('version')
+      .execute();
+    return rows.map((r) => ({ version: Number(r.version), hash: r.hash, raw: r.raw }));
+  }
+}

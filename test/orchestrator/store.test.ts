@@ -1,0 +1,152 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StateConfig } from '../../src/orchestrator/config.js';
+import { type NewSignRequest, OrchestratorStore } from '../../src/orchestrator/store/store.js';
+import { createTestDatabase } from './pg.js';
+
+/** The same store tests on SQLite and on the real PostgreSQL server (own database, dropped after). */
+const JWK = { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) } as const;
+
+const req = (over: Partial<NewSignRequest> = {}): NewSignRequest => ({
+  idempotencyKey: 'idem-1',
+  bodyHash: 'aa'.repeat(32),
+  keyId: 'k1',
+  kind: 'eth.transaction',
+  payload: Uint8Array.of(1, 2, 3),
+  network: null,
+  signedRequest: 'h.p.s',
+  requestDigest: 'bb'.repeat(32),
+  initiator: 'alice',
+  createdBy: 'alice',
+  expiresAt: 2_000_000_000_000,
+  ...over,
+});
+
+function storeSuite(name: string, config: () => Promise<{ cfg: StateConfig; cleanup(): Promise<void> }>) {
+  describe(`orchestrator store on ${name}`, () => {
+    let store: OrchestratorStore;
+    let cleanup: () => Promise<void>;
+    let cfg: StateConfig;
+    beforeAll(async () => {
+      ({ cfg, cleanup } = await config());
+      store = await OrchestratorStore.open(cfg);
+    });
+    afterAll(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    it('migrates idempotently (a second open finds the schema current)', async () => {
+      const again = await OrchestratorStore.open(cfg);
+      expect(await again.ping()).toBe(true);
+      await again.close();
+    });
+
+    it('operators: insert once, update roles and disabled flag', async () => {
+      expect(await store.insertOperator({ id: 'alice', publicKey: JWK, roles: ['initiator'] }, 1000)).toBe(true);
+      expect(await store.insertOperator({ id: 'alice', publicKey: JWK, roles: ['admin'] }, 1001)).toBe(false);
+      expect((await store.getOperator('alice'))?.roles).toEqual(['initiator']);
+      expect(await store.hasEnabledAdmin()).toBe(false);
+      expect(await store.updateOperator('alice', { roles: ['admin', 'viewer'], disabled: true }, 1002)).toBe(true);
+      const a = await store.getOperator('alice');
+      expect(a).toMatchObject({ roles: ['admin', 'viewer'], disabled: true, createdAt: 1000, updatedAt: 1002 });
+      expect(a?.publicKey).toEqual(JWK);
+      expect(await store.hasEnabledAdmin()).toBe(false);
+      expect(await store.updateOperator('nobody', { disabled: true }, 1003)).toBe(false);
+    });
+
+    it('nonces: a nonce is accepted once per operator, purged after its expiry', async () => {
+      expect(await store.useNonce('alice', 'n1', 5000)).toBe(true);
+      expect(await store.useNonce('alice', 'n1', 5000)).toBe(false);
+      expect(await store.useNonce('bob', 'n1', 5000)).toBe(true);
+      expect(await store.purgeNonces(4999)).toBe(0);
+      expect(await store.purgeNonces(5001)).toBe(2);
+      expect(await store.useNonce('alice', 'n1', 9000)).toBe(true);
+    });
+
+    it('keys: generating → ready with the public key', async () => {
+      expect(await store.insertKey({ id: 'k1', threshold: 2, parties: 3, createdBy: 'root' }, 10)).toBe(true);
+      expect(await store.insertKey({ id: 'k1', threshold: 2, parties: 3, createdBy: 'root' }, 11)).toBe(false);
+      await store.updateKey('k1', { state: 'ready', progress: 'done', publicKey: '02ab', chainCode: 'cc' }, 12);
+      expect(await store.getKey('k1')).toMatchObject({ state: 'ready', progress: 'done', publicKey: '02ab' });
+      expect((await store.listKeys()).map((k) => k.id)).toEqual(['k1']);
+    });
+
+    it('sign requests: idempotent insert, compare-and-set transitions, filters and cursor pages', async () => {
+      const a = await store.insertSignRequest(req(), 100);
+      expect(a.created).toBe(true);
+      expect(a.record.state).toBe('received');
+      expect([...a.record.payload]).toEqual([1, 2, 3]);
+      const again = await store.insertSignRequest(req({ bodyHash: 'cc'.repeat(32) }), 101);
+      expect(again.created).toBe(false);
+      expect(again.record.id).toBe(a.record.id);
+      expect(again.record.bodyHash).toBe('aa'.repeat(32));
+
+      expect(await store.transition(a.record.id, ['received'], 'pending_policy', {}, 102)).toBe(true);
+      // a second replica racing for the same transition loses
+      expect(await store.transition(a.record.id, ['received'], 'pending_policy', {}, 102)).toBe(false);
+      const spend = {
+        at: 5,
+        keyId: 'k1',
+        initiator: 'alice',
+        transfers: [{ asset: 'ETH', destination: '0x1', amount: 10n ** 30n }],
+      };
+      expect(
+        await store.transition(
+          a.record.id,
+          ['pending_policy'],
+          'signed',
+          {
+            policyVersion: 3,
+            approvals: ['x.y.z'],
+            artifact: { kind: 'eth.transaction', hex: '0x01', fields: { a: '1' } },
+            spend,
+          },
+          103,
+        ),
+      ).toBe(true);
+      const got = await store.getSignRequest(a.record.id);
+      expect(got).toMatchObject({ state: 'signed', policyVersion: 3, approvals: ['x.y.z'], updatedAt: 103 });
+      expect(got?.artifact?.hex).toBe('0x01');
+      expect(got?.spend?.transfers[0]?.amount).toBe(10n ** 30n);
+      expect(await store.spendsSince(0)).toHaveLength(1);
+
+      const ids = [a.record.id];
+      for (let i = 2; i <= 5; i++)
+        ids.push(
+          (await store.insertSignRequest(req({ idempotencyKey: `idem-${i}`, keyId: i % 2 ? 'k1' : 'k2' }), 100 + i))
+            .record.id,
+        );
+      const page1 = await store.listSignRequests({ limit: 2 });
+      expect(page1.map((r) => r.id)).toEqual([ids[4], ids[3]]);
+      const page2 = await store.listSignRequests({ limit: 2, before: page1[1]?.id as string });
+      expect(page2.map((r) => r.id)).toEqual([ids[2], ids[1]]);
+      expect((await store.listSignRequests({ limit: 10, keyId: 'k2' })).map((r) => r.id)).toEqual([ids[3], ids[1]]);
+      expect((await store.listSignRequests({ limit: 10, state: 'signed' })).map((r) => r.id)).toEqual([ids[0]]);
+      expect((await store.signRequestIdsIn(['received'])).sort()).toEqual(ids.slice(1).sort());
+    });
+
+    it('documents: one per (kind, version)', async () => {
+      expect(await store.putDocument('policy', 1, 'h1', '{}', 1)).toBe(true);
+      expect(await store.putDocument('policy', 1, 'h2', '{}', 2)).toBe(false);
+      expect(await store.putDocument('policy', 2, 'h3', '{}', 3)).toBe(true);
+      expect((await store.listDocuments('policy')).map((d) => d.version)).toEqual([1, 2]);
+      expect(await store.listDocuments('registry')).toEqual([]);
+    });
+  });
+}
+
+storeSuite('SQLite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'orch-store-'));
+  return {
+    cfg: { kind: 'sqlite', path: join(dir, 'orch.db') },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+storeSuite('PostgreSQL', async () => {
+  const db = await createTestDatabase('store');
+  return { cfg: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() };
+});
