@@ -282,7 +282,7 @@ async function components(dir: string): Promise<Measurement[]> {
   const ledger = PartyLedger.open(join(dir, 'probe-ledger.db'), 0, { sealer });
   try {
     const ids = Array.from({ length: 100 }, () => randomBytes(32).toString('hex'));
-    for (const id of ids) ledger.addPresignature(id, 'probe', randomBytes(320));
+    for (const id of ids) await ledger.addPresignature(id, 'probe', randomBytes(320));
     const ms = ids.map((id) => {
       const t0 = performance.now();
       ledger.consume(id);

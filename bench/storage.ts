@@ -24,10 +24,15 @@ export async function benchStorage(log: (line: string) => void): Promise<Measure
   const plain = Buffer.alloc(SHARE_BYTES, 0x5a);
   const id = { partyId: 1, keyId: 'bench' };
   const run = async (name: string, store: SealedSecretStore): Promise<void> => {
-    const blob = sealBlob(store.sealer, id, 1, plain);
+    const blob = await sealBlob(store.sealer, id, 1, plain);
     results.push(await measure(`${name} seal (memory)`, () => sealBlob(store.sealer, id, 1, plain), 300, 20));
     results.push(
-      await measure(`${name} unseal (memory)`, () => unsealBlob(store.sealer, id, blob).plaintext.fill(0), 300, 20),
+      await measure(
+        `${name} unseal (memory)`,
+        async () => (await unsealBlob(store.sealer, id, blob)).plaintext.fill(0),
+        300,
+        20,
+      ),
     );
     let v = 1;
     results.push(await measure(`${name} putShare (fsync)`, () => store.putShare(id, v++, plain), 300, 5));

@@ -818,7 +818,7 @@ export class PartyDaemon {
         const bytes = encodeStoredPresignature(raw, this.#evidence.get(token)?.evidence);
         raw.fill(0);
         try {
-          ledger.addPresignature(p.id, cmd.keyId, bytes);
+          await ledger.addPresignature(p.id, cmd.keyId, bytes);
         } finally {
           bytes.fill(0);
         }
@@ -909,7 +909,7 @@ export class PartyDaemon {
     if (owner !== undefined && owner !== cmd.keyId) {
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'the presignature belongs to another key');
     }
-    const payload = ledger.loadPresignature(cmd.presignatureId);
+    const payload = await ledger.loadPresignature(cmd.presignatureId);
     if (payload === undefined) {
       // burnt: stored by an earlier run of this party (restart, restored snapshot), never usable
       const burnt = ledger.isBurnt(cmd.presignatureId);

@@ -270,12 +270,15 @@ export class PartyLedger implements PresignatureLedger {
 
   // ---- presignatures ----
 
-  /** Stores a fresh presignature's (secret) payload, sealed; the caller zeroizes `payload`. */
-  addPresignature(id: string, keyId: string, payload: Uint8Array): void {
+  /**
+   * Stores a fresh presignature's (secret) payload, sealed; the caller zeroizes `payload`. Async:
+   * sealing may be a token call (off the event loop); the row is written in one transaction after.
+   */
+  async addPresignature(id: string, keyId: string, payload: Uint8Array): Promise<void> {
     assertId(id, 'presignature id');
     assertId(keyId, 'key id');
     const sealer = this.#sealer();
-    const sealed = sealBlob(sealer, { partyId: this.partyId, keyId: `p.${id}` }, this.#epoch, payload);
+    const sealed = await sealBlob(sealer, { partyId: this.partyId, keyId: `p.${id}` }, this.#epoch, payload);
     this.#tx('addPresignature', () => {
       const had = this.#db.prepare('SELECT status FROM presignatures WHERE id = ?').get(id);
       if (had !== undefined) {
@@ -343,9 +346,10 @@ export class PartyLedger implements PresignatureLedger {
 
   /**
    * The unsealed payload of an available presignature; undefined once consumed (consumed entries
-   * are never loaded again). The caller owns and zeroizes the returned buffer.
+   * are never loaded again). The caller owns and zeroizes the returned buffer. Async (the unseal may
+   * be a token call); the consume that must precede any use of it stays one synchronous commit.
    */
-  loadPresignature(id: string): Buffer | undefined {
+  async loadPresignature(id: string): Promise<Buffer | undefined> {
     assertId(id, 'presignature id');
     const row = this.#run('loadPresignature', () =>
       this.#db.prepare(`SELECT status, epoch, payload FROM presignatures WHERE id = ?`).get(id),
@@ -357,7 +361,7 @@ export class PartyLedger implements PresignatureLedger {
     if (row.epoch !== this.#epoch) return undefined; // sealed under an epoch before a restore: dead
     let out: { version: number; plaintext: Buffer };
     try {
-      out = unsealBlob(this.#sealer(), { partyId: this.partyId, keyId: `p.${id}` }, row.payload);
+      out = await unsealBlob(this.#sealer(), { partyId: this.partyId, keyId: `p.${id}` }, row.payload);
     } catch (e) {
       const code = (e as MpcError).code;
       if (code !== 'ERR_STORAGE_SEAL_AUTH' && code !== 'ERR_STORAGE_CORRUPT') throw e;

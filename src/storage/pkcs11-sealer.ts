@@ -171,6 +171,8 @@ export class Pkcs11Sealer implements Sealer {
   #key: Buffer;
   #dead = false;
   #closed = false;
+  /** The tail of this session's operations (PKCS#11 runs one cryptographic operation per session). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: Pkcs11Options, p11: pkcs11js.PKCS11, session: Buffer, key: Buffer) {
     this.#opts = opts;
@@ -276,33 +278,42 @@ export class Pkcs11Sealer implements Sealer {
     }
   }
 
-  seal(iv: Buffer, aad: Buffer, plaintext: Uint8Array): Buffer {
+  async seal(iv: Buffer, aad: Buffer, plaintext: Uint8Array): Promise<Buffer> {
     const input = Buffer.from(plaintext); // a copy we own and zeroize
     try {
-      return this.#crypt('encrypt', iv, aad, input, input.length + TAG_BYTES);
+      return await this.#crypt('encrypt', iv, aad, input, input.length + TAG_BYTES);
     } finally {
       input.fill(0);
     }
   }
 
-  unseal(iv: Buffer, aad: Buffer, sealed: Buffer): Buffer {
+  async unseal(iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer> {
     if (sealed.length <= TAG_BYTES) throw new MpcError('ERR_STORAGE_SEAL_AUTH', 'sealed data shorter than the tag');
     return this.#crypt('decrypt', iv, aad, sealed, sealed.length);
   }
 
-  #crypt(op: 'encrypt' | 'decrypt', iv: Buffer, aad: Buffer, input: Buffer, outLen: number): Buffer {
-    if (this.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM sealer is closed');
-    if (this.#dead) throw new MpcError('ERR_HSM_SESSION_LOST', 'HSM session was lost; reopen the store');
-    try {
-      return gcmInToken(this.#p11, this.#session, this.#key, op, iv, aad, input, outLen);
-    } catch (e) {
-      if (isMpcSessionLost(e)) {
-        this.#dead = true;
-        const entry = modules.get(this.#opts.library);
-        entry?.logins.delete(this.#opts.tokenLabel);
+  /** Runs `fn` after every earlier operation of this session settled: one operation per session. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  #crypt(op: 'encrypt' | 'decrypt', iv: Buffer, aad: Buffer, input: Buffer, outLen: number): Promise<Buffer> {
+    return this.#serial(async () => {
+      if (this.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM sealer is closed');
+      if (this.#dead) throw new MpcError('ERR_HSM_SESSION_LOST', 'HSM session was lost; reopen the store');
+      try {
+        return await gcmInToken(this.#p11, this.#session, this.#key, op, iv, aad, input, outLen);
+      } catch (e) {
+        if (isMpcSessionLost(e)) {
+          this.#dead = true;
+          const entry = modules.get(this.#opts.library);
+          entry?.logins.delete(this.#opts.tokenLabel);
+        }
+        throw e;
       }
-      throw e;
-    }
+    });
   }
 
   /**
@@ -325,25 +336,26 @@ export class Pkcs11Sealer implements Sealer {
     const session = this.#session;
     const p11 = this.#p11;
     let closed = false;
-    const crypt = (op: 'encrypt' | 'decrypt', iv: Buffer, aad: Buffer, input: Buffer, outLen: number): Buffer => {
-      if (closed || parent.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM session-key sealer is closed');
-      if (parent.#dead || parent.#session !== session) {
-        throw new MpcError('ERR_HSM_SESSION_LOST', 'the HSM session holding the session key was lost');
-      }
-      return gcmInToken(p11, session, key, op, iv, aad, input, outLen);
-    };
+    const crypt = (op: 'encrypt' | 'decrypt', iv: Buffer, aad: Buffer, input: Buffer, outLen: number) =>
+      parent.#serial(async () => {
+        if (closed || parent.#closed) throw new MpcError('ERR_STORAGE_CLOSED', 'HSM session-key sealer is closed');
+        if (parent.#dead || parent.#session !== session) {
+          throw new MpcError('ERR_HSM_SESSION_LOST', 'the HSM session holding the session key was lost');
+        }
+        return gcmInToken(p11, session, key, op, iv, aad, input, outLen);
+      });
     return {
       kind: SealerKind.pkcs11,
       keyRef: `p11:${label}`,
-      seal(iv, aad, plaintext) {
+      async seal(iv, aad, plaintext) {
         const input = Buffer.from(plaintext);
         try {
-          return crypt('encrypt', iv, aad, input, input.length + TAG_BYTES);
+          return await crypt('encrypt', iv, aad, input, input.length + TAG_BYTES);
         } finally {
           input.fill(0);
         }
       },
-      unseal(iv, aad, sealed) {
+      async unseal(iv, aad, sealed) {
         if (sealed.length <= TAG_BYTES) throw new MpcError('ERR_STORAGE_SEAL_AUTH', 'sealed data shorter than the tag');
         return crypt('decrypt', iv, aad, sealed, sealed.length);
       },
@@ -382,8 +394,13 @@ export function sessionKeyTemplate(label: string): pkcs11js.Template {
 
 const isMpcSessionLost = (e: unknown): boolean => e instanceof MpcError && e.code === 'ERR_HSM_SESSION_LOST';
 
-/** One AES-GCM operation inside the token under `key`; errors mapped to typed MpcErrors. */
-function gcmInToken(
+/**
+ * One AES-GCM operation inside the token under `key`; errors mapped to typed MpcErrors. The
+ * C_EncryptInit/C_DecryptInit call is a cheap local call; the cipher call itself runs on libuv's
+ * thread pool (C_EncryptAsync/C_DecryptAsync), so the event loop keeps turning while the token works.
+ * A session runs one operation at a time (PKCS#11 §5.2): callers serialize per session.
+ */
+async function gcmInToken(
   p11: pkcs11js.PKCS11,
   session: Buffer,
   key: Buffer,
@@ -392,7 +409,7 @@ function gcmInToken(
   aad: Buffer,
   input: Buffer,
   outLen: number,
-): Buffer {
+): Promise<Buffer> {
   const gcm: pkcs11js.AesGCM = {
     type: pkcs11js.CK_PARAMS_AES_GCM,
     iv,
@@ -405,10 +422,10 @@ function gcmInToken(
   try {
     if (op === 'encrypt') {
       p11.C_EncryptInit(session, mech, key);
-      return Buffer.from(p11.C_Encrypt(session, input, out));
+      return Buffer.from(await p11.C_EncryptAsync(session, input, out));
     }
     p11.C_DecryptInit(session, mech, key);
-    return Buffer.from(p11.C_Decrypt(session, input, out)); // a copy; the work buffer is wiped below
+    return Buffer.from(await p11.C_DecryptAsync(session, input, out)); // a copy; the work buffer is wiped below
   } catch (e) {
     const c = ckr(e);
     if (SESSION_LOST.has(c)) throw hsmError('ERR_HSM_SESSION_LOST', `HSM ${op} failed: session lost`, e);

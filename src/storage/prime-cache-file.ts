@@ -91,7 +91,7 @@ export class FilePrimeStore implements PrimeStore {
     if (blob.length > MAX_PLAINTEXT_BYTES + 512) throw new MpcError('ERR_PRIME_CACHE_CORRUPT', 'prime cache too large');
     let plain: { version: number; plaintext: Buffer };
     try {
-      plain = unsealBlob(this.#o.sealer, { partyId: this.#o.partyId, keyId: this.#keyId }, blob);
+      plain = await unsealBlob(this.#o.sealer, { partyId: this.#o.partyId, keyId: this.#keyId }, blob);
     } catch (e) {
       throw new MpcError('ERR_PRIME_CACHE_CORRUPT', 'prime cache does not unseal for this party and kind', {
         cause: e,
@@ -128,7 +128,7 @@ export class FilePrimeStore implements PrimeStore {
           throw new MpcError('ERR_PRIME_CACHE_IO', 'prime of the wrong size');
         pt.write(hex.padStart(2 * this.#bytes, '0'), 4 + i * this.#bytes, 'hex');
       });
-      const blob = sealBlob(this.#o.sealer, { partyId: this.#o.partyId, keyId: this.#keyId }, version, pt);
+      const blob = await sealBlob(this.#o.sealer, { partyId: this.#o.partyId, keyId: this.#keyId }, version, pt);
       await writeFileAtomic(this.#o.path, blob, 0o600);
     } finally {
       pt.fill(0);

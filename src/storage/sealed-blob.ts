@@ -30,14 +30,16 @@ export type SealerKind = (typeof SealerKind)[keyof typeof SealerKind];
 
 /**
  * Seals and unseals with AES-GCM under a key the caller never sees in the clear (the HSM) or holds
- * privately (the file store). `unseal` throws ERR_STORAGE_SEAL_AUTH on any authentication failure.
+ * privately (the file store). `unseal` rejects with ERR_STORAGE_SEAL_AUTH on any authentication
+ * failure. Both are asynchronous (issue 17 item 7): a token call runs on libuv's thread pool
+ * (pkcs11js C_EncryptAsync / C_DecryptAsync), so a slow or hung HSM does not stall the event loop.
  */
 export interface Sealer {
   readonly kind: SealerKind;
   /** A public name of the sealing key (KEK label, key fingerprint) stored in every blob. */
   readonly keyRef: string;
-  seal(iv: Buffer, aad: Buffer, plaintext: Uint8Array): Buffer;
-  unseal(iv: Buffer, aad: Buffer, sealed: Buffer): Buffer;
+  seal(iv: Buffer, aad: Buffer, plaintext: Uint8Array): Promise<Buffer>;
+  unseal(iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer>;
   close(): void;
 }
 
@@ -97,7 +99,7 @@ function encodeHeader(h: BlobHeader): Buffer {
 }
 
 /** Seals `plaintext` (an encoded key share) for (partyId, keyId, version). */
-export function sealBlob(sealer: Sealer, id: ShareId, version: number, plaintext: Uint8Array): Buffer {
+export async function sealBlob(sealer: Sealer, id: ShareId, version: number, plaintext: Uint8Array): Promise<Buffer> {
   assertShareId(id);
   assertVersion(version);
   if (plaintext.length < 1 || plaintext.length > MAX_PLAINTEXT_BYTES) {
@@ -116,7 +118,7 @@ export function sealBlob(sealer: Sealer, id: ShareId, version: number, plaintext
     iv: randomBytes(IV_BYTES),
   });
   const iv = header.subarray(header.length - IV_BYTES);
-  const sealed = sealer.seal(iv, header, plaintext);
+  const sealed = await sealer.seal(iv, header, plaintext);
   if (sealed.length !== plaintext.length + TAG_BYTES) {
     throw new MpcError('ERR_STORAGE_SEAL_AUTH', 'sealer returned a ciphertext of unexpected length');
   }
@@ -175,11 +177,11 @@ export function parseBlob(blob: Uint8Array): { header: BlobHeader; sealed: Buffe
  * another party or key fails authentication (ERR_STORAGE_SEAL_AUTH) exactly like a tampered one.
  * The caller owns (and must zeroize) the returned plaintext.
  */
-export function unsealBlob(
+export async function unsealBlob(
   sealer: Sealer,
   expected: ShareId,
   blob: Uint8Array,
-): { version: number; plaintext: Buffer } {
+): Promise<{ version: number; plaintext: Buffer }> {
   assertShareId(expected);
   const { header, sealed } = parseBlob(blob);
   if (header.sealer !== sealer.kind) {
@@ -200,6 +202,6 @@ export function unsealBlob(
   // Belt and braces: the AAD is built from the expected identity, so even a header check bypassed by
   // a future change cannot make a swapped blob decrypt.
   const aad = encodeHeader({ ...header, partyId: expected.partyId, keyId: expected.keyId });
-  const plaintext = sealer.unseal(header.iv, aad, sealed);
+  const plaintext = await sealer.unseal(header.iv, aad, sealed);
   return { version: header.version, plaintext };
 }

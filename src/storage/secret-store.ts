@@ -102,7 +102,7 @@ export class SealedSecretStore implements SecretStore {
           });
         }
       }
-      const blob = sealBlob(this.#sealer, id, version, plaintext);
+      const blob = await sealBlob(this.#sealer, id, version, plaintext);
       await mkdir(join(this.#dir, 'shares', String(id.partyId)), { recursive: true, mode: 0o700 });
       await writeFileAtomic(this.#path(id), blob, 0o600, {
         errorCode: 'ERR_STORAGE_IO',
@@ -126,7 +126,7 @@ export class SealedSecretStore implements SecretStore {
           details: { partyId: id.partyId, keyId: id.keyId },
         });
       }
-      const out = unsealBlob(this.#sealer, id, blob);
+      const out = await unsealBlob(this.#sealer, id, blob);
       if (expectedVersion !== undefined && out.version !== expectedVersion) {
         out.plaintext.fill(0);
         throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'stored share is not the expected version', {

@@ -59,7 +59,7 @@ describe('mpc-custody key-repair', () => {
     await put('hot');
     const ledger = PartyLedger.open(ledgerPath(), 0, { sealer: new SoftwareSealer(Buffer.alloc(32, 1)) });
     ledger.putKey({ keyId: 'hot', publicKey: '02ab', threshold: 1, parties: 2, shareVersion: 1 });
-    ledger.addPresignature('pre-1', 'cold', Buffer.from('presignature'));
+    await ledger.addPresignature('pre-1', 'cold', Buffer.from('presignature'));
     ledger.close();
     await put('cold.core');
     const hot = await run('--key', 'hot', '--delete');

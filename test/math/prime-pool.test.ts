@@ -116,8 +116,11 @@ describe('prime pool with a sealed disk cache', () => {
     const other = new SoftwareSealer(Buffer.alloc(32, 0x11));
     const files: Array<[string, Buffer]> = [
       ['not a blob', Buffer.from('{"version":1,"kind":"safe","bits":512,"primes":[]}')],
-      ['other key', sealBlob(other, { partyId: 1, keyId: 'primes.safe.512' }, 1, Buffer.alloc(4))],
-      ['wrong length', sealBlob(sealer, { partyId: 1, keyId: 'primes.safe.512' }, 1, Buffer.from([0, 0, 0, 1, 7]))],
+      ['other key', await sealBlob(other, { partyId: 1, keyId: 'primes.safe.512' }, 1, Buffer.alloc(4))],
+      [
+        'wrong length',
+        await sealBlob(sealer, { partyId: 1, keyId: 'primes.safe.512' }, 1, Buffer.from([0, 0, 0, 1, 7])),
+      ],
     ];
     for (const [name, content] of files) {
       await writeFile(junk(name), content);

@@ -79,7 +79,7 @@ describe('sealed-blob format and the encrypted file store', () => {
       bad[i] = (bad[i] as number) ^ 0x01;
       let code: string | undefined;
       try {
-        unsealBlob(sealer, { partyId: 1, keyId: 'kx' }, bad).plaintext.fill(0);
+        (await unsealBlob(sealer, { partyId: 1, keyId: 'kx' }, bad)).plaintext.fill(0);
       } catch (e) {
         code = isMpcError(e) ? e.code : 'untyped';
       }
@@ -105,9 +105,9 @@ describe('sealed-blob format and the encrypted file store', () => {
     await s2.close();
     // Same key ref forged into the header still fails the tag.
     const fake = new SoftwareSealer(Buffer.alloc(32, 7));
-    expect(() =>
+    await expect(
       unsealBlob(fake, { partyId: 0, keyId: 'k' }, readFileSync(join(dir, 'shares', '0', 'k.share'))),
-    ).toThrow(/ERR_STORAGE_SEAL_AUTH/);
+    ).rejects.toThrow(/ERR_STORAGE_SEAL_AUTH/);
   });
 
   it('key files: wrong size or group-readable refused', async () => {

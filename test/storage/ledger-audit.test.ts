@@ -22,7 +22,7 @@ const { dir, cleanup } = tempDir('mpc-ledger-audit-');
 afterAll(cleanup);
 
 describe('party ledger: audit records in the same transaction as the change', () => {
-  it('each change appends its signed record; the chain verifies and continues across a reopen', () => {
+  it('each change appends its signed record; the chain verifies and continues across a reopen', async () => {
     const path = join(dir, 'a.db');
     const l = PartyLedger.open(path, 1, { sealer: sealer(), audit: audit() });
     l.appendAudit({ type: 'daemon.started', party: 1 });
@@ -31,8 +31,8 @@ describe('party ledger: audit records in the same transaction as the change', ()
     const secret = Buffer.alloc(200, 0);
     secret.write('c0ffee1234567890deadbeef', 'hex');
     secret.writeUInt32BE(0x9abcdef1, 100);
-    l.addPresignature('pre-1', 'hot', secret);
-    l.addPresignature('pre-2', 'hot', secret);
+    await l.addPresignature('pre-1', 'hot', secret);
+    await l.addPresignature('pre-2', 'hot', secret);
     l.consume('pre-1', 'd'.repeat(64));
     l.consume('never-seen');
     expect(l.burnAvailable()).toBe(1);
@@ -71,7 +71,7 @@ describe('party ledger: audit records in the same transaction as the change', ()
     again.close();
   });
 
-  it('a refused or rolled-back change leaves no record, and its record never exists without it', () => {
+  it('a refused or rolled-back change leaves no record, and its record never exists without it', async () => {
     const path = join(dir, 'b.db');
     let crash = false;
     const l = PartyLedger.open(path, 1, {
@@ -81,13 +81,13 @@ describe('party ledger: audit records in the same transaction as the change', ()
         if (crash && s === 'updated') throw new Error('simulated crash inside the transaction');
       },
     });
-    l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
+    await l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
     l.consume('pre-1');
     const before = l.recordsAfter(0, 100).length;
     expect(() => l.consume('pre-1')).toThrow(/ERR_PRESIGNATURE_USED/);
-    expect(() => l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7))).toThrow(/ERR_PRESIGNATURE_USED/);
+    await expect(l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7))).rejects.toThrow(/ERR_PRESIGNATURE_USED/);
     expect(l.recordsAfter(0, 100).length).toBe(before);
-    l.addPresignature('pre-2', 'hot', Buffer.alloc(64, 7));
+    await l.addPresignature('pre-2', 'hot', Buffer.alloc(64, 7));
     crash = true;
     expect(() => l.consume('pre-2')).toThrow(/ERR_LEDGER_IO/);
     crash = false;
@@ -100,9 +100,9 @@ describe('party ledger: audit records in the same transaction as the change', ()
     l.close();
   });
 
-  it('a ledger opened without audit writes no records (audit is opt-in per deployment)', () => {
+  it('a ledger opened without audit writes no records (audit is opt-in per deployment)', async () => {
     const l = PartyLedger.open(join(dir, 'c.db'), 1, { sealer: sealer() });
-    l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
+    await l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
     expect(l.recordsAfter(0, 10)).toEqual([]);
     expect(() => l.appendAudit({ type: 'daemon.started', party: 1 })).toThrow(/ERR_CONFIG_INVALID/);
     l.close();

@@ -63,10 +63,10 @@ class Racer {
 }
 
 /** Stored presignatures (UPDATE path) interleaved with ids the ledger never saw (tombstone INSERT path). */
-function setupLedger(path: string, count: number): string[] {
+async function setupLedger(path: string, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => (i % 2 === 0 ? `p${i}` : `unknown-${i}`));
   const setup = PartyLedger.open(path, 1, { sealer: sealer() });
-  for (const id of ids) if (id.startsWith('p')) setup.addPresignature(id, 'w1', payload(id));
+  for (const id of ids) if (id.startsWith('p')) await setup.addPresignature(id, 'w1', payload(id));
   setup.close();
   return ids;
 }
@@ -83,13 +83,13 @@ function expectExactlyOnce(ids: readonly string[], results: ReadonlyArray<Record
   expect(wrong).toEqual([]);
 }
 
-function expectAllConsumed(path: string, ids: readonly string[]): void {
+async function expectAllConsumed(path: string, ids: readonly string[]): Promise<void> {
   const l = PartyLedger.open(path, 1, { sealer: sealer() });
   try {
     expect(l.listAvailable()).toEqual([]);
     for (const id of ids) {
       expect(l.isConsumed(id)).toBe(true);
-      expect(l.loadPresignature(id)).toBeUndefined();
+      expect(await l.loadPresignature(id)).toBeUndefined();
       expect(() => l.consume(id)).toThrow(expect.objectContaining({ code: 'ERR_PRESIGNATURE_USED' }));
     }
   } finally {
@@ -124,7 +124,7 @@ describe('separate processes racing to consume the same presignatures in one led
   for (const n of [2, 3]) {
     it(`lockstep, ${n} processes: each id is sent to all at once; exactly one consumes it, the others get ERR_PRESIGNATURE_USED`, async () => {
       const path = join(t.dir, `lockstep-${n}`, 'ledger.db');
-      const ids = setupLedger(path, 50);
+      const ids = await setupLedger(path, 50);
       const results: Array<Record<string, string>> = Array.from({ length: n }, () => ({}));
       await withRacers(n, path, async (rs) => {
         for (const id of ids) {
@@ -139,13 +139,13 @@ describe('separate processes racing to consume the same presignatures in one led
         }
       });
       expectExactlyOnce(ids, results);
-      expectAllConsumed(path, ids);
+      await expectAllConsumed(path, ids);
     });
   }
 
   it('free-running, 2 processes: both loop over all ids (from different starting points) as fast as they can', async () => {
     const path = join(t.dir, 'free', 'ledger.db');
-    const ids = setupLedger(path, 50);
+    const ids = await setupLedger(path, 50);
     let results: Array<Record<string, string>> = [];
     await withRacers(2, path, async (rs) => {
       const orders = [ids, [...ids.slice(25), ...ids.slice(0, 25)]];
@@ -153,13 +153,13 @@ describe('separate processes racing to consume the same presignatures in one led
       results = (replies as Array<{ results: Record<string, string> }>).map((r) => r.results);
     });
     expectExactlyOnce(ids, results);
-    expectAllConsumed(path, ids);
+    await expectAllConsumed(path, ids);
   });
 
   // Takes the ledger's busy timeout (5 s): the lock holder never lets go in time.
-  it('a consume that cannot get the write lock in time fails closed: ERR_LEDGER_BUSY, still available', () => {
+  it('a consume that cannot get the write lock in time fails closed: ERR_LEDGER_BUSY, still available', async () => {
     const path = join(t.dir, 'busy', 'ledger.db');
-    const [id] = setupLedger(path, 1) as [string];
+    const [id] = (await setupLedger(path, 1)) as [string];
     const l = PartyLedger.open(path, 1, { sealer: sealer() });
     const steps: string[] = [];
     const stepping = PartyLedger.open(path, 1, { onConsumeStep: (s) => steps.push(s) });
@@ -177,7 +177,7 @@ describe('separate processes racing to consume the same presignatures in one led
       expect(steps).toEqual(['begin']); // never reached 'committed': no partial signature may leave
       holder.exec('ROLLBACK');
       expect(l.isConsumed(id)).toBe(false);
-      expect(l.loadPresignature(id)?.equals(payload(id))).toBe(true);
+      expect((await l.loadPresignature(id))?.equals(payload(id))).toBe(true);
       l.consume(id);
       expect(() => l.consume(id)).toThrow(expect.objectContaining({ code: 'ERR_PRESIGNATURE_USED' }));
     } finally {

@@ -15,7 +15,7 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
   const t = tempDir('ledger');
   afterAll(() => t.cleanup());
 
-  it('opens in WAL mode, keeps key metadata, refuses another party and rollback of share versions', () => {
+  it('opens in WAL mode, keeps key metadata, refuses another party and rollback of share versions', async () => {
     const path = join(t.dir, 'meta', 'ledger.db');
     const l = PartyLedger.open(path, 3);
     l.putKey({ keyId: 'w1', publicKey: '02ab', threshold: 2, parties: 3, shareVersion: 1 });
@@ -31,18 +31,18 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
     again.close();
   });
 
-  it('consumes once; consumed entries are never loaded again; unknown ids become tombstones', () => {
+  it('consumes once; consumed entries are never loaded again; unknown ids become tombstones', async () => {
     const path = join(t.dir, 'once', 'ledger.db');
     const l = PartyLedger.open(path, 1, { sealer: sealer() });
-    l.addPresignature('a1', 'w1', payload('a1'));
-    l.addPresignature('a2', 'w1', payload('a2'));
+    await l.addPresignature('a1', 'w1', payload('a1'));
+    await l.addPresignature('a2', 'w1', payload('a2'));
     expect(l.listAvailable('w1')).toEqual(['a1', 'a2']);
-    expect(l.loadPresignature('a1')?.equals(payload('a1'))).toBe(true);
+    expect((await l.loadPresignature('a1'))?.equals(payload('a1'))).toBe(true);
     l.consume('a1');
     used(() => l.consume('a1'));
-    expect(l.loadPresignature('a1')).toBeUndefined();
+    expect(await l.loadPresignature('a1')).toBeUndefined();
     expect(l.listAvailable()).toEqual(['a2']);
-    expect(() => l.addPresignature('a1', 'w1', payload('again'))).toThrow(/ERR_PRESIGNATURE_USED/);
+    await expect(l.addPresignature('a1', 'w1', payload('again'))).rejects.toThrow(/ERR_PRESIGNATURE_USED/);
     l.consume('never-seen');
     used(() => l.consume('never-seen'));
     l.close();
@@ -60,25 +60,25 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
     const live = join(dir, 'ledger.db');
     const l = PartyLedger.open(live, 1, { sealer: sealer() });
     l.putKey({ keyId: 'w1', publicKey: '02ab', threshold: 2, parties: 3, shareVersion: 1 });
-    l.addPresignature('b1', 'w1', payload('b1'));
-    l.addPresignature('b2', 'w1', payload('b2'));
+    await l.addPresignature('b1', 'w1', payload('b1'));
+    await l.addPresignature('b2', 'w1', payload('b2'));
     l.consume('b1');
     await l.backupTo(join(dir, 'backup.db'));
     l.consume('b2'); // after the backup
-    l.addPresignature('b3', 'w1', payload('b3'));
+    await l.addPresignature('b3', 'w1', payload('b3'));
     l.close();
     const r = PartyLedger.restore(join(dir, 'backup.db'), live, 1, { sealer: sealer() });
     expect(r.epoch).toBe(2);
     expect(r.listAvailable()).toEqual([]);
-    expect(r.loadPresignature('b2')).toBeUndefined();
-    expect(r.loadPresignature('b3')).toBeUndefined();
+    expect(await r.loadPresignature('b2')).toBeUndefined();
+    expect(await r.loadPresignature('b3')).toBeUndefined();
     used(() => r.consume('b1'));
     expect(r.getKey('w1')?.shareVersion).toBe(1);
     r.close();
     expect(scanForPlaintext(dir, [payload('b1'), payload('b2'), payload('b3')])).toEqual([]);
   });
 
-  it('records each session id once, durably, and prunes old ones', () => {
+  it('records each session id once, durably, and prunes old ones', async () => {
     const path = join(t.dir, 'sessions', 'ledger.db');
     const l = PartyLedger.open(path, 4);
     expect(l.recordSession('ab01', 1_000)).toBe(true);
@@ -91,7 +91,7 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
     again.close();
   });
 
-  it('an exclusive ledger (the daemon) refuses a second opener with ERR_LEDGER_BUSY until it closes', () => {
+  it('an exclusive ledger (the daemon) refuses a second opener with ERR_LEDGER_BUSY until it closes', async () => {
     const path = join(t.dir, 'exclusive', 'ledger.db');
     const first = PartyLedger.open(path, 3, { exclusive: true });
     let err: unknown;
@@ -136,7 +136,7 @@ describe('crash tests (child killed with SIGKILL)', () => {
     it(`consume killed at ${step}: old or new state, never a presignature usable twice`, async () => {
       const dir = join(t.dir, step);
       const setup = PartyLedger.open(join(dir, 'ledger.db'), 1, { sealer: sealer() });
-      setup.addPresignature('p1', 'w1', payload('p1'));
+      await setup.addPresignature('p1', 'w1', payload('p1'));
       setup.close();
       const r = await runChild(child.script, ['consume', dir, step]);
       expect(r.signal, r.stderr).toBe('SIGKILL');
@@ -146,11 +146,11 @@ describe('crash tests (child killed with SIGKILL)', () => {
       if (partialSent) expect(consumed).toBe(true);
       if (step === 'begin' || step === 'updated') {
         expect(consumed).toBe(false); // old state: never released, still usable once
-        expect(l.loadPresignature('p1')?.equals(payload('p1'))).toBe(true);
+        expect((await l.loadPresignature('p1'))?.equals(payload('p1'))).toBe(true);
         l.consume('p1');
       } else {
         expect(consumed).toBe(true); // new state
-        expect(l.loadPresignature('p1')).toBeUndefined();
+        expect(await l.loadPresignature('p1')).toBeUndefined();
       }
       used(() => l.consume('p1'));
       l.close();

@@ -114,7 +114,7 @@ describe('PKCS#11 store against a real SoftHSM2 token', () => {
     for (const i of [blob.length - 1, blob.length - 10, blob.length - 20, blob.length - s1.length, 13]) {
       const bad = Buffer.from(blob);
       bad[i] = (bad[i] as number) ^ 0x80;
-      throwsCode(() => unsealBlob(store.sealer, { partyId: 1, keyId: 'w1' }, bad), 'ERR_STORAGE_SEAL_AUTH');
+      await rejectsWith(unsealBlob(store.sealer, { partyId: 1, keyId: 'w1' }, bad), 'ERR_STORAGE_SEAL_AUTH');
     }
     // Swapped between parties.
     writeFileSync(join(dir, 'shares', '1', 'w1.share'), readFileSync(join(dir, 'shares', '2', 'w1.share')));
@@ -123,12 +123,37 @@ describe('PKCS#11 store against a real SoftHSM2 token', () => {
     await store.close();
   });
 
-  it('AAD mismatch inside the token (not just our header check) is refused', () => {
+  it('AAD mismatch inside the token (not just our header check) is refused', async () => {
     const sealer = Pkcs11Sealer.open(opts);
     const iv = Buffer.alloc(12, 1);
-    const sealed = sealer.seal(iv, Buffer.from('aad-one'), Buffer.from('secret'));
-    expect(sealer.unseal(iv, Buffer.from('aad-one'), sealed).toString()).toBe('secret');
-    throwsCode(() => sealer.unseal(iv, Buffer.from('aad-two'), sealed), 'ERR_STORAGE_SEAL_AUTH');
+    const sealed = await sealer.seal(iv, Buffer.from('aad-one'), Buffer.from('secret'));
+    expect((await sealer.unseal(iv, Buffer.from('aad-one'), sealed)).toString()).toBe('secret');
+    await rejectsWith(sealer.unseal(iv, Buffer.from('aad-two'), sealed), 'ERR_STORAGE_SEAL_AUTH');
+    sealer.close();
+  });
+
+  it('token calls run off the event loop: timers keep firing during a burst of seals and unseals', async () => {
+    const sealer = Pkcs11Sealer.open(opts);
+    // Counts event-loop turns (macrotasks) while the burst runs. With the cipher call made
+    // synchronously on the loop, the whole burst runs in microtasks and this stays 0.
+    let turns = 0;
+    let burst = true;
+    const turn = (): void => {
+      turns++;
+      if (burst) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const aad = Buffer.from('burst');
+    const outs = await Promise.all(
+      Array.from({ length: 64 }, async (_, i) => {
+        const iv = Buffer.alloc(12, i);
+        const plain = Buffer.alloc(2048, i);
+        return (await sealer.unseal(iv, aad, await sealer.seal(iv, aad, plain))).equals(plain);
+      }),
+    );
+    burst = false;
+    expect(turns).toBeGreaterThan(0);
+    expect(outs.every(Boolean)).toBe(true);
     sealer.close();
   });
 

@@ -46,14 +46,14 @@ function startRun(kind: StoreKind, dir: string, ephemeral: boolean, exclusive = 
 }
 
 /** presign → snapshot the data dir → sign → restore the snapshot → restart. */
-function snapshotRestore(kind: StoreKind, root: string, ephemeral: boolean) {
+async function snapshotRestore(kind: StoreKind, root: string, ephemeral: boolean) {
   const dir = join(root, 'data');
   const snap = join(root, 'snapshot');
   const first = startRun(kind, dir, ephemeral);
-  first.ledger.addPresignature('pre-1', 'w1', payload('pre-1'));
-  first.ledger.addPresignature('pre-2', 'w1', payload('pre-2'));
+  await first.ledger.addPresignature('pre-1', 'w1', payload('pre-1'));
+  await first.ledger.addPresignature('pre-2', 'w1', payload('pre-2'));
   cpSync(dir, snap, { recursive: true }); // a live snapshot, as a VM or filesystem snapshot takes it
-  expect(first.ledger.loadPresignature('pre-1')?.equals(payload('pre-1'))).toBe(true);
+  expect((await first.ledger.loadPresignature('pre-1'))?.equals(payload('pre-1'))).toBe(true);
   first.ledger.consume('pre-1'); // signed: the partial signature left
   first.stop();
   rmSync(dir, { recursive: true });
@@ -79,51 +79,51 @@ describe('presignatures do not survive a restart (rollback by snapshot)', () => 
   afterAll(() => t.cleanup());
 
   for (const kind of ['file', 'softhsm'] as const) {
-    it(`${kind} store: the hole — with the persistent store key the restored snapshot signs twice`, () => {
-      const run = snapshotRestore(kind, join(t.dir, `${kind}-persistent`), false);
+    it(`${kind} store: the hole — with the persistent store key the restored snapshot signs twice`, async () => {
+      const run = await snapshotRestore(kind, join(t.dir, `${kind}-persistent`), false);
       // what the ledger did before: the consumed presignature is back and loads again
-      expect(run.ledger.loadPresignature('pre-1')?.equals(payload('pre-1'))).toBe(true);
+      expect((await run.ledger.loadPresignature('pre-1'))?.equals(payload('pre-1'))).toBe(true);
       run.stop();
     });
 
-    it(`${kind} store: after snapshot, sign, restore and restart the presignature is refused and burnt`, () => {
+    it(`${kind} store: after snapshot, sign, restore and restart the presignature is refused and burnt`, async () => {
       const root = join(t.dir, `${kind}-ephemeral`);
-      const run = snapshotRestore(kind, root, true);
+      const run = await snapshotRestore(kind, root, true);
       const { ledger } = run;
       expect(ledger.burntAtOpen).toBe(2); // pre-1 (the restored one) and pre-2 (unused, but of a past run)
-      expect(ledger.loadPresignature('pre-1')).toBeUndefined();
+      expect(await ledger.loadPresignature('pre-1')).toBeUndefined();
       expect(ledger.isBurnt('pre-1')).toBe(true);
       expect(ledger.isBurnt('pre-2')).toBe(true);
       expect(ledger.countAvailable('w1')).toBe(0);
       expect(ledger.listAvailable()).toEqual([]);
       expect(() => ledger.consume('pre-1')).toThrow(expect.objectContaining({ code: 'ERR_PRESIGNATURE_USED' }));
       // the pool refills in the new run
-      ledger.addPresignature('pre-3', 'w1', payload('pre-3'));
-      expect(ledger.loadPresignature('pre-3')?.equals(payload('pre-3'))).toBe(true);
+      await ledger.addPresignature('pre-3', 'w1', payload('pre-3'));
+      expect((await ledger.loadPresignature('pre-3'))?.equals(payload('pre-3'))).toBe(true);
       run.stop();
       expect(scanForPlaintext(root, [payload('pre-1'), payload('pre-2'), payload('pre-3')])).toEqual([]);
     });
 
-    it(`${kind} store: a row that survives open but cannot be unsealed is burnt (ERR_PRESIGNATURE_BURNT)`, () => {
+    it(`${kind} store: a row that survives open but cannot be unsealed is burnt (ERR_PRESIGNATURE_BURNT)`, async () => {
       const dir = join(t.dir, `${kind}-tampered`);
       const run = startRun(kind, dir, true, false);
-      run.ledger.addPresignature('pre-9', 'w1', payload('pre-9'));
+      await run.ledger.addPresignature('pre-9', 'w1', payload('pre-9'));
       // flip the last ciphertext byte behind the ledger's back (the header, with its key ref, stays)
       const db = new Database(join(dir, 'ledger.db'));
       const row = db.prepare(`SELECT payload FROM presignatures WHERE id = 'pre-9'`).get() as { payload: Buffer };
       row.payload.writeUInt8(row.payload.readUInt8(row.payload.length - 1) ^ 1, row.payload.length - 1);
       db.prepare(`UPDATE presignatures SET payload = ? WHERE id = 'pre-9'`).run(row.payload);
       db.close();
-      expect(() => run.ledger.loadPresignature('pre-9')).toThrow(
+      await expect(run.ledger.loadPresignature('pre-9')).rejects.toThrow(
         expect.objectContaining({ code: 'ERR_PRESIGNATURE_BURNT' }),
       );
       expect(run.ledger.isBurnt('pre-9')).toBe(true);
-      expect(run.ledger.loadPresignature('pre-9')).toBeUndefined();
+      expect(await run.ledger.loadPresignature('pre-9')).toBeUndefined();
       run.stop();
     });
   }
 
-  it('the PKCS#11 presignature key is a sensitive, non-extractable session object that dies with the session', () => {
+  it('the PKCS#11 presignature key is a sensitive, non-extractable session object that dies with the session', async () => {
     const store = Pkcs11Sealer.open({ ...hsm, createKey: true });
     const eph = ephemeralSealer(store);
     expect(eph.keyRef).toMatch(/^p11:mpc-eph-[0-9a-f]{16}$/);

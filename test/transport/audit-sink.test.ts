@@ -296,7 +296,7 @@ describe('audit sink on a real JetStream', () => {
     };
     let ledger = PartyLedger.open(path, 1, opts);
     ledger.appendAudit({ type: 'daemon.started', party: 1 });
-    for (let i = 0; i < 12; i += 1) ledger.addPresignature(`pre-${i}`, 'hot', Buffer.alloc(64, i));
+    for (let i = 0; i < 12; i += 1) await ledger.addPresignature(`pre-${i}`, 'hot', Buffer.alloc(64, i));
     let shipper = new AuditShipper(ledger, await AuditPublisher.open(nc, deployment, 'party-1', 500), {
       retryMinMs: 50,
     });
