@@ -472,6 +472,48 @@ export class OrchestratorStore {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /** Replaces the approvals list if it is still `before` and the request still in one of `states`. */
+  async setApprovals(
+    id: string,
+    before: readonly string[],
+    after: readonly string[],
+    states: readonly SignRequestState[],
+    now: number,
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('sign_requests')
+      .set({ approvals: JSON.stringify(after), updated_at: now })
+      .where('id', '=', id)
+      .where('approvals', '=', JSON.stringify(before))
+      .where('state', 'in', [...states])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Moves requests in `states` whose expiry passed to `expired`; returns their ids. */
+  async expireDue(states: readonly SignRequestState[], now: number): Promise<string[]> {
+    const due = await this.db
+      .selectFrom('sign_requests')
+      .select('id')
+      .where('state', 'in', [...states])
+      .where('expires_at', '<=', now)
+      .execute();
+    const moved: string[] = [];
+    for (const { id } of due) {
+      const ok = await this.transition(
+        id,
+        states,
+        'expired',
+        {
+          error: { code: 'ERR_POLICY_EXPIRED', message: 'the request expired before it was signed' },
+        },
+        now,
+      );
+      if (ok) moved.push(id);
+    }
+    return moved;
+  }
+
   /** Spends recorded by signed requests of `keyId` since `since` (ms), for velocity checks. */
   async spendsSince(since: number): Promise<SpendRecord[]> {
     const rows = await this.db

@@ -1,0 +1,590 @@
+/**
+ * The orchestrator's core, below the REST layer: operators, keys (keygen + aux info as a job),
+ * policy and registry versions, and the sign-request lifecycle
+ *
+ *   received → pending_policy → pending_approval → signing → signed | rejected | failed | expired
+ *
+ * Every transition is a compare-and-set in the store, committed before the orchestrator acts on
+ * the new state (it signs only after its own `→ signing` update matched). It holds no secret: the
+ * parties sign, each re-checking the initiator's signed request and the approvals (issue 14).
+ *
+ * After a restart: a request caught in `signing` is failed (ERR_ORCH_INTERRUPTED) rather than
+ * signed again, since whether its presignature was consumed is unknown here; requests before
+ * `signing` go on; a key caught generating is failed (the parties' key-repair cleans up).
+ */
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { addressAt, type BtcNetwork, type ChainKey, decodePayload, type PayloadKind, xpub } from '../chains/index.js';
+import { childPublicKey } from '../chains/keys.js';
+import { MpcError } from '../errors/index.js';
+import {
+  type AdminSet,
+  acceptUpdate,
+  authorizeSignRequest,
+  intentFromPayload,
+  loadAdminSet,
+  type PolicyVersion,
+  type RegistryVersion,
+  verifyApproval,
+  verifySignedPolicy,
+  verifySignedRegistry,
+  verifySignRequest,
+} from '../policy/index.js';
+import type { PublicJwk } from '../policy/keys.js';
+import { importPublicJwk } from '../policy/keys.js';
+import type { Role } from '../policy/registry.js';
+import { decodePoint } from '../primitives/curve.js';
+import type { SigningBackend } from './backend.js';
+import type { OrchestratorConfig } from './config.js';
+import type { OrchestratorMetrics } from './metrics.js';
+import {
+  FINAL_STATES,
+  type KeyRecord,
+  type OperatorRecord,
+  type OrchestratorStore,
+  type SignRequestRecord,
+  type SignRequestState,
+} from './store/store.js';
+
+export interface ServiceLog {
+  info(o: object, msg: string): void;
+  warn(o: object, msg: string): void;
+  error(o: object, msg: string): void;
+}
+
+const SILENT: ServiceLog = { info() {}, warn() {}, error() {} };
+
+export interface OrchestratorServiceOptions {
+  readonly store: OrchestratorStore;
+  readonly backend: SigningBackend;
+  readonly config: Pick<OrchestratorConfig, 'bootstrapAdmin' | 'policy' | 'signers' | 'requestTtlSeconds'>;
+  readonly metrics?: OrchestratorMetrics;
+  readonly log?: ServiceLog;
+  /** Unix milliseconds (tests move time). */
+  readonly now?: () => number;
+}
+
+export interface NewSignRequestInput {
+  readonly keyId: string;
+  readonly kind: PayloadKind;
+  readonly payload: Uint8Array;
+  readonly network?: BtcNetwork;
+  readonly signedRequest: string;
+  readonly idempotencyKey: string;
+}
+
+/** Velocity windows look back at most this far. */
+const HISTORY_MS = 31 * 86_400_000;
+
+const PRE_SIGNING: readonly SignRequestState[] = ['received', 'pending_policy', 'pending_approval'];
+
+export class OrchestratorService {
+  readonly #o: OrchestratorServiceOptions;
+  readonly #events = new EventEmitter();
+  readonly #jobs = new Set<Promise<unknown>>();
+  #admins: AdminSet | undefined;
+  readonly #policies = new Map<number, PolicyVersion & { raw: object }>();
+  #registry: (RegistryVersion & { raw: object }) | undefined;
+  #draining = false;
+  #sweep: NodeJS.Timeout | undefined;
+
+  constructor(o: OrchestratorServiceOptions) {
+    this.#o = o;
+    this.#events.setMaxListeners(0);
+  }
+
+  get store(): OrchestratorStore {
+    return this.#o.store;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  #now(): number {
+    return this.#o.now?.() ?? Date.now();
+  }
+
+  /** Bootstrap admin, held documents (store, then config files), recovery of unfinished work. */
+  async init(): Promise<void> {
+    const s = this.#o.store;
+    const now = this.#now();
+    const boot = this.#o.config.bootstrapAdmin;
+    if (!(await s.hasEnabledAdmin())) {
+      await importPublicJwk(boot.publicKey, 'bootstrap admin'); // refuse a key that does not import
+      if (!(await s.insertOperator({ id: boot.id, publicKey: boot.publicKey, roles: ['admin'] }, now))) {
+        await s.updateOperator(boot.id, { roles: ['admin'], disabled: false }, now);
+      }
+    }
+    if (this.#o.config.policy) {
+      this.#admins = await loadAdminSet(this.#o.config.policy.admins);
+      for (const d of await s.listDocuments('registry')) await this.#holdRegistry(JSON.parse(d.raw) as object, false);
+      for (const d of await s.listDocuments('policy')) await this.#holdPolicy(JSON.parse(d.raw) as object, false);
+      const { policyFile, registryFile } = this.#o.config.policy;
+      // the config's files seed a fresh store; an older file than the stored version is ignored
+      const seed = async (file: string | undefined, put: (raw: object) => Promise<unknown>) => {
+        if (file === undefined) return;
+        try {
+          await put(JSON.parse(await readFile(file, 'utf8')) as object);
+        } catch (e) {
+          if (!(e instanceof MpcError && e.code === 'ERR_POLICY_VERSION_OLD')) throw e;
+        }
+      };
+      await seed(registryFile, (raw) => this.putRegistry(raw, true));
+      await seed(policyFile, (raw) => this.putPolicy(raw, true));
+    }
+    for (const k of await s.listKeys()) {
+      if (k.state === 'generating') {
+        await s.updateKey(k.id, { state: 'failed', errorCode: 'ERR_ORCH_INTERRUPTED' }, now);
+      }
+    }
+    for (const id of await s.signRequestIdsIn(['signing'])) {
+      await this.#move(id, ['signing'], 'failed', {
+        error: { code: 'ERR_ORCH_INTERRUPTED', message: 'the orchestrator restarted while this request was signing' },
+      });
+    }
+    await this.#expireDue();
+    for (const id of await s.signRequestIdsIn(['received', 'pending_policy'])) this.#spawn(this.#advance(id));
+    this.#sweep = setInterval(() => this.#spawn(this.#expireDue()), 5000);
+    this.#sweep.unref();
+  }
+
+  /** Refuses new work, waits for running jobs (up to `timeoutMs`). */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    this.#draining = true;
+    if (this.#sweep) clearInterval(this.#sweep);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#jobs]),
+      new Promise((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #spawn(p: Promise<unknown>): void {
+    const job = p.catch((e: unknown) => this.#log().error({ err: e }, 'orchestrator job failed'));
+    this.#jobs.add(job);
+    void job.finally(() => this.#jobs.delete(job));
+  }
+
+  #log(): ServiceLog {
+    return this.#o.log ?? SILENT;
+  }
+
+  #assertOpen(): void {
+    if (this.#draining) throw new MpcError('ERR_API_UNAVAILABLE', 'the orchestrator is draining');
+  }
+
+  // operators -------------------------------------------------------------------------------------
+
+  async createOperator(o: { id: string; publicKey: PublicJwk; roles: readonly Role[] }): Promise<OperatorRecord> {
+    this.#assertOpen();
+    await importPublicJwk(o.publicKey, `operator ${o.id}`).catch(() => {
+      throw new MpcError('ERR_API_BAD_REQUEST', 'publicKey does not import');
+    });
+    if (!(await this.#o.store.insertOperator(o, this.#now()))) {
+      throw new MpcError('ERR_API_CONFLICT', `operator ${o.id} exists`);
+    }
+    return (await this.#o.store.getOperator(o.id)) as OperatorRecord;
+  }
+
+  async updateOperator(id: string, p: { roles?: readonly Role[]; disabled?: boolean }): Promise<OperatorRecord> {
+    this.#assertOpen();
+    if (!(await this.#o.store.updateOperator(id, p, this.#now()))) {
+      throw new MpcError('ERR_API_OPERATOR_UNKNOWN', `no operator ${id}`);
+    }
+    return (await this.#o.store.getOperator(id)) as OperatorRecord;
+  }
+
+  async getOperator(id: string): Promise<OperatorRecord> {
+    const o = await this.#o.store.getOperator(id);
+    if (o === undefined) throw new MpcError('ERR_API_OPERATOR_UNKNOWN', `no operator ${id}`);
+    return o;
+  }
+
+  // policy and registry ---------------------------------------------------------------------------
+
+  #adminSet(): AdminSet {
+    if (this.#admins === undefined) {
+      throw new MpcError('ERR_API_UNAVAILABLE', 'no policy admin set is configured');
+    }
+    return this.#admins;
+  }
+
+  async #holdPolicy(raw: object, persist: boolean): Promise<PolicyVersion> {
+    const v = await verifySignedPolicy(raw, this.#adminSet());
+    const latest = this.latestPolicy();
+    const held = this.#policies.get(v.version);
+    // the same version with other content is a fork, never held
+    if (held !== undefined && held.hash !== v.hash) acceptUpdate(held, v);
+    // a new document only moves forward (replaying the store holds every stored version)
+    if (persist) acceptUpdate(latest, v);
+    if (persist) await this.#o.store.putDocument('policy', v.version, v.hash, JSON.stringify(raw), this.#now());
+    this.#policies.set(v.version, { ...v, raw });
+    return v;
+  }
+
+  async #holdRegistry(raw: object, persist: boolean): Promise<RegistryVersion> {
+    const v = await verifySignedRegistry(raw, this.#adminSet());
+    const next = acceptUpdate(this.#registry, v, 'operator registry');
+    if (persist && next !== this.#registry) {
+      await this.#o.store.putDocument('registry', v.version, v.hash, JSON.stringify(raw), this.#now());
+    }
+    this.#registry = { ...next, raw: next === v ? raw : (this.#registry?.raw ?? raw) };
+    return next;
+  }
+
+  /** Verifies (admin quorum), holds and persists a policy version; relays it to the parties. */
+  async putPolicy(raw: object, quiet = false): Promise<{ version: number; hash: string }> {
+    this.#assertOpen();
+    const v = await this.#holdPolicy(raw, true);
+    if (this.#o.backend.pushPolicy) {
+      const r = await this.#o.backend.pushPolicy(raw);
+      if (!r.ok && !quiet) this.#log().warn({ version: v.version }, 'not every party holds the pushed policy');
+    }
+    return { version: v.version, hash: v.hash };
+  }
+
+  async putRegistry(raw: object, quiet = false): Promise<{ version: number; hash: string }> {
+    this.#assertOpen();
+    const v = await this.#holdRegistry(raw, true);
+    if (this.#o.backend.pushRegistry) {
+      const r = await this.#o.backend.pushRegistry(raw);
+      if (!r.ok && !quiet) this.#log().warn({ version: v.version }, 'not every party holds the pushed registry');
+    }
+    return { version: v.version, hash: v.hash };
+  }
+
+  latestPolicy(): PolicyVersion | undefined {
+    let best: PolicyVersion | undefined;
+    for (const p of this.#policies.values()) if (best === undefined || p.version > best.version) best = p;
+    return best;
+  }
+
+  registry(): RegistryVersion | undefined {
+    return this.#registry;
+  }
+
+  // keys ------------------------------------------------------------------------------------------
+
+  async createKey(by: string, o: { id: string; threshold: number; parties: number }): Promise<KeyRecord> {
+    this.#assertOpen();
+    const n = this.#o.config.signers.parties;
+    if (o.parties > n) throw new MpcError('ERR_API_BAD_REQUEST', `parties must be at most ${n} (the roster)`);
+    if (o.threshold < 2 || o.threshold > o.parties) {
+      throw new MpcError('ERR_API_BAD_REQUEST', 'threshold must be between 2 and parties');
+    }
+    if (!(await this.#o.store.insertKey({ ...o, createdBy: by }, this.#now()))) {
+      throw new MpcError('ERR_API_CONFLICT', `key ${o.id} exists`);
+    }
+    this.#spawn(this.#keyJob(o));
+    return (await this.#o.store.getKey(o.id)) as KeyRecord;
+  }
+
+  async #keyJob(o: { id: string; threshold: number; parties: number }): Promise<void> {
+    const s = this.#o.store;
+    const b = this.#o.backend;
+    try {
+      await b.keygen({ keyId: o.id, threshold: o.threshold, parties: o.parties });
+      await s.updateKey(o.id, { progress: 'aux' }, this.#now());
+      await b.auxInfo({ keyId: o.id, parties: o.parties });
+      await s.updateKey(o.id, { progress: 'keyinfo' }, this.#now());
+      const info = await b.keyInfo({ keyId: o.id, parties: [...Array(o.parties).keys()] });
+      await s.updateKey(
+        o.id,
+        {
+          state: 'ready',
+          progress: 'done',
+          publicKey: bytesToHex(info.publicKey.toBytes(true)),
+          chainCode: bytesToHex(info.chainCode),
+        },
+        this.#now(),
+      );
+      this.#o.metrics?.keygenJobs.inc({ outcome: 'ok' });
+    } catch (e) {
+      const code = e instanceof MpcError ? e.code : 'ERR_API_INTERNAL';
+      await s.updateKey(o.id, { state: 'failed', errorCode: code }, this.#now());
+      this.#o.metrics?.keygenJobs.inc({ outcome: 'error' });
+      this.#log().warn({ err: e, keyId: o.id }, 'key generation failed');
+    }
+    this.#events.emit(`key:${o.id}`);
+  }
+
+  async getKey(id: string): Promise<KeyRecord> {
+    const k = await this.#o.store.getKey(id);
+    if (k === undefined) throw new MpcError('ERR_API_KEY_UNKNOWN', `no key ${id}`);
+    return k;
+  }
+
+  static chainKey(k: KeyRecord): ChainKey | undefined {
+    if (k.publicKey === null || k.chainCode === null) return undefined;
+    return { publicKey: decodePoint(hexToBytes(k.publicKey), 'key.publicKey'), chainCode: hexToBytes(k.chainCode) };
+  }
+
+  static xpub(k: KeyRecord): string | null {
+    const ck = OrchestratorService.chainKey(k);
+    return ck === undefined ? null : xpub(ck);
+  }
+
+  async #readyKey(id: string): Promise<{ record: KeyRecord; chainKey: ChainKey }> {
+    const k = await this.getKey(id);
+    const chainKey = OrchestratorService.chainKey(k);
+    if (k.state !== 'ready' || chainKey === undefined) {
+      throw new MpcError('ERR_API_KEY_NOT_READY', `key ${id} is ${k.state}`);
+    }
+    return { record: k, chainKey };
+  }
+
+  async address(
+    id: string,
+    path: readonly number[],
+    chain: 'ethereum' | 'bitcoin',
+    network: BtcNetwork = 'mainnet',
+  ): Promise<{ address: string; publicKey: string }> {
+    const { chainKey } = await this.#readyKey(id);
+    return {
+      address: addressAt(chainKey, path, chain, network),
+      publicKey: bytesToHex(childPublicKey(chainKey, path).toBytes(true)),
+    };
+  }
+
+  // sign requests ---------------------------------------------------------------------------------
+
+  /**
+   * Checks and stores a sign request (state `received`) and starts its lifecycle. Refused input
+   * stores nothing. The same idempotency key with the same body returns the stored request
+   * (`created: false`); with another body it is ERR_API_IDEMPOTENCY_CONFLICT.
+   */
+  async createSignRequest(
+    by: string,
+    input: NewSignRequestInput,
+    bodyHash: string,
+  ): Promise<{ created: boolean; record: SignRequestRecord }> {
+    const s = this.#o.store;
+    const existing = await s.getSignRequestByIdempotencyKey(input.idempotencyKey);
+    if (existing !== undefined) return { created: false, record: this.#sameBody(existing, bodyHash) };
+    this.#assertOpen();
+    const { chainKey } = await this.#readyKey(input.keyId);
+    // the payload must decode (same decoder the parties run) before anything is stored
+    decodePayload(input.kind, input.payload, { key: chainKey, ...(input.network ? { network: input.network } : {}) });
+    const registry = this.#registry?.registry;
+    if (registry === undefined) throw new MpcError('ERR_API_UNAVAILABLE', 'no operator registry is held');
+    const nowMs = this.#now();
+    const verified = await verifySignRequest(input.signedRequest, input.payload, registry, Math.floor(nowMs / 1000));
+    const r = verified.request;
+    if (r.keyId !== input.keyId || r.kind !== input.kind || r.idempotencyKey !== input.idempotencyKey) {
+      throw new MpcError(
+        'ERR_POLICY_REQUEST_INVALID',
+        'the signed request names another key, kind or idempotency key than the body',
+      );
+    }
+    const res = await s.insertSignRequest(
+      {
+        idempotencyKey: input.idempotencyKey,
+        bodyHash,
+        keyId: input.keyId,
+        kind: input.kind,
+        payload: input.payload,
+        network: input.network ?? null,
+        signedRequest: input.signedRequest,
+        requestDigest: verified.digest,
+        initiator: verified.initiator.id,
+        createdBy: by,
+        expiresAt: Math.min(r.exp * 1000, nowMs + this.#o.config.requestTtlSeconds * 1000),
+      },
+      nowMs,
+    );
+    if (!res.created) return { created: false, record: this.#sameBody(res.record, bodyHash) };
+    this.#o.metrics?.transitions.inc({ state: 'received' });
+    this.#spawn(this.#advance(res.record.id));
+    return res;
+  }
+
+  #sameBody(r: SignRequestRecord, bodyHash: string): SignRequestRecord {
+    if (r.bodyHash !== bodyHash) {
+      throw new MpcError('ERR_API_IDEMPOTENCY_CONFLICT', 'this idempotency key was used with another body');
+    }
+    return r;
+  }
+
+  async getSignRequest(id: string): Promise<SignRequestRecord> {
+    const r = await this.#o.store.getSignRequest(id);
+    if (r === undefined) throw new MpcError('ERR_API_REQUEST_UNKNOWN', `no sign request ${id}`);
+    return r;
+  }
+
+  /** Waits until the request is in one of `states` or `timeoutMs` passed; returns it either way. */
+  async waitForSignRequest(
+    id: string,
+    states: readonly SignRequestState[],
+    timeoutMs: number,
+  ): Promise<SignRequestRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.getSignRequest(id);
+      const left = deadline - Date.now();
+      if (states.includes(r.state) || left <= 0) return r;
+      // woken by this process's transitions; polling covers another replica's
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.#events.off(`sr:${id}`, done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.min(left, 1000));
+        this.#events.on(`sr:${id}`, done);
+      });
+    }
+  }
+
+  /** Adds an approval statement; a request waiting for approvals is evaluated again. */
+  async addApproval(id: string, statement: string): Promise<SignRequestRecord> {
+    this.#assertOpen();
+    const registry = this.#registry?.registry;
+    if (registry === undefined) throw new MpcError('ERR_API_UNAVAILABLE', 'no operator registry is held');
+    const a = await verifyApproval(statement, registry);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const r = await this.getSignRequest(id);
+      if (a.requestDigest !== r.requestDigest) {
+        throw new MpcError('ERR_POLICY_APPROVAL_INVALID', 'the approval is for another request');
+      }
+      if ((FINAL_STATES as readonly string[]).includes(r.state) || r.state === 'signing') {
+        throw new MpcError('ERR_API_REQUEST_FINAL', `request is ${r.state}`);
+      }
+      if (r.approvals.includes(statement)) return r;
+      if (await this.#o.store.setApprovals(id, r.approvals, [...r.approvals, statement], PRE_SIGNING, this.#now())) {
+        this.#events.emit(`sr:${id}`);
+        if (r.state === 'pending_approval') await this.#evaluate(id, ['pending_approval']);
+        return this.getSignRequest(id);
+      }
+    }
+    throw new MpcError('ERR_API_CONFLICT', 'the request changed concurrently; try again');
+  }
+
+  async #move(
+    id: string,
+    from: readonly SignRequestState[],
+    to: SignRequestState,
+    patch: Parameters<OrchestratorStore['transition']>[3] = {},
+  ): Promise<boolean> {
+    const ok = await this.#o.store.transition(id, from, to, patch, this.#now());
+    if (ok) {
+      this.#o.metrics?.transitions.inc({ state: to });
+      this.#events.emit(`sr:${id}`);
+    }
+    return ok;
+  }
+
+  async #expireDue(): Promise<void> {
+    const due = await this.#o.store.expireDue(PRE_SIGNING, this.#now());
+    for (const id of due) {
+      this.#o.metrics?.transitions.inc({ state: 'expired' });
+      this.#events.emit(`sr:${id}`);
+    }
+  }
+
+  /** received → pending_policy (under the newest policy version) → evaluation. */
+  async #advance(id: string): Promise<void> {
+    const r = await this.getSignRequest(id);
+    if (r.state === 'received') {
+      const policy = this.latestPolicy();
+      if (policy === undefined) {
+        await this.#move(id, ['received'], 'rejected', {
+          error: { code: 'ERR_POLICY_VERSION_UNKNOWN', message: 'no policy version is held' },
+        });
+        return;
+      }
+      if (!(await this.#move(id, ['received'], 'pending_policy', { policyVersion: policy.version }))) return;
+    } else if (r.state !== 'pending_policy') {
+      return;
+    }
+    await this.#evaluate(id, ['pending_policy']);
+  }
+
+  /** Runs the co-signer check the parties will run; moves the request on by its outcome. */
+  async #evaluate(id: string, from: readonly SignRequestState[]): Promise<void> {
+    const r = await this.getSignRequest(id);
+    if (!from.includes(r.state)) return;
+    const version = r.policyVersion;
+    const registry = this.#registry?.registry;
+    const nowMs = this.#now();
+    try {
+      if (version === null || registry === undefined) {
+        throw new MpcError('ERR_POLICY_VERSION_UNKNOWN', 'no policy version or registry for this request');
+      }
+      const { chainKey } = await this.#readyKey(r.keyId);
+      const network = (r.network ?? undefined) as BtcNetwork | undefined;
+      const auth = await authorizeSignRequest(
+        {
+          signedRequest: r.signedRequest,
+          payload: r.payload,
+          keyId: r.keyId,
+          policyVersion: version,
+          approvals: r.approvals,
+        },
+        {
+          policies: this.#policies,
+          registry,
+          history: await this.#o.store.spendsSince(nowMs - HISTORY_MS),
+          now: Math.floor(nowMs / 1000),
+          decode: (kind, payload, path) =>
+            intentFromPayload(decodePayload(kind, payload, { key: chainKey, ...(network ? { network } : {}) }), path),
+        },
+      );
+      if (await this.#move(id, from, 'signing', { spend: auth.spend })) {
+        await this.#sign(id, auth.request.request.path);
+      }
+    } catch (e) {
+      if (e instanceof MpcError && e.code === 'ERR_POLICY_APPROVALS_MISSING') {
+        if (r.state !== 'pending_approval') await this.#move(id, from, 'pending_approval');
+        return;
+      }
+      const error = errorOf(e);
+      const to: SignRequestState = e instanceof MpcError && e.code === 'ERR_POLICY_EXPIRED' ? 'expired' : 'rejected';
+      await this.#move(id, from, to, { error });
+    }
+  }
+
+  /** Presigns on demand (one presignature per digest, at its path) and signs through the parties. */
+  async #sign(id: string, requestPath: readonly number[] | undefined): Promise<void> {
+    const r = await this.getSignRequest(id);
+    try {
+      const { record: key, chainKey } = await this.#readyKey(r.keyId);
+      const network = (r.network ?? undefined) as BtcNetwork | undefined;
+      const kind = r.kind as PayloadKind;
+      const decoded = decodePayload(kind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
+      const signers = [...Array(key.threshold).keys()];
+      const presignatures = [];
+      for (const d of decoded.digests) {
+        this.#o.metrics?.presignOnDemand.inc();
+        presignatures.push(
+          await this.#o.backend.presign({ keyId: r.keyId, signers, path: d.path ?? requestPath ?? [] }),
+        );
+      }
+      const { artifact } = await this.#o.backend.signPayload({
+        keyId: r.keyId,
+        kind,
+        payload: r.payload,
+        presignatures,
+        ...(network ? { network } : {}),
+        authorization: { signedRequest: r.signedRequest, policyVersion: r.policyVersion ?? 0, approvals: r.approvals },
+      });
+      await this.#move(id, ['signing'], 'signed', { artifact });
+    } catch (e) {
+      this.#log().warn({ err: e, id }, 'signing failed');
+      await this.#move(id, ['signing'], 'failed', { error: errorOf(e) });
+    }
+  }
+}
+
+function errorOf(e: unknown): { code: string; message: string } {
+  if (e instanceof MpcError) return { code: e.code, message: e.message.replace(/^ERR_[A-Z0-9_]+: /, '') };
+  return { code: 'ERR_API_INTERNAL', message: 'internal error' };
+}
+
+/** Hex SHA-256 of bytes (API body hashes). */
+export const sha256Hex = (b: Uint8Array): string => bytesToHex(sha256(b));

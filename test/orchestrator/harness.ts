@@ -1,0 +1,242 @@
+/**
+ * An orchestrator (service + REST API) in process for the API tests: SQLite in a temp dir, one
+ * operator per role (plus one with two roles), a policy admin set with a signed registry and policy,
+ * and a signing backend (a fake by default; the integration test passes the real coordinator).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../../src/orchestrator/api/server.js';
+import { signApiToken } from '../../src/orchestrator/auth.js';
+import type { SigningBackend } from '../../src/orchestrator/backend.js';
+import { OrchestratorMetrics } from '../../src/orchestrator/metrics.js';
+import { OrchestratorService } from '../../src/orchestrator/service.js';
+import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
+import {
+  POLICY_TYP,
+  payloadDigest,
+  REGISTRY_TYP,
+  requestDigest,
+  type SignRequestPayload,
+  signApproval,
+  signDocument,
+  signSignRequest,
+} from '../../src/policy/index.js';
+import type { Role } from '../../src/policy/registry.js';
+import { decodePoint } from '../../src/primitives/curve.js';
+import { makeKey, type OperatorKey } from '../helpers/operator-keys.js';
+
+export const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** A key the fake backend "generates": a fixed public key and chain code. */
+export const FAKE_KEY = {
+  publicKey: decodePoint(secp256k1.getPublicKey(new Uint8Array(32).fill(7), true)),
+  chainCode: new Uint8Array(32).fill(3),
+};
+
+export function fakeBackend(): SigningBackend & { signed: number } {
+  const b = {
+    signed: 0,
+    async keygen() {
+      return FAKE_KEY.publicKey;
+    },
+    async auxInfo() {},
+    async keyInfo() {
+      return FAKE_KEY;
+    },
+    async presign(o: { signers: readonly number[]; path: readonly number[] }) {
+      return {
+        id: 'ab'.repeat(32),
+        R: FAKE_KEY.publicKey,
+        publicKey: FAKE_KEY.publicKey,
+        path: [...o.path],
+        signers: [...o.signers],
+      };
+    },
+    async signPayload(o: { kind: string }) {
+      b.signed++;
+      return { artifact: { kind: o.kind as never, hex: '0x00', fields: { fake: true } } };
+    },
+  };
+  return b;
+}
+
+export const ROLE_OPERATORS: Record<string, Role[]> = {
+  root: ['admin'],
+  ian: ['initiator'],
+  amy: ['approver'],
+  aud: ['auditor'],
+  vic: ['viewer'],
+  ivy: ['initiator', 'approver'],
+};
+
+/** Allow eth.transaction; eth.message needs one approval from the treasury group; the rest is denied. */
+export const policyDoc = (version: number) => ({
+  schema: 'mpc-custody/policy@1',
+  version,
+  rules: [
+    { id: 'eth-tx', match: { kinds: ['eth.transaction'] }, action: 'allow' },
+    {
+      id: 'messages',
+      match: { kinds: ['eth.message'] },
+      action: 'require_approvals',
+      approvals: {
+        groups: [{ name: 'treasury', members: { groups: ['treasury'] }, threshold: 1 }],
+        combine: 'all',
+        timeoutSeconds: 3600,
+      },
+    },
+  ],
+});
+
+export interface Harness {
+  app: FastifyInstance;
+  service: OrchestratorService;
+  store: OrchestratorStore;
+  metrics: OrchestratorMetrics;
+  keys: Record<string, OperatorKey>;
+  admin: OperatorKey;
+  backend: SigningBackend;
+  /** Signs a token for `who` and injects the request. */
+  call(
+    who: string | undefined,
+    method: string,
+    url: string,
+    body?: unknown,
+    o?: { token?: string; raw?: string; contentType?: string },
+  ): Promise<{ status: number; json: Record<string, unknown> & { code?: string } }>;
+  token(
+    who: string,
+    method: string,
+    url: string,
+    body?: Uint8Array,
+    o?: Parameters<typeof signApiToken>[2],
+  ): Promise<string>;
+  signedRequest(claims: Partial<SignRequestPayload> & { payload: Uint8Array }, by?: string): Promise<string>;
+  approval(by: string, signedRequest: string, policyVersion?: number): Promise<string>;
+  readyKey(id: string, threshold?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function makeHarness(o: { backend?: SigningBackend; parties?: number } = {}): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
+  const store = await OrchestratorStore.open({ kind: 'sqlite', path: join(dir, 'orch.db') });
+  const keys: Record<string, OperatorKey> = {};
+  for (const id of Object.keys(ROLE_OPERATORS)) keys[id] = await makeKey(id, id === 'amy' ? 'ES256' : 'EdDSA');
+  const admin = await makeKey('a1');
+  const backend = o.backend ?? fakeBackend();
+  const metrics = new OrchestratorMetrics({ defaultMetrics: false });
+  const service = new OrchestratorService({
+    store,
+    backend,
+    metrics,
+    config: {
+      bootstrapAdmin: { id: 'root', publicKey: (keys.root as OperatorKey).publicJwk as never },
+      policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk as never }] } },
+      signers: { parties: o.parties ?? 3 },
+      requestTtlSeconds: 3600,
+    },
+  });
+  await service.init();
+  for (const [id, roles] of Object.entries(ROLE_OPERATORS)) {
+    if (id !== 'root')
+      await store.insertOperator({ id, publicKey: (keys[id] as OperatorKey).publicJwk as never, roles }, Date.now());
+  }
+  const registry = {
+    schema: 'mpc-custody/operators@1',
+    version: 1,
+    operators: [
+      { id: 'ian', roles: ['initiator'], publicKey: (keys.ian as OperatorKey).publicJwk },
+      {
+        id: 'ivy',
+        roles: ['initiator', 'approver'],
+        groups: ['treasury'],
+        publicKey: (keys.ivy as OperatorKey).publicJwk,
+      },
+      { id: 'amy', roles: ['approver'], groups: ['treasury'], publicKey: (keys.amy as OperatorKey).publicJwk },
+    ],
+  };
+  await service.putRegistry((await signDocument(bytes(registry), REGISTRY_TYP, [admin])) as object);
+  await service.putPolicy((await signDocument(bytes(policyDoc(1)), POLICY_TYP, [admin])) as object);
+  const app = await buildApi({ service, metrics, bodyLimitBytes: 64 * 1024 });
+
+  const token: Harness['token'] = (who, method, url, body, opts) =>
+    signApiToken(keys[who] as OperatorKey, { method, url, ...(body ? { body } : {}) }, opts);
+  return {
+    app,
+    service,
+    store,
+    metrics,
+    keys,
+    admin,
+    backend,
+    token,
+    async call(who, method, url, body, opts = {}) {
+      const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
+      const buf = payload === undefined ? undefined : new TextEncoder().encode(payload);
+      const auth = opts.token ?? (who === undefined ? undefined : await token(who, method, url, buf));
+      const res = await app.inject({
+        method: method as never,
+        url,
+        headers: {
+          ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+          ...(payload !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {}),
+        },
+        ...(payload !== undefined ? { payload } : {}),
+      });
+      let json: Record<string, unknown> = {};
+      try {
+        json = res.json();
+      } catch {
+        json = { text: res.body };
+      }
+      return { status: res.statusCode, json };
+    },
+    async signedRequest(c, by = 'ian') {
+      const now = Math.floor(Date.now() / 1000);
+      const { payload, ...claims } = c;
+      return signSignRequest(
+        {
+          v: 1,
+          keyId: 'k1',
+          kind: 'eth.transaction',
+          payloadSha256: payloadDigest(payload),
+          idempotencyKey: 'idem',
+          iat: now - 5,
+          exp: now + 600,
+          ...claims,
+        },
+        keys[by] as OperatorKey,
+      );
+    },
+    async approval(by, signedRequest, policyVersion = 1) {
+      const now = Math.floor(Date.now() / 1000);
+      return signApproval(
+        { request: requestDigest(signedRequest), decision: 'approve', policyVersion, iat: now - 5, exp: now + 600 },
+        keys[by] as OperatorKey,
+      );
+    },
+    async readyKey(id, threshold = 2) {
+      await store.insertKey({ id, threshold, parties: 3, createdBy: 'root' }, Date.now());
+      await store.updateKey(
+        id,
+        {
+          state: 'ready',
+          progress: 'done',
+          publicKey: hex(FAKE_KEY.publicKey.toBytes(true)),
+          chainCode: hex(FAKE_KEY.chainCode),
+        },
+        Date.now(),
+      );
+    },
+    async close() {
+      await service.drain(5000);
+      await app.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
