@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   ERR_HSM_SESSION_LOST: 'unavailable',
   ERR_HSM_MECHANISM_UNSUPPORTED: 'unavailable',
   ERR_HSM_OPERATION_FAILED: 'io',
+  // the store's token session is down and being reopened with backoff (issue 17 item 7): retry later
+  ERR_STORE_UNAVAILABLE: 'unavailable',
   // storage hardening (issue 17: rollback-proof presignatures, sealed primes, store faults)
   ERR_PRESIGNATURE_BURNT: 'policy',
   ERR_KEY_REPAIR_REFUSED: 'policy',

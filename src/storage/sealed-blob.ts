@@ -41,6 +41,22 @@ export interface Sealer {
   seal(iv: Buffer, aad: Buffer, plaintext: Uint8Array): Promise<Buffer>;
   unseal(iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer>;
   close(): void;
+  /** The device's state, for sealers that can lose it (PKCS#11); absent means always available. */
+  health?(): SealerHealth;
+  /** Calls `fn` on every change of health; returns the unsubscribe function. */
+  onHealthChange?(fn: (h: SealerHealth) => void): () => void;
+}
+
+/** What a sealer reports about the device behind it (readiness, metrics); software sealers are always up. */
+export interface SealerHealth {
+  /** True while the session is open and logged in. */
+  readonly available: boolean;
+  /** 'up', 'reopening' (backoff running) or 'failed' (a refused PIN: no retry, an operator must act). */
+  readonly state: 'up' | 'reopening' | 'failed' | 'closed';
+  /** Why it is down: the Cryptoki return value or error code that ended the session or the last attempt. */
+  readonly reason?: string;
+  /** Reopen attempts since the session was lost. */
+  readonly attempts: number;
 }
 
 export interface ShareId {

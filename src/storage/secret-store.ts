@@ -11,6 +11,7 @@ import {
   MAX_PLAINTEXT_BYTES,
   parseBlob,
   type Sealer,
+  type SealerHealth,
   type ShareId,
   sealBlob,
   unsealBlob,
@@ -68,6 +69,21 @@ export class SealedSecretStore implements SecretStore {
 
   get sealer(): Sealer {
     return this.#sealer;
+  }
+
+  /**
+   * Whether the store can seal and unseal now (no token call): a PKCS#11 store whose session was
+   * lost reports 'reopening' until its backoff reopened it, and refuses operations meanwhile with
+   * ERR_STORE_UNAVAILABLE. Readiness (/readyz) follows this.
+   */
+  health(): SealerHealth {
+    if (this.#closed) return { available: false, state: 'closed', attempts: 0 };
+    return this.#sealer.health?.() ?? { available: true, state: 'up', attempts: 0 };
+  }
+
+  /** Calls `fn` on every health change of the sealer (never for a software sealer). */
+  onHealthChange(fn: (h: SealerHealth) => void): () => void {
+    return this.#sealer.onHealthChange?.(fn) ?? (() => undefined);
   }
 
   #path(id: ShareId): string {
