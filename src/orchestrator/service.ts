@@ -558,13 +558,13 @@ export class OrchestratorService {
       const kind = r.kind as PayloadKind;
       const decoded = decodePayload(kind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
       const signers = [...Array(key.threshold).keys()];
-      const presignatures = [];
-      for (const d of decoded.digests) {
-        this.#o.metrics?.presignOnDemand.inc();
-        presignatures.push(
-          await this.#o.backend.presign({ keyId: r.keyId, signers, path: d.path ?? requestPath ?? [] }),
-        );
-      }
+      // one presignature per digest, bound to its path; made concurrently (independent sessions)
+      const presignatures = await Promise.all(
+        decoded.digests.map((d) => {
+          this.#o.metrics?.presignOnDemand.inc();
+          return this.#o.backend.presign({ keyId: r.keyId, signers, path: d.path ?? requestPath ?? [] });
+        }),
+      );
       const { artifact } = await this.#o.backend.signPayload({
         keyId: r.keyId,
         kind,

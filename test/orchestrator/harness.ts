@@ -73,12 +73,13 @@ export const ROLE_OPERATORS: Record<string, Role[]> = {
   ivy: ['initiator', 'approver'],
 };
 
-/** Allow eth.transaction; eth.message needs one approval from the treasury group; the rest is denied. */
+/** Allow transactions and PSBTs; eth.message needs one approval from the treasury group; the rest is denied. */
 export const policyDoc = (version: number) => ({
   schema: 'mpc-custody/policy@1',
   version,
   rules: [
     { id: 'eth-tx', match: { kinds: ['eth.transaction'] }, action: 'allow' },
+    { id: 'psbt', match: { kinds: ['btc.psbt'] }, action: 'allow' },
     {
       id: 'messages',
       match: { kinds: ['eth.message'] },

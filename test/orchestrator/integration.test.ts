@@ -1,0 +1,155 @@
+/**
+ * The orchestrator end to end, in process: three party daemons and the embedded coordinator over the
+ * in-memory transport (same frames, subjects and checks as NATS), the REST API on fastify.inject.
+ * The 2-of-3 key is dealt to the parties (fixture primes; a real keygen + aux info costs ~30 s of
+ * CI and is covered by test/daemon/party-daemon.test.ts), the orchestrator reads its public key and
+ * chain code from the parties (keyinfo session); its xpub is read over REST, and an EIP-1559
+ * transaction and a 2-input PSBT are signed through the API (on-demand presigning, one per digest
+ * at its path). viem, bip32 and tiny-secp256k1 check the artifacts independently.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { Transaction as BtcTransaction, Psbt } from 'bitcoinjs-lib';
+import { getBytes } from 'ethers';
+import * as ecc from 'tiny-secp256k1';
+import { type Hex, recoverTransactionAddress, serializeTransaction } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { btcNetwork } from '../../src/chains/btc-network.js';
+import { demoPsbt } from '../../src/cli/demo-payloads.js';
+import { coordinatorBackend } from '../../src/orchestrator/backend.js';
+import { decodePoint, encodePoint } from '../../src/primitives/curve.js';
+import { putKeyShare } from '../../src/storage/secret-store.js';
+import { MemoryHub } from '../../src/transport/memory.js';
+import { bip32 } from '../chains/helpers.js';
+import { clusterIdentities, startCluster } from '../daemon/cluster.js';
+import { dealKeyShares } from '../helpers/dealer.js';
+import { type Harness, makeHarness } from './harness.js';
+
+const ids = clusterIdentities(3);
+let dir: string;
+let cluster: Awaited<ReturnType<typeof startCluster>>;
+let h: Harness;
+let xpub: string;
+const hex0x = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'orch-int-'));
+  const hub = new MemoryHub();
+  const transports = ids.secrets.map((k, i) => hub.transport(i, k, ids.roster));
+  cluster = await startCluster({ dir, ids, transports, coordinatorBus: hub.bus(), roundTimeoutMs: 60_000 });
+  const key = await dealKeyShares({ n: 3, t: 2, seed: 'orchestrator-integration' });
+  for (const [i, p] of cluster.parties.entries()) {
+    await putKeyShare(p.store, { partyId: i, keyId: 'hot' }, 1, key.shares[i] as never);
+    p.ledger.putKey({
+      keyId: 'hot',
+      publicKey: bytesToHex(encodePoint(key.publicKey)),
+      threshold: 2,
+      parties: 3,
+      shareVersion: 1,
+    });
+  }
+  const backend = coordinatorBackend(cluster.coordinator);
+  h = await makeHarness({ backend });
+  // adopt the dealt key as the keygen job would: its public key and chain code as the parties hold them
+  const info = await backend.keyInfo({ keyId: 'hot', parties: [0, 1, 2] });
+  expect(info.publicKey.equals(key.publicKey)).toBe(true);
+  await h.store.insertKey({ id: 'hot', threshold: 2, parties: 3, createdBy: 'root' }, Date.now());
+  await h.store.updateKey(
+    'hot',
+    {
+      state: 'ready',
+      progress: 'done',
+      publicKey: bytesToHex(encodePoint(info.publicKey)),
+      chainCode: bytesToHex(info.chainCode),
+    },
+    Date.now(),
+  );
+  const k = (await h.call('vic', 'GET', '/v1/keys/hot')).json;
+  expect(k).toMatchObject({ state: 'ready', progress: 'done', threshold: 2, parties: [0, 1, 2] });
+  xpub = k.xpub as string;
+}, 120_000);
+
+afterAll(async () => {
+  await h?.close();
+  await cluster?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function submit(kind: 'eth.transaction' | 'btc.psbt', payload: Uint8Array, extra: Record<string, unknown> = {}) {
+  const idempotencyKey = `int-${kind}`;
+  const signedRequest = await h.signedRequest({
+    payload,
+    kind,
+    keyId: 'hot',
+    idempotencyKey,
+    ...(kind === 'eth.transaction' ? { path: [0, 7] } : {}),
+  });
+  const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+    keyId: 'hot',
+    kind,
+    payload: hex0x(payload),
+    signedRequest,
+    idempotencyKey,
+    ...extra,
+  });
+  expect(r.status, JSON.stringify(r.json)).toBe(201);
+  const done = await h.call('vic', 'GET', `/v1/sign-requests/${r.json.id}?waitFor=final&timeoutSeconds=60`);
+  expect(done.json.state, JSON.stringify(done.json.error)).toBe('signed');
+  return done.json.artifact as { hex: string };
+}
+
+describe('orchestrator over party daemons', () => {
+  it('the key has an xpub every party agrees on, and addresses derived from it', async () => {
+    expect(xpub).toMatch(/^xpub/);
+    const a = await h.call('vic', 'GET', '/v1/keys/hot/addresses?path=m/0/7&chain=ethereum');
+    const child = bip32.fromBase58(xpub).derive(0).derive(7);
+    const expected = publicKeyToAddress(hex0x(decodePoint(child.publicKey).toBytes(false)) as Hex);
+    expect(a.json.address).toBe(expected);
+  });
+
+  it('signs an EIP-1559 transaction through the REST API; viem recovers the key’s address at m/0/7', async () => {
+    const unsigned = getBytes(
+      serializeTransaction({
+        type: 'eip1559',
+        chainId: 1,
+        nonce: 0,
+        to: '0x3333333333333333333333333333333333333333',
+        value: 10n ** 16n,
+        gas: 21_000n,
+        maxFeePerGas: 20_000_000_000n,
+        maxPriorityFeePerGas: 1_000_000_000n,
+      }),
+    );
+    const artifact = await submit('eth.transaction', unsigned);
+    const from = await recoverTransactionAddress({ serializedTransaction: artifact.hex as never });
+    const address = (await h.call('vic', 'GET', '/v1/keys/hot/addresses?path=m/0/7&chain=ethereum')).json.address;
+    expect(from).toBe(address);
+  });
+
+  it('signs a 2-input PSBT through the REST API; witnesses and signatures check out', async () => {
+    const node = bip32.fromBase58(xpub);
+    const key = { publicKey: decodePoint(node.publicKey), chainCode: new Uint8Array(node.chainCode) };
+    const paths = [
+      [0, 1],
+      [1, 4],
+    ];
+    const payload = demoPsbt(
+      key,
+      paths.map((path, i) => ({ path, value: 60_000n + BigInt(i) * 50_000n })),
+      [1, 5],
+    );
+    const artifact = await submit('btc.psbt', payload, { network: 'regtest' });
+    const tx = BtcTransaction.fromHex(artifact.hex);
+    const check = Psbt.fromBuffer(payload, { network: btcNetwork('regtest') });
+    paths.forEach((path, i) => {
+      const witness = tx.ins[i]?.witness as Uint8Array[];
+      const pub = path.reduce((n, j) => n.derive(j), node).publicKey;
+      expect(Buffer.from(witness[1] as Uint8Array).equals(Buffer.from(pub))).toBe(true);
+      check.updateInput(i, { partialSig: [{ pubkey: witness[1] as Uint8Array, signature: witness[0] as Uint8Array }] });
+    });
+    expect(check.validateSignaturesOfAllInputs((pk, hash, sig) => ecc.verify(hash, pk, sig))).toBe(true);
+  });
+});
