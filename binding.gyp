@@ -3,6 +3,12 @@
   # Built by scripts/build-native.mjs (npm `install` script; `npm run build:native` is the strict form).
   # C++ exceptions stay disabled (node's common.gypi passes -fno-exceptions -fno-rtti), so the code
   # uses node-addon-api's NAPI_DISABLE_CPP_EXCEPTIONS mode and reports errors as pending JS exceptions.
+  # libsecp256k1 (Debian libsecp256k1-dev) is optional: when scripts/probe-libsecp256k1.mjs can link
+  # it, native/secp256k1.cc joins the addon (HAVE_LIBSECP256K1); otherwise the addon builds without
+  # it and src/primitives/secp256k1-backend.ts uses @noble/curves.
+  "variables": {
+    "have_libsecp256k1%": "<!(node scripts/probe-libsecp256k1.mjs)"
+  },
   "targets": [
     {
       "target_name": "mpc_math",
@@ -39,6 +45,14 @@
         "-lgmp"
       ],
       "conditions": [
+        [
+          "have_libsecp256k1=='true'",
+          {
+            "sources": ["native/secp256k1.cc"],
+            "defines": ["HAVE_LIBSECP256K1"],
+            "libraries": ["-lsecp256k1"]
+          }
+        ],
         [
           "OS=='mac'",
           {

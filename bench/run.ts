@@ -2,11 +2,11 @@
  * `npm run bench`: the math core's numbers, as tables on stdout and JSON in bench/results/.
  * Benchmarks are not tests: nothing here fails on a slow number; targets are reported side by side.
  *
- * Suites: math (steps 1–5), zk, storage, protocol, daemon. `--no-<suite>` skips one;
+ * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, daemon. `--no-<suite>` skips one;
  * `--only <suite>[,<suite>…]` runs just those (e.g. `--only daemon`). The daemon suite takes
  * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200).
  */
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { BackendName } from '../src/math/raw.js';
 import { selectBackend } from '../src/math/select.js';
 import { benchDaemon, daemonTable, sourceState } from './daemon.js';
@@ -16,13 +16,14 @@ import { benchPaillier } from './paillier-peer.js';
 import { benchPool } from './pool-scaling.js';
 import { benchProtocol, type PhaseRow } from './protocol.js';
 import { measureNativeSameInputs } from './raw-gmp.js';
+import { benchSecp256k1 } from './secp256k1.js';
 import { benchStorage } from './storage.js';
 import { measureGmpWasm } from './wasm-peer.js';
 import { benchZk, type ZkRow } from './zk.js';
 
 const log = (line: string): void => console.log(line);
 
-const SUITES = ['math', 'zk', 'storage', 'protocol', 'daemon'] as const;
+const SUITES = ['math', 'secp256k1', 'zk', 'storage', 'protocol', 'daemon'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** `--only a,b` runs just those suites; otherwise every suite not named by `--no-<suite>`. */
@@ -50,6 +51,10 @@ function pick(
     ?.msPerOp;
 }
 
+function fmtUs(us: number | undefined): string {
+  return us === undefined ? 'n/a' : `${us.toFixed(0)} µs`;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const suites = enabledSuites(process.argv);
@@ -59,6 +64,32 @@ async function main(): Promise<void> {
   const selected = selectBackend({ log });
   const written: string[] = [];
   if (suites.has('math')) written.push(await benchMathSuite(selected.name));
+  if (suites.has('secp256k1')) {
+    log('\nsecp256k1 on the online signing path: candidates, then sign and decode per selectable backend');
+    const secp = await benchSecp256k1(log);
+    const rows = [...secp.ops, ...secp.sign];
+    console.table(rows.map((r) => ({ backend: r.backend, operation: r.op, 'µs per op': r.usPerOp.toFixed(1) })));
+    const signAt = (backend: string, t: number): number | undefined =>
+      secp.sign.find((r) => r.backend === backend && r.op.startsWith(`online sign t=${t}`))?.usPerOp;
+    const targets = {
+      'online sign in process, t=2, ≤ 500 µs (native)': fmtUs(signAt('libsecp256k1', 2)),
+      'online sign in process, t=2 (noble, before)': fmtUs(signAt('noble', 2)),
+      'online sign in process, t=3 (native / noble)': `${fmtUs(signAt('libsecp256k1', 3))} / ${fmtUs(signAt('noble', 3))}`,
+    };
+    log('\ntargets (measured in this run):');
+    console.table(targets);
+    written.push(
+      writeResults('secp256k1.json', {
+        date: new Date().toISOString(),
+        node: process.version,
+        cores: availableParallelism(),
+        cpu: cpus()[0]?.model,
+        loadavg: loadavg(),
+        ...secp,
+        targets,
+      }),
+    );
+  }
   if (suites.has('zk')) {
     log('\n[6/8] zero-knowledge proofs at the default security level (prove / verify per backend)');
     const zk: ZkRow[] = await benchZk(log);

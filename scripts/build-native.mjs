@@ -103,7 +103,16 @@ function smokeTest() {
     if (addon.powm(4n, 13n, 497n) !== 445n || addon.powmSec(4n, 13n, 497n) !== 445n) {
       return 'the built addon computed a wrong result';
     }
-    return `GMP ${addon.gmpVersion}`;
+    if (typeof addon.secpMul !== 'function')
+      return `GMP ${addon.gmpVersion}; libsecp256k1 not found, secp256k1 via @noble/curves`;
+    // 1·G must come back as G (compressed): the library is linked and loads
+    const g = Buffer.from('0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798', 'hex');
+    const one = new Uint8Array(32);
+    one[31] = 1;
+    const out = addon.secpMul(new Uint8Array(g), one);
+    if (!(out instanceof Uint8Array) || !Buffer.from(out).equals(g))
+      return 'the built addon computed a wrong result (secp256k1)';
+    return `GMP ${addon.gmpVersion}, libsecp256k1`;
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }

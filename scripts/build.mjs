@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Builds everything the project runs: the native addon (if not built yet), the wasm core, and the
+// Builds everything the project runs: the native addon (if missing or stale), the wasm core, and the
 // TypeScript sources to dist/. Missing toolchains cost one line each; the backends fall back.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,7 +13,29 @@ const run = (cmd, args) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 
-if (!existsSync(join(root, 'build', 'Release', 'mpc_math.node'))) run(process.execPath, ['scripts/build-native.mjs']);
+/** The addon is rebuilt when missing, older than a source it is built from, or built without
+ *  libsecp256k1 while the library is now installed (scripts/probe-libsecp256k1.mjs). */
+function nativeIsStale() {
+  const addon = join(root, 'build', 'Release', 'mpc_math.node');
+  if (!existsSync(addon)) return true;
+  const built = statSync(addon).mtimeMs;
+  const sources = [
+    ...readdirSync(join(root, 'native')).map((f) => join('native', f)),
+    'binding.gyp',
+    'scripts/build-native.mjs',
+    'scripts/probe-libsecp256k1.mjs',
+  ];
+  if (sources.some((f) => statSync(join(root, f)).mtimeMs > built)) return true;
+  try {
+    if (typeof createRequire(import.meta.url)(addon).secpMul === 'function') return false;
+  } catch {
+    return true;
+  }
+  const probe = spawnSync(process.execPath, ['scripts/probe-libsecp256k1.mjs'], { cwd: root, encoding: 'utf8' });
+  return probe.stdout === 'true';
+}
+
+if (nativeIsStale()) run(process.execPath, ['scripts/build-native.mjs']);
 run(process.execPath, ['scripts/build-wasm.mjs']);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);

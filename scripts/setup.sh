@@ -3,6 +3,7 @@
 # missing from Debian's packages; otherwise it names exactly what to install and stops.
 #   clang, lld      -> build the wasm32 math core
 #   libgmp-dev, g++, make, python3 -> build the native GMP addon (node-gyp)
+#   libsecp256k1-dev -> secp256k1 of the signing path in the addon (without it: @noble/curves)
 #   nats-server     -> transport integration tests (each test starts its own server)
 #   softhsm2        -> PKCS#11 store tests against a real token
 set -euo pipefail
@@ -22,6 +23,9 @@ for cmd in "${!need[@]}"; do
 done
 if [ ! -f /usr/include/gmp.h ] && [ ! -f "/usr/include/$(uname -m)-linux-gnu/gmp.h" ]; then
   missing+=(libgmp-dev)
+fi
+if [ ! -f /usr/include/secp256k1.h ] && [ ! -f "/usr/include/$(uname -m)-linux-gnu/secp256k1.h" ]; then
+  missing+=(libsecp256k1-dev)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: system tools present"

@@ -1,6 +1,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { MpcError } from '../errors/index.js';
-import { mod } from '../math/bits.js';
+import { fromBytesBE, mod } from '../math/bits.js';
+import { secp256k1Backend } from './secp256k1-backend.js';
 
 /**
  * secp256k1 through @noble/curves: the group of the protocol (written additively, x·G).
@@ -36,12 +37,26 @@ export function encodePoint(p: Point): Uint8Array {
   return p.toBytes(true);
 }
 
-/** Decodes a compressed point; the identity and anything off the curve are rejected. */
+/**
+ * Decodes a compressed point; the identity and anything off the curve are rejected. Validation and
+ * decompression run in libsecp256k1 when the addon has it (secp256k1-backend.ts), else in noble.
+ */
 export function decodePoint(bytes: Uint8Array, path = 'point'): Point {
   if (!(bytes instanceof Uint8Array) || bytes.length !== POINT_BYTES) {
     throw new MpcError('ERR_WIRE_POINT_INVALID', `${path} must be 33 bytes`, { details: { path } });
   }
   try {
+    const backend = secp256k1Backend();
+    if (backend.name === 'libsecp256k1') {
+      // the library validates and decompresses (x, y < p, on the curve); noble rebuilds the point
+      // from (x, y) without its own square root and re-checks the curve equation
+      const u = backend.decode(bytes);
+      if (u === null) throw new Error('refused by libsecp256k1');
+      const p = Point.fromAffine({ x: fromBytesBE(u.subarray(1, 33)), y: fromBytesBE(u.subarray(33, 65)) });
+      p.assertValidity();
+      if (p.is0()) throw new Error('identity');
+      return p;
+    }
     const p = Point.fromBytes(bytes);
     p.assertValidity();
     if (p.is0()) throw new Error('identity');

@@ -40,8 +40,9 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { type Blame, MpcError } from '../errors/index.js';
-import { fromBytesBE, mod } from '../math/bits.js';
-import { CURVE_ORDER, encodePoint, G, mulPublic, Point } from '../primitives/curve.js';
+import { fromBytesBE, mod, toBytesBE } from '../math/bits.js';
+import { CURVE_ORDER, encodePoint, Point } from '../primitives/curve.js';
+import { secp256k1Backend } from '../primitives/secp256k1-backend.js';
 import { WireReader, WireWriter } from '../util/wire.js';
 import { TAG_PREFIX } from '../zk/common.js';
 import { assertDerivationPath } from './hd.js';
@@ -145,8 +146,8 @@ function assertPublic(presig: PresignaturePublic): void {
 export interface Rerandomized {
   /** τ ∈ [1, q) */
   readonly tau: bigint;
-  /** R' = τ·R */
-  readonly R: Point;
+  /** R' = τ·R, 33-byte compressed SEC1 (prefix 0x02/0x03 = parity of y, then x) */
+  readonly encodedR: Uint8Array;
   /** r' = x(R') mod q (≠ 0) */
   readonly r: bigint;
 }
@@ -161,23 +162,26 @@ export interface Rerandomized {
 export function rerandomize(presig: PresignaturePublic, digest: Uint8Array): Rerandomized {
   assertPublic(presig);
   assertDigest(digest);
+  const encodedPresigR = encodePoint(presig.R);
   let tau = 0n;
   for (let counter = 0; tau === 0n; counter++) {
     const w = new WireWriter()
       .bytes(new TextEncoder().encode(`${TAG_PREFIX}.sign.rerandomize`))
       .u32(counter)
       .fixed(hexToBytes(presig.id))
-      .fixed(encodePoint(presig.R))
+      .fixed(encodedPresigR)
       .fixed(digest)
       .u32(presig.path.length);
     for (const idx of presig.path) w.u32(idx);
     tau = mod(fromBytesBE(sha512(w.finish())), CURVE_ORDER);
   }
-  // R' = τ·R (public scalar and point)
-  const R = mulPublic(presig.R, tau);
-  const r = mod(R.toAffine().x, CURVE_ORDER);
+  // R' = τ·R (public scalar and point; secp256k1-backend.ts: libsecp256k1 or noble). τ ∈ [1, q)
+  // and R valid on a prime-order group: R' is never the identity, so null cannot happen here.
+  const encodedR = secp256k1Backend().mul(encodedPresigR, toBytesBE(tau, 32));
+  if (encodedR === null) throw abort('r-zero', "R' = τ·R was refused by the curve backend");
+  const r = mod(fromBytesBE(encodedR.subarray(1)), CURVE_ORDER);
   if (r === 0n) throw abort('r-zero', "r' = 0");
-  return { tau, R, r };
+  return { tau, encodedR, r };
 }
 
 /** What the signing party knows about its key now, checked against the presignature. */
@@ -249,7 +253,7 @@ export function combineSignature(
   digest: Uint8Array,
   partials: readonly PartialSignature[],
 ): EcdsaSignature {
-  const { R, r } = rerandomize(presig, digest);
+  const { encodedR, r } = rerandomize(presig, digest);
   const t = presig.signers.length;
   if (!Array.isArray(partials) || partials.length !== t) inputError('need exactly one partial signature per signer');
   const seen = new Set<number>();
@@ -281,23 +285,24 @@ export function combineSignature(
   let s = mod(sigma, CURVE_ORDER);
   if (s === 0n) throw abort('sigma-zero', 'σ = 0');
   // Recovery id from R': bit 0 = y parity, bit 1 = x ≥ q (x was reduced to get r').
-  const aff = R.toAffine();
-  let recovery = (aff.y & 1n) === 1n ? 1 : 0;
-  if (aff.x >= CURVE_ORDER) recovery |= 2;
+  let recovery = encodedR[0] === 0x03 ? 1 : 0;
+  if (fromBytesBE(encodedR.subarray(1)) >= CURVE_ORDER) recovery |= 2;
   // Low-s: (r, s) and (r, q − s) both verify; q − s corresponds to −R', whose y has the other parity.
   if (s > CURVE_ORDER >> 1n) {
     s = CURVE_ORDER - s;
     recovery ^= 1;
   }
-  // §6: verify before release: u1 = m·s⁻¹, u2 = r·s⁻¹, x(u1·G + u2·Y') mod q = r.
-  const m = mod(fromBytesBE(digest), CURVE_ORDER);
-  const w = Point.Fn.inv(s);
-  const P = mulPublic(G, mod(m * w, CURVE_ORDER)).add(mulPublic(presig.publicKey, mod(r * w, CURVE_ORDER)));
-  if (P.is0() || mod(P.toAffine().x, CURVE_ORDER) !== r) {
+  // §6: verify before release: standard ECDSA over m = int(digest) mod q, i.e.
+  // x(m·s⁻¹·G + r·s⁻¹·Y') mod q = r, with r, s ∈ [1, q) and s low (normalised above), one call
+  // into the curve backend (libsecp256k1's ecdsa_verify when the addon has it).
+  const compact = new Uint8Array(64);
+  compact.set(toBytesBE(r, 32), 0);
+  compact.set(toBytesBE(s, 32), 32);
+  if (!secp256k1Backend().verify(compact, digest, encodePoint(presig.publicKey))) {
     throw abort('signature-invalid', 'combined signature does not verify under the public key');
   }
   const sig = new secp256k1.Signature(r, s);
-  return { r, s, recovery, der: sig.toBytes('der'), compact: sig.toBytes('compact') };
+  return { r, s, recovery, der: sig.toBytes('der'), compact };
 }
 
 // --- wire form of a partial signature --------------------------------------------------------------
