@@ -6,6 +6,7 @@ import { demoCommand } from './demo.js';
 import { hsmInitCommand } from './hsm-command.js';
 import { identitySealCommand } from './identity-command.js';
 import { keyRepairCommand } from './key-repair-command.js';
+import { runOrchestratorCommand } from './orchestrator-command.js';
 import { partyCommand } from './party-command.js';
 import { primesCommand } from './primes-command.js';
 import { setupCommand } from './setup-command.js';
@@ -29,11 +30,15 @@ const USAGE = `usage: mpc-custody <command>
                             key (keygen output, no completed aux info, no presignatures)
   backup create|verify …    a party's key share split k-of-m among recovery custodians (X25519)
   recovery restore …        rebuild a party's share from k custodians' pieces into its store
-  audit verify|export …     check the signed audit log (JSONL export or JetStream) / export it`;
+  audit verify|export …     check the signed audit log (JSONL export or JetStream) / export it
+  orchestrator --config FILE | operator keygen|register … | request create|show|wait …
+                            the orchestrator's REST service and its client (JSON out)`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string): void => console.log(line);
+  const orchestrator = runOrchestratorCommand(command, rest, out, (line) => console.error(line));
+  if (orchestrator !== undefined) return orchestrator;
   switch (command) {
     case 'demo':
       return demoCommand(out);

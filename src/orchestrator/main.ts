@@ -1,0 +1,73 @@
+/**
+ * Starts the orchestrator process: config (frozen), pino logs, store (migrated), the embedded
+ * coordinator on NATS (setup's coordinator.json), the service (bootstrap admin, held documents,
+ * recovery) and the REST API (TLS when configured). `shutdown` drains: new state changes are refused
+ * with ERR_API_UNAVAILABLE, running jobs finish (up to the drain window), then everything closes.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { connectCoordinator } from '../daemon/coordinator-client.js';
+import { createLogger } from '../daemon/logger.js';
+import { MpcError } from '../errors/index.js';
+import { buildApi } from './api/server.js';
+import { coordinatorBackend } from './backend.js';
+import { loadOrchestratorConfig } from './config.js';
+import { OrchestratorMetrics } from './metrics.js';
+import { OrchestratorService } from './service.js';
+import { OrchestratorStore } from './store/store.js';
+
+export interface RunningOrchestrator {
+  readonly url: string;
+  shutdown(signal: string, drainMs: number): Promise<void>;
+}
+
+export async function startOrchestrator(file: string): Promise<RunningOrchestrator> {
+  const cfg = await loadOrchestratorConfig(file);
+  const log = createLogger({ level: cfg.logLevel, name: 'mpc-orchestrator' });
+  if (cfg.coordinator === undefined) {
+    throw new MpcError('ERR_CONFIG_INVALID', 'orchestrator config: coordinator (setup’s coordinator.json) is required');
+  }
+  const store = await OrchestratorStore.open(cfg.state);
+  const coord = await connectCoordinator(cfg.coordinator).catch(async (e: unknown) => {
+    await store.close();
+    throw e;
+  });
+  const metrics = new OrchestratorMetrics();
+  const service = new OrchestratorService({
+    store,
+    backend: coordinatorBackend(coord.coordinator),
+    config: cfg,
+    metrics,
+    log: {
+      info: (o, m) => log.info(o, m),
+      warn: (o, m) => log.warn(o, m),
+      error: (o, m) => log.error(o, m),
+    },
+  });
+  await service.init();
+  const https = cfg.http.tls
+    ? { cert: await readFile(cfg.http.tls.certFile), key: await readFile(cfg.http.tls.keyFile) }
+    : undefined;
+  const app = await buildApi({
+    service,
+    metrics,
+    bodyLimitBytes: cfg.http.bodyLimitBytes,
+    logger: log,
+    ...(https ? { https } : {}),
+  });
+  await app.listen({ host: cfg.http.host, port: cfg.http.port });
+  const addr = app.server.address() as AddressInfo;
+  const url = `${https ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url, state: cfg.state.kind }, 'orchestrator listening');
+  return {
+    url,
+    async shutdown(signal, drainMs) {
+      log.info({ signal }, 'draining');
+      await service.drain(drainMs);
+      await app.close();
+      await coord.close();
+      await store.close();
+      log.info({}, 'stopped');
+    },
+  };
+}
