@@ -136,6 +136,66 @@ export async function addCachedPrimes(configFile: string, primes: readonly bigin
   }
 }
 
+/**
+ * Why the party's storage keeps it from being ready (issue 17 item 7), empty when it is fine: the
+ * store's HSM session is down (reopening with backoff, or failed on a refused PIN; one cheap token
+ * operation per call finds a session lost while idle), or the ledger
+ * could not commit its last write (while it is faulted, each call probes it with one small write,
+ * so readiness comes back once the disk does). Also sets mpc_storage_available.
+ */
+export async function storageNotReady(
+  store: SealedSecretStore,
+  ledger: PartyLedger,
+  metrics?: DaemonMetrics,
+): Promise<string[]> {
+  const reasons: string[] = [];
+  const s = await store.probe();
+  metrics?.setStorageAvailable('store', s.available);
+  if (!s.available) reasons.push(`store ${s.state}${s.reason === undefined ? '' : `: ${s.reason}`}`);
+  let l = ledger.writeHealth();
+  if (!l.writable && l.reason !== 'closed') {
+    ledger.probeWrite();
+    l = ledger.writeHealth();
+  }
+  metrics?.setStorageAvailable('ledger', l.writable);
+  if (!l.writable) reasons.push(`ledger unwritable: ${l.reason ?? 'unknown'}`);
+  return reasons;
+}
+
+/**
+ * Follows the store's HSM session: logs and counts each change, and when a lost session is back,
+ * burns every available presignature. They were sealed under the lost session's key, which died
+ * with the session: none can be unsealed again (a load would burn it anyway), and the available
+ * gauge must not count them. The coordinator's pool refill replaces them. Returns the unsubscribe.
+ */
+export function watchStorage(o: {
+  readonly store: SealedSecretStore;
+  readonly ledger: PartyLedger;
+  readonly log: Logger;
+  readonly metrics?: DaemonMetrics;
+}): () => void {
+  return o.store.onHealthChange((h) => {
+    o.metrics?.setStorageAvailable('store', h.available);
+    if (!h.available) {
+      if (h.attempts > 0) o.metrics?.storeReopenAttempt('failed');
+      const level = h.state === 'failed' ? 'error' : 'warn';
+      o.log[level]({ state: h.state, reason: h.reason, attempts: h.attempts }, 'HSM session down');
+      return;
+    }
+    o.metrics?.storeReopenAttempt('ok');
+    let burnt = 0;
+    try {
+      burnt = o.ledger.burnAvailable();
+      for (const k of o.ledger.listKeys())
+        o.metrics?.setPresignaturesAvailable(k.keyId, o.ledger.countAvailable(k.keyId));
+    } catch (e) {
+      o.log.warn({ err: safeError(e) }, 'burning the presignatures of the lost HSM session failed');
+    }
+    o.metrics?.presignaturesBurnt(burnt);
+    o.log.info({ burnt }, 'HSM session reopened; presignatures sealed under the lost session key burnt');
+  });
+}
+
 /** The identity keys: from the plaintext file the config names, else sealed in the store. */
 export async function loadConfiguredIdentity(
   cfg: PartyConfig,
@@ -258,6 +318,9 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
 
     const metrics = new DaemonMetrics();
     metrics.presignaturesBurnt(ledger.burntAtOpen);
+    metrics.setStorageAvailable('store', store.health().available);
+    metrics.setStorageAvailable('ledger', ledger.writeHealth().writable);
+    closers.push(['storage watch', watchStorage({ store, ledger, log, metrics })]);
     let connected = true;
     at = cfg.nats;
     const nats = await loadPartyNatsConfig(cfg.nats);
@@ -314,10 +377,11 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
           port: cfg.http.port,
           metrics,
           log,
-          health: () => {
+          health: async () => {
             const reasons: string[] = [];
             if (!connected) reasons.push('nats disconnected');
             if (daemon.draining) reasons.push('draining');
+            reasons.push(...(await storageNotReady(store, ledger, metrics)));
             return {
               live: true,
               ready: reasons.length === 0,

@@ -20,6 +20,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * | mpc_presignatures_burnt_total       | counter   |                    | presignatures of an earlier run burnt (restart, restore)        |
  * | mpc_nats_connected                  | gauge     |                    | 1 while connected to NATS, else 0                               |
  * | mpc_nats_events_total               | counter   | type               | NATS client status events (disconnect, reconnect, error, …)     |
+ * | mpc_storage_available               | gauge     | component          | 1 while `store` (HSM session) / `ledger` (writes commit) is up   |
+ * | mpc_store_reopen_attempts_total     | counter   | outcome            | reopen attempts of a lost HSM session; outcome = ok or failed   |
  *
  * plus Node's default process metrics with the `mpc_` prefix (`mpc_process_cpu_seconds_total`,
  * `mpc_nodejs_eventloop_lag_seconds`, …) unless `defaultMetrics: false`.
@@ -79,6 +81,8 @@ export class DaemonMetrics {
   readonly #burnt: Counter;
   readonly #natsConnected: Gauge;
   readonly #natsEvents: Counter<'type'>;
+  readonly #storageAvailable: Gauge<'component'>;
+  readonly #reopens: Counter<'outcome'>;
 
   constructor(opts: DaemonMetricsOptions = {}) {
     const registers = [this.#registry];
@@ -144,6 +148,18 @@ export class DaemonMetrics {
       name: 'mpc_nats_events_total',
       help: 'NATS client status events, by type.',
       labelNames: ['type'],
+      registers,
+    });
+    this.#storageAvailable = new Gauge({
+      name: 'mpc_storage_available',
+      help: '1 while the storage component works (store: HSM session open; ledger: writes commit), else 0.',
+      labelNames: ['component'],
+      registers,
+    });
+    this.#reopens = new Counter({
+      name: 'mpc_store_reopen_attempts_total',
+      help: 'Reopen attempts of a lost HSM session, by outcome (ok, failed).',
+      labelNames: ['outcome'],
       registers,
     });
     this.#natsConnected.set(0);
@@ -212,6 +228,16 @@ export class DaemonMetrics {
   /** The NATS connection is up (true) or down (false). */
   setNatsConnected(connected: boolean): void {
     this.#natsConnected.set(connected === true ? 1 : 0);
+  }
+
+  /** Storage `component` ('store' or 'ledger') is up (true) or down (false). */
+  setStorageAvailable(component: 'store' | 'ledger', up: boolean): void {
+    this.#storageAvailable.set({ component: component === 'store' ? 'store' : 'ledger' }, up === true ? 1 : 0);
+  }
+
+  /** A reopen attempt of the lost HSM session ended (`ok` or `failed`). */
+  storeReopenAttempt(outcome: 'ok' | 'failed'): void {
+    this.#reopens.inc({ outcome: outcome === 'ok' ? 'ok' : 'failed' });
   }
 
   /** The Content-Type of `render()`'s output (Prometheus text exposition format). */

@@ -56,6 +56,8 @@ export interface LedgerOptions {
    * ERR_LEDGER_BUSY instead of sharing it. The OS releases the lock when the process dies.
    */
   readonly exclusive?: boolean;
+  /** How long a transaction waits for another connection's write lock; default 1 s exclusive, else 5 s. */
+  readonly busyTimeoutMs?: number;
   /** Test hook: called at each step of consume (crash tests die here). Never set in production. */
   readonly onConsumeStep?: (step: ConsumeStep) => void;
   /**
@@ -80,6 +82,8 @@ export interface KeyMeta {
 const SCHEMA_VERSION = 2;
 const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
 const HEX_RE = /^[0-9a-f]{2,256}$/;
+/** SQLite errors that say the database cannot be written now (disk full, I/O error, lock, damage). */
+const WRITE_FAULT_RE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED|CORRUPT|NOTADB|PROTOCOL)/;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
@@ -136,6 +140,8 @@ export class PartyLedger implements PresignatureLedger {
   #audit: AuditEmitter | undefined;
   /** The audit head written by the open transaction; moved into the emitter after COMMIT. */
   #auditPending: ChainHead | undefined;
+  /** The SQLite code of the last failed write (disk full, I/O error, lock); cleared by a commit. */
+  #writeFault: string | undefined;
 
   private constructor(db: Database, partyId: number, epoch: number, opts: LedgerOptions) {
     this.#db = db;
@@ -156,7 +162,7 @@ export class PartyLedger implements PresignatureLedger {
       // the ledger names keys and presignatures, and the process umask must not decide who reads it.
       closeSync(openSync(path, 'a', 0o600));
       chmodSync(path, 0o600);
-      db = new Database(path, { timeout: opts.exclusive ? 1000 : 5000 });
+      db = new Database(path, { timeout: opts.busyTimeoutMs ?? (opts.exclusive ? 1000 : 5000) });
       if (opts.exclusive) db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       const mode = db.pragma('journal_mode', { simple: true });
@@ -545,6 +551,30 @@ export class PartyLedger implements PresignatureLedger {
     if (this.#db.open) this.#db.close();
   }
 
+  /**
+   * Whether the last write committed (readiness, issue 17 item 7): after a write failed with a
+   * SQLite error (SQLITE_FULL, SQLITE_IOERR, a lock not obtained, …) the ledger reports itself
+   * unwritable until a later write commits; `probeWrite` makes such a write.
+   */
+  writeHealth(): { writable: boolean; reason?: string } {
+    if (!this.#db.open) return { writable: false, reason: 'closed' };
+    return this.#writeFault === undefined ? { writable: true } : { writable: false, reason: this.#writeFault };
+  }
+
+  /** One small durable write (meta row `probe`); true when it committed. */
+  probeWrite(): boolean {
+    try {
+      this.#tx('probe', () => {
+        this.#db
+          .prepare(`INSERT INTO meta (k, v) VALUES ('probe', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
+          .run(String(Date.now()));
+      });
+    } catch {
+      // recorded in #writeFault
+    }
+    return this.writeHealth().writable;
+  }
+
   // ---- audit records ----
 
   /** Appends an audit record that describes no ledger row (daemon start/stop, refusals), durably. */
@@ -600,13 +630,17 @@ export class PartyLedger implements PresignatureLedger {
   /** One IMMEDIATE transaction (takes the write lock first: racing consumers serialize). */
   #tx(what: string, fn: () => void): void {
     this.#run(what, () => {
-      this.#db.exec('BEGIN IMMEDIATE');
-      this.#auditPending = undefined;
       try {
+        this.#db.exec('BEGIN IMMEDIATE');
+        this.#auditPending = undefined;
         fn();
         this.#db.exec('COMMIT');
+        this.#writeFault = undefined;
       } catch (e) {
         this.#auditPending = undefined;
+        // the storage under the ledger failed (not a refusal of ours): readiness shows it
+        const code = String((e as { code?: unknown }).code ?? '');
+        if (WRITE_FAULT_RE.test(code)) this.#writeFault = code;
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         throw e;
       }

@@ -174,6 +174,7 @@ export interface ReopenPolicy {
   readonly opTimeoutMs?: number;
 }
 
+const PROBE_AAD = Buffer.from('mpc-custody session probe', 'ascii');
 const DEFAULT_REOPEN = { initialMs: 250, maxMs: 30_000, opTimeoutMs: 15_000 } as const;
 /** PIN refusals are final: retrying them would run the token's PIN counter down to a lock. */
 const FINAL_CODES = new Set(['ERR_HSM_PIN_INCORRECT', 'ERR_HSM_KEY_UNSAFE', 'ERR_HSM_MECHANISM_UNSUPPORTED']);
@@ -394,6 +395,21 @@ export class Pkcs11Sealer implements Sealer {
       ...(this.#reason === undefined ? {} : { reason: this.#reason }),
       attempts: this.#attempts,
     };
+  }
+
+  /**
+   * Checks the session with one token operation (AES-GCM of one byte under the token key, random
+   * IV, result dropped), queued like any other: a session lost while idle (removed token, logout,
+   * closed sessions) is found here rather than by the next share or presignature.
+   */
+  async probe(): Promise<SealerHealth> {
+    if (this.#state === 'up') {
+      await this.#crypt(undefined, 'encrypt', randomBytes(12), PROBE_AAD, Buffer.alloc(1), 1 + TAG_BYTES).then(
+        (out) => out.fill(0),
+        () => undefined, // a loss is recorded in the state; anything else is the operation's business
+      );
+    }
+    return this.health();
   }
 
   /** Calls `fn` on every change of health (lost, each failed attempt's reason, back up, failed). */

@@ -43,6 +43,8 @@ export interface Sealer {
   close(): void;
   /** The device's state, for sealers that can lose it (PKCS#11); absent means always available. */
   health?(): SealerHealth;
+  /** Checks the device with one cheap operation, then reports health (readiness probes). */
+  probe?(): Promise<SealerHealth>;
   /** Calls `fn` on every change of health; returns the unsubscribe function. */
   onHealthChange?(fn: (h: SealerHealth) => void): () => void;
 }

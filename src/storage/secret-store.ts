@@ -81,6 +81,12 @@ export class SealedSecretStore implements SecretStore {
     return this.#sealer.health?.() ?? { available: true, state: 'up', attempts: 0 };
   }
 
+  /** Like health(), after one cheap token operation that finds a session lost while idle. */
+  async probe(): Promise<SealerHealth> {
+    if (this.#closed || this.#sealer.probe === undefined) return this.health();
+    return this.#sealer.probe();
+  }
+
   /** Calls `fn` on every health change of the sealer (never for a software sealer). */
   onHealthChange(fn: (h: SealerHealth) => void): () => void {
     return this.#sealer.onHealthChange?.(fn) ?? (() => undefined);

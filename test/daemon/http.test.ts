@@ -1,9 +1,21 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type HealthServer, type HealthStatus, startHealthServer } from '../../src/daemon/http.js';
 import { createLogger } from '../../src/daemon/logger.js';
+import { storageNotReady, watchStorage } from '../../src/daemon/main.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
+import { ephemeralSealer } from '../../src/storage/ephemeral-sealer.js';
+import { PartyLedger } from '../../src/storage/party-ledger.js';
+import { Pkcs11Sealer } from '../../src/storage/pkcs11-sealer.js';
+import { openPkcs11SecretStore } from '../../src/storage/pkcs11-store.js';
+import type { SealerHealth } from '../../src/storage/sealed-blob.js';
+import type { SealedSecretStore } from '../../src/storage/secret-store.js';
+import { tempDir } from '../storage/helpers.js';
 
 const SECRET_HEX = 'fe'.repeat(32);
 
@@ -180,5 +192,123 @@ describe('daemon health/metrics HTTP server', () => {
       code: 'ERR_DAEMON_HTTP_LISTEN',
       details: { reason: 'EADDRINUSE' },
     });
+  });
+});
+
+/** The first health report of `store` that satisfies `want` (the sealer's own events; no clock). */
+function healthWhere(store: SealedSecretStore, want: (h: SealerHealth) => boolean): Promise<SealerHealth> {
+  if (want(store.health())) return Promise.resolve(store.health());
+  return new Promise((resolve) => {
+    const off = store.onHealthChange((h) => {
+      if (want(h)) {
+        off();
+        resolve(h);
+      }
+    });
+  });
+}
+
+/** One sample of a metric line (`name{labels} value`) from the Prometheus text. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('/readyz follows the storage: a real SoftHSM2 session lost and reopened, a ledger that cannot write', () => {
+  const t = tempDir('readyz-hsm');
+  afterAll(() => t.cleanup());
+
+  it('not ready while the HSM session is down or the ledger cannot commit; ready again after recovery; metrics follow', async () => {
+    const tokens = join(t.dir, 'tokens');
+    mkdirSync(tokens);
+    const conf = join(t.dir, 'softhsm2.conf');
+    writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    process.env.SOFTHSM2_CONF = conf;
+    const hsm = { library: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'readyz', pin: '975310', keyLabel: 'p1-kek' };
+    execFileSync(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', 'readyz', '--pin', hsm.pin, '--so-pin', '12121212'],
+      {
+        env: process.env,
+        stdio: 'ignore',
+      },
+    );
+    Pkcs11Sealer.open({ ...hsm, createKey: true }).close();
+    const dir = join(t.dir, 'data');
+    const store = openPkcs11SecretStore({ ...hsm, dir, reopen: { initialMs: 10, maxMs: 80 } });
+    const sealer = ephemeralSealer(store.sealer);
+    const ledgerPath = join(dir, 'ledger.db');
+    const ledger = PartyLedger.open(ledgerPath, 1, { sealer, busyTimeoutMs: 20 });
+    const metrics = new DaemonMetrics({ defaultMetrics: false });
+    const log = createLogger({ level: 'silent' });
+    const unwatch = watchStorage({ store, ledger, log, metrics });
+    const server = await startHealthServer({
+      port: 0,
+      metrics,
+      health: async () => {
+        const reasons = await storageNotReady(store, ledger, metrics);
+        return { live: true, ready: reasons.length === 0, reasons };
+      },
+    });
+    const readyz = async () => {
+      const r = await fetch(`${server.url}/readyz`);
+      return { status: r.status, body: (await r.json()) as { ready: boolean; reasons?: string[] } };
+    };
+    const metric = async (series: string) => sample(await (await fetch(`${server.url}/metrics`)).text(), series);
+    try {
+      await store.putShare({ partyId: 1, keyId: 'w1' }, 1, Buffer.from('the share that must survive the outage'));
+      await ledger.addPresignature('pre-1', 'w1', Buffer.alloc(96, 5));
+      expect((await readyz()).status).toBe(200);
+      expect(await metric('mpc_storage_available{component="store"}')).toBe(1);
+
+      // the token disappears while the party is idle: the readiness probe finds it
+      const [tokenDir] = readdirSync(tokens);
+      const away = join(t.dir, 'away');
+      renameSync(join(tokens, tokenDir as string), away);
+      try {
+        let r = await readyz();
+        expect(r.status).toBe(503);
+        expect(r.body.reasons?.[0]).toMatch(/^store reopening/);
+        await healthWhere(store, (h) => h.attempts >= 2);
+        r = await readyz();
+        expect(r.status).toBe(503);
+        expect(await metric('mpc_storage_available{component="store"}')).toBe(0);
+        expect(await metric('mpc_store_reopen_attempts_total{outcome="failed"}')).toBeGreaterThanOrEqual(2);
+      } finally {
+        renameSync(away, join(tokens, tokenDir as string));
+      }
+      await healthWhere(store, (h) => h.available);
+      expect((await readyz()).status).toBe(200);
+      expect(await metric('mpc_storage_available{component="store"}')).toBe(1);
+      expect(await metric('mpc_store_reopen_attempts_total{outcome="ok"}')).toBe(1);
+      // the presignature sealed under the lost session key was burnt when the session came back
+      expect(ledger.isBurnt('pre-1')).toBe(true);
+      expect(await metric('mpc_presignatures_burnt_total')).toBe(1);
+      const got = await store.getShare({ partyId: 1, keyId: 'w1' }, 1);
+      expect(got.plaintext.toString()).toBe('the share that must survive the outage');
+      got.plaintext.fill(0);
+
+      // the ledger cannot commit (another connection holds the write lock): not ready until it can
+      const other = new Database(ledgerPath);
+      other.exec('BEGIN IMMEDIATE');
+      try {
+        expect(() => ledger.recordSession('ab'.repeat(16))).toThrow(/ERR_LEDGER_BUSY/);
+        const r = await readyz();
+        expect(r.status).toBe(503);
+        expect(r.body.reasons).toEqual(['ledger unwritable: SQLITE_BUSY']);
+        expect(await metric('mpc_storage_available{component="ledger"}')).toBe(0);
+      } finally {
+        other.exec('ROLLBACK');
+        other.close();
+      }
+      expect((await readyz()).status).toBe(200);
+      expect(await metric('mpc_storage_available{component="ledger"}')).toBe(1);
+    } finally {
+      await server.close();
+      unwatch();
+      ledger.close();
+      sealer.close();
+      await store.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMpcError } from '../../src/errors/index.js';
 import { PartyLedger } from '../../src/storage/party-ledger.js';
@@ -105,6 +106,32 @@ describe('party ledger (better-sqlite3, WAL, synchronous=FULL)', () => {
     const second = PartyLedger.open(path, 3, { exclusive: true });
     expect(second.partyId).toBe(3);
     second.close();
+  });
+
+  it('a write that SQLite refuses marks the ledger unwritable until a write commits again; nothing is consumed', async () => {
+    const path = join(t.dir, 'fault', 'ledger.db');
+    const l = PartyLedger.open(path, 1, { sealer: sealer(), busyTimeoutMs: 20 });
+    await l.addPresignature('f1', 'w1', payload('f1'));
+    expect(l.writeHealth()).toEqual({ writable: true });
+    // another connection holds the write lock: the ledger's writes cannot commit (a real SQLite error)
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    expect(() => l.consume('f1')).toThrow(expect.objectContaining({ code: 'ERR_LEDGER_BUSY' }));
+    expect(l.writeHealth()).toEqual({ writable: false, reason: 'SQLITE_BUSY' });
+    expect(l.probeWrite()).toBe(false);
+    other.exec('ROLLBACK');
+    other.close();
+    // the probe commits again: writable; the failed consume changed nothing
+    expect(l.probeWrite()).toBe(true);
+    expect(l.writeHealth()).toEqual({ writable: true });
+    expect(l.isConsumed('f1')).toBe(false);
+    expect((await l.loadPresignature('f1'))?.equals(payload('f1'))).toBe(true);
+    // a refusal of ours (a second consume) is not a storage fault
+    l.consume('f1');
+    used(() => l.consume('f1'));
+    expect(l.writeHealth()).toEqual({ writable: true });
+    l.close();
+    expect(l.writeHealth()).toEqual({ writable: false, reason: 'closed' });
   });
 
   it('typed errors: a non-database file is refused', async () => {
