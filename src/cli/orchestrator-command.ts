@@ -42,8 +42,9 @@ export async function orchestratorCommand(args: readonly string[], err: Out): Pr
   try {
     running = await startOrchestrator(values.config);
   } catch (e) {
-    err(`mpc-custody orchestrator: ${isMpcError(e) ? e.message : 'failed to start'}`);
-    return 1;
+    const path = isMpcError(e) && e.details.path !== undefined ? ` (path: ${String(e.details.path)})` : '';
+    err(`mpc-custody orchestrator: ${isMpcError(e) ? `${e.message}${path}` : 'failed to start'}`);
+    process.exit(1);
   }
   const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) =>

@@ -44,27 +44,40 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
       error: (o, m) => log.error(o, m),
     },
   });
-  await service.init();
-  const https = cfg.http.tls
-    ? { cert: await readFile(cfg.http.tls.certFile), key: await readFile(cfg.http.tls.keyFile) }
-    : undefined;
-  const app = await buildApi({
-    service,
-    metrics,
-    bodyLimitBytes: cfg.http.bodyLimitBytes,
-    logger: log,
-    ...(https ? { https } : {}),
-  });
-  await app.listen({ host: cfg.http.host, port: cfg.http.port });
-  const addr = app.server.address() as AddressInfo;
-  const url = `${https ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  log.info({ url, state: cfg.state.kind }, 'orchestrator listening');
+  let app: Awaited<ReturnType<typeof buildApi>> | undefined;
+  try {
+    await service.init();
+    const https = cfg.http.tls
+      ? { cert: await readFile(cfg.http.tls.certFile), key: await readFile(cfg.http.tls.keyFile) }
+      : undefined;
+    app = await buildApi({
+      service,
+      metrics,
+      bodyLimitBytes: cfg.http.bodyLimitBytes,
+      logger: log,
+      ...(https ? { https } : {}),
+    });
+    await app.listen({ host: cfg.http.host, port: cfg.http.port }).catch((e: unknown) => {
+      throw new MpcError('ERR_DAEMON_HTTP_LISTEN', `cannot listen on ${cfg.http.host}:${cfg.http.port}`, { cause: e });
+    });
+  } catch (e) {
+    // nothing may keep the process alive after a failed start
+    await service.drain(0);
+    await app?.close().catch(() => undefined);
+    await coord.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  const server = app;
+  const addr = server.server.address() as AddressInfo;
+  const url = `${cfg.http.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url, store: cfg.state.kind }, 'orchestrator listening');
   return {
     url,
     async shutdown(signal, drainMs) {
       log.info({ signal }, 'draining');
       await service.drain(drainMs);
-      await app.close();
+      await server.close();
       await coord.close();
       await store.close();
       log.info({}, 'stopped');
