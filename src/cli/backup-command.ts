@@ -1,19 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { loadPartyConfig } from '../daemon/config.js';
-import { openConfiguredStore } from '../daemon/main.js';
-import { isMpcError, MpcError } from '../errors/index.js';
-import {
-  createBackupKit,
-  decodeBackupKit,
-  encodeBackupKit,
-  type OpenedPiece,
-  openBackupPiece,
-  restoreFromBackup,
-} from '../protocol/backup.js';
+import Type from 'typebox';
+import { MpcError } from '../errors/index.js';
+import type { OpenedPiece } from '../protocol/backup.js';
 import type { CoreKeyShare } from '../protocol/key-share.js';
-import { decodeCoreKeyShare, encodeCoreKeyShare } from '../protocol/keygen.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { SecretStore } from '../storage/secret-store.js';
+import { assertReadableFile, nameFile, readInputFile } from './boundary.js';
+import { type CommandGroup, defineCommand, EXIT, runCli } from './command.js';
+import { FileFlag, KeyIdFlag } from './flags.js';
 
 /**
  * `mpc-custody backup create|verify` and `mpc-custody recovery restore` (issue 16): backup kits of a
@@ -26,12 +18,8 @@ import type { SecretStore } from '../storage/secret-store.js';
  * A custodian secret file holds the 32-byte X25519 secret as 64 hex digits. The restore checks every
  * piece before anything is written, refuses to overwrite a share the store already holds, and
  * seals the core share where the daemon looks for it; the party then needs a refresh (it has no aux
- * info) before it can presign.
+ * info) before it can presign. The protocol modules load lazily: `--help` and usage errors stay fast.
  */
-const USAGE = `usage:
-  mpc-custody backup create --config FILE --key ID --k K --custodian HEX [--custodian HEX …] --out FILE
-  mpc-custody backup verify --kit FILE --piece J --secret FILE
-  mpc-custody recovery restore --config FILE --key ID --kit FILE --piece J:SECRETFILE [--piece …]`;
 
 /** Where the party daemon keeps a key's core share (party-daemon.ts `#coreId`): stored at version 1. */
 export function coreShareId(partyId: number, keyId: string) {
@@ -49,6 +37,8 @@ export async function createKitFromStore(
   keyId: string,
   opts: { readonly k: number; readonly custodians: readonly Uint8Array[] },
 ): Promise<Uint8Array> {
+  const { createBackupKit, encodeBackupKit } = await import('../protocol/backup.js');
+  const { decodeCoreKeyShare } = await import('../protocol/keygen.js');
   const got = await store.getShare(coreShareId(partyId, keyId), 1);
   let core: CoreKeyShare;
   try {
@@ -73,6 +63,8 @@ export async function restoreKitIntoStore(
   kitBytes: Uint8Array,
   custodians: ReadonlyArray<{ readonly piece: number; readonly secret: Uint8Array }>,
 ): Promise<CoreKeyShare> {
+  const { decodeBackupKit, openBackupPiece, restoreFromBackup } = await import('../protocol/backup.js');
+  const { encodeCoreKeyShare } = await import('../protocol/keygen.js');
   const kit = decodeBackupKit(kitBytes);
   if (kit.party !== partyId || kit.keyId !== keyId) {
     throw new MpcError('ERR_BACKUP_KIT_INVALID', 'backup kit refused: it is for another party or key');
@@ -93,98 +85,139 @@ export async function restoreKitIntoStore(
 }
 
 async function readSecret(path: string): Promise<Uint8Array> {
-  const text = (await readFile(path, 'utf8')).trim();
-  if (!/^[0-9a-f]{64}$/i.test(text))
-    throw new MpcError('ERR_CONFIG_INVALID', 'a custodian secret file holds 64 hex digits');
+  const bytes = await readInputFile(path, 'custodian secret file');
+  const text = new TextDecoder().decode(bytes).trim();
+  bytes.fill(0);
+  if (!/^[0-9a-f]{64}$/i.test(text)) {
+    throw new MpcError('ERR_INPUT_INVALID', 'a custodian secret file holds 64 hex digits', { details: { path } });
+  }
   return Uint8Array.from(Buffer.from(text, 'hex'));
 }
 
-function values(args: readonly string[], flag: string): string[] {
-  return args.flatMap((a, i) => (a === flag && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
+const Hex32 = Type.String({
+  pattern: '^[0-9a-fA-F]{64}$',
+  metavar: 'HEX',
+  description: "a custodian's X25519 public key (64 hex digits)",
+});
+const Piece = Type.Integer({ minimum: 0, maximum: 255, metavar: 'J', description: 'piece index' });
+
+async function partyStore(config: string) {
+  await assertReadableFile(config, 'party config');
+  const { loadPartyConfig } = await import('../daemon/config.js');
+  const { openConfiguredStore } = await import('../daemon/main.js');
+  const cfg = await loadPartyConfig(config);
+  return { cfg, store: await openConfiguredStore(cfg) };
 }
 
-function one(args: readonly string[], flag: string): string {
-  const v = values(args, flag);
-  if (v.length !== 1) throw new MpcError('ERR_CONFIG_INVALID', `${flag} must be given once`);
-  return v[0] as string;
-}
+export const backupCreate = defineCommand({
+  name: 'backup create',
+  summary: "split a party's key share k-of-m among recovery custodians (X25519 public keys) into an offline kit",
+  flags: Type.Object({
+    config: FileFlag('party config'),
+    key: KeyIdFlag,
+    k: Type.Integer({ minimum: 1, maximum: 255, metavar: 'K', description: 'pieces needed to restore' }),
+    custodian: Type.Array(Hex32, { minItems: 1, maxItems: 255 }),
+    out: FileFlag('kit file to write (0600)'),
+  }),
+  async run(f, io) {
+    const custodians = f.custodian.map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+    const { cfg, store } = await partyStore(f.config);
+    let kit: Uint8Array;
+    try {
+      kit = await createKitFromStore(store, cfg.party, f.key, { k: f.k, custodians });
+    } finally {
+      await store.close();
+    }
+    const { writeFileAtomic } = await import('../storage/atomic-file.js');
+    await writeFileAtomic(f.out, kit, 0o600);
+    io.out(JSON.stringify({ ok: true, kit: f.out, party: cfg.party, key: f.key, custodians: custodians.length }));
+    return EXIT.ok;
+  },
+});
 
-function integer(text: string, what: string): number {
-  if (!/^\d{1,4}$/.test(text)) throw new MpcError('ERR_CONFIG_INVALID', `${what} must be a small integer`);
-  return Number(text);
-}
+export const backupVerify = defineCommand({
+  name: 'backup verify',
+  summary: 'one custodian checks its piece of a kit alone',
+  flags: Type.Object({
+    kit: FileFlag('backup kit'),
+    piece: Piece,
+    secret: FileFlag("the custodian's X25519 secret (64 hex digits)"),
+  }),
+  async run(f, io) {
+    const { decodeBackupKit, openBackupPiece } = await import('../protocol/backup.js');
+    const bytes = await readInputFile(f.kit, 'backup kit');
+    let kit: ReturnType<typeof decodeBackupKit>;
+    try {
+      kit = decodeBackupKit(bytes);
+    } catch (e) {
+      throw nameFile(e, f.kit);
+    }
+    const secret = await readSecret(f.secret);
+    try {
+      openBackupPiece(kit, f.piece, secret);
+    } finally {
+      secret.fill(0);
+    }
+    io.out(JSON.stringify({ ok: true, piece: f.piece, party: kit.party, key: kit.keyId, epoch: kit.epoch }));
+    return EXIT.ok;
+  },
+});
 
-/** `mpc-custody backup …` and `mpc-custody recovery …`. JSON out; typed errors (never secrets). */
-export async function backupCommand(
+export const recoveryRestore = defineCommand({
+  name: 'recovery restore',
+  summary: "rebuild a party's share from k custodians' pieces into its store (then run a refresh)",
+  flags: Type.Object({
+    config: FileFlag('party config'),
+    key: KeyIdFlag,
+    kit: FileFlag('backup kit'),
+    piece: Type.Array(
+      Type.String({
+        pattern: '^(0|[1-9][0-9]{0,2}):.+$',
+        metavar: 'J:SECRETFILE',
+        description: "a piece index and its custodian's secret file",
+      }),
+      { minItems: 1, maxItems: 255 },
+    ),
+  }),
+  async run(f, io) {
+    const kitBytes = await readInputFile(f.kit, 'backup kit');
+    const custodians: Array<{ piece: number; secret: Uint8Array }> = [];
+    try {
+      for (const spec of f.piece) {
+        const at = spec.indexOf(':');
+        custodians.push({ piece: Number(spec.slice(0, at)), secret: await readSecret(spec.slice(at + 1)) });
+      }
+      const { cfg, store } = await partyStore(f.config);
+      try {
+        const core = await restoreKitIntoStore(store, cfg.party, f.key, kitBytes, custodians).catch((e: unknown) => {
+          throw nameFile(e, f.kit);
+        });
+        io.out(JSON.stringify({ ok: true, party: core.i, key: f.key, epoch: core.epoch ?? 0, next: 'run a refresh' }));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      for (const c of custodians) c.secret.fill(0);
+    }
+    return EXIT.ok;
+  },
+});
+
+export const backupGroup: CommandGroup = {
+  name: 'backup',
+  summary: "a party's key share split k-of-m among recovery custodians (X25519) / a custodian's check",
+  commands: [backupCreate, backupVerify],
+};
+
+export const recoveryGroup: CommandGroup = {
+  name: 'recovery',
+  summary: "rebuild a party's share from k custodians' pieces into its store",
+  commands: [recoveryRestore],
+};
+
+/** `backup …` / `recovery …` with output and error line on one stream (tests holding argv). */
+export const backupCommand = (
   group: 'backup' | 'recovery',
   args: readonly string[],
   out: (line: string) => void,
-): Promise<number> {
-  const [verb, ...rest] = args;
-  try {
-    if (group === 'backup' && verb === 'create') {
-      const cfg = await loadPartyConfig(one(rest, '--config'));
-      const keyId = one(rest, '--key');
-      const custodians = values(rest, '--custodian').map((h) => {
-        if (!/^[0-9a-f]{64}$/i.test(h)) throw new MpcError('ERR_CONFIG_INVALID', 'custodian keys are 64 hex digits');
-        return Uint8Array.from(Buffer.from(h, 'hex'));
-      });
-      const store = await openConfiguredStore(cfg);
-      let kit: Uint8Array;
-      try {
-        kit = await createKitFromStore(store, cfg.party, keyId, { k: integer(one(rest, '--k'), '--k'), custodians });
-      } finally {
-        await store.close();
-      }
-      const file = one(rest, '--out');
-      await writeFileAtomic(file, kit, 0o600);
-      out(JSON.stringify({ ok: true, kit: file, party: cfg.party, key: keyId, custodians: custodians.length }));
-      return 0;
-    }
-    if (group === 'backup' && verb === 'verify') {
-      const kit = decodeBackupKit(await readFile(one(rest, '--kit')));
-      const piece = integer(one(rest, '--piece'), '--piece');
-      const secret = await readSecret(one(rest, '--secret'));
-      try {
-        openBackupPiece(kit, piece, secret);
-      } finally {
-        secret.fill(0);
-      }
-      out(JSON.stringify({ ok: true, piece, party: kit.party, key: kit.keyId, epoch: kit.epoch }));
-      return 0;
-    }
-    if (group === 'recovery' && verb === 'restore') {
-      const cfg = await loadPartyConfig(one(rest, '--config'));
-      const keyId = one(rest, '--key');
-      const kitBytes = await readFile(one(rest, '--kit'));
-      const custodians = await Promise.all(
-        values(rest, '--piece').map(async (spec) => {
-          const at = spec.indexOf(':');
-          if (at < 1) throw new MpcError('ERR_CONFIG_INVALID', '--piece takes J:SECRETFILE');
-          return { piece: integer(spec.slice(0, at), '--piece'), secret: await readSecret(spec.slice(at + 1)) };
-        }),
-      );
-      const store = await openConfiguredStore(cfg);
-      try {
-        const core = await restoreKitIntoStore(store, cfg.party, keyId, kitBytes, custodians);
-        out(JSON.stringify({ ok: true, party: core.i, key: keyId, epoch: core.epoch ?? 0, next: 'run a refresh' }));
-      } finally {
-        await store.close();
-        for (const c of custodians) c.secret.fill(0);
-      }
-      return 0;
-    }
-    out(USAGE);
-    return 2;
-  } catch (e) {
-    out(
-      JSON.stringify({
-        ok: false,
-        code: isMpcError(e) ? e.code : 'ERR_INTERNAL',
-        message: isMpcError(e) ? e.message : 'failed',
-        ...(isMpcError(e) && e.details.piece !== undefined ? { piece: e.details.piece } : {}),
-      }),
-    );
-    return 1;
-  }
-}
+): Promise<number> => runCli([backupGroup, recoveryGroup], [group, ...args], { out, err: out });

@@ -1,75 +1,233 @@
-import { readFile } from 'node:fs/promises';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import {
-  addressAt,
-  BTC_NETWORKS,
-  type BtcNetwork,
-  type ChainKey,
-  isPayloadKind,
-  PAYLOAD_KINDS,
-  xpub,
-} from '../chains/index.js';
+import Type, { type Static } from 'typebox';
+import type { BtcNetwork, ChainKey } from '../chains/index.js';
+import { PAYLOAD_KINDS } from '../chains/types.js';
 import type { Coordinator } from '../daemon/coordinator.js';
-import { connectCoordinator } from '../daemon/coordinator-client.js';
-import { isMpcError } from '../errors/index.js';
-import { decodePoint, encodePoint } from '../primitives/curve.js';
+import { isErrorCode, MpcError } from '../errors/index.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
+import { assertReadableFile, readInputFile, readJsonFile } from './boundary.js';
+import { type CommandGroup, type CommandIo, defineCommand, EXIT } from './command.js';
+import { FileFlag, intList, KeyIdFlag, NetworkFlag, PartyListFlag, PathFlag } from './flags.js';
 
-const USAGE = `usage: mpc-custody coord --config coordinator.json <command>
-  keygen  --key ID --threshold T --parties N     t-of-n key generation; prints the public key
-  aux     --key ID --parties N                   aux info (Paillier moduli) for a generated key
-  presign --key ID --signers I,J[,…] [--path A/B/…]
-                                                 one presignature; prints its public part (JSON)
-  sign    --key ID --presignature FILE[,FILE…] --kind KIND --payload FILE|HEX [--network NET]
-                                                 signs a chain payload (${PAYLOAD_KINDS.join(', ')});
-                                                 one presignature per digest (a PSBT: one per input,
-                                                 made for that input's path); prints the signed artifact
-  sign    --key ID --presignature FILE --digest HEX
-                                                 signs a bare 32-byte digest (kind raw.digest)
-  xpub    --key ID [--network NET] [--parties I,J,…]
-                                                 the key's BIP32 extended public key
-  address --key ID --path A/B/… --chain ethereum|bitcoin [--network NET]
-                                                 the key's address at a non-hardened path
-NET is mainnet (default), testnet or regtest. Output is one JSON line on stdout; errors name their
-code on stderr (exit 1).`;
+/**
+ * `mpc-custody coord <subcommand>`: drives a party set by hand through the session coordinator (the
+ * orchestrator's REST API, policy and approvals come later; this is the operator's and the
+ * tests' way in). It holds no share: every party checks the command itself. Every flag and file is
+ * checked before anything connects; a session the parties refuse is reported under the parties'
+ * own code (unknown key, unknown or used presignature, draining party …), not as a failed session.
+ */
 
-function flag(args: readonly string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
+/** coordinator.json as `mpc-custody setup` writes it (src/daemon/setup.ts CoordinatorConfigFile). */
+const CoordinatorConfig = Type.Object({
+  roster: Type.String({ minLength: 1 }),
+  secretFile: Type.String({ minLength: 1 }),
+  nats: Type.String({ minLength: 1 }),
+  roundTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+});
+
+const base = {
+  config: FileFlag('coordinator config (written by setup)'),
+  key: KeyIdFlag,
+};
+
+/** The coordinator config's shape is checked before connecting; the rest is connectCoordinator's. */
+async function connect(config: string) {
+  await readJsonFile(config, 'coordinator config', CoordinatorConfig);
+  const { connectCoordinator } = await import('../daemon/coordinator-client.js');
+  try {
+    return await connectCoordinator(config);
+  } catch (e) {
+    if (e instanceof MpcError && e.details.path === undefined) {
+      throw new MpcError(e.code, e.reason, { details: { ...e.details, path: config }, cause: e });
+    }
+    throw e;
+  }
 }
 
-const int = (s: string | undefined): number | undefined =>
-  s !== undefined && /^(0|[1-9][0-9]{0,8})$/.test(s) ? Number(s) : undefined;
-
-/** JSON form of a presignature's public part (what `presign` prints and `sign` reads back). */
-export function presignatureToJson(p: PresignaturePublic): Record<string, unknown> {
-  return {
-    id: p.id,
-    R: bytesToHex(encodePoint(p.R)),
-    publicKey: bytesToHex(encodePoint(p.publicKey)),
-    signers: [...p.signers],
-    path: [...p.path],
-  };
+/** What the user asked about, to name it when the parties refuse. */
+interface Subject {
+  readonly key: string;
+  readonly presignatures?: readonly string[];
 }
 
-export function presignatureFromJson(o: Record<string, unknown>): PresignaturePublic {
-  const hex = (v: unknown, what: string) => {
-    if (typeof v !== 'string' || !/^[0-9a-f]+$/.test(v)) throw new Error(`${what} must be lowercase hex`);
-    return hexToBytes(v);
+/**
+ * A session every refusing party answered with the same code and no blame is a refusal, not a
+ * protocol failure: report it under that code, naming the key or presignature file it is about.
+ */
+export function partyRefusal(e: unknown, about: Subject): unknown {
+  if (!(e instanceof MpcError) || e.code !== 'ERR_DAEMON_SESSION_FAILED' || e.blame.length > 0) return e;
+  const code = String(e.details.codes ?? '');
+  if (!isErrorCode(code) || code === 'ERR_DAEMON_SESSION_FAILED' || code === 'ERR_PROTOCOL_ABORT') return e;
+  const parties = /failed at ([0-9, ]+):/.exec(e.reason)?.[1] ?? '?';
+  const files = about.presignatures?.join(', ') ?? '';
+  const what: Partial<Record<string, string>> = {
+    ERR_DAEMON_KEY_UNKNOWN: `key "${about.key}" is unknown at party ${parties} (--key)`,
+    ERR_DAEMON_PRESIGNATURE_UNKNOWN: `party ${parties} holds no such presignature (--presignature ${files})`,
+    ERR_DAEMON_PRESIGNATURE_OTHER_KEY: `the presignature belongs to another key than "${about.key}" (--presignature ${files})`,
+    ERR_PRESIGNATURE_USED: `the presignature was used already (--presignature ${files})`,
+    ERR_PRESIGNATURE_BURNT: `the presignature was burnt at a restart of party ${parties} (--presignature ${files})`,
+    ERR_DAEMON_DRAINING: `party ${parties} is shutting down (draining): nothing was started`,
+    ERR_DAEMON_BUSY: `party ${parties} runs its maximum of sessions: retry later`,
   };
-  const list = (v: unknown, what: string) => {
-    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) throw new Error(`${what} must be a list`);
-    return v as number[];
-  };
-  if (typeof o.id !== 'string' || !/^[0-9a-f]{64}$/.test(o.id)) throw new Error('id must be 64 hex digits');
-  return {
-    id: o.id,
-    R: decodePoint(hex(o.R, 'R'), 'R'),
-    publicKey: decodePoint(hex(o.publicKey, 'publicKey'), 'publicKey'),
-    signers: list(o.signers, 'signers'),
-    path: list(o.path, 'path'),
-  };
+  const op = String(e.details.op ?? 'session');
+  return new MpcError(code, what[code] ?? `${op} refused by party ${parties}`, { details: e.details, cause: e });
 }
+
+/** Connects, runs `fn`, closes; refusals are named (see partyRefusal). */
+async function withCoordinator<T>(
+  config: string,
+  about: Subject,
+  fn: (c: Coordinator, rosterSize: number) => Promise<T>,
+): Promise<T> {
+  const coord = await connect(config);
+  try {
+    return await fn(coord.coordinator, coord.roster.parties.length);
+  } catch (e) {
+    throw partyRefusal(e, about);
+  } finally {
+    await coord.close();
+  }
+}
+
+export const coordKeygen = defineCommand({
+  name: 'coord keygen',
+  summary: 't-of-n key generation; prints the public key and xpub',
+  flags: Type.Object({
+    ...base,
+    threshold: Type.Integer({ minimum: 1, maximum: 1023, metavar: 'T', description: 'signers needed' }),
+    parties: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'parties 0..N-1 take part' }),
+  }),
+  async run(f, io) {
+    if (f.threshold > f.parties) throw new MpcError('ERR_CLI_USAGE', '--threshold must not exceed --parties');
+    const { xpub } = await import('../chains/index.js');
+    const { encodePoint } = await import('../primitives/curve.js');
+    await withCoordinator(f.config, f, async (c) => {
+      const Y = await c.keygen({ keyId: f.key, threshold: f.threshold, parties: f.parties });
+      const key = await c.keyInfo({ keyId: f.key, parties: [...Array(f.parties).keys()] });
+      io.out(
+        JSON.stringify({
+          keyId: f.key,
+          publicKey: bytesToHex(encodePoint(Y)),
+          xpub: xpub(key, 'mainnet'),
+          tpub: xpub(key, 'testnet'),
+        }),
+      );
+    });
+    return EXIT.ok;
+  },
+});
+
+export const coordAux = defineCommand({
+  name: 'coord aux',
+  summary: 'aux info (Paillier moduli) for a generated key',
+  flags: Type.Object({ ...base, parties: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N' }) }),
+  async run(f, io) {
+    await withCoordinator(f.config, f, (c) => c.auxInfo({ keyId: f.key, parties: f.parties }));
+    io.out(JSON.stringify({ keyId: f.key, aux: 'ok' }));
+    return EXIT.ok;
+  },
+});
+
+export const coordPresign = defineCommand({
+  name: 'coord presign',
+  summary: 'one presignature; prints its public part (JSON, the file `sign --presignature` reads)',
+  flags: Type.Object({
+    ...base,
+    signers: PartyListFlag('the t signers'),
+    path: Type.String({ ...PathFlag('non-hardened derivation path the presignature is bound to'), default: '' }),
+  }),
+  async run(f, io) {
+    const { presignatureToJson } = await import('./presignature-file.js');
+    const pre = await withCoordinator(f.config, f, (c) =>
+      c.presign({ keyId: f.key, signers: intList(f.signers, ','), path: intList(f.path, '/') }),
+    );
+    io.out(JSON.stringify(presignatureToJson(pre)));
+    return EXIT.ok;
+  },
+});
+
+/** The key's root public key and chain code as the named parties (default: all) report them. */
+async function keyOf(
+  c: Coordinator,
+  keyId: string,
+  parties: string | undefined,
+  rosterSize: number,
+): Promise<ChainKey> {
+  return c.keyInfo({ keyId, parties: parties === undefined ? [...Array(rosterSize).keys()] : intList(parties, ',') });
+}
+
+export const coordXpub = defineCommand({
+  name: 'coord xpub',
+  summary: "the key's BIP32 extended public key",
+  flags: Type.Object({
+    ...base,
+    network: NetworkFlag,
+    parties: Type.Optional(PartyListFlag('parties to ask (default: all)')),
+  }),
+  async run(f, io) {
+    const { xpub } = await import('../chains/index.js');
+    const { encodePoint } = await import('../primitives/curve.js');
+    const key = await withCoordinator(f.config, f, (c, n) => keyOf(c, f.key, f.parties, n));
+    io.out(
+      JSON.stringify({
+        keyId: f.key,
+        network: f.network,
+        xpub: xpub(key, f.network),
+        publicKey: bytesToHex(encodePoint(key.publicKey)),
+      }),
+    );
+    return EXIT.ok;
+  },
+});
+
+export const coordAddress = defineCommand({
+  name: 'coord address',
+  summary: "the key's address at a non-hardened path (ethereum: EIP-55; bitcoin: P2WPKH)",
+  flags: Type.Object({
+    ...base,
+    path: Type.String({ ...PathFlag('derivation path below the key'), default: '' }),
+    chain: Type.Union([Type.Literal('ethereum'), Type.Literal('bitcoin')], { metavar: 'CHAIN' }),
+    network: NetworkFlag,
+    parties: Type.Optional(PartyListFlag('parties to ask (default: all)')),
+  }),
+  async run(f, io) {
+    const { addressAt } = await import('../chains/index.js');
+    const key = await withCoordinator(f.config, f, (c, n) => keyOf(c, f.key, f.parties, n));
+    const address = addressAt(key, intList(f.path, '/'), f.chain, f.network as BtcNetwork);
+    io.out(
+      JSON.stringify({
+        keyId: f.key,
+        chain: f.chain,
+        ...(f.chain === 'bitcoin' ? { network: f.network } : {}),
+        path: f.path,
+        address,
+      }),
+    );
+    return EXIT.ok;
+  },
+});
+
+const SignFlags = Type.Object({
+  ...base,
+  presignature: Type.String({
+    pattern: '^[^,]+(,[^,]+)*$',
+    metavar: 'FILE[,FILE…]',
+    description: 'presignature file(s) from presign: one per digest (a PSBT: one per input, in input order)',
+  }),
+  kind: Type.Optional(
+    Type.Union(
+      PAYLOAD_KINDS.map((k) => Type.Literal(k)),
+      { metavar: 'KIND', description: 'chain payload kind' },
+    ),
+  ),
+  payload: Type.Optional(
+    Type.String({ minLength: 1, metavar: 'FILE|HEX', description: 'the payload, as hex or a file' }),
+  ),
+  digest: Type.Optional(
+    Type.String({ pattern: '^[0-9a-f]{64}$', metavar: 'HEX', description: 'raw.digest: 64 lowercase hex digits' }),
+  ),
+  network: NetworkFlag,
+});
 
 /** A payload given as hex on the command line, or a file holding hex or raw bytes (PSBT, JSON). */
 async function readPayload(arg: string): Promise<Uint8Array> {
@@ -79,144 +237,68 @@ async function readPayload(arg: string): Promise<Uint8Array> {
   };
   const inline = asHex(arg);
   if (inline !== undefined) return inline;
-  const raw = new Uint8Array(await readFile(arg));
+  const raw = await readInputFile(arg, 'payload file');
   return asHex(new TextDecoder().decode(raw)) ?? raw;
 }
 
-function network(args: readonly string[]): BtcNetwork | undefined {
-  const n = flag(args, '--network') ?? 'mainnet';
-  return (BTC_NETWORKS as readonly string[]).includes(n) ? (n as BtcNetwork) : undefined;
+async function sign(f: Static<typeof SignFlags>, io: CommandIo): Promise<number> {
+  const files = f.presignature.split(',');
+  const bare = f.kind === undefined && f.payload === undefined;
+  if (bare && f.digest === undefined) {
+    throw new MpcError('ERR_CLI_USAGE', 'give --kind and --payload, or --digest (mpc-custody coord sign --help)');
+  }
+  if (!bare && f.digest !== undefined)
+    throw new MpcError('ERR_CLI_USAGE', '--digest goes without --kind and --payload');
+  if (!bare && (f.kind === undefined || f.payload === undefined)) {
+    throw new MpcError('ERR_CLI_USAGE', `${f.kind === undefined ? '--kind' : '--payload'} is required with the other`);
+  }
+  if (bare && files.length !== 1) throw new MpcError('ERR_CLI_USAGE', '--digest signs with one --presignature');
+  // every input is read and checked before anything connects
+  await readJsonFile(f.config, 'coordinator config', CoordinatorConfig);
+  for (const file of files) await assertReadableFile(file, 'presignature file');
+  const { readPresignatureFile } = await import('./presignature-file.js');
+  const presignatures: PresignaturePublic[] = [];
+  for (const file of files) presignatures.push(await readPresignatureFile(file));
+  const payload = f.payload === undefined ? undefined : await readPayload(f.payload);
+  const about = { key: f.key, presignatures: files };
+  if (f.kind !== undefined && payload !== undefined) {
+    const kind = f.kind;
+    const r = await withCoordinator(f.config, about, (c) =>
+      c.signPayload({ keyId: f.key, kind, payload, presignatures, network: f.network }),
+    );
+    io.out(JSON.stringify({ kind, signed: r.artifact.hex, ...r.artifact.fields, decoded: r.decoded.fields }));
+    return EXIT.ok;
+  }
+  const presignature = presignatures[0] as PresignaturePublic;
+  const { encodePoint } = await import('../primitives/curve.js');
+  const sig = await withCoordinator(f.config, about, (c) =>
+    c.sign({ keyId: f.key, presignature, digest: hexToBytes(f.digest as string) }),
+  );
+  io.out(
+    JSON.stringify({
+      r: sig.r.toString(16).padStart(64, '0'),
+      s: sig.s.toString(16).padStart(64, '0'),
+      v: 27 + sig.recovery,
+      recovery: sig.recovery,
+      der: bytesToHex(sig.der),
+      publicKey: bytesToHex(encodePoint(presignature.publicKey)),
+    }),
+  );
+  return EXIT.ok;
 }
 
-/** The key's root public key and chain code as the named parties (default: all) report them. */
-async function keyOf(c: Coordinator, keyId: string, args: readonly string[], rosterSize: number): Promise<ChainKey> {
-  const text = flag(args, '--parties');
-  const parties = text === undefined ? [...Array(rosterSize).keys()] : text.split(',').map(int);
-  if (parties.some((p) => p === undefined)) throw new Error('--parties must be a list of party ids');
-  return c.keyInfo({ keyId, parties: parties as number[] });
-}
+export const coordSign = defineCommand({
+  name: 'coord sign',
+  summary: 'sign a chain payload (or a bare digest) with presignatures; prints the signed artifact',
+  flags: SignFlags,
+  help: `KIND is one of ${PAYLOAD_KINDS.join(', ')}; every party decodes the payload and computes the digest
+itself. --digest HEX alone signs a bare 32-byte digest (kind raw.digest: nothing can be checked).`,
+  run: sign,
+});
 
-/**
- * `mpc-custody coord`: drives a party set by hand through the session coordinator (the
- * orchestrator's REST API, policy and approvals come later; this is the operator's and the
- * tests' way in). It holds no share: every party checks the command itself.
- */
-export async function coordCommand(
-  args: readonly string[],
-  out: (line: string) => void,
-  err: (line: string) => void,
-): Promise<number> {
-  const config = flag(args, '--config');
-  const command = args.find((a, i) => !a.startsWith('--') && (i === 0 || !args[i - 1]?.startsWith('--')));
-  const keyId = flag(args, '--key');
-  if (config === undefined || command === undefined || keyId === undefined) {
-    err(USAGE);
-    return 2;
-  }
-  let coord: Awaited<ReturnType<typeof connectCoordinator>> | undefined;
-  try {
-    coord = await connectCoordinator(config);
-    const c = coord.coordinator;
-    switch (command) {
-      case 'keygen': {
-        const threshold = int(flag(args, '--threshold'));
-        const parties = int(flag(args, '--parties'));
-        if (threshold === undefined || parties === undefined) break;
-        const Y = await c.keygen({ keyId, threshold, parties });
-        const key = await c.keyInfo({ keyId, parties: [...Array(parties).keys()] });
-        out(
-          JSON.stringify({
-            keyId,
-            publicKey: bytesToHex(encodePoint(Y)),
-            xpub: xpub(key, 'mainnet'),
-            tpub: xpub(key, 'testnet'),
-          }),
-        );
-        return 0;
-      }
-      case 'xpub': {
-        const net = network(args);
-        if (net === undefined) break;
-        const key = await keyOf(c, keyId, args, coord.roster.parties.length);
-        out(
-          JSON.stringify({
-            keyId,
-            network: net,
-            xpub: xpub(key, net),
-            publicKey: bytesToHex(encodePoint(key.publicKey)),
-          }),
-        );
-        return 0;
-      }
-      case 'address': {
-        const net = network(args);
-        const chain = flag(args, '--chain');
-        const pathText = flag(args, '--path') ?? '';
-        const path = pathText === '' ? [] : pathText.split('/').map(int);
-        if (net === undefined || (chain !== 'ethereum' && chain !== 'bitcoin') || path.some((p) => p === undefined))
-          break;
-        const key = await keyOf(c, keyId, args, coord.roster.parties.length);
-        const address = addressAt(key, path as number[], chain, net);
-        out(
-          JSON.stringify({ keyId, chain, ...(chain === 'bitcoin' ? { network: net } : {}), path: pathText, address }),
-        );
-        return 0;
-      }
-      case 'aux': {
-        const parties = int(flag(args, '--parties'));
-        if (parties === undefined) break;
-        await c.auxInfo({ keyId, parties });
-        out(JSON.stringify({ keyId, aux: 'ok' }));
-        return 0;
-      }
-      case 'presign': {
-        const signers = (flag(args, '--signers') ?? '').split(',').map(int);
-        const pathText = flag(args, '--path');
-        const path = pathText === undefined || pathText === '' ? [] : pathText.split('/').map(int);
-        if (signers.some((s) => s === undefined) || path.some((p) => p === undefined)) break;
-        const pre = await c.presign({ keyId, signers: signers as number[], path: path as number[] });
-        out(JSON.stringify(presignatureToJson(pre)));
-        return 0;
-      }
-      case 'sign': {
-        const kind = flag(args, '--kind');
-        const payloadArg = flag(args, '--payload');
-        if (kind !== undefined || payloadArg !== undefined) {
-          const files = (flag(args, '--presignature') ?? '').split(',').filter((f) => f !== '');
-          const net = network(args);
-          if (!isPayloadKind(kind) || payloadArg === undefined || files.length === 0 || net === undefined) break;
-          const presignatures = await Promise.all(
-            files.map(async (f) => presignatureFromJson(JSON.parse(await readFile(f, 'utf8')))),
-          );
-          const payload = await readPayload(payloadArg);
-          const r = await c.signPayload({ keyId, kind, payload, presignatures, network: net });
-          out(JSON.stringify({ kind, signed: r.artifact.hex, ...r.artifact.fields, decoded: r.decoded.fields }));
-          return 0;
-        }
-        const file = flag(args, '--presignature');
-        const digestHex = flag(args, '--digest');
-        if (file === undefined || digestHex === undefined || !/^[0-9a-f]{64}$/.test(digestHex)) break;
-        const presignature = presignatureFromJson(JSON.parse(await readFile(file, 'utf8')));
-        const sig = await c.sign({ keyId, presignature, digest: hexToBytes(digestHex) });
-        out(
-          JSON.stringify({
-            r: sig.r.toString(16).padStart(64, '0'),
-            s: sig.s.toString(16).padStart(64, '0'),
-            v: 27 + sig.recovery,
-            recovery: sig.recovery,
-            der: bytesToHex(sig.der),
-            publicKey: bytesToHex(encodePoint(presignature.publicKey)),
-          }),
-        );
-        return 0;
-      }
-    }
-    err(USAGE);
-    return 2;
-  } catch (e) {
-    err(`mpc-custody coord: ${isMpcError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`);
-    return 1;
-  } finally {
-    await coord?.close();
-  }
-}
+export const coordGroup: CommandGroup = {
+  name: 'coord',
+  summary: 'drive the parties through the session coordinator (JSON out, typed errors)',
+  commands: [coordKeygen, coordAux, coordPresign, coordSign, coordXpub, coordAddress],
+  help: 'Output is one JSON line on stdout. The subcommand may come before or after --config.',
+};

@@ -1,20 +1,13 @@
-import pkcs11js from 'pkcs11js';
+import Type from 'typebox';
 import { isMpcError, MpcError } from '../errors/index.js';
-import { acquireModule, findSlotByLabel, Pkcs11Sealer, releaseModule } from '../storage/pkcs11-sealer.js';
+import { defineCommand, EXIT, runCommand, usageError } from './command.js';
+import { PartyFlag } from './flags.js';
 
-const USAGE =
-  'usage: mpc-custody hsm-init --token LABEL --party ID [--module PATH] [--key-label LABEL] ' +
-  '[--init-token] [--pin-env VAR] [--so-pin-env VAR]\n' +
-  '  PINs are read from environment variables (default MPC_HSM_PIN, MPC_HSM_SO_PIN), never from arguments.';
 const DEFAULT_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const ENV_NAME = { pattern: '^[A-Z_][A-Z0-9_]{0,63}$', metavar: 'VAR' } as const;
 
 /** The token key label of a party, when the configuration does not name one. */
 export const defaultKeyLabel = (party: number): string => `mpc-custody-party-${party}-kek`;
-
-function flag(args: readonly string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-}
 
 /**
  * `mpc-custody hsm-init`: provisions a party's HSM token. With --init-token it initializes a free
@@ -22,46 +15,58 @@ function flag(args: readonly string[], name: string): string | undefined {
  * ever appears on a command line); then it creates (or checks) the party's non-extractable,
  * sensitive AES-256 sealing key and prints its label and attributes. Idempotent without --init-token.
  */
-export async function hsmInitCommand(args: readonly string[], out: (line: string) => void): Promise<number> {
-  const token = flag(args, '--token');
-  const partyText = flag(args, '--party');
-  const library = flag(args, '--module') ?? DEFAULT_MODULE;
-  const pinEnv = flag(args, '--pin-env') ?? 'MPC_HSM_PIN';
-  const soPinEnv = flag(args, '--so-pin-env') ?? 'MPC_HSM_SO_PIN';
-  const party = partyText !== undefined && /^(0|[1-9][0-9]{0,9})$/.test(partyText) ? Number(partyText) : undefined;
-  if (token === undefined || party === undefined || token.length < 1 || token.length > 32) {
-    out(USAGE);
-    return 2;
-  }
-  const keyLabel = flag(args, '--key-label') ?? defaultKeyLabel(party);
-  const pin = process.env[pinEnv];
-  if (pin === undefined || pin.length < 4) {
-    out(`hsm-init: set the user PIN in $${pinEnv}`);
-    return 2;
-  }
-  try {
-    if (args.includes('--init-token')) {
-      const soPin = process.env[soPinEnv];
-      if (soPin === undefined || soPin.length < 4) {
-        out(`hsm-init: set the SO PIN in $${soPinEnv}`);
-        return 2;
-      }
-      initToken(library, token, soPin, pin);
-      out(`hsm-init: initialized token "${token}"`);
+export const hsmInit = defineCommand({
+  name: 'hsm-init',
+  summary: "create (or check) a party's non-extractable AES-256 sealing key in a PKCS#11 token",
+  flags: Type.Object({
+    token: Type.String({ minLength: 1, maxLength: 32, metavar: 'LABEL', description: 'token label' }),
+    party: PartyFlag('party index (names the default key label)'),
+    module: Type.String({ minLength: 1, default: DEFAULT_MODULE, metavar: 'PATH', description: 'PKCS#11 module' }),
+    keyLabel: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        metavar: 'LABEL',
+        description: 'key label (default mpc-custody-party-N-kek)',
+      }),
+    ),
+    initToken: Type.Optional(Type.Boolean({ description: 'initialize a free slot as this token first' })),
+    pinEnv: Type.String({ ...ENV_NAME, default: 'MPC_HSM_PIN', description: 'variable holding the user PIN' }),
+    soPinEnv: Type.String({ ...ENV_NAME, default: 'MPC_HSM_SO_PIN', description: 'variable holding the SO PIN' }),
+  }),
+  help: 'PINs are read from environment variables, never from arguments.',
+  async run(f, io) {
+    const keyLabel = f.keyLabel ?? defaultKeyLabel(f.party);
+    const pin = process.env[f.pinEnv];
+    if (pin === undefined || pin.length < 4)
+      throw usageError(`set the user PIN (4 characters or more) in $${f.pinEnv}`, '--pin-env');
+    let soPin: string | undefined;
+    if (f.initToken === true) {
+      soPin = process.env[f.soPinEnv];
+      if (soPin === undefined || soPin.length < 4)
+        throw usageError(`set the SO PIN (4 characters or more) in $${f.soPinEnv}`, '--so-pin-env');
     }
-    const sealer = Pkcs11Sealer.open({ library, tokenLabel: token, pin, keyLabel, createKey: true });
+    const { Pkcs11Sealer } = await import('../storage/pkcs11-sealer.js');
+    if (soPin !== undefined) {
+      await initToken(f.module, f.token, soPin, pin);
+      io.out(`hsm-init: initialized token "${f.token}"`);
+    }
+    const sealer = Pkcs11Sealer.open({ library: f.module, tokenLabel: f.token, pin, keyLabel, createKey: true });
     sealer.close();
-    out(
-      `hsm-init: party ${party} sealing key "${keyLabel}" ready in token "${token}" (AES-256, sensitive, non-extractable, encrypt/decrypt only)`,
+    io.out(
+      `hsm-init: party ${f.party} sealing key "${keyLabel}" ready in token "${f.token}" (AES-256, sensitive, non-extractable, encrypt/decrypt only)`,
     );
-    return 0;
-  } catch (e) {
-    out(`hsm-init: ${isMpcError(e) ? e.message : 'failed'}`);
-    return 1;
-  }
-}
+    return EXIT.ok;
+  },
+});
 
-function initToken(library: string, label: string, soPin: string, pin: string): void {
+/** The command with its output and error line on one stream (tests and callers holding argv). */
+export const hsmInitCommand = (args: readonly string[], out: (line: string) => void): Promise<number> =>
+  runCommand(hsmInit, args, { out, err: out });
+
+async function initToken(library: string, label: string, soPin: string, pin: string): Promise<void> {
+  const { default: pkcs11js } = await import('pkcs11js');
+  const { acquireModule, findSlotByLabel, releaseModule } = await import('../storage/pkcs11-sealer.js');
   const p11 = acquireModule(library);
   try {
     try {

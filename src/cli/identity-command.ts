@@ -1,10 +1,8 @@
-import { open, readFile, stat, unlink } from 'node:fs/promises';
-import { encodeIdentity, IDENTITY_KEY_ID, loadIdentity, loadPartyConfig, loadRoster } from '../daemon/config.js';
-import { loadConfiguredIdentity, openConfiguredStore } from '../daemon/main.js';
-import { isMpcError, MpcError } from '../errors/index.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
-
-const USAGE = 'usage: mpc-custody identity-seal --config FILE';
+import Type from 'typebox';
+import { MpcError } from '../errors/index.js';
+import { assertReadableFile, readJsonFile } from './boundary.js';
+import { defineCommand, EXIT } from './command.js';
+import { FileFlag } from './flags.js';
 
 /**
  * `mpc-custody identity-seal --config FILE`: moves the party's transport identity (Ed25519 signing
@@ -13,21 +11,30 @@ const USAGE = 'usage: mpc-custody identity-seal --config FILE';
  * the config, then overwrites and removes the file. Idempotent refusal: an identity already sealed
  * is never replaced.
  */
-export async function identitySealCommand(args: readonly string[], out: (line: string) => void): Promise<number> {
-  const at = args.indexOf('--config');
-  const file = at >= 0 ? args[at + 1] : undefined;
-  if (file === undefined) {
-    out(USAGE);
-    return 2;
-  }
-  try {
-    const cfg = await loadPartyConfig(file);
+export const identitySealCommand = defineCommand({
+  name: 'identity-seal',
+  summary: "move a party's identity keys from their 0600 file into its (HSM) store and remove the file",
+  flags: Type.Object({ config: FileFlag('party config (rewritten without identityFile)') }),
+  async run(f, io) {
+    await assertReadableFile(f.config, 'party config');
+    const { open, stat, unlink } = await import('node:fs/promises');
+    const { encodeIdentity, IDENTITY_KEY_ID, loadIdentity, loadPartyConfig, loadRoster } = await import(
+      '../daemon/config.js'
+    );
+    const { loadConfiguredIdentity, openConfiguredStore } = await import('../daemon/main.js');
+    const { writeFileAtomic } = await import('../storage/atomic-file.js');
+    const cfg = await loadPartyConfig(f.config);
     const roster = await loadRoster(cfg.roster);
     const me = roster.parties[cfg.party];
-    if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
+    if (me === undefined) {
+      throw new MpcError('ERR_CONFIG_INVALID', `party ${cfg.party} is not in the roster`, {
+        details: { path: cfg.roster },
+      });
+    }
     if (cfg.identityFile === undefined) {
-      out('identity-seal: the config names no identity file (already sealed?)');
-      return 1;
+      throw new MpcError('ERR_CONFIG_INVALID', 'the config names no identityFile (already sealed?)', {
+        details: { path: f.config },
+      });
     }
     const plainFile = cfg.identityFile;
     const keys = await loadIdentity(plainFile, me);
@@ -53,9 +60,9 @@ export async function identitySealCommand(args: readonly string[], out: (line: s
     } finally {
       await store.close();
     }
-    const raw = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    const raw = (await readJsonFile(f.config, 'party config')) as Record<string, unknown>;
     delete raw.identityFile;
-    await writeFileAtomic(file, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
+    await writeFileAtomic(f.config, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
     // overwrite, sync, remove (best effort against recovery from the same filesystem)
     const size = (await stat(plainFile)).size;
     const fh = await open(plainFile, 'r+');
@@ -66,10 +73,9 @@ export async function identitySealCommand(args: readonly string[], out: (line: s
       await fh.close();
     }
     await unlink(plainFile);
-    out(`identity-seal: party ${cfg.party}'s identity is sealed in its ${cfg.store.kind} store; ${plainFile} removed`);
-    return 0;
-  } catch (e) {
-    out(`identity-seal: ${isMpcError(e) ? `${e.code}: ${e.message}` : 'failed'}`);
-    return 1;
-  }
-}
+    io.out(
+      `identity-seal: party ${cfg.party}'s identity is sealed in its ${cfg.store.kind} store; ${plainFile} removed`,
+    );
+    return EXIT.ok;
+  },
+});

@@ -1,11 +1,7 @@
-import { join } from 'node:path';
-import { loadPartyConfig } from '../daemon/config.js';
-import { deleteUnfinishedKey, inspectKey } from '../daemon/key-repair.js';
-import { openConfiguredStore } from '../daemon/main.js';
-import { isMpcError } from '../errors/index.js';
-import { PartyLedger } from '../storage/party-ledger.js';
-
-const USAGE = 'usage: mpc-custody key-repair --config FILE --key ID [--delete]';
+import Type from 'typebox';
+import { assertReadableFile } from './boundary.js';
+import { type CommandIo, defineCommand, EXIT, runCommand } from './command.js';
+import { FileFlag, KeyIdFlag } from './flags.js';
 
 /**
  * `mpc-custody key-repair --config FILE --key ID [--delete]`: prints (one JSON line) what the
@@ -13,35 +9,40 @@ const USAGE = 'usage: mpc-custody key-repair --config FILE --key ID [--delete]';
  * orphan full share, refused for a key the ledger records or that ever presigned. The ledger is
  * opened exclusively, so this refuses to run beside the party's daemon (ERR_LEDGER_BUSY).
  */
-export async function keyRepairCommand(args: readonly string[], out: (line: string) => void): Promise<number> {
-  const arg = (name: string): string | undefined => {
-    const at = args.indexOf(name);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
-  const file = arg('--config');
-  const keyId = arg('--key');
-  if (file === undefined || keyId === undefined) {
-    out(USAGE);
-    return 2;
-  }
-  try {
-    const cfg = await loadPartyConfig(file);
+export const keyRepair = defineCommand({
+  name: 'key-repair',
+  summary:
+    'what a stopped party holds for a key (one JSON line); --delete removes an unfinished key (keygen output, no completed aux info, no presignatures)',
+  flags: Type.Object({
+    config: FileFlag('party config'),
+    key: KeyIdFlag,
+    delete: Type.Optional(Type.Boolean({ description: 'remove the unfinished key' })),
+  }),
+  async run(f, io) {
+    await assertReadableFile(f.config, 'party config');
+    const { join } = await import('node:path');
+    const { loadPartyConfig } = await import('../daemon/config.js');
+    const { deleteUnfinishedKey, inspectKey } = await import('../daemon/key-repair.js');
+    const { openConfiguredStore } = await import('../daemon/main.js');
+    const { PartyLedger } = await import('../storage/party-ledger.js');
+    const cfg = await loadPartyConfig(f.config);
     const store = await openConfiguredStore(cfg);
     try {
       const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, { exclusive: true });
       try {
-        const before = await inspectKey(store, ledger, cfg.party, keyId);
-        const deleted = args.includes('--delete') ? await deleteUnfinishedKey(store, ledger, cfg.party, keyId) : [];
-        out(JSON.stringify({ party: cfg.party, ...before, deleted }));
+        const before = await inspectKey(store, ledger, cfg.party, f.key);
+        const deleted = f.delete === true ? await deleteUnfinishedKey(store, ledger, cfg.party, f.key) : [];
+        io.out(JSON.stringify({ party: cfg.party, ...before, deleted }));
       } finally {
         ledger.close();
       }
     } finally {
       await store.close();
     }
-    return 0;
-  } catch (e) {
-    out(`key-repair: ${isMpcError(e) ? `${e.code}: ${e.message}` : 'failed'}`);
-    return 1;
-  }
-}
+    return EXIT.ok;
+  },
+});
+
+/** The command with its output and error line on one stream (tests and callers holding argv). */
+export const keyRepairCommand = (args: readonly string[], out: (line: string) => void): Promise<number> =>
+  runCommand(keyRepair, args, { out, err: out } satisfies CommandIo);

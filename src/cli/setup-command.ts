@@ -1,37 +1,33 @@
 import { resolve } from 'node:path';
-import { setupPartySet } from '../daemon/setup.js';
-import { isMpcError } from '../errors/index.js';
+import Type from 'typebox';
+import { defineCommand, EXIT } from './command.js';
+import { PortFlag } from './flags.js';
 
-const USAGE =
-  'usage: mpc-custody setup --dir DIR [--parties N] [--nats-port P] [--http-base-port P]\n' +
-  '  writes a NATS server config (TLS, private CA, one nkey per party + coordinator, permissions),\n' +
-  '  the roster, and per-party configs, identities and store keys for a party set on this machine';
-
-function flag(args: readonly string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-}
-
-export async function setupCommand(args: readonly string[], out: (line: string) => void): Promise<number> {
-  const dir = flag(args, '--dir');
-  const parties = Number(flag(args, '--parties') ?? 3);
-  const natsPort = Number(flag(args, '--nats-port') ?? 4443);
-  const httpBase = Number(flag(args, '--http-base-port') ?? 0);
-  if (dir === undefined || !Number.isInteger(parties) || !Number.isInteger(natsPort) || !Number.isInteger(httpBase)) {
-    out(USAGE);
-    return 2;
-  }
-  try {
-    const r = await setupPartySet({ dir: resolve(dir), parties, natsPort, httpBasePort: httpBase });
-    out(`setup: ${parties} parties in ${r.dir}`);
-    out(`  nats-server -c ${r.nats.serverConfigFile}`);
-    for (const c of r.partyConfigs) out(`  mpc-custody party --config ${c}`);
-    out(`  coordinator: ${r.coordinatorConfig}`);
-    out('  note: on one machine for demos and tests; in production each party makes its own identity');
-    out('        and store key on its own host and only public keys are exchanged');
-    return 0;
-  } catch (e) {
-    out(`setup: ${isMpcError(e) ? `${e.code}: ${e.message}` : 'failed'}`);
-    return 1;
-  }
-}
+export const setupCommand = defineCommand({
+  name: 'setup',
+  summary:
+    'NATS server config (TLS, private CA, one nkey per party and the coordinator, permissions), roster, and per-party configs, identities and store keys for a party set on this machine',
+  flags: Type.Object({
+    dir: Type.String({ minLength: 1, metavar: 'DIR', description: 'directory to write (created)' }),
+    parties: Type.Integer({ minimum: 2, maximum: 64, default: 3, description: 'number of parties' }),
+    natsPort: PortFlag('nats-server client port', 4443),
+    httpBasePort: PortFlag('party i serves health/metrics on this port + i (0: ephemeral)', 0),
+  }),
+  help: 'On one machine, for demos and tests: in production each party makes its own identity and store key on its own host and only public keys are exchanged.',
+  async run(f, io) {
+    const { setupPartySet } = await import('../daemon/setup.js');
+    const r = await setupPartySet({
+      dir: resolve(f.dir),
+      parties: f.parties,
+      natsPort: f.natsPort,
+      httpBasePort: f.httpBasePort,
+    });
+    io.out(`setup: ${f.parties} parties in ${r.dir}`);
+    io.out(`  nats-server -c ${r.nats.serverConfigFile}`);
+    for (const c of r.partyConfigs) io.out(`  mpc-custody party --config ${c}`);
+    io.out(`  coordinator: ${r.coordinatorConfig}`);
+    io.out('  note: on one machine for demos and tests; in production each party makes its own identity');
+    io.out('        and store key on its own host and only public keys are exchanged');
+    return EXIT.ok;
+  },
+});

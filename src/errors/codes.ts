@@ -72,8 +72,14 @@ export const ERROR_CODES = {
   ERR_BACKUP_KIT_INVALID: 'invalid_args',
   ERR_ROTATION_STATE: 'invalid_args',
   ERR_ROTATION_ACK_INVALID: 'policy',
-  // configuration / CLI
+  // configuration / CLI (src/cli/command.ts: ERR_CLI_USAGE exits 2, every other code exits 1)
   ERR_CONFIG_INVALID: 'invalid_args',
+  ERR_CLI_USAGE: 'invalid_args',
+  ERR_FILE_NOT_FOUND: 'io',
+  ERR_FILE_UNREADABLE: 'io',
+  ERR_FILE_NOT_JSON: 'invalid_args',
+  ERR_INPUT_INVALID: 'invalid_args',
+  ERR_INTERNAL: 'bug',
   // storage
   ERR_STORAGE_IO: 'io',
   ERR_STORAGE_CORRUPT: 'io',
@@ -133,6 +139,7 @@ export const ERROR_CODES = {
   ERR_DAEMON_COMMAND_INVALID: 'invalid_args',
   ERR_DAEMON_KEY_UNKNOWN: 'invalid_args',
   ERR_DAEMON_PRESIGNATURE_UNKNOWN: 'invalid_args',
+  ERR_DAEMON_PRESIGNATURE_OTHER_KEY: 'invalid_args',
   ERR_DAEMON_DRAINING: 'closing',
   ERR_DAEMON_SESSION_TIMEOUT: 'unavailable',
   ERR_DAEMON_SESSION_FAILED: 'aborted',

@@ -21,11 +21,17 @@ export interface MpcErrorOptions {
 export class MpcError extends Error {
   readonly code: ErrorCode;
   readonly category: ErrorCategory;
+  /** What is wrong, without the code: `message` is `${code}: ${reason}`. Print this next to the code. */
+  readonly reason: string;
   readonly blame: readonly Blame[];
   readonly details: Readonly<Record<string, string | number | boolean>>;
 
   constructor(code: ErrorCode, message: string, options: MpcErrorOptions = {}) {
-    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    // Re-wrapping an error (`new MpcError(e.code, e.message)`, a worker's or a party's report) must
+    // not print the code twice: a message that already starts with this code is taken as the reason.
+    const reason = message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+    super(`${code}: ${reason}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
     this.name = 'MpcError';
     this.code = code;
     this.category = ERROR_CODES[code];

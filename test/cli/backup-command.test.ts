@@ -136,11 +136,16 @@ describe('backup → loss → recovery through the sealed store', () => {
     expect(JSON.parse(lines[0] as string)).toMatchObject({ ok: true, piece: 1, party: 0, key: 'treasury' });
     const bad = await backupCommand(
       'backup',
-      ['verify', '--kit', kitFile, '--piece', '2', '--secret', secretFile],
+      ['verify', '--kit', kitFile, '--piece', '2', '--secret', secretFile, '--json'],
       (l) => lines.push(l),
     );
     expect(bad).toBe(1);
-    expect(JSON.parse(lines[1] as string)).toMatchObject({ ok: false, code: 'ERR_BACKUP_PIECE_INVALID', piece: 2 });
+    expect(JSON.parse(lines[1] as string)).toMatchObject({
+      ok: false,
+      code: 'ERR_BACKUP_PIECE_INVALID',
+      details: { piece: 2 },
+      exit: 1,
+    });
     expect(lines.join('\n')).not.toContain(Buffer.from(secrets[1] as Uint8Array).toString('hex'));
   });
 });

@@ -153,7 +153,7 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     const message = new TextEncoder().encode('operator withdrawal');
     const digest = Buffer.from(sha256(message)).toString('hex');
     const sig = JSON.parse(cli('sign', '--key', 'hot-wallet', '--presignature', file, '--digest', digest));
-    const { presignatureFromJson } = await import('../../src/cli/coord-command.js');
+    const { presignatureFromJson } = await import('../../src/cli/presignature-file.js');
     const { publicKey: pk } = presignatureFromJson(pre);
     const ecdsa = {
       r: BigInt(`0x${sig.r}`),
