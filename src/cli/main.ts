@@ -3,7 +3,7 @@
  * `mpc-custody <command>`: the commands are in commands.ts, the framework in command.ts. Each
  * command's heavy modules load only when it runs, so `--help` and usage errors are fast.
  */
-import { runCli } from './command.js';
+import { reportError, runCli } from './command.js';
 import { COMMANDS } from './commands.js';
 
 const argv = process.argv.slice(2);
@@ -30,8 +30,7 @@ main().then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    // only the commands with their own parser can get here; still one line, no stack
-    console.error(`mpc-custody ${argv[0] ?? ''}: ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: failed`);
-    process.exitCode = 1;
+    // only the commands with their own parser get here: the same one line, no stack
+    process.exitCode = reportError(argv[0] ?? '', e, io, argv.includes('--json'));
   },
 );
