@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/orchestrator/api/server.js';
 import { signApiToken } from '../../src/orchestrator/auth.js';
 import type { SigningBackend } from '../../src/orchestrator/backend.js';
+import type { StateConfig } from '../../src/orchestrator/config.js';
 import { OrchestratorMetrics } from '../../src/orchestrator/metrics.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
@@ -122,9 +123,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function makeHarness(o: { backend?: SigningBackend; parties?: number } = {}): Promise<Harness> {
+export async function makeHarness(
+  o: { backend?: SigningBackend; parties?: number; state?: StateConfig } = {},
+): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
-  const store = await OrchestratorStore.open({ kind: 'sqlite', path: join(dir, 'orch.db') });
+  const store = await OrchestratorStore.open(o.state ?? { kind: 'sqlite', path: join(dir, 'orch.db') });
   const keys: Record<string, OperatorKey> = {};
   for (const id of Object.keys(ROLE_OPERATORS)) keys[id] = await makeKey(id, id === 'amy' ? 'ES256' : 'EdDSA');
   const admin = await makeKey('a1');

@@ -121,9 +121,16 @@ export interface SignRequestFilter {
 const storeError = (what: string, cause: unknown) =>
   new MpcError('ERR_ORCH_STORE', `orchestrator store: ${what} failed`, { cause });
 
-/** A time-ordered id: 12 hex digits of milliseconds, then 16 random hex digits. Sorts by creation. */
+let lastIdMs = 0;
+
+/**
+ * A time-ordered id: 12 hex digits of milliseconds, then 16 random hex digits. Sorts by creation:
+ * within this process strictly (two ids in one millisecond take the next one), across replicas by
+ * their clocks.
+ */
 export function newId(prefix: string, now: number): string {
-  return `${prefix}_${now.toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
+  lastIdMs = Math.max(now, lastIdMs + 1);
+  return `${prefix}_${lastIdMs.toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
 }
 
 const INT8_OID = 20;
