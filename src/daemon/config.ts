@@ -4,6 +4,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
+import { type PolicyConfig, parsePolicyConfig } from './policy-config.js';
 
 /**
  * Party daemon configuration (`mpc-custody party --config FILE`): one JSON file, validated field by
@@ -28,7 +29,8 @@ import type { PartyKeys, RosterEntry } from '../transport/frame.js';
  *   "readyTimeoutMs": 60000,
  *   "primes": { "target": 4, "workers": 1 },        background safe-prime stock for aux info
  *   "maxSessions": 16,                   sessions at once; more starts get ERR_DAEMON_BUSY
- *   "sessionHeapMb": 512                 heap cap of each session thread (resourceLimits)
+ *   "sessionHeapMb": 512,                heap cap of each session thread (resourceLimits)
+ *   "policy": { "mode": "enforce", "admins": "admins.json" } | { "mode": "off" }   policy-config.ts
  * }
  */
 
@@ -60,6 +62,8 @@ export interface PartyConfig {
   readonly maxSessions: number;
   /** Heap cap of each session thread in MiB (default 512). */
   readonly sessionHeapMb: number;
+  /** The co-signer check's trust root or the explicit opt-out (policy-config.ts). */
+  readonly policy: PolicyConfig;
 }
 
 export interface Roster {
@@ -85,6 +89,7 @@ const KNOWN = new Set([
   'primes',
   'maxSessions',
   'sessionHeapMb',
+  'policy',
 ]);
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const ENV_RE = /^[A-Z_][A-Z0-9_]{0,63}$/;
@@ -181,6 +186,7 @@ export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string):
     },
     maxSessions: raw.maxSessions === undefined ? 16 : int(raw.maxSessions, 'maxSessions', 1, 1024),
     sessionHeapMb: raw.sessionHeapMb === undefined ? 512 : int(raw.sessionHeapMb, 'sessionHeapMb', 64, 16384),
+    policy: parsePolicyConfig(raw.policy, baseDir),
   };
   return Object.freeze(cfg);
 }
@@ -269,6 +275,7 @@ export function configWarnings(cfg: PartyConfig): string[] {
     w.push(`metrics and health endpoints listen on ${cfg.http.host}, not on loopback: restrict access to them`);
   }
   if (cfg.math === 'js') w.push('math backend "js" (BigInt) is not constant time on secrets');
+  if (cfg.policy.mode === 'off') w.push('policy enforcement is off: this party signs whatever the coordinator asks');
   return w;
 }
 

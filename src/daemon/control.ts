@@ -9,6 +9,7 @@ import {
   type PayloadKind,
 } from '../chains/index.js';
 import { MpcError } from '../errors/index.js';
+import { MAX_APPROVAL_BYTES, MAX_SIGN_REQUEST_BYTES } from '../policy/index.js';
 import { decodePoint, encodePoint, type Point } from '../primitives/curve.js';
 import { Ed25519Signer, ed25519Verify } from '../primitives/ed25519.js';
 import { assertDerivationPath, MAX_PATH_LENGTH } from '../protocol/hd.js';
@@ -38,8 +39,10 @@ import { WireReader, WireWriter } from '../util/wire.js';
  * (`ctl.ready`, `ctl.result`, `ctl.partial`) that peers in the session also see and ignore.
  *
  * The coordinator holds no secret share and cannot make a party sign alone: a party signs only with
- * a presignature it holds for the named key, after consuming it in its own ledger (and, once the
- * policy engine lands, after re-checking the request's approvals).
+ * a presignature it holds for the named key, after consuming it in its own ledger, and (when the
+ * party enforces policy, policy-guard.ts) only for a request an initiator signed that the party's
+ * own copy of the policy allows (issue #14). `policy` / `registry` commands carry admin-quorum-signed
+ * documents; the coordinator only relays them, each party verifies the quorum itself.
  */
 
 export const COORDINATOR_FROM = 0xfffffffe;
@@ -49,14 +52,38 @@ const MAX_MEMBERS = 1024;
 const MAX_TEXT = 512;
 /** The largest chain payload (btc.psbt, 256 KiB) plus the command's other fields. */
 const MAX_PAYLOAD_BYTES = Math.max(...Object.values(PAYLOAD_CODECS).map((c) => c.maxBytes));
-const MAX_COMMAND_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024;
+/** Approval statements a sign command may carry (each at most MAX_APPROVAL_BYTES). */
+export const MAX_APPROVALS = 32;
+/** A policy version or operator registry as relayed to the parties (general JWS JSON bytes). */
+export const MAX_DOCUMENT_BYTES = 512 * 1024;
+const MAX_COMMAND_BYTES =
+  Math.max(MAX_PAYLOAD_BYTES, MAX_DOCUMENT_BYTES) +
+  MAX_SIGN_REQUEST_BYTES +
+  MAX_APPROVALS * MAX_APPROVAL_BYTES +
+  64 * 1024;
 const MAX_RESULT_BYTES = 64 * 1024;
 const MAX_SKEW_MS = 5 * 60_000;
 
-export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign' | 'keyinfo';
-const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign', 'keyinfo'];
-/** Version 2: sign commands carry a chain payload (kind, bytes, digest index, network), not a digest. */
-const COMMAND_VERSION = 2;
+export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign' | 'keyinfo' | 'policy' | 'registry';
+const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign', 'keyinfo', 'policy', 'registry'];
+/** Ops that carry an admin-signed document and name no key. */
+const DOCUMENT_OPS: readonly SessionOp[] = ['policy', 'registry'];
+/**
+ * Version 2: sign commands carry a chain payload (kind, bytes, digest index, network), not a digest.
+ * Version 3: sign commands may carry the initiator's authorization (signed request, policy version,
+ * approvals); `policy` and `registry` commands carry an admin-quorum-signed document.
+ */
+const COMMAND_VERSION = 3;
+
+/** What a sign command carries for the party's co-signer check (src/policy/cosigner.ts). */
+export interface SignAuthorization {
+  /** The initiator's compact JWS sign request (src/policy/sign-request.ts). */
+  readonly signedRequest: string;
+  /** The policy version the request was evaluated under. */
+  readonly policyVersion: number;
+  /** Approval statements (compact JWS), possibly none. */
+  readonly approvals: readonly string[];
+}
 
 /** What a coordinator asks the members of a session to do. */
 export interface StartCommand {
@@ -86,6 +113,10 @@ export interface StartCommand {
   readonly digestIndex?: number;
   /** sign only: the Bitcoin network of a btc.psbt payload (default mainnet). */
   readonly network?: BtcNetwork;
+  /** sign only: the initiator's authorization; a party that enforces policy refuses a sign without it. */
+  readonly authorization?: SignAuthorization;
+  /** policy / registry only: the signed document (general JWS JSON, as the admins produced it). */
+  readonly document?: Uint8Array;
   /** Per-round deadline the parties apply (ms). */
   readonly roundTimeoutMs: number;
 }
@@ -115,7 +146,8 @@ function assertMembers(members: readonly number[]): void {
 /** Checks a command's fields for its op (the coordinator before sending, the party after decoding). */
 export function assertStartCommand(c: StartCommand): void {
   if (!OPS.includes(c.op)) throw invalid('unknown op');
-  if (typeof c.keyId !== 'string' || !KEY_ID_RE.test(c.keyId)) throw invalid('key id');
+  const documentOp = DOCUMENT_OPS.includes(c.op);
+  if (documentOp ? c.keyId !== '' : typeof c.keyId !== 'string' || !KEY_ID_RE.test(c.keyId)) throw invalid('key id');
   assertMembers(c.members);
   if (!Number.isInteger(c.roundTimeoutMs) || c.roundTimeoutMs < 10 || c.roundTimeoutMs > 3_600_000) {
     throw invalid('round timeout');
@@ -123,8 +155,19 @@ export function assertStartCommand(c: StartCommand): void {
   const ascending = c.members.every((m, j) => j === 0 || m > (c.members[j - 1] as number));
   if (c.op === 'keygen' || c.op === 'aux') {
     if (!c.members.every((m, j) => m === j) || c.members.length < 2) throw invalid('keygen/aux members must be 0..n-1');
+  } else if (documentOp) {
+    if (!ascending) throw invalid('members must be ascending');
   } else if (!ascending || c.members.length < 2) {
     throw invalid('signers must be ascending and at least two');
+  }
+  if (documentOp) {
+    if (!(c.document instanceof Uint8Array) || c.document.length < 1 || c.document.length > MAX_DOCUMENT_BYTES) {
+      throw invalid('document missing or too large');
+    }
+  } else if (c.document !== undefined) throw invalid('document is for policy/registry only');
+  if (c.authorization !== undefined) {
+    if (c.op !== 'sign') throw invalid('authorization is for sign only');
+    assertAuthorization(c.authorization);
   }
   if (c.op === 'keygen') {
     if (!Number.isInteger(c.threshold) || c.threshold < 2 || c.threshold > c.members.length) throw invalid('threshold');
@@ -170,14 +213,24 @@ export function encodeStartCommand(c: StartCommand): Uint8Array {
   w.u32(c.threshold).u32(c.path.length);
   for (const p of c.path) w.u32(p);
   const sign = c.op === 'sign';
-  return w
-    .bytes(c.presignatureId === '' ? new Uint8Array(0) : hexToBytes(c.presignatureId))
+  w.bytes(c.presignatureId === '' ? new Uint8Array(0) : hexToBytes(c.presignatureId))
     .u8(sign ? PAYLOAD_KINDS.indexOf(c.kind ?? 'raw.digest') : 0xff)
     .bytes(c.payload)
     .u32(c.digestIndex ?? 0)
     .u8(sign ? BTC_NETWORKS.indexOf(c.network ?? 'mainnet') : 0xff)
-    .u32(c.roundTimeoutMs)
-    .finish();
+    .u32(c.roundTimeoutMs);
+  const te = new TextEncoder();
+  const a = c.authorization;
+  if (a === undefined) w.u8(0);
+  else {
+    w.u8(1)
+      .bytes(te.encode(a.signedRequest))
+      .u32(Math.floor(a.policyVersion / 2 ** 32))
+      .u32(a.policyVersion % 2 ** 32)
+      .u32(a.approvals.length);
+    for (const x of a.approvals) w.bytes(te.encode(x));
+  }
+  return w.bytes(c.document ?? new Uint8Array(0)).finish();
 }
 
 /** Strict decoder: every field bounded before use, then `assertStartCommand`. */
@@ -200,6 +253,22 @@ export function decodeStartCommand(bytes: Uint8Array): StartCommand {
     const digestIndex = r.u32('command.digestIndex');
     const networkByte = r.u8('command.network');
     const roundTimeoutMs = r.u32('command.roundTimeoutMs');
+    // every length is bounded before anything is decoded or allocated (count first, then each size)
+    const hasAuth = r.u8('command.authorization');
+    if (hasAuth > 1) throw invalid('authorization flag');
+    let authorization: SignAuthorization | undefined;
+    if (hasAuth === 1) {
+      const td = new TextDecoder('utf-8', { fatal: true });
+      const signedRequest = td.decode(r.bytes('command.signedRequest', MAX_SIGN_REQUEST_BYTES));
+      const hi = r.u32('command.policyVersion.hi');
+      const lo = r.u32('command.policyVersion.lo');
+      const policyVersion = hi * 2 ** 32 + lo;
+      const approvals = Array.from({ length: bounded(r.u32('command.approvals'), MAX_APPROVALS) }, () =>
+        td.decode(r.bytes('command.approval', MAX_APPROVAL_BYTES)),
+      );
+      authorization = { signedRequest, policyVersion, approvals };
+    }
+    const document = r.bytes('command.document', MAX_DOCUMENT_BYTES);
     r.end();
     const sign = op === 'sign';
     const kind = sign ? PAYLOAD_KINDS[kindByte] : undefined;
@@ -218,6 +287,8 @@ export function decodeStartCommand(bytes: Uint8Array): StartCommand {
       ...(kind === undefined ? {} : { kind }),
       ...(sign ? { digestIndex } : digestIndex === 0 ? {} : { digestIndex }),
       ...(network === undefined ? {} : { network }),
+      ...(authorization === undefined ? {} : { authorization }),
+      ...(DOCUMENT_OPS.includes(op) || document.length > 0 ? { document } : {}),
       roundTimeoutMs,
     };
     assertStartCommand(c);
@@ -227,6 +298,22 @@ export function decodeStartCommand(bytes: Uint8Array): StartCommand {
     throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'control message rejected: malformed start command', {
       cause: e,
     });
+  }
+}
+
+function assertAuthorization(a: SignAuthorization): void {
+  if (
+    typeof a.signedRequest !== 'string' ||
+    a.signedRequest.length < 1 ||
+    a.signedRequest.length > MAX_SIGN_REQUEST_BYTES
+  )
+    throw invalid('signed request missing or too large');
+  if (!/^[\x21-\x7e]+$/.test(a.signedRequest)) throw invalid('signed request is not compact JWS text');
+  if (!Number.isSafeInteger(a.policyVersion) || a.policyVersion < 1) throw invalid('policy version');
+  if (!Array.isArray(a.approvals) || a.approvals.length > MAX_APPROVALS) throw invalid('too many approvals');
+  for (const x of a.approvals) {
+    if (typeof x !== 'string' || x.length < 1 || x.length > MAX_APPROVAL_BYTES || !/^[\x21-\x7e]+$/.test(x))
+      throw invalid('approval statement too large or not compact JWS text');
   }
 }
 

@@ -30,6 +30,7 @@ import {
   openPartyMessage,
   type PartyMessage,
   type SessionResult,
+  type SignAuthorization,
   type StartCommand,
   sealCoordinatorMessage,
 } from './control.js';
@@ -79,6 +80,42 @@ function sessionFailed(op: string, results: ReadonlyMap<number, SessionResult>, 
     details: { sid, op, codes },
     blame: [...blame.entries()].map(([party, reasons]) => ({ party, msgIds: [], reason: reasons.join('; ') })),
   });
+}
+
+/** One party's answer to a policy / registry push. */
+export interface PushOutcome {
+  readonly party: number;
+  readonly ok: boolean;
+  /** The version the party holds after the push (ok only). */
+  readonly version?: number;
+  /** Hex SHA-256 of the held document's signed payload (ok only). */
+  readonly hash?: string;
+  /** The refusal's code ('' when ok; ERR_DAEMON_SESSION_TIMEOUT when the party did not answer). */
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface PushResult {
+  /** True when every addressed party holds the pushed version (or the very same document). */
+  readonly ok: boolean;
+  readonly parties: readonly PushOutcome[];
+}
+
+/** An admin-signed document as the admins produced it: General JWS JSON (object, text or bytes). */
+export type SignedDocumentInput = string | Uint8Array | object;
+
+function documentBytes(doc: SignedDocumentInput): Uint8Array {
+  if (doc instanceof Uint8Array) return doc;
+  return new TextEncoder().encode(typeof doc === 'string' ? doc : JSON.stringify(doc));
+}
+
+function decodeHeld(summary: Uint8Array): { version: number; hash: string } | undefined {
+  if (summary.length !== 40) return undefined;
+  const v = new DataView(summary.buffer, summary.byteOffset, summary.byteLength);
+  return {
+    version: v.getUint32(0) * 2 ** 32 + v.getUint32(4),
+    hash: Buffer.from(summary.subarray(8)).toString('hex'),
+  };
 }
 
 export class Coordinator {
@@ -367,8 +404,63 @@ export class Coordinator {
    * Signs a bare 32-byte `digest` (payload kind `raw.digest`: the most dangerous kind, since no party
    * can tell what it signs) with a presignature.
    */
-  async sign(o: { keyId: string; presignature: PresignaturePublic; digest: Uint8Array }): Promise<EcdsaSignature> {
+  async sign(o: {
+    keyId: string;
+    presignature: PresignaturePublic;
+    digest: Uint8Array;
+    authorization?: SignAuthorization;
+  }): Promise<EcdsaSignature> {
     return this.#signOne({ ...o, kind: 'raw.digest', payload: o.digest, digestIndex: 0 });
+  }
+
+  /**
+   * Relays an admin-quorum-signed policy version to `parties` (default: every roster party). Each
+   * party verifies the quorum against its own admin set and holds the version only if it moves
+   * forward; the answer lists every party's outcome (refusals and silence included), never throws
+   * for them.
+   */
+  async pushPolicy(doc: SignedDocumentInput, o: { parties?: readonly number[] } = {}): Promise<PushResult> {
+    return this.#push('policy', documentBytes(doc), o.parties);
+  }
+
+  /** Relays an admin-quorum-signed operator registry, as `pushPolicy`. */
+  async pushRegistry(doc: SignedDocumentInput, o: { parties?: readonly number[] } = {}): Promise<PushResult> {
+    return this.#push('registry', documentBytes(doc), o.parties);
+  }
+
+  async #push(op: 'policy' | 'registry', document: Uint8Array, parties?: readonly number[]): Promise<PushResult> {
+    const members = [...(parties ?? this.#o.roster.map((_, i) => i))].sort((a, b) => a - b);
+    const cmd: StartCommand = {
+      op,
+      keyId: '',
+      members,
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload: new Uint8Array(0),
+      document,
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const bytes = encodeStartCommand(cmd);
+    const { sid, token, w } = this.#open(members);
+    try {
+      await this.#publish(sid, 'start', bytes);
+      await this.#settle(w, (m) => w.results.has(m), this.#o.readyTimeoutMs ?? 30_000);
+      const outcomes = members.map((party): PushOutcome => {
+        const r = w.results.get(party);
+        if (r === undefined)
+          return { party, ok: false, code: 'ERR_DAEMON_SESSION_TIMEOUT', message: `no ${op} answer in time` };
+        const held = r.ok ? decodeHeld(r.summary) : undefined;
+        if (r.ok && held === undefined)
+          return { party, ok: false, code: 'ERR_DAEMON_COMMAND_INVALID', message: 'malformed answer' };
+        return r.ok
+          ? { party, ok: true, ...held, code: '', message: '' }
+          : { party, ok: false, code: r.code, message: r.message };
+      });
+      return { ok: outcomes.every((x) => x.ok), parties: outcomes };
+    } finally {
+      this.#waiters.delete(token);
+    }
   }
 
   /** The key's root public key and chain code (its xpub) as every one of `parties` holds it. */
@@ -412,6 +504,11 @@ export class Coordinator {
     payload: Uint8Array;
     presignatures: readonly PresignaturePublic[];
     network?: BtcNetwork;
+    /**
+     * The initiator's signed request, the policy version it was evaluated under and the approvals
+     * (issue #14): every party that enforces policy checks them itself and refuses without them.
+     */
+    authorization?: SignAuthorization;
   }): Promise<{ decoded: DecodedPayload; signatures: EcdsaSignature[]; artifact: SignedArtifact }> {
     const first = o.presignatures[0];
     if (first === undefined) throw new MpcError('ERR_CHAIN_DIGEST_INDEX', 'no presignature given');
@@ -441,6 +538,7 @@ export class Coordinator {
           digestIndex,
           digest: (decoded.digests[digestIndex] as { digest: Uint8Array }).digest,
           ...(o.network ? { network: o.network } : {}),
+          ...(o.authorization ? { authorization: o.authorization } : {}),
         }),
       ),
     );
@@ -469,6 +567,7 @@ export class Coordinator {
     digestIndex: number;
     digest: Uint8Array;
     network?: BtcNetwork;
+    authorization?: SignAuthorization;
   }): Promise<EcdsaSignature> {
     const pre = o.presignature;
     const cmd: StartCommand = {
@@ -482,6 +581,7 @@ export class Coordinator {
       kind: o.kind,
       digestIndex: o.digestIndex,
       ...(o.network ? { network: o.network } : {}),
+      ...(o.authorization ? { authorization: o.authorization } : {}),
       roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
     };
     const payload = encodeStartCommand(cmd);

@@ -28,6 +28,7 @@ import { type HealthServer, startHealthServer } from './http.js';
 import { createLogger, type Logger, safeError } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import { PartyDaemon } from './party-daemon.js';
+import { loadPartyPolicy } from './policy-config.js';
 
 /**
  * Process wiring of one party daemon: config → logger → roster + identity → math backend → sealed
@@ -343,7 +344,10 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     metrics.setNatsConnected(true);
     closers.push(['transport', () => transport.close()]);
 
+    at = cfg.policy.mode === 'enforce' ? cfg.policy.admins : configFile;
+    const policy = await loadPartyPolicy(cfg.policy);
     const daemon = new PartyDaemon({
+      policy,
       self: cfg.party,
       transport,
       keys,

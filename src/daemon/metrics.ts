@@ -83,6 +83,9 @@ export class DaemonMetrics {
   readonly #natsEvents: Counter<'type'>;
   readonly #storageAvailable: Gauge<'component'>;
   readonly #reopens: Counter<'outcome'>;
+  readonly #policyEnforced: Gauge;
+  readonly #policyRefused: Counter<'code'>;
+  readonly #policyVersion: Gauge<'document'>;
 
   constructor(opts: DaemonMetricsOptions = {}) {
     const registers = [this.#registry];
@@ -162,6 +165,23 @@ export class DaemonMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.#policyEnforced = new Gauge({
+      name: 'mpc_policy_enforced',
+      help: '1 when this party runs the co-signer policy check before signing, 0 when it is configured off.',
+      registers,
+    });
+    this.#policyRefused = new Counter({
+      name: 'mpc_policy_refusals_total',
+      help: 'Sign commands and policy documents refused by the co-signer check, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.#policyVersion = new Gauge({
+      name: 'mpc_policy_version',
+      help: 'Version of the admin-signed policy and operator registry this party holds (0: none).',
+      labelNames: ['document'],
+      registers,
+    });
     this.#natsConnected.set(0);
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.#registry, prefix: 'mpc_' });
   }
@@ -238,6 +258,22 @@ export class DaemonMetrics {
   /** A reopen attempt of the lost HSM session ended (`ok` or `failed`). */
   storeReopenAttempt(outcome: 'ok' | 'failed'): void {
     this.#reopens.inc({ outcome: outcome === 'ok' ? 'ok' : 'failed' });
+  }
+
+  /** Whether the co-signer policy check runs here (a party configured `"policy": {"mode": "off"}` shows 0). */
+  setPolicyEnforced(enforced: boolean): void {
+    this.#policyEnforced.set(enforced === true ? 1 : 0);
+  }
+
+  /** A sign command or policy document was refused by the co-signer check with `code`. */
+  policyRefused(code: string): void {
+    this.#policyRefused.inc({ code: label(code) });
+  }
+
+  /** The held version of `document` (policy or registry). */
+  setPolicyVersion(document: 'policy' | 'registry', version: number): void {
+    const v = amount(version);
+    if (v !== undefined) this.#policyVersion.set({ document }, v);
   }
 
   /** The Content-Type of `render()`'s output (Prometheus text exposition format). */

@@ -20,7 +20,6 @@ import {
 } from '../protocol/sign.js';
 import { ed25519Authenticator } from '../protocol/simulation.js';
 import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
-
 import type { PartyLedger } from '../storage/party-ledger.js';
 import { getKeyShare, putKeyShare, type SecretStore } from '../storage/secret-store.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
@@ -49,6 +48,7 @@ import {
   type PresignEvidence,
   RetainingPresignRunner,
 } from './identification.js';
+import { type PartyPolicy, PolicyGuard, type SignPermit } from './policy-guard.js';
 import { RemoteRunner, SessionThreads } from './remote-runner.js';
 import {
   assertInboxLimits,
@@ -69,8 +69,12 @@ import { type JoinedSession, joinSession, runSession } from './session-runner.js
  *            (validated) and record the key in the ledger → report
  *   presign  join → ready → go → run presigning with the sealed share → seal the presignature in the
  *            ledger → report its public part (id, R, key, path, signers)
- *   sign     load the named presignature → consume it in the ledger (fsynced) → only then publish
- *            the partial signature. One message each way, no session join.
+ *   sign     decode the payload → the co-signer check (policy-guard.ts: the initiator's signed
+ *            request, the party's own policy, registry, approvals and velocity record) → load the
+ *            named presignature → consume it, with the request's spend record, in one ledger
+ *            transaction (fsynced) → only then publish the partial signature. No session join.
+ *   policy / registry  verify an admin-quorum-signed document against the configured admin set,
+ *            store it if it moves forward, answer with the held version.
  *
  * Every failure is reported to the coordinator as a typed result (code, message, blame as roster
  * ids), never with secret content, and never crashes the daemon. While draining, new commands are
@@ -93,6 +97,9 @@ export interface DaemonMetricsSink {
   blamed(protocol: string, n: number): void;
   partialIssued(seconds: number): void;
   setPresignaturesAvailable(key: string, n: number): void;
+  setPolicyEnforced?(enforced: boolean): void;
+  policyRefused?(code: string): void;
+  setPolicyVersion?(document: 'policy' | 'registry', version: number): void;
 }
 
 /** Where aux-info gets its two fresh safe primes (a PrimePool in production). */
@@ -111,6 +118,12 @@ export interface PartyDaemonOptions {
   readonly ledger: PartyLedger;
   readonly math: MathBackend;
   readonly primes: PrimeSource;
+  /**
+   * The co-signer check (policy-guard.ts): `enforce` with the admin set from the party's own
+   * config, or an explicit `off` (logged as a warning at every start, mpc_policy_enforced 0).
+   * Required: there is no default.
+   */
+  readonly policy: PartyPolicy;
   readonly log?: DaemonLog;
   readonly metrics?: DaemonMetricsSink;
   /**
@@ -197,6 +210,7 @@ export class PartyDaemon {
   readonly #inboxLimits: InboxLimits;
   /** Largest pending inbound amounts any session of this daemon saw (bounded by the inbox limits). */
   readonly #inboxPeaks: InboxPeaks = newInboxPeaks();
+  readonly #guard: PolicyGuard;
 
   constructor(o: PartyDaemonOptions) {
     if (o.roster[o.self] === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'self is not in the roster');
@@ -211,6 +225,10 @@ export class PartyDaemon {
     if (!Number.isInteger(this.#maxSessions) || this.#maxSessions < 1) {
       throw new MpcError('ERR_CONFIG_INVALID', 'maxSessions must be a positive integer');
     }
+    if (o.policy?.mode !== 'enforce' && o.policy?.mode !== 'off') {
+      throw new MpcError('ERR_CONFIG_INVALID', 'policy must be {mode: "enforce", admins} or {mode: "off"}');
+    }
+    this.#guard = new PolicyGuard(o.policy, o.ledger);
     this.#inboxLimits = o.inbox ?? DEFAULT_INBOX_LIMITS;
     assertInboxLimits(this.#inboxLimits);
     this.#threads =
@@ -221,6 +239,7 @@ export class PartyDaemon {
 
   /** Subscribes to coordinator commands; the daemon is ready when this resolves. */
   async start(): Promise<void> {
+    await this.#loadPolicy();
     const bus = this.#o.transport.bus();
     this.#unsubscribe = await bus.subscribe(`${SUBJECT_ROOT}.*.control.${COORDINATOR}`, (_subject, bytes) =>
       this.#onCommand(bytes),
@@ -230,6 +249,34 @@ export class PartyDaemon {
     }
     this.#threads?.prewarm();
     this.#log.info({ party: this.self }, 'party daemon listening for coordinator commands');
+  }
+
+  /** Loads the held policy documents (re-verified) and says loudly when enforcement is off. */
+  async #loadPolicy(): Promise<void> {
+    const m = this.#o.metrics;
+    m?.setPolicyEnforced?.(this.#guard.enforcing);
+    if (!this.#guard.enforcing) {
+      this.#log.warn(
+        { party: this.self, policy: 'off' },
+        'POLICY ENFORCEMENT IS OFF: this party signs whatever the coordinator key asks (config "policy": {"mode": "off"})',
+      );
+      return;
+    }
+    if (this.#guard.unconfigured) {
+      this.#log.error(
+        { party: this.self },
+        'no admin set configured (no "policy" section in the config): every sign is refused; set "policy": {"mode": "enforce", "admins": FILE}',
+      );
+    }
+    for (const d of await this.#guard.load()) {
+      this.#log.error({ document: d.kind, code: d.code }, 'a stored policy document no longer verifies; not held');
+    }
+    m?.setPolicyVersion?.('policy', this.#guard.policyVersion);
+    m?.setPolicyVersion?.('registry', this.#guard.registryVersion);
+    this.#log.info(
+      { policyVersion: this.#guard.policyVersion, registryVersion: this.#guard.registryVersion },
+      'policy enforced: signing needs a request the held policy allows',
+    );
   }
 
   get activeSessions(): number {
@@ -394,6 +441,8 @@ export class PartyDaemon {
       if (this.#draining) throw new MpcError('ERR_DAEMON_DRAINING', 'party is shutting down');
       if (cmd.op === 'sign') {
         await this.#sign(sid, cmd);
+      } else if (cmd.op === 'policy' || cmd.op === 'registry') {
+        await this.#acceptDocument(sid, cmd);
       } else if (cmd.op === 'keyinfo') {
         await this.#keyInfo(sid, cmd);
       } else {
@@ -406,12 +455,19 @@ export class PartyDaemon {
       const err = asMpc(e);
       outcome = err.code === 'ERR_DAEMON_SESSION_TIMEOUT' || /timeout/.test(err.message) ? 'timeout' : 'abort';
       if (err.blame.length > 0) this.#o.metrics?.blamed(protocol, err.blame.length);
+      if (err.code.startsWith('ERR_POLICY_')) this.#o.metrics?.policyRefused?.(err.code);
       this.#log.warn(
-        { ...log, code: err.code, blame: err.blame.map((b) => b.party), ms: Math.round(performance.now() - t0) },
+        {
+          ...log,
+          code: err.code,
+          ...(typeof err.details.rule === 'string' ? { rule: err.details.rule } : {}),
+          blame: err.blame.map((b) => b.party),
+          ms: Math.round(performance.now() - t0),
+        },
         'session failed',
       );
-      if (cmd.op === 'sign' || cmd.op === 'keyinfo') {
-        // sign and keyinfo have no joined session: answer on a one-off control frame
+      if (cmd.op === 'sign' || cmd.op === 'keyinfo' || cmd.op === 'policy' || cmd.op === 'registry') {
+        // these have no joined session: answer on a one-off control frame
         await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
           () => undefined,
         );
@@ -901,10 +957,14 @@ export class PartyDaemon {
     // malformed payload is refused with ERR_CHAIN_* and never reaches the ledger (issue #12).
     const kind = cmd.kind ?? 'raw.digest';
     const key = kind === 'btc.psbt' ? await this.#chainKey(cmd.keyId) : undefined;
-    const target = signingDigest(kind, cmd.payload, cmd.digestIndex ?? 0, {
-      ...(key ? { key } : {}),
-      network: cmd.network ?? 'mainnet',
-    });
+    const network = cmd.network ?? 'mainnet';
+    const target = signingDigest(kind, cmd.payload, cmd.digestIndex ?? 0, { ...(key ? { key } : {}), network });
+    // The co-signer check (issue #14), before the presignature is even loaded: a refusal names the
+    // rule and leaves the ledger untouched.
+    const permit = await this.#guard.authorize(
+      { keyId: cmd.keyId, kind, payload: cmd.payload, network, authorization: cmd.authorization, key },
+      Math.floor((this.#o.now ?? Date.now)() / 1000),
+    );
     const owner = ledger.keyOfPresignature(cmd.presignatureId);
     if (owner !== undefined && owner !== cmd.keyId) {
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'the presignature belongs to another key');
@@ -948,8 +1008,19 @@ export class PartyDaemon {
     if (target.path !== undefined && !samePath(target.path, presig.path)) {
       throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'the presignature is bound to another path than the input');
     }
-    // consume (fsynced) happens inside, before the partial exists; only then does it leave
-    const partial = issuePartialSignature(presig, target.digest, ledger);
+    // the path the initiator signed for must be the presignature's (a PSBT input's path was checked above)
+    if (permit?.path !== undefined && !samePath(permit.path, presig.path)) {
+      throw new MpcError(
+        'ERR_POLICY_REQUEST_INVALID',
+        'the presignature is bound to another path than the signed request',
+        {
+          details: { rule: 'request-path' },
+        },
+      );
+    }
+    // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
+    // request's spend record is written in the consume's transaction (velocity history).
+    const partial = issuePartialSignature(presig, target.digest, consumer(ledger, permit));
     // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
     if (evidence !== undefined) {
       const { id, R, publicKey, signers, path } = presig;
@@ -965,11 +1036,39 @@ export class PartyDaemon {
     this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
   }
 
+  /** policy / registry: verify the admin quorum and the order, store, answer with the held version. */
+  async #acceptDocument(sid: Uint8Array, cmd: StartCommand): Promise<void> {
+    const kind = cmd.op === 'policy' ? 'policy' : 'registry';
+    const held = await this.#guard.accept(kind, cmd.document ?? new Uint8Array(0));
+    this.#o.metrics?.setPolicyVersion?.(kind, held.version);
+    this.#log.info({ document: kind, version: held.version, hash: held.hash }, 'admin-signed document held');
+    await this.#publishControl(
+      sid,
+      'result',
+      encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary: encodeHeld(held) }),
+    );
+  }
+
   /** A one-off signed control frame for a session this party has not joined (sign). */
   async #publishControl(sid: Uint8Array, round: 'partial' | 'result', payload: Uint8Array): Promise<void> {
     const bytes = sealControlFrame(this.#signer, { sid, from: this.self, round, seq: 1, payload });
     await this.#o.transport.bus().publish(controlSubject(sessionToken(sid), this.self), bytes);
   }
+}
+
+/** The ledger as the signing step sees it: the consume carries the request's spend, when there is one. */
+function consumer(ledger: PartyLedger, permit: SignPermit | undefined): { consume(id: string): void } {
+  return permit === undefined ? ledger : { consume: (id) => ledger.consume(id, undefined, permit.spend) };
+}
+
+/** A held document's version (u32 hi, u32 lo) and hash, as a policy / registry result summary. */
+export function encodeHeld(h: { version: number; hash: string }): Uint8Array {
+  const out = new Uint8Array(40);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, Math.floor(h.version / 2 ** 32));
+  v.setUint32(4, h.version % 2 ** 32);
+  out.set(Buffer.from(h.hash, 'hex'), 8);
+  return out;
 }
 
 function samePath(a: readonly number[], b: readonly number[]): boolean {

@@ -88,6 +88,8 @@ export async function setupPartySet(o: SetupOptions): Promise<SetupResult> {
       logLevel: 'info',
       readyTimeoutMs: 60_000,
       primes: { target: 2, workers: 1 },
+      // explicit opt-out until an admin set is configured (policy-config.ts): the party warns at start
+      policy: { mode: 'off' },
     };
     const file = join(pdir, 'config.json');
     await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });

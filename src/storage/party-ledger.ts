@@ -78,8 +78,12 @@ export interface KeyMeta {
   readonly shareVersion: number;
 }
 
-/** 2: presignatures.burnt_at (a v1 ledger is migrated at open). */
-const SCHEMA_VERSION = 2;
+/**
+ * 2: presignatures.burnt_at (a v1 ledger is migrated at open).
+ * 3: spends (velocity history, written with the consume) and policy_documents (issue #14); the
+ *    tables are created at open, so a v1 or v2 ledger is migrated by the CREATE IF NOT EXISTS.
+ */
+const SCHEMA_VERSION = 3;
 const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
 const HEX_RE = /^[0-9a-f]{2,256}$/;
 /** SQLite errors that say the database cannot be written now (disk full, I/O error, lock, damage). */
@@ -98,7 +102,40 @@ CREATE TABLE IF NOT EXISTS presignatures (
 CREATE INDEX IF NOT EXISTS presignatures_available ON presignatures (status, epoch, key_id);
 CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, at INTEGER NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS audit_records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, sig TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS spends (
+  request TEXT PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT NOT NULL, initiator TEXT NOT NULL,
+  transfers TEXT NOT NULL) STRICT;
+CREATE INDEX IF NOT EXISTS spends_at ON spends (at);
+CREATE TABLE IF NOT EXISTS policy_documents (
+  kind TEXT PRIMARY KEY CHECK (kind IN ('policy', 'registry')), version INTEGER NOT NULL, hash TEXT NOT NULL,
+  document BLOB NOT NULL, stored_at INTEGER NOT NULL) STRICT;
 `;
+
+/**
+ * What a party signed, for its own velocity checks (issue #14): stored in the consume's transaction,
+ * so a partial signature never leaves without its spend on record (and no extra fsync).
+ */
+export interface LedgerSpend {
+  /** The request digest (hex SHA-256 of the initiator's signed request): one record per request. */
+  readonly request: string;
+  /** Unix seconds. */
+  readonly at: number;
+  readonly keyId: string;
+  readonly initiator: string;
+  readonly transfers: ReadonlyArray<{ readonly asset: string; readonly destination: string; readonly amount: bigint }>;
+}
+
+/** An admin-signed document as stored (re-verified against the admin set at every load). */
+export interface StoredPolicyDocument {
+  readonly kind: 'policy' | 'registry';
+  readonly version: number;
+  readonly hash: string;
+  readonly document: Uint8Array;
+}
+
+/** Spend rows read back for one velocity check at most (older rows are outside every window anyway). */
+export const MAX_SPENDS_READ = 100_000;
+const MAX_TRANSFERS_TEXT = 256 * 1024;
 
 function ledgerError(e: unknown, what: string): MpcError {
   if (e instanceof MpcError) return e;
@@ -182,13 +219,13 @@ export class PartyLedger implements PresignatureLedger {
         put.run('schema_version', String(SCHEMA_VERSION));
         put.run('party_id', String(partyId));
         put.run('epoch', '1');
-      } else if (schema !== '1' && schema !== String(SCHEMA_VERSION)) {
+      } else if (schema !== '1' && schema !== '2' && schema !== String(SCHEMA_VERSION)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'unsupported ledger schema version', { details: { schema } });
       } else if (get('party_id') !== String(partyId)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger belongs to another party');
       }
-      if (schema === '1') {
-        db.exec('ALTER TABLE presignatures ADD COLUMN burnt_at INTEGER');
+      if (schema === '1') db.exec('ALTER TABLE presignatures ADD COLUMN burnt_at INTEGER');
+      if (schema === '1' || schema === '2') {
         db.prepare(`UPDATE meta SET v = ? WHERE k = 'schema_version'`).run(String(SCHEMA_VERSION));
       }
       const epoch = Number(get('epoch'));
@@ -453,10 +490,14 @@ export class PartyLedger implements PresignatureLedger {
    * Marks `id` consumed and commits (WAL fsynced, synchronous = FULL) before returning, so the
    * partial signature can only leave after the consume is on stable storage. An id this ledger
    * never saw is recorded as a consumed tombstone, so it too can be used only once.
+   * With `spend`, the request's spend record is written in the same transaction (velocity history:
+   * a request signed here is on record exactly when its presignature is consumed); a request
+   * already on record (another input of the same PSBT, a retry) keeps its first record.
    * @throws MpcError ERR_PRESIGNATURE_USED when `id` was consumed before
    */
-  consume(id: string, digest?: string): void {
+  consume(id: string, digest?: string, spend?: LedgerSpend): void {
     assertId(id, 'presignature id');
+    const spendRow = spend === undefined ? undefined : spendToRow(spend);
     const step = this.#opts.onConsumeStep ?? (() => undefined);
     step('begin');
     this.#tx('consume', () => {
@@ -492,9 +533,70 @@ export class PartyLedger implements PresignatureLedger {
         presignature: id,
         ...(digest === undefined ? {} : { digest }),
       });
+      if (spendRow !== undefined) {
+        this.#db
+          .prepare('INSERT OR IGNORE INTO spends (request, at, key_id, initiator, transfers) VALUES (?, ?, ?, ?, ?)')
+          .run(...spendRow);
+      }
       step('updated');
     });
     step('committed');
+  }
+
+  // ---- policy: velocity history and admin-signed documents (issue #14) ----
+
+  /**
+   * Spend records with `at > since`, except request `exclude` (the request being checked: another
+   * input of it signed before must not count twice), newest first, at most MAX_SPENDS_READ.
+   */
+  spendsSince(since: number, exclude?: string): LedgerSpend[] {
+    const rows = this.#run('spendsSince', () =>
+      this.#db
+        .prepare(
+          'SELECT request, at, key_id, initiator, transfers FROM spends WHERE at > ? AND request != ? ORDER BY at DESC LIMIT ?',
+        )
+        .all(Math.floor(since), exclude ?? '', MAX_SPENDS_READ),
+    ) as Array<Record<string, unknown>>;
+    return rows.map(rowToSpend);
+  }
+
+  /** Stores the held version of an admin-signed document (the caller verified quorum and order). */
+  putPolicyDocument(d: StoredPolicyDocument): void {
+    if ((d.kind !== 'policy' && d.kind !== 'registry') || !Number.isSafeInteger(d.version) || d.version < 1)
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'policy document kind or version is invalid');
+    if (!/^[0-9a-f]{64}$/.test(d.hash)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'document hash must be hex');
+    this.#tx('putPolicyDocument', () => {
+      const old = this.#db.prepare('SELECT version FROM policy_documents WHERE kind = ?').get(d.kind) as
+        | { version: number }
+        | undefined;
+      // defence in depth below the caller's acceptUpdate: the stored version never moves back
+      if (old !== undefined && old.version > d.version)
+        throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', `${d.kind} may only move to a newer version`);
+      this.#db
+        .prepare(
+          `INSERT INTO policy_documents (kind, version, hash, document, stored_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (kind) DO UPDATE SET version = excluded.version, hash = excluded.hash,
+             document = excluded.document, stored_at = excluded.stored_at`,
+        )
+        .run(d.kind, d.version, d.hash, Buffer.from(d.document), Date.now());
+    });
+  }
+
+  /** The held admin-signed documents (at most one per kind). */
+  policyDocuments(): StoredPolicyDocument[] {
+    const rows = this.#run('policyDocuments', () =>
+      this.#db.prepare('SELECT kind, version, hash, document FROM policy_documents ORDER BY kind').all(),
+    ) as Array<Record<string, unknown>>;
+    return rows.map((r) => {
+      if (
+        (r.kind !== 'policy' && r.kind !== 'registry') ||
+        typeof r.version !== 'number' ||
+        typeof r.hash !== 'string' ||
+        !Buffer.isBuffer(r.document)
+      )
+        throw new MpcError('ERR_LEDGER_CORRUPT', 'policy document row is invalid');
+      return { kind: r.kind, version: r.version, hash: r.hash, document: new Uint8Array(r.document) };
+    });
   }
 
   // ---- backup and restore ----
@@ -694,6 +796,41 @@ function auditHead(db: Database): ChainHead {
 function insertAudit(db: Database, records: readonly StoredRecord[]): void {
   const put = db.prepare('INSERT INTO audit_records (seq, body, sig) VALUES (?, ?, ?)');
   for (const r of records) put.run((JSON.parse(r.body) as { seq: number }).seq, r.body, r.sig);
+}
+
+function spendToRow(s: LedgerSpend): [string, number, string, string, string] {
+  if (!/^[0-9a-f]{64}$/.test(s.request) || !Number.isSafeInteger(s.at) || s.at < 0)
+    throw new MpcError('ERR_STORAGE_KEY_INVALID', 'spend record has an invalid request digest or time');
+  const transfers = JSON.stringify(
+    s.transfers.map((t) => ({ asset: t.asset, destination: t.destination, amount: t.amount.toString() })),
+  );
+  if (transfers.length > MAX_TRANSFERS_TEXT) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'spend record too large');
+  return [s.request, s.at, s.keyId, s.initiator, transfers];
+}
+
+function rowToSpend(r: Record<string, unknown>): LedgerSpend {
+  const bad = () => new MpcError('ERR_LEDGER_CORRUPT', 'spend row is invalid');
+  if (
+    typeof r.request !== 'string' ||
+    typeof r.at !== 'number' ||
+    typeof r.key_id !== 'string' ||
+    typeof r.initiator !== 'string' ||
+    typeof r.transfers !== 'string'
+  )
+    throw bad();
+  let list: unknown;
+  try {
+    list = JSON.parse(r.transfers);
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(list)) throw bad();
+  const transfers = list.map((t: Record<string, unknown>) => {
+    if (typeof t?.asset !== 'string' || typeof t.destination !== 'string' || typeof t.amount !== 'string') throw bad();
+    if (!/^(0|[1-9][0-9]*)$/.test(t.amount)) throw bad();
+    return { asset: t.asset, destination: t.destination, amount: BigInt(t.amount) };
+  });
+  return { request: r.request, at: r.at, keyId: r.key_id, initiator: r.initiator, transfers };
 }
 
 function rowToKey(row: unknown): KeyMeta {

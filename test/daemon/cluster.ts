@@ -81,6 +81,8 @@ export async function startCluster(o: {
       ledger,
       math,
       primes: await fixturePrimeSource(i),
+      // the in-process daemon tests drive the coordinator alone: enforcement off, explicitly
+      policy: { mode: 'off' },
       ...(metrics ? { metrics } : {}),
       ...o.options?.(i),
     };
