@@ -14,6 +14,8 @@
  *   "policy": { "admins": { "threshold": 1, "admins": [ … ] }, "policyFile": "policy.jws.json",
  *               "registryFile": "operators.jws.json" },
  *   "signers": { "parties": 3 },                    roster parties 0..n−1 the keys are made among
+ *   "pools": [{ "keyId": "hot", "path": "m/0/7", "target": 20, "lowWater": 5 }],
+ *   "poolConcurrency": 2, "presignatureTtlSeconds": 86400,
  *   "requestTtlSeconds": 86400, "logLevel": "info"
  * }
  */
@@ -82,6 +84,23 @@ export const OrchestratorConfigSchema = Type.Object(
       Type.Object({ parties: Type.Integer({ minimum: 2, maximum: 64 }) }, { additionalProperties: false }),
     ),
     requestTtlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400 })),
+    /** Presignature pools per (key, path): refilled below lowWater (or when empty) up to target. */
+    pools: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            keyId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+            path: Type.String({ pattern: '^m(/[0-9]{1,10}){0,31}$' }),
+            target: Type.Integer({ minimum: 1, maximum: 10_000 }),
+            lowWater: Type.Integer({ minimum: 0, maximum: 10_000 }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 1000 },
+      ),
+    ),
+    poolConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    presignatureTtlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400 })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },
@@ -103,6 +122,9 @@ export interface OrchestratorConfig {
   readonly policy: NonNullable<RawConfig['policy']> | undefined;
   readonly signers: { readonly parties: number };
   readonly requestTtlSeconds: number;
+  readonly pools: readonly { keyId: string; path: readonly number[]; target: number; lowWater: number }[];
+  readonly poolConcurrency: number;
+  readonly presignatureTtlSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -145,6 +167,18 @@ export function parseOrchestratorConfig(raw: unknown, baseDir: string): Orchestr
     policy,
     signers: { parties: c.signers?.parties ?? 3 },
     requestTtlSeconds: c.requestTtlSeconds ?? 86_400,
+    pools: (c.pools ?? []).map((p) => {
+      const path = p.path === 'm' ? [] : p.path.slice(2).split('/').map(Number);
+      if (path.some((i) => i >= 2 ** 31) || p.lowWater > p.target) {
+        throw new MpcError(
+          'ERR_CONFIG_INVALID',
+          `orchestrator config: pool ${p.keyId} ${p.path}: bad path or lowWater > target`,
+        );
+      }
+      return { keyId: p.keyId, path, target: p.target, lowWater: p.lowWater };
+    }),
+    poolConcurrency: c.poolConcurrency ?? 2,
+    presignatureTtlSeconds: c.presignatureTtlSeconds ?? 86_400,
     logLevel: c.logLevel ?? 'info',
   } satisfies OrchestratorConfig);
 }

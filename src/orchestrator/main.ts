@@ -13,6 +13,7 @@ import { buildApi } from './api/server.js';
 import { coordinatorBackend } from './backend.js';
 import { loadOrchestratorConfig } from './config.js';
 import { OrchestratorMetrics } from './metrics.js';
+import { PresignaturePools } from './pool.js';
 import { OrchestratorService } from './service.js';
 import { OrchestratorStore } from './store/store.js';
 
@@ -33,16 +34,31 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
     throw e;
   });
   const metrics = new OrchestratorMetrics();
+  const backend = coordinatorBackend(coord.coordinator);
+  const serviceLog = {
+    info: (o: object, m: string) => log.info(o, m),
+    warn: (o: object, m: string) => log.warn(o, m),
+    error: (o: object, m: string) => log.error(o, m),
+  };
+  const pools =
+    cfg.pools.length > 0
+      ? new PresignaturePools({
+          store,
+          backend,
+          specs: cfg.pools,
+          concurrency: cfg.poolConcurrency,
+          ttlSeconds: cfg.presignatureTtlSeconds,
+          metrics,
+          log: serviceLog,
+        })
+      : undefined;
   const service = new OrchestratorService({
     store,
-    backend: coordinatorBackend(coord.coordinator),
+    backend,
+    ...(pools ? { pools } : {}),
     config: cfg,
     metrics,
-    log: {
-      info: (o, m) => log.info(o, m),
-      warn: (o, m) => log.warn(o, m),
-      error: (o, m) => log.error(o, m),
-    },
+    log: serviceLog,
   });
   let app: Awaited<ReturnType<typeof buildApi>> | undefined;
   try {

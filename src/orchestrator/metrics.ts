@@ -9,6 +9,8 @@
  * | mpc_orch_http_request_duration_seconds      | histogram | method, route          |
  * | mpc_orch_sign_request_transitions_total     | counter   | state                  |
  * | mpc_orch_presignatures_on_demand_total      | counter   |                        |
+ * | mpc_orch_presignatures_pooled_total         | counter   |                        |
+ * | mpc_orch_presignatures_taken_total          | counter   | source (pool, demand)  |
  * | mpc_orch_keygen_jobs_total                  | counter   | outcome                |
  * | mpc_orch_auth_refused_total                 | counter   | code                   |
  */
@@ -38,6 +40,17 @@ export class OrchestratorMetrics {
   readonly presignOnDemand = new Counter({
     name: 'mpc_orch_presignatures_on_demand_total',
     help: 'presignatures made on demand for a sign request (no pooled one)',
+    registers: [this.registry],
+  });
+  readonly presignPooled = new Counter({
+    name: 'mpc_orch_presignatures_pooled_total',
+    help: 'presignatures made in the background for a pool',
+    registers: [this.registry],
+  });
+  readonly presignTaken = new Counter({
+    name: 'mpc_orch_presignatures_taken_total',
+    help: 'presignatures a sign request used, by source: pool, or demand (the pool was empty or absent)',
+    labelNames: ['source'] as const,
     registers: [this.registry],
   });
   readonly keygenJobs = new Counter({

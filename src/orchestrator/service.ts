@@ -39,6 +39,7 @@ import { decodePoint } from '../primitives/curve.js';
 import type { SigningBackend } from './backend.js';
 import type { OrchestratorConfig } from './config.js';
 import type { OrchestratorMetrics } from './metrics.js';
+import type { PresignaturePools } from './pool.js';
 import {
   FINAL_STATES,
   type KeyRecord,
@@ -62,6 +63,8 @@ export interface OrchestratorServiceOptions {
   readonly config: Pick<OrchestratorConfig, 'bootstrapAdmin' | 'policy' | 'signers' | 'requestTtlSeconds'>;
   readonly metrics?: OrchestratorMetrics;
   readonly log?: ServiceLog;
+  /** Presignature pools; without them every sign presigns on demand. */
+  readonly pools?: PresignaturePools;
   /** Unix milliseconds (tests move time). */
   readonly now?: () => number;
 }
@@ -149,12 +152,14 @@ export class OrchestratorService {
     for (const id of await s.signRequestIdsIn(['received', 'pending_policy'])) this.#spawn(this.#advance(id));
     this.#sweep = setInterval(() => this.#spawn(this.#expireDue()), 5000);
     this.#sweep.unref();
+    await this.#o.pools?.start();
   }
 
   /** Refuses new work, waits for running jobs (up to `timeoutMs`). */
   async drain(timeoutMs = 30_000): Promise<void> {
     this.#draining = true;
     if (this.#sweep) clearInterval(this.#sweep);
+    await this.#o.pools?.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.#jobs]),
@@ -549,31 +554,69 @@ export class OrchestratorService {
     }
   }
 
-  /** Presigns on demand (one presignature per digest, at its path) and signs through the parties. */
+  /**
+   * Signs through the parties with one presignature per digest, bound to the digest's path: a
+   * pooled one when the pool has one, else made on demand. Pooled presignatures end used or burnt.
+   * If a party no longer holds a pooled presignature (burnt, lost in a restart), the request goes
+   * on once with fresh ones: the parties that did sign released partials for a presignature whose
+   * other partial never came, which combine to nothing.
+   */
   async #sign(id: string, requestPath: readonly number[] | undefined): Promise<void> {
     const r = await this.getSignRequest(id);
-    try {
+    const pools = this.#o.pools;
+    const attempt = async (usePool: boolean) => {
       const { record: key, chainKey } = await this.#readyKey(r.keyId);
       const network = (r.network ?? undefined) as BtcNetwork | undefined;
       const kind = r.kind as PayloadKind;
       const decoded = decodePayload(kind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
       const signers = [...Array(key.threshold).keys()];
-      // one presignature per digest, bound to its path; made concurrently (independent sessions)
-      const presignatures = await Promise.all(
-        decoded.digests.map((d) => {
-          this.#o.metrics?.presignOnDemand.inc();
-          return this.#o.backend.presign({ keyId: r.keyId, signers, path: d.path ?? requestPath ?? [] });
-        }),
-      );
-      const { artifact } = await this.#o.backend.signPayload({
-        keyId: r.keyId,
-        kind,
-        payload: r.payload,
-        presignatures,
-        ...(network ? { network } : {}),
-        authorization: { signedRequest: r.signedRequest, policyVersion: r.policyVersion ?? 0, approvals: r.approvals },
-      });
-      await this.#move(id, ['signing'], 'signed', { artifact });
+      const pooled: string[] = [];
+      try {
+        // independent sessions: made concurrently
+        const presignatures = await Promise.all(
+          decoded.digests.map(async (d) => {
+            const path = d.path ?? requestPath ?? [];
+            const taken = usePool ? await pools?.take(r.keyId, path, id) : undefined;
+            if (taken !== undefined) {
+              pooled.push(taken.id);
+              this.#o.metrics?.presignTaken.inc({ source: 'pool' });
+              return taken;
+            }
+            this.#o.metrics?.presignOnDemand.inc();
+            this.#o.metrics?.presignTaken.inc({ source: 'demand' });
+            return this.#o.backend.presign({ keyId: r.keyId, signers, path });
+          }),
+        );
+        const out = await this.#o.backend.signPayload({
+          keyId: r.keyId,
+          kind,
+          payload: r.payload,
+          presignatures,
+          ...(network ? { network } : {}),
+          authorization: {
+            signedRequest: r.signedRequest,
+            policyVersion: r.policyVersion ?? 0,
+            approvals: r.approvals,
+          },
+        });
+        await pools?.used(pooled);
+        return out;
+      } catch (e) {
+        await pools?.burn(pooled);
+        throw Object.assign(e as object, { pooled: pooled.length });
+      }
+    };
+    try {
+      let out: Awaited<ReturnType<typeof attempt>>;
+      try {
+        out = await attempt(true);
+      } catch (e) {
+        const lost = /ERR_DAEMON_PRESIGNATURE_UNKNOWN|ERR_PRESIGNATURE_BURNT/.test(String((e as Error).message));
+        if (!(lost && (e as { pooled?: number }).pooled)) throw e;
+        this.#log().warn({ id }, 'a pooled presignature is gone at a party; signing with fresh ones');
+        out = await attempt(false);
+      }
+      await this.#move(id, ['signing'], 'signed', { artifact: out.artifact });
     } catch (e) {
       this.#log().warn({ err: e, id }, 'signing failed');
       await this.#move(id, ['signing'], 'failed', { error: errorOf(e) });

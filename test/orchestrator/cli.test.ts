@@ -151,6 +151,17 @@ describe('orchestrator config', () => {
     expect(c.coordinator).toBe('/etc/mpc/coordinator.json');
     expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 262_144 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.http) && Object.isFrozen(c.bootstrapAdmin.publicKey)).toBe(true);
+    const pooled = parseOrchestratorConfig(
+      { bootstrapAdmin: admin, pools: [{ keyId: 'hot', path: 'm/0/7', target: 20, lowWater: 5 }] },
+      '/',
+    );
+    expect(pooled.pools).toEqual([{ keyId: 'hot', path: [0, 7], target: 20, lowWater: 5 }]);
+    expect(() =>
+      parseOrchestratorConfig(
+        { bootstrapAdmin: admin, pools: [{ keyId: 'hot', path: 'm', target: 2, lowWater: 5 }] },
+        '/',
+      ),
+    ).toThrow(/ERR_CONFIG_INVALID/);
     const pg = parseOrchestratorConfig(
       { state: { kind: 'postgres', url: 'postgres://u@h/db' }, bootstrapAdmin: admin },
       '/',

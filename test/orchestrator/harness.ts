@@ -3,16 +3,19 @@
  * operator per role (plus one with two roles), a policy admin set with a signed registry and policy,
  * and a signing backend (a fake by default; the integration test passes the real coordinator).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { FastifyInstance } from 'fastify';
+import { MpcError } from '../../src/errors/index.js';
 import { buildApi } from '../../src/orchestrator/api/server.js';
 import { signApiToken } from '../../src/orchestrator/auth.js';
 import type { SigningBackend } from '../../src/orchestrator/backend.js';
 import type { StateConfig } from '../../src/orchestrator/config.js';
 import { OrchestratorMetrics } from '../../src/orchestrator/metrics.js';
+import { type PoolSpec, PresignaturePools } from '../../src/orchestrator/pool.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
 import {
@@ -38,9 +41,19 @@ export const FAKE_KEY = {
   chainCode: new Uint8Array(32).fill(3),
 };
 
-export function fakeBackend(): SigningBackend & { signed: number } {
+export function fakeBackend(): SigningBackend & {
+  signed: number;
+  presigned: number;
+  used: string[];
+  lose: Set<string>;
+} {
   const b = {
     signed: 0,
+    presigned: 0,
+    /** Presignature ids of every signature made. */
+    used: [] as string[],
+    /** Ids a party "no longer holds": a sign with one fails as the daemon would. */
+    lose: new Set<string>(),
     async keygen() {
       return FAKE_KEY.publicKey;
     },
@@ -49,15 +62,22 @@ export function fakeBackend(): SigningBackend & { signed: number } {
       return FAKE_KEY;
     },
     async presign(o: { signers: readonly number[]; path: readonly number[] }) {
+      b.presigned++;
       return {
-        id: 'ab'.repeat(32),
+        id: randomBytes(32).toString('hex'),
         R: FAKE_KEY.publicKey,
         publicKey: FAKE_KEY.publicKey,
         path: [...o.path],
         signers: [...o.signers],
       };
     },
-    async signPayload(o: { kind: string }) {
+    async signPayload(o: { kind: string; presignatures: readonly { id: string }[] }) {
+      for (const p of o.presignatures) {
+        if (b.lose.has(p.id)) {
+          throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'sign failed at 1: ERR_DAEMON_PRESIGNATURE_UNKNOWN');
+        }
+      }
+      b.used.push(...o.presignatures.map((p) => p.id));
       b.signed++;
       return { artifact: { kind: o.kind as never, hex: '0x00', fields: { fake: true } } };
     },
@@ -96,6 +116,7 @@ export const policyDoc = (version: number) => ({
 
 export interface Harness {
   app: FastifyInstance;
+  pools: PresignaturePools | undefined;
   service: OrchestratorService;
   store: OrchestratorStore;
   metrics: OrchestratorMetrics;
@@ -124,7 +145,7 @@ export interface Harness {
 }
 
 export async function makeHarness(
-  o: { backend?: SigningBackend; parties?: number; state?: StateConfig } = {},
+  o: { backend?: SigningBackend; parties?: number; state?: StateConfig; pools?: readonly PoolSpec[] } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
   const store = await OrchestratorStore.open(o.state ?? { kind: 'sqlite', path: join(dir, 'orch.db') });
@@ -133,10 +154,14 @@ export async function makeHarness(
   const admin = await makeKey('a1');
   const backend = o.backend ?? fakeBackend();
   const metrics = new OrchestratorMetrics({ defaultMetrics: false });
+  const pools = o.pools
+    ? new PresignaturePools({ store, backend, specs: o.pools, metrics, intervalMs: 60_000, concurrency: 4 })
+    : undefined;
   const service = new OrchestratorService({
     store,
     backend,
     metrics,
+    ...(pools ? { pools } : {}),
     config: {
       bootstrapAdmin: { id: 'root', publicKey: (keys.root as OperatorKey).publicJwk as never },
       policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk as never }] } },
@@ -171,6 +196,7 @@ export async function makeHarness(
     signApiToken(keys[who] as OperatorKey, { method, url, ...(body ? { body } : {}) }, opts);
   return {
     app,
+    pools,
     service,
     store,
     metrics,

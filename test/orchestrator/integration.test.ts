@@ -29,6 +29,7 @@ import { dealKeyShares } from '../helpers/dealer.js';
 import { type Harness, makeHarness } from './harness.js';
 
 const ids = clusterIdentities(3);
+const POOL = { keyId: 'hot', path: [0, 7], target: 1, lowWater: 0 };
 let dir: string;
 let cluster: Awaited<ReturnType<typeof startCluster>>;
 let h: Harness;
@@ -52,7 +53,7 @@ beforeAll(async () => {
     });
   }
   const backend = coordinatorBackend(cluster.coordinator);
-  h = await makeHarness({ backend });
+  h = await makeHarness({ backend, pools: [POOL] });
   // adopt the dealt key as the keygen job would: its public key and chain code as the parties hold them
   const info = await backend.keyInfo({ keyId: 'hot', parties: [0, 1, 2] });
   expect(info.publicKey.equals(key.publicKey)).toBe(true);
@@ -70,6 +71,9 @@ beforeAll(async () => {
   const k = (await h.call('vic', 'GET', '/v1/keys/hot')).json;
   expect(k).toMatchObject({ state: 'ready', progress: 'done', threshold: 2, parties: [0, 1, 2] });
   xpub = k.xpub as string;
+  // one pooled presignature at m/0/7 for the transaction below (the PSBT presigns on demand)
+  await h.pools?.refill(POOL);
+  expect(await h.store.countPresignatures('hot', [0, 7], 'available')).toBe(1);
 }, 120_000);
 
 afterAll(async () => {
@@ -123,7 +127,14 @@ describe('orchestrator over party daemons', () => {
         maxPriorityFeePerGas: 1_000_000_000n,
       }),
     );
+    const pooled = (
+      await h.store.db.selectFrom('presignatures').select('id').where('state', '=', 'available').execute()
+    )[0]?.id as string;
     const artifact = await submit('eth.transaction', unsigned);
+    // it signed with the pooled presignature: used here, consumed in both signers' ledgers
+    const row = await h.store.db.selectFrom('presignatures').selectAll().where('id', '=', pooled).executeTakeFirst();
+    expect(row?.state).toBe('used');
+    for (const s of [0, 1]) expect(cluster.parties[s]?.ledger.isConsumed(pooled)).toBe(true);
     const from = await recoverTransactionAddress({ serializedTransaction: artifact.hex as never });
     const address = (await h.call('vic', 'GET', '/v1/keys/hot/addresses?path=m/0/7&chain=ethereum')).json.address;
     expect(from).toBe(address);

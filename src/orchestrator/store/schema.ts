@@ -81,7 +81,26 @@ export interface DocumentsTable {
   created_at: number;
 }
 
+export interface PresignaturesTable {
+  /** The presignature id the parties hold it under (64 hex). */
+  id: string;
+  key_id: string;
+  /** JSON array of roster ids. */
+  signers: string;
+  /** JSON array: the BIP32 path it is bound to. */
+  path: string;
+  /** R and the (derived) public key, compressed SEC1 hex. */
+  r_point: string;
+  public_key: string;
+  /** available | reserved | used | burnt */
+  state: string;
+  request_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
+  presignatures: PresignaturesTable;
   operators: OperatorsTable;
   nonces: NoncesTable;
   keys: KeysTable;
@@ -160,8 +179,32 @@ const m0001: Migration = {
   },
 };
 
+/** Presignature pools: which presignatures exist, are reserved, used or burnt (issue 13). */
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('presignatures')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signers', 'text', (c) => c.notNull())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('r_point', 'text', (c) => c.notNull())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('request_id', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('presignatures_pool')
+      .on('presignatures')
+      .columns(['key_id', 'path', 'state', 'created_at'])
+      .execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
-    return { '0001_initial': m0001 };
+    return { '0001_initial': m0001, '0002_presignatures': m0002 };
   },
 };

@@ -37,6 +37,18 @@ export const SIGN_REQUEST_STATES = [
 export type SignRequestState = (typeof SIGN_REQUEST_STATES)[number];
 export const FINAL_STATES: readonly SignRequestState[] = ['signed', 'rejected', 'failed', 'expired'];
 
+export type PresignatureState = 'available' | 'reserved' | 'used' | 'burnt';
+
+/** A pooled presignature's public part as stored (points as compressed SEC1 hex). */
+export interface PresignatureRow {
+  readonly id: string;
+  readonly keyId: string;
+  readonly signers: readonly number[];
+  readonly path: readonly number[];
+  readonly R: string;
+  readonly publicKey: string;
+}
+
 export interface OperatorRecord {
   readonly id: string;
   readonly publicKey: PublicJwk;
@@ -530,6 +542,128 @@ export class OrchestratorStore {
       .where('updated_at', '>=', since)
       .execute();
     return rows.flatMap((r) => (r.spend === null ? [] : [JSON.parse(r.spend, bigintReviver) as SpendRecord]));
+  }
+
+  // presignatures (pools) ------------------------------------------------------------------------
+
+  async insertPresignature(p: PresignatureRow, now: number): Promise<void> {
+    await this.db
+      .insertInto('presignatures')
+      .values({
+        id: p.id,
+        key_id: p.keyId,
+        signers: JSON.stringify(p.signers),
+        path: JSON.stringify(p.path),
+        r_point: p.R,
+        public_key: p.publicKey,
+        state: 'available',
+        request_id: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+  }
+
+  async countPresignatures(keyId: string, path: readonly number[], state: PresignatureState): Promise<number> {
+    const r = await this.db
+      .selectFrom('presignatures')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('key_id', '=', keyId)
+      .where('path', '=', JSON.stringify(path))
+      .where('state', '=', state)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /**
+   * Reserves the oldest available presignature of (key, path) for `requestId`: a compare-and-set on
+   * its state, so two takers (or two replicas) never get the same one. undefined when none is left.
+   */
+  async reservePresignature(
+    keyId: string,
+    path: readonly number[],
+    requestId: string,
+    now: number,
+  ): Promise<PresignatureRow | undefined> {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const candidates = await this.db
+        .selectFrom('presignatures')
+        .selectAll()
+        .where('key_id', '=', keyId)
+        .where('path', '=', JSON.stringify(path))
+        .where('state', '=', 'available')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(4)
+        .execute();
+      if (candidates.length === 0) return undefined;
+      for (const c of candidates) {
+        const r = await this.db
+          .updateTable('presignatures')
+          .set({ state: 'reserved', request_id: requestId, updated_at: now })
+          .where('id', '=', c.id)
+          .where('state', '=', 'available')
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 1) {
+          return {
+            id: c.id,
+            keyId: c.key_id,
+            signers: JSON.parse(c.signers) as number[],
+            path: JSON.parse(c.path) as number[],
+            R: c.r_point,
+            publicKey: c.public_key,
+          };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Moves presignatures from one state to another (used, burnt); returns how many moved. */
+  async movePresignatures(
+    ids: readonly string[],
+    from: readonly PresignatureState[],
+    to: PresignatureState,
+    now: number,
+  ): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.db
+      .updateTable('presignatures')
+      .set({ state: to, updated_at: now })
+      .where('id', 'in', [...ids])
+      .where('state', 'in', [...from])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  /** Burns every reserved presignature (after a restart: whether it was consumed is unknown). */
+  async burnReservedPresignatures(now: number): Promise<number> {
+    const r = await this.db
+      .updateTable('presignatures')
+      .set({ state: 'burnt', updated_at: now })
+      .where('state', '=', 'reserved')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  /** Burns available presignatures made before `before` (the pool's TTL). */
+  async burnOldPresignatures(before: number, now: number): Promise<number> {
+    const r = await this.db
+      .updateTable('presignatures')
+      .set({ state: 'burnt', updated_at: now })
+      .where('state', '=', 'available')
+      .where('created_at', '<', before)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  async presignaturesOf(requestId: string): Promise<{ id: string; state: PresignatureState }[]> {
+    const rows = await this.db
+      .selectFrom('presignatures')
+      .select(['id', 'state'])
+      .where('request_id', '=', requestId)
+      .execute();
+    return rows.map((r) => ({ id: r.id, state: r.state as PresignatureState }));
   }
 
   // signed documents (policy versions, operator registries) --------------------------------------

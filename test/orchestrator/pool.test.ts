@@ -1,0 +1,176 @@
+/**
+ * Presignature pools over a fake signing backend (the parties' side is the daemon's own tests):
+ * the pool fills to its target, 50 concurrent sign requests all succeed and no presignature is used
+ * twice, the pool refills; reservations are compare-and-set on SQLite and on PostgreSQL (two store
+ * connections racing like two replicas); a restart burns what was reserved; a presignature a party
+ * lost is burnt and the request still signs.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getBytes } from 'ethers';
+import { serializeTransaction } from 'viem';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StateConfig } from '../../src/orchestrator/config.js';
+import { PresignaturePools } from '../../src/orchestrator/pool.js';
+import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
+import { fakeBackend, type Harness, makeHarness } from './harness.js';
+import { createTestDatabase } from './pg.js';
+
+const PATH = [0, 7];
+const SPEC = { keyId: 'k1', path: PATH, target: 20, lowWater: 5 };
+const hex0x = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+const tx = (nonce: number) =>
+  getBytes(
+    serializeTransaction({
+      type: 'eip1559',
+      chainId: 1,
+      nonce,
+      to: '0x3333333333333333333333333333333333333333',
+      value: 1n,
+      gas: 21_000n,
+      maxFeePerGas: 2n,
+      maxPriorityFeePerGas: 1n,
+    }),
+  );
+
+describe('pool over the REST API', () => {
+  let h: Harness;
+  let backend: ReturnType<typeof fakeBackend>;
+  beforeAll(async () => {
+    backend = fakeBackend();
+    h = await makeHarness({ backend, pools: [SPEC] });
+    await h.readyKey('k1');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function submit(nonce: number) {
+    const idempotencyKey = `pool-${nonce}`;
+    const payload = tx(nonce);
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+      keyId: 'k1',
+      kind: 'eth.transaction',
+      payload: hex0x(payload),
+      signedRequest,
+      idempotencyKey,
+    });
+    expect(r.status).toBe(201);
+    return r.json.id as string;
+  }
+
+  it('fills to the target; 50 concurrent requests all sign, no presignature twice; the pool refills', async () => {
+    await h.pools?.refill(SPEC);
+    expect(await h.store.countPresignatures('k1', PATH, 'available')).toBe(20);
+    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => submit(i)));
+    const states = await Promise.all(
+      ids.map((id) => h.service.waitForSignRequest(id, ['signed', 'failed', 'rejected'], 20_000)),
+    );
+    expect(states.every((s) => s.state === 'signed')).toBe(true);
+    expect(new Set(backend.used).size).toBe(50);
+    const pooled = await Promise.all(ids.map((id) => h.store.presignaturesOf(id)));
+    // every pooled presignature went to one request and ended used
+    const pooledIds = pooled.flat();
+    expect(pooledIds.length).toBeGreaterThanOrEqual(20);
+    expect(new Set(pooledIds.map((p) => p.id)).size).toBe(pooledIds.length);
+    expect(pooledIds.every((p) => p.state === 'used')).toBe(true);
+    // the pool refilled behind the takers (a request finding it empty presigns on demand)
+    const m = await h.metrics.registry.getSingleMetricAsString('mpc_orch_presignatures_taken_total');
+    const taken = [...m.matchAll(/source="(pool|demand)"} (\d+)/g)].reduce((n, x) => n + Number(x[2]), 0);
+    expect(taken).toBe(50);
+    expect(backend.presigned).toBeGreaterThanOrEqual(50);
+    await h.pools?.refill(SPEC);
+    expect(await h.store.countPresignatures('k1', PATH, 'available')).toBeGreaterThanOrEqual(SPEC.lowWater);
+    // below the low-water mark the pool refills to its target
+    while ((await h.store.countPresignatures('k1', PATH, 'available')) >= SPEC.lowWater) {
+      await h.store.reservePresignature('k1', PATH, 'drain', Date.now());
+    }
+    await h.pools?.refill(SPEC);
+    expect(await h.store.countPresignatures('k1', PATH, 'available')).toBe(20);
+  });
+
+  it('a presignature a party no longer holds is burnt and the request signs with a fresh one', async () => {
+    const next = await h.store.reservePresignature('k1', PATH, 'probe', Date.now());
+    expect(next).toBeDefined();
+    await h.store.movePresignatures([next?.id as string], ['reserved'], 'available', Date.now());
+    // every available one is "lost" at a party
+    const all = await h.store.db.selectFrom('presignatures').select('id').where('state', '=', 'available').execute();
+    for (const r of all) backend.lose.add(r.id);
+    const id = await submit(1000);
+    const done = await h.service.waitForSignRequest(id, ['signed', 'failed'], 10_000);
+    expect(done.state).toBe('signed');
+    const mine = await h.store.presignaturesOf(id);
+    expect(mine.length).toBe(1);
+    expect(mine[0]?.state).toBe('burnt');
+  });
+});
+
+function reservationSuite(name: string, config: () => Promise<{ cfg: StateConfig; cleanup(): Promise<void> }>) {
+  describe(`pool reservations on ${name}`, () => {
+    let a: OrchestratorStore;
+    let b: OrchestratorStore;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      const c = await config();
+      cleanup = c.cleanup;
+      a = await OrchestratorStore.open(c.cfg);
+      b = await OrchestratorStore.open(c.cfg);
+      await a.insertKey({ id: 'k1', threshold: 2, parties: 3, createdBy: 'root' }, 1);
+      await a.updateKey('k1', { state: 'ready', progress: 'done', publicKey: '02', chainCode: '00' }, 1);
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await cleanup?.();
+    });
+
+    it('two connections (replicas) racing 50 takers over 20 presignatures: 20 distinct winners', async () => {
+      const backend = fakeBackend();
+      const pools = new PresignaturePools({ store: a, backend, specs: [SPEC], intervalMs: 60_000, concurrency: 4 });
+      await pools.refill(SPEC);
+      expect(await a.countPresignatures('k1', PATH, 'available')).toBe(20);
+      const got = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).reservePresignature('k1', PATH, `r${i}`, Date.now())),
+      );
+      const ids = got.filter((g) => g !== undefined).map((g) => g.id);
+      expect(ids.length).toBe(20);
+      expect(new Set(ids).size).toBe(20);
+      await pools.stop();
+    });
+
+    it('a restart burns what was reserved; the TTL burns what is old', async () => {
+      const backend = fakeBackend();
+      const spec = { ...SPEC, path: [1], target: 3, lowWater: 1 };
+      const first = new PresignaturePools({ store: a, backend, specs: [spec], intervalMs: 60_000 });
+      await first.refill(spec);
+      const taken = await first.take('k1', [1], 'req');
+      expect(taken).toBeDefined();
+      await first.stop();
+      const second = new PresignaturePools({ store: a, backend, specs: [spec], intervalMs: 60_000, ttlSeconds: 3600 });
+      await second.start();
+      const rows = await a.db
+        .selectFrom('presignatures')
+        .select(['id', 'state'])
+        .where('id', '=', taken?.id as string)
+        .execute();
+      expect(rows[0]?.state).toBe('burnt');
+      await second.stop();
+      expect(await a.burnOldPresignatures(Date.now() + 1, Date.now())).toBeGreaterThan(0);
+      expect(await a.countPresignatures('k1', [1], 'available')).toBe(0);
+    });
+  });
+}
+
+reservationSuite('SQLite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'orch-pool-'));
+  return {
+    cfg: { kind: 'sqlite', path: join(dir, 'orch.db') },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+reservationSuite('PostgreSQL', async () => {
+  const db = await createTestDatabase('pool');
+  return { cfg: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() };
+});
