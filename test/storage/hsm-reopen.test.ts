@@ -163,6 +163,26 @@ describe('PKCS#11 store: a lost session is reopened with backoff (real SoftHSM2)
     await store.close();
   });
 
+  it('a token call that never answers counts as a lost session after opTimeoutMs: refused, reopened, the share reads', async () => {
+    const dir = join(t.dir, 'hung');
+    const store = openPkcs11SecretStore({ ...opts, dir, reopen: { ...reopen, opTimeoutMs: 50 } });
+    await store.putShare(ID, 1, SHARE);
+    // the module handle is process-wide: the store's decrypts now hang like a wedged HSM
+    const decrypt = p11.C_DecryptAsync;
+    p11.C_DecryptAsync = () => new Promise<Buffer>(() => undefined);
+    try {
+      expect(await code(store.getShare(ID))).toBe('ERR_STORE_UNAVAILABLE');
+      expect(store.health()).toMatchObject({ available: false, state: 'reopening', reason: 'timeout' });
+    } finally {
+      p11.C_DecryptAsync = decrypt;
+    }
+    await healthWhere(store, (h) => h.available);
+    const got = await store.getShare(ID, 1);
+    expect(got.plaintext.equals(SHARE)).toBe(true);
+    got.plaintext.fill(0);
+    await store.close();
+  });
+
   it('a PIN refused at reopen stops the attempts (a PIN counter is never run down): state failed', async () => {
     const dir = join(t.dir, 'pin');
     const store = openPkcs11SecretStore({ ...opts, dir, reopen });
