@@ -348,6 +348,8 @@ export class Pkcs11Sealer implements Sealer {
   readonly #sessionKeys = new Set<SessionKey>();
   /** The tail of this session's operations (PKCS#11 runs one cryptographic operation per session). */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Token calls still running on the thread pool (a timed-out one may never return). */
+  #inflight = 0;
 
   private constructor(opts: Pkcs11Options, entry: ModuleEntry, session: Buffer, key: Buffer) {
     this.#opts = opts;
@@ -461,10 +463,13 @@ export class Pkcs11Sealer implements Sealer {
       const session = this.#session;
       const generation = this.#generation;
       try {
-        return await this.#withTimeout(
-          gcmInToken(this.#p11, session, sk?.handle ?? this.#key, op, iv, aad, input, outLen),
-          op,
+        this.#inflight++;
+        const call = gcmInToken(this.#p11, session, sk?.handle ?? this.#key, op, iv, aad, input, outLen);
+        call.then(
+          () => this.#inflight--,
+          () => this.#inflight--,
         );
+        return await this.#withTimeout(call, op);
       } catch (e) {
         if (!isMpcSessionLost(e)) throw e;
         this.#lost(generation, e instanceof MpcError ? String(e.details.ckr ?? e.details.reason ?? e.code) : 'lost');
@@ -526,7 +531,9 @@ export class Pkcs11Sealer implements Sealer {
     this.#attempts++;
     let opened: { session: Buffer; key: Buffer } | undefined;
     let failure: unknown;
-    for (const reinit of [false, true]) {
+    // C_Finalize under a call still running in the module (one that timed out) could crash it:
+    // re-initialize only when no call of ours is outstanding
+    for (const reinit of this.#inflight === 0 ? [false, true] : [false]) {
       try {
         if (reinit) reinitializeModule(this.#entry);
         opened = openSession(this.#p11, this.#entry, this.#opts, this, true);
