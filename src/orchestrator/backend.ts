@@ -2,8 +2,8 @@
  * What the orchestrator needs from the parties, as one small interface over the embedded session
  * coordinator (src/daemon/coordinator.ts). Signing always passes the authorization (the initiator's
  * signed request, the policy version it was evaluated under, the approval statements) so that each
- * party can re-check it before its partial leaves (issue 14). Policy and registry pushes are relayed
- * when the coordinator offers them.
+ * party re-checks it before its partial leaves (issue 14). Policy and registry versions the
+ * orchestrator accepts are relayed to every party, which verifies the admin quorum itself.
  */
 import type { BtcNetwork, ChainKey, PayloadKind, SignedArtifact } from '../chains/index.js';
 import type { Coordinator } from '../daemon/coordinator.js';
@@ -34,30 +34,15 @@ export interface SigningBackend {
   pushRegistry?(doc: object): Promise<{ ok: boolean }>;
 }
 
-type MaybePush = {
-  pushPolicy?: (d: object) => Promise<{ ok: boolean }>;
-  pushRegistry?: (d: object) => Promise<{ ok: boolean }>;
-};
-
 /** The coordinator as a SigningBackend. */
 export function coordinatorBackend(c: Coordinator): SigningBackend {
-  const push = c as unknown as MaybePush;
   return {
     keygen: (o) => c.keygen(o),
     auxInfo: (o) => c.auxInfo(o),
     keyInfo: (o) => c.keyInfo(o),
     presign: (o) => c.presign(o),
-    async signPayload(o) {
-      // A variable, not a literal: the coordinator takes `authorization` once the party-side
-      // check lands (branch cosign); until then the field is carried and ignored.
-      const args: Parameters<Coordinator['signPayload']>[0] = o;
-      return c.signPayload(args);
-    },
-    ...(typeof push.pushPolicy === 'function'
-      ? { pushPolicy: (d: object) => (push.pushPolicy as NonNullable<MaybePush['pushPolicy']>).call(c, d) }
-      : {}),
-    ...(typeof push.pushRegistry === 'function'
-      ? { pushRegistry: (d: object) => (push.pushRegistry as NonNullable<MaybePush['pushRegistry']>).call(c, d) }
-      : {}),
+    signPayload: (o) => c.signPayload(o),
+    pushPolicy: (doc) => c.pushPolicy(doc),
+    pushRegistry: (doc) => c.pushRegistry(doc),
   };
 }

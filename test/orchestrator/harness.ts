@@ -145,13 +145,20 @@ export interface Harness {
 }
 
 export async function makeHarness(
-  o: { backend?: SigningBackend; parties?: number; state?: StateConfig; pools?: readonly PoolSpec[] } = {},
+  o: {
+    backend?: SigningBackend;
+    parties?: number;
+    state?: StateConfig;
+    pools?: readonly PoolSpec[];
+    /** The policy admin (1-of-1 set); a fresh one by default. */
+    admin?: OperatorKey;
+  } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
   const store = await OrchestratorStore.open(o.state ?? { kind: 'sqlite', path: join(dir, 'orch.db') });
   const keys: Record<string, OperatorKey> = {};
   for (const id of Object.keys(ROLE_OPERATORS)) keys[id] = await makeKey(id, id === 'amy' ? 'ES256' : 'EdDSA');
-  const admin = await makeKey('a1');
+  const admin = o.admin ?? (await makeKey('a1'));
   const backend = o.backend ?? fakeBackend();
   const metrics = new OrchestratorMetrics({ defaultMetrics: false });
   const pools = o.pools

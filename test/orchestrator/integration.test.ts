@@ -1,7 +1,8 @@
 /**
  * The orchestrator end to end, in process: three party daemons and the embedded coordinator over the
  * in-memory transport (same frames, subjects and checks as NATS), the REST API on fastify.inject.
- * The 2-of-3 key is dealt to the parties (fixture primes; a real keygen + aux info costs ~30 s of
+ * Every party enforces the co-signer check (issue 14) with the registry and policy the orchestrator
+ * relayed. The 2-of-3 key is dealt to the parties (fixture primes; a real keygen + aux info costs ~30 s of
  * CI and is covered by test/daemon/party-daemon.test.ts), the orchestrator reads its public key and
  * chain code from the parties (keyinfo session); its xpub is read over REST, and an EIP-1559
  * transaction and a 2-input PSBT are signed through the API (on-demand presigning, one per digest
@@ -20,12 +21,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { btcNetwork } from '../../src/chains/btc-network.js';
 import { demoPsbt } from '../../src/cli/demo-payloads.js';
 import { coordinatorBackend } from '../../src/orchestrator/backend.js';
+import { loadAdminSet } from '../../src/policy/index.js';
 import { decodePoint, encodePoint } from '../../src/primitives/curve.js';
 import { putKeyShare } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { bip32 } from '../chains/helpers.js';
 import { clusterIdentities, startCluster } from '../daemon/cluster.js';
 import { dealKeyShares } from '../helpers/dealer.js';
+import { makeKey } from '../helpers/operator-keys.js';
 import { type Harness, makeHarness } from './harness.js';
 
 const ids = clusterIdentities(3);
@@ -40,7 +43,17 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'orch-int-'));
   const hub = new MemoryHub();
   const transports = ids.secrets.map((k, i) => hub.transport(i, k, ids.roster));
-  cluster = await startCluster({ dir, ids, transports, coordinatorBus: hub.bus(), roundTimeoutMs: 60_000 });
+  // every party enforces the co-signer check (issue 14) under the same 1-of-1 admin set
+  const admin = await makeKey('a1');
+  const admins = await loadAdminSet({ threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk }] });
+  cluster = await startCluster({
+    dir,
+    ids,
+    transports,
+    coordinatorBus: hub.bus(),
+    roundTimeoutMs: 60_000,
+    options: () => ({ policy: { mode: 'enforce', admins } }),
+  });
   const key = await dealKeyShares({ n: 3, t: 2, seed: 'orchestrator-integration' });
   for (const [i, p] of cluster.parties.entries()) {
     await putKeyShare(p.store, { partyId: i, keyId: 'hot' }, 1, key.shares[i] as never);
@@ -53,7 +66,16 @@ beforeAll(async () => {
     });
   }
   const backend = coordinatorBackend(cluster.coordinator);
-  h = await makeHarness({ backend, pools: [POOL] });
+  // the harness publishes the registry and policy: the orchestrator relays them to every party
+  h = await makeHarness({ backend, pools: [POOL], admin });
+  const pushed = await cluster.coordinator.pushPolicy(
+    JSON.parse((await h.store.listDocuments('policy'))[0]?.raw as string) as object,
+  );
+  expect(pushed.parties.map((p) => [p.ok, p.version])).toEqual([
+    [true, 1],
+    [true, 1],
+    [true, 1],
+  ]);
   // adopt the dealt key as the keygen job would: its public key and chain code as the parties hold them
   const info = await backend.keyInfo({ keyId: 'hot', parties: [0, 1, 2] });
   expect(info.publicKey.equals(key.publicKey)).toBe(true);
