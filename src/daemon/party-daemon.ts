@@ -959,6 +959,9 @@ export class PartyDaemon {
     const key = kind === 'btc.psbt' ? await this.#chainKey(cmd.keyId) : undefined;
     const network = cmd.network ?? 'mainnet';
     const target = signingDigest(kind, cmd.payload, cmd.digestIndex ?? 0, { ...(key ? { key } : {}), network });
+    // Each cause its own code (issue 20): an unknown key before the policy check and anything about
+    // the presignature, then a presignature of another key, then one this party does not hold.
+    if (ledger.getKey(cmd.keyId) === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
     // The co-signer check (issue #14), before the presignature is even loaded: a refusal names the
     // rule and leaves the ledger untouched.
     const permit = await this.#guard.authorize(
@@ -967,7 +970,7 @@ export class PartyDaemon {
     );
     const owner = ledger.keyOfPresignature(cmd.presignatureId);
     if (owner !== undefined && owner !== cmd.keyId) {
-      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'the presignature belongs to another key');
+      throw new MpcError('ERR_DAEMON_PRESIGNATURE_OTHER_KEY', 'the presignature belongs to another key');
     }
     const payload = await ledger.loadPresignature(cmd.presignatureId);
     if (payload === undefined) {

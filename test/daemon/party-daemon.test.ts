@@ -111,11 +111,20 @@ describe('party daemon over the in-memory transport', () => {
     expect(err2.code).toBe('ERR_DAEMON_SESSION_FAILED');
     // the real signers still hold it, untouched
     expect(cluster.parties[1]?.ledger.listAvailable('treasury')).toContain(pre.id);
-    // named under another key: refused before anything is consumed
+    // named under an unknown key, or under another key the parties hold: each refused with its own
+    // code before anything is consumed (a ledger record of 'cold' suffices: the refusal comes first)
+    const unknownKey = await rejection(
+      cluster.coordinator.sign({ keyId: 'nosuch', presignature: pre, digest: new Uint8Array(32).fill(9) }),
+    );
+    expect(unknownKey.details.codes).toBe('ERR_DAEMON_KEY_UNKNOWN');
+    for (const p of cluster.parties) {
+      const meta = p.ledger.getKey('treasury');
+      if (meta !== undefined && p.ledger.getKey('cold') === undefined) p.ledger.putKey({ ...meta, keyId: 'cold' });
+    }
     const err3 = await rejection(
       cluster.coordinator.sign({ keyId: 'cold', presignature: pre, digest: new Uint8Array(32).fill(9) }),
     );
-    expect(err3.message).toContain('ERR_DAEMON_COMMAND_INVALID');
+    expect(err3.details.codes).toBe('ERR_DAEMON_PRESIGNATURE_OTHER_KEY');
     expect(cluster.parties[2]?.ledger.listAvailable('treasury')).toContain(pre.id);
   });
 
