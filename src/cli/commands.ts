@@ -5,6 +5,7 @@
 import { auditGroup } from './audit-command.js';
 import { backupGroup, recoveryGroup } from './backup-command.js';
 import type { Command, CommandGroup } from './command.js';
+import { configReferenceCommand } from './config-reference.js';
 import { coordGroup } from './coord-command.js';
 import { demoCommand } from './demo-command.js';
 import { hsmInit } from './hsm-command.js';
@@ -26,4 +27,5 @@ export const COMMANDS: readonly (Command | CommandGroup)[] = [
   recoveryGroup,
   auditGroup,
   primesCommand,
+  configReferenceCommand,
 ];

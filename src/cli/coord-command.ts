@@ -2,6 +2,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import Type, { type Static } from 'typebox';
 import type { BtcNetwork, ChainKey } from '../chains/index.js';
 import { PAYLOAD_KINDS } from '../chains/types.js';
+import { CoordinatorConfigSchema } from '../daemon/config-schema.js';
 import type { Coordinator } from '../daemon/coordinator.js';
 import { isErrorCode, MpcError } from '../errors/index.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
@@ -17,14 +18,6 @@ import { FileFlag, intList, KeyIdFlag, NetworkFlag, PartyListFlag, PathFlag } fr
  * own code (unknown key, unknown or used presignature, draining party …), not as a failed session.
  */
 
-/** coordinator.json as `mpc-custody setup` writes it (src/daemon/setup.ts CoordinatorConfigFile). */
-const CoordinatorConfig = Type.Object({
-  roster: Type.String({ minLength: 1 }),
-  secretFile: Type.String({ minLength: 1 }),
-  nats: Type.String({ minLength: 1 }),
-  roundTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
-});
-
 const base = {
   config: FileFlag('coordinator config (written by setup)'),
   key: KeyIdFlag,
@@ -32,7 +25,7 @@ const base = {
 
 /** The coordinator config's shape is checked before connecting; the rest is connectCoordinator's. */
 async function connect(config: string) {
-  await readJsonFile(config, 'coordinator config', CoordinatorConfig);
+  await readJsonFile(config, 'coordinator config', CoordinatorConfigSchema);
   const { connectCoordinator } = await import('../daemon/coordinator-client.js');
   try {
     return await connectCoordinator(config);
@@ -254,7 +247,7 @@ async function sign(f: Static<typeof SignFlags>, io: CommandIo): Promise<number>
   }
   if (bare && files.length !== 1) throw new MpcError('ERR_CLI_USAGE', '--digest signs with one --presignature');
   // every input is read and checked before anything connects
-  await readJsonFile(f.config, 'coordinator config', CoordinatorConfig);
+  await readJsonFile(f.config, 'coordinator config', CoordinatorConfigSchema);
   for (const file of files) await assertReadableFile(file, 'presignature file');
   const { readPresignatureFile } = await import('./presignature-file.js');
   const presignatures: PresignaturePublic[] = [];

@@ -4,6 +4,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
+import { assertPartyConfigSchema } from './config-schema.js';
 import { type PolicyConfig, parsePolicyConfig } from './policy-config.js';
 
 /**
@@ -128,6 +129,7 @@ async function readJson(path: string, what: string): Promise<Record<string, unkn
 
 /** Parses and validates a config object; relative paths resolve against `baseDir`. */
 export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string): PartyConfig {
+  assertPartyConfigSchema(raw); // the schema first (config-schema.ts): it names the failing field
   for (const k of Object.keys(raw)) if (!KNOWN.has(k)) bad(`unknown field "${k}"`);
   const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const party = int(raw.party, 'party', 0, 0xfffffffd);
