@@ -243,7 +243,7 @@ export function defineCommand<F extends TObject>(spec: CommandSpec<F>): Command 
 export const isGroup = (e: Command | CommandGroup): e is CommandGroup => 'commands' in e;
 
 /** The subcommand word of a group and the other arguments (a flag's value is never taken for it). */
-function splitSubcommand(group: CommandGroup, args: readonly string[]): { verb?: string; rest: string[] } {
+export function splitSubcommand(group: CommandGroup, args: readonly string[]): { verb?: string; rest: string[] } {
   const switches = new Set(group.commands.flatMap((c) => c.switches));
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;

@@ -11,6 +11,7 @@ import { demoCommand } from './demo-command.js';
 import { hsmInit } from './hsm-command.js';
 import { identitySealCommand } from './identity-command.js';
 import { keyRepair } from './key-repair-command.js';
+import { operatorGroup, orchestrator, requestGroup } from './orchestrator-command.js';
 import { partyCommand } from './party-command.js';
 import { primesCommand } from './primes-command.js';
 import { setupCommand } from './setup-command.js';
@@ -26,6 +27,9 @@ export const COMMANDS: readonly (Command | CommandGroup)[] = [
   backupGroup,
   recoveryGroup,
   auditGroup,
+  orchestrator,
+  operatorGroup,
+  requestGroup,
   primesCommand,
   configReferenceCommand,
 ];

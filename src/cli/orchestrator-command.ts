@@ -1,108 +1,113 @@
 /**
  * `mpc-custody orchestrator --config FILE`: runs the orchestrator until SIGTERM/SIGINT, then drains.
  * `mpc-custody operator keygen|register …` and `mpc-custody request create|show|wait …`: the REST
- * client, authenticated with an operator key file (0600); every answer is printed as JSON.
+ * client, authenticated with an operator key file (0600); every answer is printed as JSON (exit 1
+ * when the API answered with an error: the JSON says why).
  */
-import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { isMpcError } from '../errors/index.js';
-import { callApi, generateOperatorKey, loadOperatorKey } from '../orchestrator/client.js';
-import { startOrchestrator } from '../orchestrator/main.js';
-import { payloadDigest, signSignRequest } from '../policy/index.js';
+import Type from 'typebox';
+import { PAYLOAD_KINDS } from '../chains/types.js';
+import { MpcError } from '../errors/index.js';
+import { readInputFile } from './boundary.js';
+import {
+  type Command,
+  type CommandGroup,
+  type CommandIo,
+  defineCommand,
+  EXIT,
+  reportError,
+  splitSubcommand,
+} from './command.js';
+import { FileFlag, NetworkFlag } from './flags.js';
 
 type Out = (line: string) => void;
 
-const ORCH_USAGE = 'usage: mpc-custody orchestrator --config FILE [--drain-ms MS]';
-const OPERATOR_USAGE = `usage: mpc-custody operator keygen --id ID --out FILE [--alg EdDSA|ES256]
-       mpc-custody operator register --url URL --key ADMIN_KEY_FILE --id ID --roles R[,R…] --public-key JWK_JSON`;
-const REQUEST_USAGE = `usage: mpc-custody request create --url URL --key KEY_FILE --key-id K --kind KIND
-                          (--payload 0xHEX | --payload-file FILE) [--path m/0/7] [--network N]
-                          [--idempotency-key X] [--ttl SECONDS]
-       mpc-custody request show --url URL --key KEY_FILE --id ID
-       mpc-custody request wait --url URL --key KEY_FILE --id ID [--timeout SECONDS]`;
+/** src/orchestrator/config.ts OPERATOR_ID_PATTERN (not imported: that module is heavy). */
+const OperatorId = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$',
+  metavar: 'ID',
+  description: 'operator id',
+});
+const Url = Type.String({ pattern: '^https?://', metavar: 'URL', description: "the orchestrator's base URL" });
+const KeyFile = FileFlag('operator key file (0600, from operator keygen)');
 
-function parse(args: readonly string[], options: Record<string, { type: 'string' }>) {
-  return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
-}
-
-export async function orchestratorCommand(args: readonly string[], err: Out): Promise<number> {
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parse(args, { config: { type: 'string' }, 'drain-ms': { type: 'string' } }));
-  } catch {
-    err(ORCH_USAGE);
-    return 2;
-  }
-  const drainMs = Number(values['drain-ms'] ?? '30000');
-  if (values.config === undefined || !Number.isInteger(drainMs) || drainMs < 0) {
-    err(ORCH_USAGE);
-    return 2;
-  }
-  let running: Awaited<ReturnType<typeof startOrchestrator>>;
-  try {
-    running = await startOrchestrator(values.config);
-  } catch (e) {
-    const path = isMpcError(e) && e.details.path !== undefined ? ` (path: ${String(e.details.path)})` : '';
-    err(`mpc-custody orchestrator: ${isMpcError(e) ? `${e.message}${path}` : 'failed to start'}`);
-    process.exit(1);
-  }
-  const code = await new Promise<number>((resolve) => {
-    const stop = (signal: string) =>
-      running.shutdown(signal, drainMs).then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  process.exit(code);
-}
-
-const print = (out: Out, v: unknown) => out(JSON.stringify(v));
-/** Exit status of an API answer: 0 for 2xx, 1 otherwise (the JSON says why). */
-const statusOf = (s: number) => (s >= 200 && s < 300 ? 0 : 1);
-
-export async function operatorCommand(args: readonly string[], out: Out, err: Out): Promise<number> {
-  let values: Record<string, string | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(args, {
-      id: { type: 'string' },
-      out: { type: 'string' },
-      alg: { type: 'string' },
-      url: { type: 'string' },
-      key: { type: 'string' },
-      roles: { type: 'string' },
-      'public-key': { type: 'string' },
-    }));
-  } catch {
-    err(OPERATOR_USAGE);
-    return 2;
-  }
-  const [sub] = positionals;
-  if (sub === 'keygen' && values.id && values.out) {
-    const alg = values.alg ?? 'EdDSA';
-    if (alg !== 'EdDSA' && alg !== 'ES256') {
-      err(OPERATOR_USAGE);
-      return 2;
-    }
-    const publicKey = await generateOperatorKey(values.out, values.id, alg);
-    print(out, { id: values.id, alg, publicKey, keyFile: values.out });
-    return 0;
-  }
-  if (sub === 'register' && values.url && values.key && values.id && values.roles && values['public-key']) {
-    const signer = await loadOperatorKey(values.key);
-    const r = await callApi(values.url, signer, 'POST', '/v1/operators', {
-      id: values.id,
-      roles: values.roles.split(','),
-      publicKey: JSON.parse(values['public-key']) as unknown,
+export const orchestrator = defineCommand({
+  name: 'orchestrator',
+  summary: "the orchestrator's REST service (pino logs on stdout; SIGTERM drains)",
+  flags: Type.Object({
+    config: FileFlag('orchestrator config'),
+    drainMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000, metavar: 'MS' }),
+  }),
+  async run(f) {
+    const { assertReadableFile } = await import('./boundary.js');
+    await assertReadableFile(f.config, 'orchestrator config');
+    const { startOrchestrator } = await import('../orchestrator/main.js');
+    const running = await startOrchestrator(f.config);
+    const code = await new Promise<number>((resolve) => {
+      const stop = (signal: string) =>
+        running.shutdown(signal, f.drainMs).then(
+          () => resolve(EXIT.ok),
+          () => resolve(EXIT.failed),
+        );
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
     });
-    print(out, r.body);
+    process.exit(code);
+  },
+});
+
+/** Exit status of an API answer: 0 for 2xx, 1 otherwise (the JSON says why). */
+const statusOf = (s: number) => (s >= 200 && s < 300 ? EXIT.ok : EXIT.failed);
+
+export const operatorKeygen = defineCommand({
+  name: 'operator keygen',
+  summary: 'make an operator key file (0600, never overwritten); prints the public JWK',
+  flags: Type.Object({
+    id: OperatorId,
+    out: FileFlag('key file to write'),
+    alg: Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256')], { default: 'EdDSA', metavar: 'ALG' }),
+  }),
+  async run(f, io) {
+    const { generateOperatorKey } = await import('../orchestrator/client.js');
+    const publicKey = await generateOperatorKey(f.out, f.id, f.alg);
+    io.out(JSON.stringify({ id: f.id, alg: f.alg, publicKey, keyFile: f.out }));
+    return EXIT.ok;
+  },
+});
+
+export const operatorRegister = defineCommand({
+  name: 'operator register',
+  summary: 'register an operator (an admin key signs the call)',
+  flags: Type.Object({
+    url: Url,
+    key: FileFlag("the admin's operator key file"),
+    id: OperatorId,
+    roles: Type.String({ pattern: '^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$', metavar: 'R[,R…]', description: 'roles' }),
+    publicKey: Type.String({ minLength: 2, metavar: 'JWK_JSON', description: "the operator's public JWK (JSON)" }),
+  }),
+  async run(f, io) {
+    let jwk: unknown;
+    try {
+      jwk = JSON.parse(f.publicKey);
+    } catch {
+      throw new MpcError('ERR_CLI_USAGE', '--public-key must be a JSON JWK', { details: { flag: '--public-key' } });
+    }
+    const { callApi, loadOperatorKey } = await import('../orchestrator/client.js');
+    const signer = await loadOperatorKey(f.key);
+    const r = await callApi(f.url, signer, 'POST', '/v1/operators', {
+      id: f.id,
+      roles: f.roles.split(','),
+      publicKey: jwk,
+    });
+    io.out(JSON.stringify(r.body));
     return statusOf(r.status);
-  }
-  err(OPERATOR_USAGE);
-  return 2;
-}
+  },
+});
+
+const PathText = Type.String({
+  pattern: '^(m(/(0|[1-9][0-9]{0,9}))*|(0|[1-9][0-9]{0,9})(/(0|[1-9][0-9]{0,9}))*)$',
+  metavar: 'm/A/B',
+  description: 'non-hardened derivation path',
+});
 
 function pathOf(p: string | undefined): number[] | undefined {
   if (p === undefined) return undefined;
@@ -110,89 +115,138 @@ function pathOf(p: string | undefined): number[] | undefined {
   return rest === '' ? [] : rest.split('/').map(Number);
 }
 
-export async function requestCommand(args: readonly string[], out: Out, err: Out): Promise<number> {
-  let values: Record<string, string | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(args, {
-      url: { type: 'string' },
-      key: { type: 'string' },
-      id: { type: 'string' },
-      'key-id': { type: 'string' },
-      kind: { type: 'string' },
-      payload: { type: 'string' },
-      'payload-file': { type: 'string' },
-      path: { type: 'string' },
-      network: { type: 'string' },
-      'idempotency-key': { type: 'string' },
-      ttl: { type: 'string' },
-      timeout: { type: 'string' },
-    }));
-  } catch {
-    err(REQUEST_USAGE);
-    return 2;
-  }
-  const [sub] = positionals;
-  if (!values.url || !values.key) {
-    err(REQUEST_USAGE);
-    return 2;
-  }
-  const signer = await loadOperatorKey(values.key);
-  if (sub === 'create' && values['key-id'] && values.kind && (values.payload || values['payload-file'])) {
-    const payloadHex = values.payload ?? `0x${(await readFile(values['payload-file'] as string)).toString('hex')}`;
-    const payload = new Uint8Array(Buffer.from(payloadHex.replace(/^0x/, ''), 'hex'));
+export const requestCreate = defineCommand({
+  name: 'request create',
+  summary: "create a sign request, signed with the initiator's operator key; prints the API's answer",
+  flags: Type.Object({
+    url: Url,
+    key: KeyFile,
+    keyId: Type.String({ minLength: 1, maxLength: 120, metavar: 'K', description: 'the key to sign with' }),
+    kind: Type.Union(
+      PAYLOAD_KINDS.map((k) => Type.Literal(k)),
+      { metavar: 'KIND' },
+    ),
+    payload: Type.Optional(
+      Type.String({ pattern: '^(0x)?([0-9a-fA-F]{2})+$', metavar: '0xHEX', description: 'the payload as hex' }),
+    ),
+    payloadFile: Type.Optional(FileFlag('the payload as a file of bytes')),
+    path: Type.Optional(PathText),
+    network: Type.Optional(NetworkFlag),
+    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128, metavar: 'X' })),
+    ttl: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 3600, metavar: 'SECONDS' }),
+  }),
+  async run(f, io) {
+    if ((f.payload === undefined) === (f.payloadFile === undefined)) {
+      throw new MpcError('ERR_CLI_USAGE', 'give exactly one of --payload and --payload-file', {
+        details: { flag: '--payload' },
+      });
+    }
+    const bytes =
+      f.payload !== undefined
+        ? new Uint8Array(Buffer.from(f.payload.replace(/^0x/, ''), 'hex'))
+        : await readInputFile(f.payloadFile as string, 'payload file');
+    const payloadHex = `0x${Buffer.from(bytes).toString('hex')}`;
+    const { callApi, loadOperatorKey } = await import('../orchestrator/client.js');
+    const { payloadDigest, signSignRequest } = await import('../policy/index.js');
+    const signer = await loadOperatorKey(f.key);
     const now = Math.floor(Date.now() / 1000);
-    const idempotencyKey = values['idempotency-key'] ?? crypto.randomUUID();
-    const path = pathOf(values.path);
+    const idempotencyKey = f.idempotencyKey ?? crypto.randomUUID();
+    const path = pathOf(f.path);
     const signedRequest = await signSignRequest(
       {
         v: 1,
-        keyId: values['key-id'],
-        kind: values.kind as never,
-        payloadSha256: payloadDigest(payload),
+        keyId: f.keyId,
+        kind: f.kind,
+        payloadSha256: payloadDigest(bytes),
         ...(path ? { path } : {}),
         idempotencyKey,
         iat: now,
-        exp: now + Number(values.ttl ?? '3600'),
+        exp: now + f.ttl,
       },
       signer,
     );
-    const r = await callApi(values.url, signer, 'POST', '/v1/sign-requests', {
-      keyId: values['key-id'],
-      kind: values.kind,
-      payload: payloadHex.startsWith('0x') ? payloadHex : `0x${payloadHex}`,
-      ...(values.network ? { network: values.network } : {}),
+    const r = await callApi(f.url, signer, 'POST', '/v1/sign-requests', {
+      keyId: f.keyId,
+      kind: f.kind,
+      payload: payloadHex,
+      ...(f.network ? { network: f.network } : {}),
       signedRequest,
       idempotencyKey,
     });
-    print(out, r.body);
+    io.out(JSON.stringify(r.body));
     return statusOf(r.status);
-  }
-  if ((sub === 'show' || sub === 'wait') && values.id) {
-    const deadline = Date.now() + Number(values.timeout ?? '300') * 1000;
-    for (;;) {
-      const q = sub === 'wait' ? '?waitFor=final&timeoutSeconds=30' : '';
-      const r = await callApi(values.url, signer, 'GET', `/v1/sign-requests/${encodeURIComponent(values.id)}${q}`);
-      const final = ['signed', 'rejected', 'failed', 'expired'].includes(String(r.body.state));
-      if (sub === 'show' || r.status !== 200 || final || Date.now() > deadline) {
-        print(out, r.body);
-        return r.status === 200 && (sub === 'show' || r.body.state === 'signed') ? 0 : 1;
-      }
+  },
+});
+
+const RequestId = Type.String({ minLength: 1, maxLength: 128, metavar: 'ID', description: 'sign request id' });
+
+async function showOrWait(f: { url: string; key: string; id: string; timeout?: number }, io: CommandIo, wait: boolean) {
+  const { callApi, loadOperatorKey } = await import('../orchestrator/client.js');
+  const signer = await loadOperatorKey(f.key);
+  const deadline = Date.now() + (f.timeout ?? 300) * 1000;
+  for (;;) {
+    const q = wait ? '?waitFor=final&timeoutSeconds=30' : '';
+    const r = await callApi(f.url, signer, 'GET', `/v1/sign-requests/${encodeURIComponent(f.id)}${q}`);
+    const final = ['signed', 'rejected', 'failed', 'expired'].includes(String(r.body.state));
+    if (!wait || r.status !== 200 || final || Date.now() > deadline) {
+      io.out(JSON.stringify(r.body));
+      return r.status === 200 && (!wait || r.body.state === 'signed') ? EXIT.ok : EXIT.failed;
     }
   }
-  err(REQUEST_USAGE);
-  return 2;
 }
 
-/** The dispatcher main.ts calls: undefined when `command` is not one of these. */
-export function runOrchestratorCommand(
-  command: string | undefined,
-  args: readonly string[],
-  out: Out,
-  err: Out,
-): Promise<number> | undefined {
-  if (command === 'orchestrator') return orchestratorCommand(args, err);
-  if (command === 'operator') return operatorCommand(args, out, err);
-  if (command === 'request') return requestCommand(args, out, err);
-  return undefined;
+export const requestShow = defineCommand({
+  name: 'request show',
+  summary: 'a sign request as the API reports it',
+  flags: Type.Object({ url: Url, key: KeyFile, id: RequestId }),
+  run: (f, io) => showOrWait(f, io, false),
+});
+
+export const requestWait = defineCommand({
+  name: 'request wait',
+  summary: 'wait (long-poll) until a sign request is final; exit 0 only when signed',
+  flags: Type.Object({
+    url: Url,
+    key: KeyFile,
+    id: RequestId,
+    timeout: Type.Integer({ minimum: 1, maximum: 86400, default: 300, metavar: 'SECONDS' }),
+  }),
+  run: (f, io) => showOrWait(f, io, true),
+});
+
+export const operatorGroup: CommandGroup = {
+  name: 'operator',
+  summary: 'operator keys and registration (the REST client)',
+  commands: [operatorKeygen, operatorRegister],
+};
+
+export const requestGroup: CommandGroup = {
+  name: 'request',
+  summary: 'sign requests through the orchestrator: create, show, wait (the REST client)',
+  commands: [requestCreate, requestShow, requestWait],
+};
+
+/**
+ * A group's subcommand from argv, for callers holding the args (tests): usage errors are printed
+ * and return 2, anything else is thrown to the caller.
+ */
+async function invokeGroup(group: CommandGroup, args: readonly string[], out: Out, err: Out): Promise<number> {
+  const io = { out, err };
+  const { verb, rest } = splitSubcommand(group, args);
+  const cmd: Command | undefined = group.commands.find((c) => c.name === `${group.name} ${verb}`);
+  try {
+    if (cmd === undefined) {
+      throw new MpcError('ERR_CLI_USAGE', `unknown subcommand; one of ${group.commands.map((c) => c.name).join(', ')}`);
+    }
+    return await cmd.invoke(rest, io);
+  } catch (e) {
+    if (e instanceof MpcError && e.code === 'ERR_CLI_USAGE') return reportError(cmd?.name ?? group.name, e, io, false);
+    throw e;
+  }
 }
+
+export const operatorCommand = (args: readonly string[], out: Out, err: Out): Promise<number> =>
+  invokeGroup(operatorGroup, args, out, err);
+
+export const requestCommand = (args: readonly string[], out: Out, err: Out): Promise<number> =>
+  invokeGroup(requestGroup, args, out, err);
