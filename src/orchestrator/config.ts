@@ -14,6 +14,7 @@
  *   "policy": { "admins": { "threshold": 1, "admins": [ … ] }, "policyFile": "policy.jws.json",
  *               "registryFile": "operators.jws.json" },
  *   "signers": { "parties": 3 },                    roster parties 0..n−1 the keys are made among
+ *   "replicaId": "orch-a",                           stable per replica (several on one PostgreSQL)
  *   "pools": [{ "keyId": "hot", "path": "m/0/7", "target": 20, "lowWater": 5 }],
  *   "poolConcurrency": 2, "presignatureTtlSeconds": 86400,
  *   "requestTtlSeconds": 86400, "logLevel": "info"
@@ -84,6 +85,8 @@ export const OrchestratorConfigSchema = Type.Object(
       Type.Object({ parties: Type.Integer({ minimum: 2, maximum: 64 }) }, { additionalProperties: false }),
     ),
     requestTtlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400 })),
+    /** This replica's stable name (several replicas on one PostgreSQL database need distinct ones). */
+    replicaId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' })),
     /** Presignature pools per (key, path): refilled below lowWater (or when empty) up to target. */
     pools: Type.Optional(
       Type.Array(
@@ -122,6 +125,7 @@ export interface OrchestratorConfig {
   readonly policy: NonNullable<RawConfig['policy']> | undefined;
   readonly signers: { readonly parties: number };
   readonly requestTtlSeconds: number;
+  readonly replicaId: string;
   readonly pools: readonly { keyId: string; path: readonly number[]; target: number; lowWater: number }[];
   readonly poolConcurrency: number;
   readonly presignatureTtlSeconds: number;
@@ -167,6 +171,7 @@ export function parseOrchestratorConfig(raw: unknown, baseDir: string): Orchestr
     policy,
     signers: { parties: c.signers?.parties ?? 3 },
     requestTtlSeconds: c.requestTtlSeconds ?? 86_400,
+    replicaId: c.replicaId ?? 'orchestrator',
     pools: (c.pools ?? []).map((p) => {
       const path = p.path === 'm' ? [] : p.path.slice(2).split('/').map(Number);
       if (path.some((i) => i >= 2 ** 31) || p.lowWater > p.target) {

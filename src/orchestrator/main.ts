@@ -56,6 +56,7 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
     store,
     backend,
     ...(pools ? { pools } : {}),
+    replicaId: cfg.replicaId,
     config: cfg,
     metrics,
     log: serviceLog,

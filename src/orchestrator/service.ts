@@ -63,6 +63,13 @@ export interface OrchestratorServiceOptions {
   readonly config: Pick<OrchestratorConfig, 'bootstrapAdmin' | 'policy' | 'signers' | 'requestTtlSeconds'>;
   readonly metrics?: OrchestratorMetrics;
   readonly log?: ServiceLog;
+  /**
+   * This replica's name, stable across its restarts (default 'orchestrator'): a restarted replica
+   * fails the requests it was signing; another replica's are left to it unless stale.
+   */
+  readonly replicaId?: string;
+  /** A `signing` claim older than this is stale: the replica died (default 10 min). */
+  readonly signingLeaseMs?: number;
   /** Presignature pools; without them every sign presigns on demand. */
   readonly pools?: PresignaturePools;
   /** Unix milliseconds (tests move time). */
@@ -91,6 +98,8 @@ export class OrchestratorService {
   readonly #policies = new Map<number, PolicyVersion & { raw: object }>();
   #registry: (RegistryVersion & { raw: object }) | undefined;
   #draining = false;
+  /** Requests this process is signing now (never failed as stale under its feet). */
+  readonly #signingHere = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
 
   constructor(o: OrchestratorServiceOptions) {
@@ -143,14 +152,10 @@ export class OrchestratorService {
         await s.updateKey(k.id, { state: 'failed', errorCode: 'ERR_ORCH_INTERRUPTED' }, now);
       }
     }
-    for (const id of await s.signRequestIdsIn(['signing'])) {
-      await this.#move(id, ['signing'], 'failed', {
-        error: { code: 'ERR_ORCH_INTERRUPTED', message: 'the orchestrator restarted while this request was signing' },
-      });
-    }
+    await this.#recoverSigning();
     await this.#expireDue();
     for (const id of await s.signRequestIdsIn(['received', 'pending_policy'])) this.#spawn(this.#advance(id));
-    this.#sweep = setInterval(() => this.#spawn(this.#expireDue()), 5000);
+    this.#sweep = setInterval(() => this.#spawn(this.#expireDue().then(() => this.#recoverSigning(true))), 5000);
     this.#sweep.unref();
     await this.#o.pools?.start();
   }
@@ -484,6 +489,26 @@ export class OrchestratorService {
     return ok;
   }
 
+  #replica(): string {
+    return this.#o.replicaId ?? 'orchestrator';
+  }
+
+  /**
+   * Fails requests caught in `signing` by this replica's earlier run (or, with `staleOnly`, only
+   * those whose claim is older than the lease): whether their presignatures were consumed is
+   * unknown, and a request must never be signed twice.
+   */
+  async #recoverSigning(staleOnly = false): Promise<void> {
+    const lease = this.#o.signingLeaseMs ?? 600_000;
+    const ids = await this.#o.store.signingToRecover(staleOnly ? '' : this.#replica(), this.#now() - lease);
+    for (const id of ids) {
+      if (staleOnly && this.#signingHere.has(id)) continue;
+      await this.#move(id, ['signing'], 'failed', {
+        error: { code: 'ERR_ORCH_INTERRUPTED', message: 'the orchestrator restarted while this request was signing' },
+      });
+    }
+  }
+
   async #expireDue(): Promise<void> {
     const due = await this.#o.store.expireDue(PRE_SIGNING, this.#now());
     for (const id of due) {
@@ -540,8 +565,13 @@ export class OrchestratorService {
             intentFromPayload(decodePayload(kind, payload, { key: chainKey, ...(network ? { network } : {}) }), path),
         },
       );
-      if (await this.#move(id, from, 'signing', { spend: auth.spend })) {
-        await this.#sign(id, auth.request.request.path);
+      if (await this.#move(id, from, 'signing', { spend: auth.spend, claimedBy: this.#replica() })) {
+        this.#signingHere.add(id);
+        try {
+          await this.#sign(id, auth.request.request.path);
+        } finally {
+          this.#signingHere.delete(id);
+        }
       }
     } catch (e) {
       if (e instanceof MpcError && e.code === 'ERR_POLICY_APPROVALS_MISSING') {

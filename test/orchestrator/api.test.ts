@@ -214,7 +214,19 @@ describe('sign-request lifecycle', () => {
         Date.now(),
       )
     ).record;
-    await h.store.transition(stuck.id, ['received'], 'signing', {}, Date.now());
+    await h.store.transition(stuck.id, ['received'], 'signing', { claimedBy: 'orchestrator' }, Date.now());
+    // another replica's request, signing now: left to it; another one's, claimed long ago: stale
+    const copy = async (k: string) =>
+      (
+        await h.store.insertSignRequest(
+          { ...(await h.store.getSignRequest(r.json.id as string))!, idempotencyKey: k } as never,
+          Date.now(),
+        )
+      ).record;
+    const theirs = await copy('theirs');
+    await h.store.transition(theirs.id, ['received'], 'signing', { claimedBy: 'orch-b' }, Date.now());
+    const stale = await copy('stale');
+    await h.store.transition(stale.id, ['received'], 'signing', { claimedBy: 'orch-b' }, Date.now() - 3_600_000);
     const fresh = (
       await h.store.insertSignRequest(
         { ...(await h.store.getSignRequest(r.json.id as string))!, idempotencyKey: 'fresh' } as never,
@@ -236,6 +248,8 @@ describe('sign-request lifecycle', () => {
     expect((await restarted.getSignRequest(stuck.id)).error?.code).toBe('ERR_ORCH_INTERRUPTED');
     expect((await restarted.getSignRequest(stuck.id)).state).toBe('failed');
     expect((await restarted.waitForSignRequest(fresh.id, ['signed'], 5000)).state).toBe('signed');
+    expect((await restarted.getSignRequest(theirs.id)).state).toBe('signing');
+    expect((await restarted.getSignRequest(stale.id)).error?.code).toBe('ERR_ORCH_INTERRUPTED');
     expect(backend.signed).toBe(1);
     await restarted.drain(1000);
   });

@@ -128,6 +128,18 @@ function storeSuite(name: string, config: () => Promise<{ cfg: StateConfig; clea
       expect((await store.signRequestIdsIn(['received'])).sort()).toEqual(ids.slice(1).sort());
     });
 
+    it('signing claims: a replica recovers its own and stale claims, not another live one', async () => {
+      const mk = async (k: string) => (await store.insertSignRequest(req({ idempotencyKey: k }), 200)).record.id;
+      const mine = await mk('claim-mine');
+      const theirs = await mk('claim-theirs');
+      const stale = await mk('claim-stale');
+      await store.transition(mine, ['received'], 'signing', { claimedBy: 'a' }, 10_000);
+      await store.transition(theirs, ['received'], 'signing', { claimedBy: 'b' }, 10_000);
+      await store.transition(stale, ['received'], 'signing', { claimedBy: 'b' }, 1_000);
+      expect((await store.signingToRecover('a', 5_000)).sort()).toEqual([mine, stale].sort());
+      expect(await store.signingToRecover('', 5_000)).toEqual([stale]);
+    });
+
     it('documents: one per (kind, version)', async () => {
       expect(await store.putDocument('policy', 1, 'h1', '{}', 1)).toBe(true);
       expect(await store.putDocument('policy', 1, 'h2', '{}', 2)).toBe(false);

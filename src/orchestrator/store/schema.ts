@@ -69,6 +69,9 @@ export interface SignRequestsTable {
   created_at: number;
   updated_at: number;
   expires_at: number;
+  /** The replica that moved it to `signing`, and when (migration 0003). */
+  claimed_by: string | null;
+  claimed_at: number | null;
 }
 
 export interface DocumentsTable {
@@ -203,8 +206,16 @@ const m0002: Migration = {
   },
 };
 
+/** Which replica is signing a request (a restarted replica fails only its own, or stale ones). */
+const m0003: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('sign_requests').addColumn('claimed_by', 'text').execute();
+    await db.schema.alterTable('sign_requests').addColumn('claimed_at', 'bigint').execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
-    return { '0001_initial': m0001, '0002_presignatures': m0002 };
+    return { '0001_initial': m0001, '0002_presignatures': m0002, '0003_signing_claims': m0003 };
   },
 };

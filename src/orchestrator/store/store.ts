@@ -114,6 +114,8 @@ export interface NewSignRequest {
 }
 
 export interface SignRequestPatch {
+  /** The replica taking the request into `signing`. */
+  readonly claimedBy?: string;
   readonly policyVersion?: number;
   readonly approvals?: readonly string[];
   readonly artifact?: SignedArtifact;
@@ -417,6 +419,8 @@ export class OrchestratorStore {
       created_at: now,
       updated_at: now,
       expires_at: n.expiresAt,
+      claimed_by: null,
+      claimed_at: null,
     };
     const r = await this.db
       .insertInto('sign_requests')
@@ -453,6 +457,27 @@ export class OrchestratorStore {
     return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toSignRequest);
   }
 
+  /**
+   * Requests in `signing` that `replica` claimed (it restarted: its sessions are gone) or that any
+   * replica claimed before `staleBefore` (a replica that died and did not come back).
+   */
+  async signingToRecover(replica: string, staleBefore: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('sign_requests')
+      .select('id')
+      .where('state', '=', 'signing')
+      .where((eb) =>
+        eb.or([
+          eb('claimed_by', '=', replica),
+          eb('claimed_by', 'is', null),
+          eb('claimed_at', 'is', null),
+          eb('claimed_at', '<', staleBefore),
+        ]),
+      )
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /** Ids of requests in any of `states` (recovery after a restart, expiry sweeps). */
   async signRequestIdsIn(states: readonly SignRequestState[]): Promise<string[]> {
     const rows = await this.db
@@ -479,6 +504,7 @@ export class OrchestratorStore {
       .set({
         state: to,
         updated_at: now,
+        ...(patch.claimedBy !== undefined ? { claimed_by: patch.claimedBy, claimed_at: now } : {}),
         ...(patch.policyVersion !== undefined ? { policy_version: patch.policyVersion } : {}),
         ...(patch.approvals ? { approvals: JSON.stringify(patch.approvals) } : {}),
         ...(patch.artifact ? { artifact: JSON.stringify(patch.artifact) } : {}),
