@@ -4,14 +4,14 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
-import { assertPartyConfigSchema } from './config-schema.js';
+import { assertPartyConfigSchema, type PartyConfigFile } from './config-schema.js';
 import { type PolicyConfig, parsePolicyConfig } from './policy-config.js';
 
 /**
- * Party daemon configuration (`mpc-custody party --config FILE`): one JSON file, validated field by
- * field, frozen, paths resolved against the file's directory. Secrets never live in it: the
- * identity keys, the store key and the NATS seed are separate 0600 files, PINs and passphrases come
- * from environment variables named in the config.
+ * Party daemon configuration (`mpc-custody party --config FILE`): one JSON file, validated by its
+ * schema (config-schema.ts, also the config reference), frozen, paths resolved against the file's
+ * directory. Secrets never live in it: the identity keys, the store key and the NATS seed are
+ * separate 0600 files, PINs and passphrases come from environment variables named in the config.
  *
  * {
  *   "party": 0,
@@ -72,42 +72,6 @@ export interface Roster {
   readonly coordinator: Uint8Array;
 }
 
-const bad = (why: string): never => {
-  throw new MpcError('ERR_CONFIG_INVALID', `party config: ${why}`);
-};
-
-const KNOWN = new Set([
-  'party',
-  'roster',
-  'identityFile',
-  'nats',
-  'dataDir',
-  'store',
-  'http',
-  'math',
-  'logLevel',
-  'readyTimeoutMs',
-  'primes',
-  'maxSessions',
-  'sessionHeapMb',
-  'policy',
-]);
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-const ENV_RE = /^[A-Z_][A-Z0-9_]{0,63}$/;
-
-function str(o: Record<string, unknown>, k: string, required = true): string | undefined {
-  const v = o[k];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) return bad(`${k} must be a non-empty string`);
-  return v;
-}
-
-function int(v: unknown, k: string, min: number, max: number): number {
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
-    return bad(`${k} must be an integer in [${min}, ${max}]`);
-  return v as number;
-}
-
 async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -127,67 +91,35 @@ async function readJson(path: string, what: string): Promise<Record<string, unkn
   return v as Record<string, unknown>;
 }
 
-/** Parses and validates a config object; relative paths resolve against `baseDir`. */
+/**
+ * Parses and validates a config object: the schema (config-schema.ts) is the whole check and names
+ * the failing field; then relative paths resolve against `baseDir` and defaults are filled in.
+ */
 export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string): PartyConfig {
-  assertPartyConfigSchema(raw); // the schema first (config-schema.ts): it names the failing field
-  for (const k of Object.keys(raw)) if (!KNOWN.has(k)) bad(`unknown field "${k}"`);
+  assertPartyConfigSchema(raw);
+  const c: PartyConfigFile = raw;
   const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const party = int(raw.party, 'party', 0, 0xfffffffd);
-  const s = raw.store as Record<string, unknown> | undefined;
-  if (s === null || typeof s !== 'object') return bad('store must be an object');
-  let store: StoreConfig;
-  if (s.kind === 'file') {
-    const keyFile = str(s, 'keyFile', false);
-    const passphraseEnv = str(s, 'passphraseEnv', false);
-    if ((keyFile === undefined) === (passphraseEnv === undefined)) bad('file store needs keyFile or passphraseEnv');
-    if (passphraseEnv !== undefined && !ENV_RE.test(passphraseEnv)) bad('passphraseEnv must name a variable');
-    store =
-      keyFile !== undefined
-        ? { kind: 'file', keyFile: at(keyFile) }
-        : { kind: 'file', passphraseEnv: passphraseEnv as string };
-  } else if (s.kind === 'pkcs11') {
-    const pinEnv = str(s, 'pinEnv') as string;
-    if (!ENV_RE.test(pinEnv)) bad('pinEnv must name a variable');
-    store = {
-      kind: 'pkcs11',
-      module: at(str(s, 'module') as string),
-      token: str(s, 'token') as string,
-      pinEnv,
-      keyLabel: str(s, 'keyLabel') as string,
-    };
-  } else {
-    return bad('store.kind must be "file" or "pkcs11"');
-  }
-  let http: PartyConfig['http'];
-  if (raw.http !== undefined) {
-    const h = raw.http as Record<string, unknown>;
-    if (h === null || typeof h !== 'object') bad('http must be an object');
-    http = { host: (str(h, 'host', false) ?? '127.0.0.1') as string, port: int(h.port, 'http.port', 0, 65535) };
-  }
-  const math = (raw.math ?? 'auto') as PartyConfig['math'];
-  if (!['auto', 'native', 'wasm', 'js'].includes(math)) bad('math must be auto, native, wasm or js');
-  const logLevel = (raw.logLevel ?? 'info') as PartyConfig['logLevel'];
-  if (!LEVELS.includes(logLevel)) bad(`logLevel must be one of ${LEVELS.join(', ')}`);
-  const p = (raw.primes ?? {}) as Record<string, unknown>;
-  if (p === null || typeof p !== 'object') bad('primes must be an object');
+  const s = c.store;
+  const store: StoreConfig =
+    s.kind === 'pkcs11'
+      ? { kind: 'pkcs11', module: at(s.module), token: s.token, pinEnv: s.pinEnv, keyLabel: s.keyLabel }
+      : 'keyFile' in s
+        ? { kind: 'file', keyFile: at(s.keyFile) }
+        : { kind: 'file', passphraseEnv: s.passphraseEnv };
   const cfg: PartyConfig = {
-    party,
-    roster: at(str(raw, 'roster') as string),
-    identityFile: raw.identityFile === undefined ? undefined : at(str(raw, 'identityFile') as string),
-    nats: at(str(raw, 'nats') as string),
-    dataDir: at((str(raw, 'dataDir', false) ?? '.') as string),
+    party: c.party,
+    roster: at(c.roster),
+    identityFile: c.identityFile === undefined ? undefined : at(c.identityFile),
+    nats: at(c.nats),
+    dataDir: at(c.dataDir ?? '.'),
     store,
-    http,
-    math,
-    logLevel,
-    readyTimeoutMs:
-      raw.readyTimeoutMs === undefined ? 60_000 : int(raw.readyTimeoutMs, 'readyTimeoutMs', 100, 3_600_000),
-    primes: {
-      target: p.target === undefined ? 4 : int(p.target, 'primes.target', 0, 1000),
-      workers: p.workers === undefined ? 1 : int(p.workers, 'primes.workers', 1, 64),
-    },
-    maxSessions: raw.maxSessions === undefined ? 16 : int(raw.maxSessions, 'maxSessions', 1, 1024),
-    sessionHeapMb: raw.sessionHeapMb === undefined ? 512 : int(raw.sessionHeapMb, 'sessionHeapMb', 64, 16384),
+    http: c.http === undefined ? undefined : { host: c.http.host ?? '127.0.0.1', port: c.http.port },
+    math: c.math ?? 'auto',
+    logLevel: (c.logLevel ?? 'info') as PartyConfig['logLevel'],
+    readyTimeoutMs: c.readyTimeoutMs ?? 60_000,
+    primes: { target: c.primes?.target ?? 4, workers: c.primes?.workers ?? 1 },
+    maxSessions: c.maxSessions ?? 16,
+    sessionHeapMb: c.sessionHeapMb ?? 512,
     policy: parsePolicyConfig(raw.policy, baseDir),
   };
   return Object.freeze(cfg);
@@ -199,8 +131,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     return parsePartyConfig(raw, dirname(resolve(file)));
   } catch (e) {
     if (!(e instanceof MpcError)) throw e;
-    const message = e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
-    throw new MpcError(e.code, message, { details: { ...e.details, path: file } });
+    throw new MpcError(e.code, e.reason, { details: { ...e.details, path: file } });
   }
 }
 
