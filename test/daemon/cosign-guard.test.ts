@@ -1,0 +1,286 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import Database from 'better-sqlite3';
+import { serializeTransaction } from 'viem';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeStartCommand,
+  encodeStartCommand,
+  MAX_APPROVALS,
+  type SignAuthorization,
+  type StartCommand,
+} from '../../src/daemon/control.js';
+import { PolicyGuard, type SignCheck } from '../../src/daemon/policy-guard.js';
+import { MpcError } from '../../src/errors/index.js';
+import {
+  type AdminSet,
+  loadAdminSet,
+  POLICY_TYP,
+  payloadDigest,
+  REGISTRY_TYP,
+  type SignRequestPayload,
+  signDocument,
+  signSignRequest,
+} from '../../src/policy/index.js';
+import { PartyLedger } from '../../src/storage/party-ledger.js';
+import { WireWriter } from '../../src/util/wire.js';
+import { makeKey, type OperatorKey } from '../helpers/operator-keys.js';
+
+/**
+ * The party's co-signer guard on its own (policy-guard.ts) over a real ledger, and the v3 sign
+ * command's bounds: each check attacked directly (fast; the process-level attacks are in
+ * cosign-process.test.ts).
+ */
+const ETH = 10n ** 18n;
+const TO = '0x1111111111111111111111111111111111111111';
+const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+const NOW = Math.floor(Date.now() / 1000);
+let nonce = 0;
+const tx = (wei: bigint) =>
+  hexToBytes(
+    serializeTransaction({
+      type: 'eip1559',
+      chainId: 1,
+      nonce: nonce++,
+      to: TO,
+      value: wei,
+      gas: 21_000n,
+      maxFeePerGas: 1n,
+      maxPriorityFeePerGas: 1n,
+    }).slice(2),
+  );
+
+const policy = (version: number, capEth: bigint) => ({
+  schema: 'mpc-custody/policy@1',
+  version,
+  rules: [
+    {
+      id: 'daily-cap',
+      match: {
+        assets: ['ETH'],
+        velocity: { windowSeconds: 86_400, currency: 'native', above: (capEth * ETH).toString(), aggregate: 'key' },
+      },
+      action: 'block',
+    },
+    { id: 'eth', match: { kinds: ['eth.transaction'] }, action: 'allow' },
+  ],
+});
+
+let dir: string;
+let admins: OperatorKey[];
+let adminSet: AdminSet;
+let alice: OperatorKey;
+let ledger: PartyLedger;
+let guard: PolicyGuard;
+
+async function request(payload: Uint8Array, claims: Partial<SignRequestPayload> = {}): Promise<string> {
+  return signSignRequest(
+    {
+      v: 1,
+      keyId: 'k',
+      kind: 'eth.transaction',
+      payloadSha256: payloadDigest(payload),
+      path: [0, 1],
+      idempotencyKey: `r${nonce}`,
+      iat: NOW - 5,
+      exp: NOW + 600,
+      ...claims,
+    },
+    alice,
+  );
+}
+const check = (payload: Uint8Array, authorization?: SignAuthorization, kind = 'eth.transaction'): SignCheck => ({
+  keyId: 'k',
+  kind: kind as 'eth.transaction',
+  payload,
+  network: 'mainnet',
+  authorization,
+  key: undefined,
+});
+const auth = (signedRequest: string, policyVersion = 1): SignAuthorization => ({
+  signedRequest,
+  policyVersion,
+  approvals: [],
+});
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(MpcError);
+    return `${(e as MpcError).code}:${String((e as MpcError).details.rule ?? '')}`;
+  }
+  return 'accepted';
+}
+const policyDoc = async (version: number, cap: bigint, signers = admins.slice(0, 3)) =>
+  new TextEncoder().encode(JSON.stringify(await signDocument(bytes(policy(version, cap)), POLICY_TYP, signers)));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mpc-guard-'));
+  admins = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => makeKey(id)));
+  adminSet = await loadAdminSet({ threshold: 3, admins: admins.map((a) => ({ id: a.kid, publicKey: a.publicJwk })) });
+  alice = await makeKey('alice');
+  ledger = PartyLedger.open(join(dir, 'ledger.db'), 0);
+  guard = new PolicyGuard({ mode: 'enforce', admins: adminSet }, ledger);
+  const registry = {
+    schema: 'mpc-custody/operators@1',
+    version: 1,
+    operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
+  };
+  const reg = await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(2, 5));
+  expect((await guard.accept('registry', bytes(reg))).version).toBe(1);
+  expect((await guard.accept('policy', await policyDoc(1, 3n))).version).toBe(1);
+});
+afterAll(() => {
+  ledger?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('party policy guard', () => {
+  it('refuses a sign without a signed request, and everything when no admin set is configured', async () => {
+    const p = tx(1n);
+    expect(await refusal(guard.authorize(check(p), NOW))).toBe('ERR_POLICY_REQUEST_INVALID:request-required');
+    const closed = new PolicyGuard({ mode: 'enforce', admins: undefined }, ledger);
+    expect(await refusal(closed.authorize(check(p, auth(await request(p))), NOW))).toBe(
+      'ERR_POLICY_ADMIN_SET_INVALID:admin-set',
+    );
+    expect(await refusal(closed.accept('policy', await policyDoc(9, 3n)))).toBe('ERR_POLICY_ADMIN_SET_INVALID:');
+    const off = new PolicyGuard({ mode: 'off' }, ledger);
+    expect(await off.authorize(check(p), NOW)).toBeUndefined();
+  });
+
+  it('holds the command to the signed request: kind, key; returns the signed path for the presignature check', async () => {
+    const p = tx(1n);
+    const r = await request(p);
+    expect(await refusal(guard.authorize(check(p, auth(r)), NOW))).toBe('accepted');
+    expect((await guard.authorize(check(p, auth(r)), NOW))?.path).toEqual([0, 1]);
+    expect(await refusal(guard.authorize(check(p, auth(r), 'eth.message'), NOW))).toBe(
+      'ERR_POLICY_REQUEST_INVALID:request-kind',
+    );
+    expect(await refusal(guard.authorize({ ...check(p, auth(r)), keyId: 'other' }, NOW))).toBe(
+      'ERR_POLICY_REQUEST_INVALID:',
+    );
+    // only the current version counts
+    expect(await refusal(guard.authorize(check(p, auth(r, 2)), NOW))).toMatch(/^ERR_POLICY_VERSION_UNKNOWN/);
+  });
+
+  it('velocity comes from the ledger, written with the consume; a request never counts against itself', async () => {
+    const first = tx(2n * ETH);
+    const r1 = await request(first);
+    const permit = await guard.authorize(check(first, auth(r1)), NOW);
+    if (permit === undefined) throw new Error('no permit');
+    // a consume that fails (already used) writes no spend: same transaction
+    ledger.consume('p-used');
+    expect(() => ledger.consume('p-used', undefined, permit.spend)).toThrow(/ERR_PRESIGNATURE_USED/);
+    expect(ledger.spendsSince(NOW - 100)).toHaveLength(0);
+    ledger.consume('p1', undefined, permit.spend);
+    expect(ledger.spendsSince(NOW - 100).map((s) => s.transfers[0]?.amount)).toEqual([2n * ETH]);
+    // the same request again (another PSBT input, a retry) does not count twice…
+    expect(await refusal(guard.authorize(check(first, auth(r1)), NOW))).toBe('accepted');
+    ledger.consume('p2', undefined, permit.spend);
+    expect(ledger.spendsSince(NOW - 100)).toHaveLength(1);
+    // …but another request over the cap is blocked by the rule, whatever the coordinator remembers
+    const second = tx((3n * ETH) / 2n);
+    expect(await refusal(guard.authorize(check(second, auth(await request(second))), NOW))).toBe(
+      'ERR_POLICY_BLOCKED:daily-cap',
+    );
+    // outside the window it no longer counts
+    expect(await refusal(guard.authorize(check(second, auth(await request(second))), NOW + 86_400))).not.toBe(
+      'ERR_POLICY_BLOCKED:daily-cap',
+    );
+  });
+
+  it('accepts documents only with the admin quorum and forward; stored versions are re-verified at load', async () => {
+    expect(await refusal(guard.accept('policy', await policyDoc(2, 9n, admins.slice(0, 2))))).toBe(
+      'ERR_POLICY_QUORUM:',
+    );
+    expect((await guard.accept('policy', await policyDoc(2, 9n))).version).toBe(2);
+    expect(await refusal(guard.accept('policy', await policyDoc(1, 3n)))).toBe('ERR_POLICY_VERSION_OLD:');
+    expect(await refusal(guard.accept('policy', await policyDoc(2, 10n)))).toBe('ERR_POLICY_VERSION_CONFLICT:');
+    // a registry signature never counts for a policy
+    const asRegistry = await signDocument(bytes(policy(3, 9n)), REGISTRY_TYP, admins.slice(0, 3));
+    expect(await refusal(guard.accept('policy', bytes(asRegistry)))).toBe('ERR_POLICY_QUORUM:');
+    const again = new PolicyGuard({ mode: 'enforce', admins: adminSet }, ledger);
+    expect(await again.load()).toEqual([]);
+    expect([again.policyVersion, again.registryVersion]).toEqual([2, 1]);
+    const others = await Promise.all(['b1', 'b2', 'b3'].map((id) => makeKey(id)));
+    const foreign = new PolicyGuard(
+      {
+        mode: 'enforce',
+        admins: await loadAdminSet({
+          threshold: 2,
+          admins: others.map((a) => ({ id: a.kid, publicKey: a.publicJwk })),
+        }),
+      },
+      ledger,
+    );
+    expect((await foreign.load()).map((d) => d.code)).toEqual(['ERR_POLICY_QUORUM', 'ERR_POLICY_QUORUM']);
+    expect([foreign.policyVersion, foreign.registryVersion]).toEqual([0, 0]);
+    // a row whose version or hash is not its document's is not held
+    const db = new Database(join(dir, 'ledger.db'));
+    db.prepare(`UPDATE policy_documents SET version = 7 WHERE kind = 'policy'`).run();
+    db.close();
+    const tampered = new PolicyGuard({ mode: 'enforce', admins: adminSet }, ledger);
+    expect(await tampered.load()).toEqual([{ kind: 'policy', code: 'ERR_LEDGER_CORRUPT' }]);
+    // the ledger itself never moves a document back
+    expect(() =>
+      ledger.putPolicyDocument({ kind: 'policy', version: 1, hash: 'a'.repeat(64), document: bytes({}) }),
+    ).toThrow(/ERR_STORAGE_VERSION_CONFLICT/);
+  });
+});
+
+describe('sign command v3', () => {
+  const base: StartCommand = {
+    op: 'sign',
+    keyId: 'k',
+    members: [0, 1],
+    threshold: 0,
+    path: [],
+    presignatureId: 'ab'.repeat(32),
+    payload: new Uint8Array(32),
+    kind: 'raw.digest',
+    digestIndex: 0,
+    network: 'mainnet',
+    roundTimeoutMs: 1000,
+  };
+  it('round-trips the authorization and policy documents', () => {
+    const authorization = { signedRequest: 'a.b.c', policyVersion: 2 ** 40 + 3, approvals: ['x.y.z', 'u.v.w'] };
+    expect(decodeStartCommand(encodeStartCommand({ ...base, authorization })).authorization).toEqual(authorization);
+    const doc: StartCommand = {
+      ...base,
+      op: 'policy',
+      keyId: '',
+      members: [0, 1, 2],
+      presignatureId: '',
+      payload: new Uint8Array(0),
+      kind: undefined,
+      digestIndex: undefined,
+      network: undefined,
+      document: bytes({ a: 1 }),
+    };
+    const { kind: _k, digestIndex: _d, network: _n, ...clean } = doc;
+    expect(decodeStartCommand(encodeStartCommand(clean)).document).toEqual(bytes({ a: 1 }));
+    expect(() => encodeStartCommand({ ...clean, keyId: 'k' })).toThrow(/key id/);
+    expect(() => encodeStartCommand({ ...base, document: bytes({}) })).toThrow(/document/);
+  });
+
+  it('bounds the approvals count and each size before decoding them', () => {
+    const many = { signedRequest: 'a.b.c', policyVersion: 1, approvals: Array(MAX_APPROVALS + 1).fill('x.y.z') };
+    expect(() => encodeStartCommand({ ...base, authorization: many })).toThrow(/too many approvals/);
+    // a forged count of 2^32 − 1 with nothing behind it: refused on the count, not after allocating
+    const head = encodeStartCommand(base);
+    const tail = new WireWriter().u8(1).bytes(bytes('a.b.c')).u32(0).u32(1).u32(0xffffffff).finish();
+    const forged = Uint8Array.from([...head.subarray(0, head.length - 5), ...tail]);
+    expect(() => decodeStartCommand(forged)).toThrow(/list too long/);
+    const big = new WireWriter().u8(1).bytes(new Uint8Array(9000).fill(0x61)).finish();
+    const forged2 = Uint8Array.from([...head.subarray(0, head.length - 5), ...big]);
+    let cause: unknown;
+    try {
+      decodeStartCommand(forged2);
+    } catch (e) {
+      cause = (e as MpcError).cause;
+    }
+    expect((cause as MpcError).code).toBe('ERR_WIRE_BAD_LENGTH');
+  });
+});
