@@ -3,6 +3,7 @@ import Type, { type Static } from 'typebox';
 import type { BtcNetwork, ChainKey } from '../chains/index.js';
 import { PAYLOAD_KINDS } from '../chains/types.js';
 import { CoordinatorConfigSchema } from '../daemon/config-schema.js';
+import type { SignAuthorization } from '../daemon/control.js';
 import type { Coordinator } from '../daemon/coordinator.js';
 import { isErrorCode, MpcError } from '../errors/index.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
@@ -220,7 +221,36 @@ const SignFlags = Type.Object({
     Type.String({ pattern: '^[0-9a-f]{64}$', metavar: 'HEX', description: 'raw.digest: 64 lowercase hex digits' }),
   ),
   network: NetworkFlag,
+  request: Type.Optional(
+    FileFlag("the initiator's signed request (compact JWS): parties that enforce policy refuse a sign without it"),
+  ),
+  policyVersion: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'the policy version it was evaluated under',
+    }),
+  ),
+  approvals: Type.Optional(
+    Type.String({
+      pattern: '^[^,]+(,[^,]+)*$',
+      metavar: 'FILE[,FILE…]',
+      description: 'approval statements (compact JWS), one per file',
+    }),
+  ),
 });
+
+/** The sign command's authorization (--request, --policy-version, --approvals), read before connecting. */
+async function authorizationOf(f: Static<typeof SignFlags>): Promise<SignAuthorization | undefined> {
+  if (f.request === undefined && f.policyVersion === undefined && f.approvals === undefined) return undefined;
+  if (f.request === undefined || f.policyVersion === undefined) {
+    throw new MpcError('ERR_CLI_USAGE', '--request and --policy-version go together (and with --approvals)');
+  }
+  const text = async (file: string, what: string) => new TextDecoder().decode(await readInputFile(file, what)).trim();
+  const approvals: string[] = [];
+  for (const file of f.approvals?.split(',') ?? []) approvals.push(await text(file, 'approval file'));
+  return { signedRequest: await text(f.request, 'signed request file'), policyVersion: f.policyVersion, approvals };
+}
 
 /** A payload given as hex on the command line, or a file holding hex or raw bytes (PSBT, JSON). */
 async function readPayload(arg: string): Promise<Uint8Array> {
@@ -253,11 +283,13 @@ async function sign(f: Static<typeof SignFlags>, io: CommandIo): Promise<number>
   const presignatures: PresignaturePublic[] = [];
   for (const file of files) presignatures.push(await readPresignatureFile(file));
   const payload = f.payload === undefined ? undefined : await readPayload(f.payload);
+  const authorization = await authorizationOf(f);
+  const auth = authorization === undefined ? {} : { authorization };
   const about = { key: f.key, presignatures: files };
   if (f.kind !== undefined && payload !== undefined) {
     const kind = f.kind;
     const r = await withCoordinator(f.config, about, (c) =>
-      c.signPayload({ keyId: f.key, kind, payload, presignatures, network: f.network }),
+      c.signPayload({ keyId: f.key, kind, payload, presignatures, network: f.network, ...auth }),
     );
     io.out(JSON.stringify({ kind, signed: r.artifact.hex, ...r.artifact.fields, decoded: r.decoded.fields }));
     return EXIT.ok;
@@ -265,7 +297,7 @@ async function sign(f: Static<typeof SignFlags>, io: CommandIo): Promise<number>
   const presignature = presignatures[0] as PresignaturePublic;
   const { encodePoint } = await import('../primitives/curve.js');
   const sig = await withCoordinator(f.config, about, (c) =>
-    c.sign({ keyId: f.key, presignature, digest: hexToBytes(f.digest as string) }),
+    c.sign({ keyId: f.key, presignature, digest: hexToBytes(f.digest as string), ...auth }),
   );
   io.out(
     JSON.stringify({
@@ -285,13 +317,48 @@ export const coordSign = defineCommand({
   summary: 'sign a chain payload (or a bare digest) with presignatures; prints the signed artifact',
   flags: SignFlags,
   help: `KIND is one of ${PAYLOAD_KINDS.join(', ')}; every party decodes the payload and computes the digest
-itself. --digest HEX alone signs a bare 32-byte digest (kind raw.digest: nothing can be checked).`,
+itself. --digest HEX alone signs a bare 32-byte digest (kind raw.digest: nothing can be checked).
+Parties that enforce policy sign only with --request (the initiator's signed request) and
+--policy-version, plus --approvals when the matched rule needs them; each checks them itself.`,
   run: sign,
 });
+
+/** `coord policy-push` / `coord registry-push`: relay an admin-signed document, print every party's outcome. */
+const pushCommand = (what: 'policy' | 'registry') =>
+  defineCommand({
+    name: `coord ${what}-push`,
+    summary: `relay an admin-quorum-signed ${what === 'policy' ? 'policy version' : 'operator registry'} to every party`,
+    flags: Type.Object({
+      config: FileFlag('coordinator config (written by setup)'),
+      file: FileFlag('the signed document (general JWS JSON, as the admins produced it)'),
+    }),
+    help: `Each party verifies the admin quorum against its own admin set and holds the document only if it
+is newer than the one it holds. Prints every party's outcome; exit 1 when any party does not hold it.`,
+    async run(f, io) {
+      await readJsonFile(f.config, 'coordinator config', CoordinatorConfigSchema);
+      const doc = await readInputFile(f.file, `${what} file`);
+      const r = await withCoordinator(f.config, { key: '' }, (c) =>
+        what === 'policy' ? c.pushPolicy(doc) : c.pushRegistry(doc),
+      );
+      io.out(JSON.stringify({ document: what, ok: r.ok, parties: r.parties }));
+      return r.ok ? EXIT.ok : EXIT.failed;
+    },
+  });
+export const coordPolicyPush = pushCommand('policy');
+export const coordRegistryPush = pushCommand('registry');
 
 export const coordGroup: CommandGroup = {
   name: 'coord',
   summary: 'drive the parties through the session coordinator (JSON out, typed errors)',
-  commands: [coordKeygen, coordAux, coordPresign, coordSign, coordXpub, coordAddress],
+  commands: [
+    coordKeygen,
+    coordAux,
+    coordPresign,
+    coordSign,
+    coordXpub,
+    coordAddress,
+    coordPolicyPush,
+    coordRegistryPush,
+  ],
   help: 'Output is one JSON line on stdout. The subcommand may come before or after --config.',
 };

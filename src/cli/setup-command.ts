@@ -12,6 +12,11 @@ export const setupCommand = defineCommand({
     parties: Type.Integer({ minimum: 2, maximum: 64, default: 3, description: 'number of parties' }),
     natsPort: PortFlag('nats-server client port', 4443),
     httpBasePort: PortFlag('party i serves health/metrics on this port + i (0: ephemeral)', 0),
+    policy: Type.Union([Type.Literal('enforce'), Type.Literal('off')], {
+      default: 'enforce',
+      description:
+        'enforce: an admin set (2 of 3), an initiator key, signed registry and policy; every party signs only what its policy allows. off: the parties sign what the coordinator asks (explicit opt-out, warned at every start)',
+    }),
   }),
   help: 'On one machine, for demos and tests: in production each party makes its own identity and store key on its own host and only public keys are exchanged.',
   async run(f, io) {
@@ -21,11 +26,21 @@ export const setupCommand = defineCommand({
       parties: f.parties,
       natsPort: f.natsPort,
       httpBasePort: f.httpBasePort,
+      policy: f.policy,
     });
     io.out(`setup: ${f.parties} parties in ${r.dir}`);
     io.out(`  nats-server -c ${r.nats.serverConfigFile}`);
     for (const c of r.partyConfigs) io.out(`  mpc-custody party --config ${c}`);
     io.out(`  coordinator: ${r.coordinatorConfig}`);
+    if (r.policy !== undefined) {
+      io.out(`  policy: admin set ${r.policy.adminsFile}, admin keys ${r.policy.dir}/admin-*.key (0600)`);
+      io.out(`  initiator operator key: ${r.policy.initiatorKey} (id ${r.policy.initiatorId}, 0600)`);
+      io.out('  the parties refuse to sign until they hold the registry and the policy; once they run:');
+      io.out(`  mpc-custody coord registry-push --config ${r.coordinatorConfig} --file ${r.policy.registryFile}`);
+      io.out(`  mpc-custody coord policy-push --config ${r.coordinatorConfig} --file ${r.policy.policyFile}`);
+    } else {
+      io.out('  policy: OFF — the parties sign whatever the coordinator key asks (explicit opt-out)');
+    }
     io.out('  note: on one machine for demos and tests; in production each party makes its own identity');
     io.out('        and store key on its own host and only public keys are exchanged');
     return EXIT.ok;

@@ -7,6 +7,7 @@ import { createKeyFile } from '../storage/software-sealer.js';
 import { generatePartyKeys } from '../transport/frame.js';
 import { generateNatsSecurity, type NatsSecurityBundle } from '../transport/nats-config.js';
 import { encodeIdentity, encodeRoster } from './config.js';
+import { type PolicyDeployment, writePolicyDeployment } from './setup-policy.js';
 
 /**
  * `mpc-custody setup`: everything a party set needs on one machine (a demo, a test, or the template
@@ -17,6 +18,10 @@ import { encodeIdentity, encodeRoster } from './config.js';
  *   <dir>/roster.json      every party's Ed25519 + X25519 public keys and the coordinator's key
  *   <dir>/party-<i>/       config.json, identity.key (0600), store.key (0600) — the data directory
  *   <dir>/coordinator/     coordinator.json, coordinator.key (0600)
+ *   <dir>/policy/          (policy "enforce", the default) admin set, admin and initiator keys
+ *                          (0600), signed registry and policy v1 (setup-policy.ts); every party
+ *                          enforces with that admin set. `policy: "off"` writes the explicit
+ *                          opt-out instead (the parties sign what the coordinator asks, and warn).
  *
  * In a real deployment each party generates its own identity and store key on its own host and
  * only public keys travel; this command is the single-machine shortcut and says so in its output.
@@ -30,6 +35,8 @@ export interface SetupOptions {
   readonly httpBasePort?: number;
   readonly math?: 'auto' | 'native' | 'wasm' | 'js';
   readonly roundTimeoutMs?: number;
+  /** `enforce` (default): an admin set, keys and signed documents; `off`: the explicit opt-out. */
+  readonly policy?: 'enforce' | 'off';
 }
 
 export interface SetupResult {
@@ -38,6 +45,8 @@ export interface SetupResult {
   readonly rosterFile: string;
   readonly partyConfigs: readonly string[];
   readonly coordinatorConfig: string;
+  /** The policy deployment (absent with `policy: "off"`). */
+  readonly policy?: PolicyDeployment;
 }
 
 /** Coordinator config: roster, secret key file, NATS credentials (paths relative to the file). */
@@ -66,6 +75,8 @@ export async function setupPartySet(o: SetupOptions): Promise<SetupResult> {
     rosterFile,
     encodeRoster({ parties: identities.map((k) => k.public), coordinator: ed25519.getPublicKey(coordinatorSecret) }),
   );
+  const enforce = (o.policy ?? 'enforce') === 'enforce';
+  const deployment = enforce ? await writePolicyDeployment(o.dir) : undefined;
   const partyConfigs: string[] = [];
   for (const [i, id] of identities.entries()) {
     const pdir = join(o.dir, `party-${i}`);
@@ -88,8 +99,8 @@ export async function setupPartySet(o: SetupOptions): Promise<SetupResult> {
       logLevel: 'info',
       readyTimeoutMs: 60_000,
       primes: { target: 2, workers: 1 },
-      // explicit opt-out until an admin set is configured (policy-config.ts): the party warns at start
-      policy: { mode: 'off' },
+      // the trust root (policy-config.ts), or the explicit opt-out: the party then warns at every start
+      policy: deployment ? { mode: 'enforce', admins: relative(pdir, deployment.adminsFile) } : { mode: 'off' },
     };
     const file = join(pdir, 'config.json');
     await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
@@ -109,5 +120,12 @@ export async function setupPartySet(o: SetupOptions): Promise<SetupResult> {
     roundTimeoutMs: o.roundTimeoutMs ?? 60_000,
   };
   await writeFile(coordinatorConfig, `${JSON.stringify(cc, null, 2)}\n`, { mode: 0o600 });
-  return { dir: o.dir, nats, rosterFile, partyConfigs, coordinatorConfig };
+  return {
+    dir: o.dir,
+    nats,
+    rosterFile,
+    partyConfigs,
+    coordinatorConfig,
+    ...(deployment ? { policy: deployment } : {}),
+  };
 }

@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import Database from 'better-sqlite3';
+import { importJWK } from 'jose';
 import { serializeTransaction } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPartyConfig } from '../../src/daemon/config.js';
 import {
   decodeStartCommand,
   encodeStartCommand,
@@ -12,7 +14,9 @@ import {
   type SignAuthorization,
   type StartCommand,
 } from '../../src/daemon/control.js';
+import { loadPartyPolicy } from '../../src/daemon/policy-config.js';
 import { PolicyGuard, type SignCheck } from '../../src/daemon/policy-guard.js';
+import { setupPartySet } from '../../src/daemon/setup.js';
 import { MpcError } from '../../src/errors/index.js';
 import {
   type AdminSet,
@@ -282,5 +286,46 @@ describe('sign command v3', () => {
       cause = (e as MpcError).cause;
     }
     expect((cause as MpcError).code).toBe('ERR_WIRE_BAD_LENGTH');
+  });
+});
+
+describe('mpc-custody setup writes an enforcing deployment', () => {
+  it('admin set, 0600 admin and initiator keys, quorum-signed registry and policy the parties accept; the initiator can sign', async () => {
+    const root = join(dir, 'setup');
+    const r = await setupPartySet({ dir: root, parties: 2, natsPort: 4999, httpBasePort: 0, math: 'native' });
+    const d = r.policy;
+    if (d === undefined) throw new Error('no policy deployment');
+    for (const f of [...d.adminKeys, d.initiatorKey]) expect(statSync(f).mode & 0o777).toBe(0o600);
+    const cfg = await loadPartyConfig(r.partyConfigs[0] as string);
+    expect(cfg.policy).toEqual({ mode: 'enforce', admins: d.adminsFile });
+    const party = await loadPartyPolicy(cfg.policy);
+    const l = PartyLedger.open(join(root, 'check.db'), 0);
+    try {
+      const g = new PolicyGuard(party, l);
+      expect((await g.accept('registry', readFileSync(d.registryFile))).version).toBe(1);
+      expect((await g.accept('policy', readFileSync(d.policyFile))).version).toBe(1);
+      const k = JSON.parse(readFileSync(d.initiatorKey, 'utf8'));
+      const signer = { kid: k.id, alg: k.alg, privateKey: await importJWK(k.privateJwk, 'Ed25519') } as never;
+      const p = tx(ETH);
+      const claims = { v: 1 as const, keyId: 'k', kind: 'eth.transaction' as const, path: [0, 1], idempotencyKey: 'x' };
+      const signedRequest = await signSignRequest(
+        { ...claims, payloadSha256: payloadDigest(p), iat: NOW - 5, exp: NOW + 600 },
+        signer,
+      );
+      expect((await g.authorize(check(p, auth(signedRequest)), NOW))?.ruleId).toBe('initiators');
+      const digest = new Uint8Array(32);
+      const raw = await signSignRequest(
+        { ...claims, kind: 'raw.digest', payloadSha256: payloadDigest(digest), iat: NOW - 5, exp: NOW + 600 },
+        signer,
+      );
+      expect(await refusal(g.authorize({ ...check(digest, auth(raw)), kind: 'raw.digest' }, NOW))).toBe(
+        'ERR_POLICY_BLOCKED:no-raw-digest',
+      );
+    } finally {
+      l.close();
+    }
+    const off = await setupPartySet({ dir: join(dir, 'setup-off'), parties: 2, natsPort: 4999, policy: 'off' });
+    expect(off.policy).toBeUndefined();
+    expect((await loadPartyConfig(off.partyConfigs[0] as string)).policy).toEqual({ mode: 'off' });
   });
 });

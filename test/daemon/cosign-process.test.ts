@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,6 +6,7 @@ import { join } from 'node:path';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { serializeTransaction } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { presignatureToJson } from '../../src/cli/presignature-file.js';
 import type { SignAuthorization } from '../../src/daemon/control.js';
 import type { Coordinator, PushResult } from '../../src/daemon/coordinator.js';
 import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
@@ -391,5 +393,34 @@ describe.runIf(canRun)('co-signer check at every party (party processes over NAT
       await c.pushPolicy(await signedPolicy(2, 3n, [admins[0], admins[2], admins[4]] as OperatorKey[])),
       'ERR_POLICY_VERSION_OLD',
     );
+  });
+
+  it('mpc-custody coord policy-push and coord sign --request / --policy-version (the operator CLI)', async () => {
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        execFile(process.execPath, [CLI, 'coord', ...args, '--config', setup.coordinatorConfig], (e, out, err) =>
+          resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out, err }),
+        );
+      });
+    const docFile = join(dir, 'policy-4.json');
+    writeFileSync(docFile, JSON.stringify(await signedPolicy(4, 100n, admins.slice(0, 3))));
+    const pushed = await cli(['policy-push', '--file', docFile]);
+    expect(pushed.code).toBe(0);
+    expect(JSON.parse(pushed.out).parties.map((p: { version: number }) => p.version)).toEqual([4, 4, 4]);
+    const pre = await c.presign({ keyId: KEY, signers: SIGNERS, path: PATH });
+    const preFile = join(dir, 'pre.json');
+    writeFileSync(preFile, JSON.stringify(presignatureToJson(pre)));
+    const payload = tx(ETH / 4n);
+    const reqFile = join(dir, 'request.jws');
+    writeFileSync(reqFile, await request(payload));
+    const hex = Buffer.from(payload).toString('hex');
+    const base = ['sign', '--key', KEY, '--presignature', preFile, '--kind', 'eth.transaction', '--payload', hex];
+    const bare = await cli(base);
+    expect(bare.code).toBe(1);
+    expect(bare.err).toContain('ERR_POLICY_REQUEST_INVALID');
+    const signed = await cli([...base, '--request', reqFile, '--policy-version', '4']);
+    expect(signed.err).toBe('');
+    expect(signed.code).toBe(0);
+    expect(JSON.parse(signed.out).signed).toMatch(/^0x02/);
   });
 });

@@ -56,7 +56,15 @@ function spawnDaemon(config: string, env: NodeJS.ProcessEnv): Promise<SpawnedPar
 describe.runIf(canRun)('party daemons as processes over a real nats-server', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mpc-parties-'));
-    setup = await setupPartySet({ dir, parties: 3, natsPort: await freePort(), httpBasePort: 0, math: 'native' });
+    // the coordinator alone drives these parties: the explicit policy opt-out (cosign-process.test.ts enforces)
+    setup = await setupPartySet({
+      dir,
+      parties: 3,
+      natsPort: await freePort(),
+      httpBasePort: 0,
+      math: 'native',
+      policy: 'off',
+    });
     // party 2 keeps its share in a SoftHSM2 token
     await mkdir(join(dir, 'hsm', 'tokens'), { recursive: true });
     const conf = join(dir, 'hsm', 'softhsm2.conf');
