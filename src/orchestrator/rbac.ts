@@ -37,6 +37,7 @@ export const ROUTE_ACCESS = [
   { method: 'GET', path: '/v1/sign-requests', roles: READERS },
   { method: 'POST', path: '/v1/sign-requests', roles: ['initiator'] },
   { method: 'GET', path: '/v1/sign-requests/:id', roles: READERS },
+  { method: 'GET', path: '/v1/sign-requests/:id/events', roles: READERS },
   { method: 'POST', path: '/v1/sign-requests/:id/approvals', roles: ['approver'] },
 ] as const satisfies readonly RouteAccess[];
 

@@ -175,6 +175,24 @@ describe('sign-request lifecycle', () => {
     expect([late.status, late.json.code]).toEqual([409, 'ERR_API_REQUEST_FINAL']);
   });
 
+  it('streams state changes as server-sent events until a final state', async () => {
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', await body());
+    const url = `/v1/sign-requests/${r.json.id}/events`;
+    const res = await h.app.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: `Bearer ${await h.token('vic', 'GET', url)}` },
+    });
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const states = [...res.body.matchAll(/^data: (.*)$/gm)].map(
+      (m) => (JSON.parse(m[1] as string) as { state: string }).state,
+    );
+    expect(states.at(-1)).toBe('signed');
+    expect(new Set(states).size).toBe(states.length);
+    const unknown = await h.call('vic', 'GET', `/v1/sign-requests/sr_${'0'.repeat(28)}/events`);
+    expect([unknown.status, unknown.json.code]).toEqual([404, 'ERR_API_REQUEST_UNKNOWN']);
+  });
+
   it('a kind no rule allows is rejected with the policy code', async () => {
     const b = await body({ kind: 'raw.digest', payload: new Uint8Array(32).fill(1) });
     const r = await h.call('ian', 'POST', '/v1/sign-requests', b);

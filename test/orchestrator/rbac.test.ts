@@ -72,6 +72,8 @@ async function callFor(method: string, path: string): Promise<{ url: string; bod
       return { url: path, body: await signRequestBody('eth.transaction'), ok: 201 };
     case 'GET /v1/sign-requests/:id':
       return { url: `/v1/sign-requests/${someRequest}`, ok: 200 };
+    case 'GET /v1/sign-requests/:id/events':
+      return { url: `/v1/sign-requests/${someRequest}/events`, ok: 200 };
     case 'POST /v1/sign-requests/:id/approvals': {
       const p = await pendingApproval();
       return { url: `/v1/sign-requests/${p.id}/approvals`, body: { approval: p.approval }, ok: 200 };

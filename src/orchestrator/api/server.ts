@@ -369,6 +369,35 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       return requestJson(await svc.waitForSignRequest(req.params.id, states, timeoutMs));
     },
   );
+  // Server-sent events: the request as JSON at once and on every state change, until a final state
+  // (or 5 minutes); a client reconnects with a new token to follow longer.
+  app.get(
+    '/v1/sign-requests/:id/events',
+    {
+      schema: {
+        params: S.RequestParams,
+        response: { 200: { type: 'string', description: 'text/event-stream of `state` events' }, ...E },
+      },
+    },
+    async (req, reply) => {
+      let r = await svc.getSignRequest(req.params.id);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      const deadline = Date.now() + 300_000;
+      let last = '';
+      for (;;) {
+        if (r.state !== last) {
+          res.write(`event: state\ndata: ${JSON.stringify(requestJson(r))}\n\n`);
+          last = r.state;
+        }
+        if ((FINAL_STATES as readonly string[]).includes(r.state) || Date.now() > deadline || res.destroyed) break;
+        const others = SIGN_REQUEST_STATES.filter((x) => x !== r.state);
+        r = await svc.waitForSignRequest(r.id, others, Math.min(30_000, deadline - Date.now()));
+      }
+      res.end();
+    },
+  );
   app.post(
     '/v1/sign-requests/:id/approvals',
     { schema: { params: S.RequestParams, body: S.CreateApproval, response: { 200: S.SignRequest, ...E } } },
