@@ -181,6 +181,40 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
     }
     expect(failed.status).toBe(1);
     expect(String(failed.stderr)).toContain('ERR_PRESIGNATURE_USED');
+    // each refusal under its own code, in one stderr line naming what it is about (issue 20)
+    const refused = (...args: string[]) => {
+      try {
+        cli(...args);
+      } catch (e) {
+        return e as { status?: number; stderr?: string };
+      }
+      return {};
+    };
+    const unknownPre = join(dir, 'unknown-presignature.json');
+    writeFileSync(unknownPre, JSON.stringify({ ...pre, id: 'ab'.repeat(32) }));
+    const cases: Array<[string[], string, string]> = [
+      [
+        ['sign', '--key', 'no-such-key', '--presignature', file, '--digest', digest],
+        'ERR_DAEMON_KEY_UNKNOWN',
+        '"no-such-key"',
+      ],
+      [
+        ['sign', '--key', 'hot-wallet', '--presignature', unknownPre, '--digest', digest],
+        'ERR_DAEMON_PRESIGNATURE_UNKNOWN',
+        unknownPre,
+      ],
+      [['xpub', '--key', 'no-such-key'], 'ERR_DAEMON_KEY_UNKNOWN', '"no-such-key"'],
+    ];
+    for (const [args, code, names] of cases) {
+      const r = refused(...args);
+      expect(r.status, args.join(' ')).toBe(1);
+      const lines = String(r.stderr)
+        .split('\n')
+        .filter((l) => l !== '');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^mpc-custody coord (sign|xpub): ${code}: `));
+      expect(lines[0]).toContain(names);
+    }
   });
 
   it('`coord sign` of an EIP-1559 transaction returns a signed raw tx whose sender is the derived address (viem)', async () => {
