@@ -270,7 +270,7 @@ export async function makeHarness(
       );
     },
     async close() {
-      await service.drain(5000);
+      await service.drain(1000);
       await app.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });

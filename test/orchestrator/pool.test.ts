@@ -13,6 +13,7 @@ import { serializeTransaction } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateConfig } from '../../src/orchestrator/config.js';
 import { PresignaturePools } from '../../src/orchestrator/pool.js';
+import { OrchestratorService } from '../../src/orchestrator/service.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
 import { fakeBackend, type Harness, makeHarness } from './harness.js';
 import { createTestDatabase } from './pg.js';
@@ -104,6 +105,68 @@ describe('pool over the REST API', () => {
     const mine = await h.store.presignaturesOf(id);
     expect(mine.length).toBe(1);
     expect(mine[0]?.state).toBe('burnt');
+  });
+});
+
+describe('a crash while signing (the process abandoned mid-sign, a new one on the same database)', () => {
+  it('the request ends failed, its pooled presignature burnt, nothing signed twice', async () => {
+    const backend = fakeBackend();
+    let hang = true;
+    const sign = backend.signPayload.bind(backend);
+    // the first process never gets its signature back (it "died" during the sign session)
+    backend.signPayload = (o) => (hang ? new Promise(() => undefined) : sign(o));
+    const h = await makeHarness({ backend, pools: [SPEC] });
+    try {
+      await h.readyKey('k1');
+      await h.pools?.refill(SPEC);
+      const payload = tx(7);
+      const signedRequest = await h.signedRequest({ payload, idempotencyKey: 'crash', path: PATH });
+      const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+        keyId: 'k1',
+        kind: 'eth.transaction',
+        payload: hex0x(payload),
+        signedRequest,
+        idempotencyKey: 'crash',
+      });
+      const id = r.json.id as string;
+      expect((await h.service.waitForSignRequest(id, ['signing'], 5000)).state).toBe('signing');
+      // signing: the pooled presignature is reserved for it, the sign session never answers
+      for (let i = 0; i < 100 && (await h.store.presignaturesOf(id)).length === 0; i++) {
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      expect((await h.store.presignaturesOf(id))[0]?.state).toBe('reserved');
+      // restart: same replica, same database, a working backend
+      hang = false;
+      const pools = new PresignaturePools({ store: h.store, backend, specs: [SPEC], intervalMs: 60_000 });
+      const again = new OrchestratorService({
+        store: h.store,
+        backend,
+        pools,
+        config: {
+          bootstrapAdmin: { id: 'root', publicKey: h.keys.root?.publicJwk as never },
+          policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: h.admin.publicJwk as never }] } },
+          signers: { parties: 3 },
+          requestTtlSeconds: 3600,
+        },
+      });
+      await again.init();
+      const after = await again.getSignRequest(id);
+      expect([after.state, after.error?.code]).toEqual(['failed', 'ERR_ORCH_INTERRUPTED']);
+      expect((await h.store.presignaturesOf(id))[0]?.state).toBe('burnt');
+      expect(backend.signed).toBe(0);
+      // the same idempotency key returns the failed request; it is never signed again
+      const retry = await h.call('ian', 'POST', '/v1/sign-requests', {
+        keyId: 'k1',
+        kind: 'eth.transaction',
+        payload: hex0x(payload),
+        signedRequest,
+        idempotencyKey: 'crash',
+      });
+      expect([retry.status, retry.json.state]).toEqual([200, 'failed']);
+      await again.drain(1000);
+    } finally {
+      await h.close();
+    }
   });
 });
 
