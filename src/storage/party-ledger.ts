@@ -135,6 +135,8 @@ export interface StoredPolicyDocument {
 
 /** Spend rows read back for one velocity check at most (older rows are outside every window anyway). */
 export const MAX_SPENDS_READ = 100_000;
+/** Spend records older than this are dropped with the next consume (the longest velocity window is 31 days). */
+export const SPEND_RETENTION_SECONDS = 32 * 24 * 3600;
 const MAX_TRANSFERS_TEXT = 256 * 1024;
 
 function ledgerError(e: unknown, what: string): MpcError {
@@ -537,6 +539,8 @@ export class PartyLedger implements PresignatureLedger {
         this.#db
           .prepare('INSERT OR IGNORE INTO spends (request, at, key_id, initiator, transfers) VALUES (?, ?, ?, ?, ?)')
           .run(...spendRow);
+        // records outside every velocity window count for nothing: the table stays bounded
+        this.#db.prepare('DELETE FROM spends WHERE at <= ?').run(spendRow[1] - SPEND_RETENTION_SECONDS);
       }
       step('updated');
     });

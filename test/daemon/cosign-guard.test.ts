@@ -189,6 +189,11 @@ describe('party policy guard', () => {
     expect(await refusal(guard.authorize(check(second, auth(await request(second))), NOW))).toBe(
       'ERR_POLICY_BLOCKED:daily-cap',
     );
+    // records beyond the longest window are dropped by a later consume (the table stays bounded)
+    ledger.consume('p-old', undefined, { ...permit.spend, request: 'f'.repeat(64), at: NOW - 40 * 86_400 });
+    expect(ledger.spendsSince(0)).toHaveLength(2);
+    ledger.consume('p3', undefined, permit.spend);
+    expect(ledger.spendsSince(0).map((x) => x.request)).toEqual([permit.spend.request]);
     // outside the window it no longer counts
     expect(await refusal(guard.authorize(check(second, auth(await request(second))), NOW + 86_400))).not.toBe(
       'ERR_POLICY_BLOCKED:daily-cap',
