@@ -6,7 +6,7 @@
 //   powm.cc            powm, powmSec, powmBatch
 //   multiexp.cc        multiExp (simultaneous, Montgomery), multiExpSec (mpn_sec_powm)
 //   numtheory.cc       mulMod, invMod, gcd, jacobi, isProbablePrime
-//   secp256k1.cc       secpMul, secpAdd, secpDecode, secpVerify (libsecp256k1; only when found)
+// (native/secp256k1.cc is a separate addon, mpc_secp256k1, built only when libsecp256k1 is found.)
 //
 // All functions are synchronous: heavy calls run inside piscina worker threads, never on the
 // event loop. The module is context aware (N-API), so every worker thread may load it.
@@ -31,12 +31,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("jacobi", Napi::Function::New(env, mpc::Jacobi, "jacobi"));
   exports.Set("isProbablePrime", Napi::Function::New(env, mpc::IsProbablePrime, "isProbablePrime"));
   exports.Set("gmpVersion", Napi::String::New(env, gmp_version));
-#ifdef HAVE_LIBSECP256K1
-  exports.Set("secpMul", Napi::Function::New(env, mpc::SecpMul, "secpMul"));
-  exports.Set("secpAdd", Napi::Function::New(env, mpc::SecpAdd, "secpAdd"));
-  exports.Set("secpDecode", Napi::Function::New(env, mpc::SecpDecode, "secpDecode"));
-  exports.Set("secpVerify", Napi::Function::New(env, mpc::SecpVerify, "secpVerify"));
-#endif
   return exports;
 }
 

@@ -25,14 +25,6 @@ Napi::Value Gcd(const Napi::CallbackInfo& info);              // (a, b) -> bigin
 Napi::Value Jacobi(const Napi::CallbackInfo& info);           // (a, n) -> -1 | 0 | 1
 Napi::Value IsProbablePrime(const Napi::CallbackInfo& info);  // (n, reps) -> boolean
 
-#ifdef HAVE_LIBSECP256K1
-// secp256k1.cc (only when binding.gyp found libsecp256k1)
-Napi::Value SecpMul(const Napi::CallbackInfo& info);     // (point, scalar32) -> Uint8Array(33) | null
-Napi::Value SecpAdd(const Napi::CallbackInfo& info);     // (a, b) -> Uint8Array(33) | null
-Napi::Value SecpDecode(const Napi::CallbackInfo& info);  // (point) -> Uint8Array(65) | null
-Napi::Value SecpVerify(const Napi::CallbackInfo& info);  // (sig64, digest32, point) -> boolean
-#endif
-
 }  // namespace mpc
 
 #endif  // MPC_NATIVE_FUNCTIONS_H_

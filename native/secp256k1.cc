@@ -1,6 +1,8 @@
-// secp256k1 through libsecp256k1 (Debian libsecp256k1-dev), built only when binding.gyp finds the
-// library (HAVE_LIBSECP256K1); the TypeScript side (src/primitives/secp256k1-backend.ts) falls back
-// to @noble/curves otherwise and checks these results against it in test/primitives.
+// The mpc_secp256k1 addon: secp256k1 through libsecp256k1 (Debian libsecp256k1-dev), built only
+// when binding.gyp finds the library, and kept apart from the GMP core (mpc_math) so a missing
+// libsecp256k1.so at run time costs this addon only. The TypeScript side
+// (src/primitives/secp256k1-backend.ts) falls back to @noble/curves and checks these results
+// against it in test/primitives.
 //
 // Only the library's public API is used, so every operation is one the library documents:
 //   secpMul(point, scalar32)    -> 33 bytes | null  secp256k1_ec_pubkey_tweak_mul (constant time)
@@ -14,12 +16,21 @@
 #include <cstdint>
 #include <cstring>
 
-#include "bigint_io.h"
-#include "functions.h"
+#include <napi.h>
 
 namespace mpc {
 
 namespace {
+
+// A TypeError with the code every addon error of this project carries (see bigint_io.h).
+napi_value ThrowTypeError(napi_env env, const char* message) {
+  Napi::Error e = Napi::TypeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_MATH_BACKEND_FAILED"));
+  e.ThrowAsJavaScriptException();
+  return nullptr;
+}
+
+inline Napi::Value Result(napi_env env, napi_value value) { return Napi::Value(env, value); }
 
 // One context for the process: read-only after creation, so worker threads may share it
 // (libsecp256k1 documents const-context calls as thread safe).
@@ -125,3 +136,17 @@ Napi::Value SecpVerify(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace mpc
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("secpMul", Napi::Function::New(env, mpc::SecpMul, "secpMul"));
+  exports.Set("secpAdd", Napi::Function::New(env, mpc::SecpAdd, "secpAdd"));
+  exports.Set("secpDecode", Napi::Function::New(env, mpc::SecpDecode, "secpDecode"));
+  exports.Set("secpVerify", Napi::Function::New(env, mpc::SecpVerify, "secpVerify"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mpc_secp256k1, Init)

@@ -3,7 +3,6 @@
 // TypeScript sources to dist/. Missing toolchains cost one line each; the backends fall back.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,8 +12,8 @@ const run = (cmd, args) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 
-/** The addon is rebuilt when missing, older than a source it is built from, or built without
- *  libsecp256k1 while the library is now installed (scripts/probe-libsecp256k1.mjs). */
+/** The addons are rebuilt when mpc_math is missing, older than a source it is built from, or
+ *  mpc_secp256k1 is missing while libsecp256k1 is now installed (scripts/probe-libsecp256k1.mjs). */
 function nativeIsStale() {
   const addon = join(root, 'build', 'Release', 'mpc_math.node');
   if (!existsSync(addon)) return true;
@@ -26,11 +25,7 @@ function nativeIsStale() {
     'scripts/probe-libsecp256k1.mjs',
   ];
   if (sources.some((f) => statSync(join(root, f)).mtimeMs > built)) return true;
-  try {
-    if (typeof createRequire(import.meta.url)(addon).secpMul === 'function') return false;
-  } catch {
-    return true;
-  }
+  if (existsSync(join(root, 'build', 'Release', 'mpc_secp256k1.node'))) return false;
   const probe = spawnSync(process.execPath, ['scripts/probe-libsecp256k1.mjs'], { cwd: root, encoding: 'utf8' });
   return probe.stdout === 'true';
 }

@@ -1,6 +1,7 @@
 /**
- * secp256k1 for the online signing path behind one interface: libsecp256k1 linked into the native
- * addon (native/secp256k1.cc, present when the build found libsecp256k1-dev) when it loads and
+ * secp256k1 for the online signing path behind one interface: libsecp256k1 through its own native
+ * addon (native/secp256k1.cc → build/Release/mpc_secp256k1.node, built when the build found
+ * libsecp256k1-dev; apart from the GMP core so neither can cost the other) when it loads and
  * passes a known-answer check, else @noble/curves — which is also the oracle the agreement tests
  * (test/primitives/secp256k1-backend.test.ts) hold the native results against.
  *
@@ -17,8 +18,9 @@
  * `MPC_SECP256K1_BACKEND=noble` forces the fallback (tests, benchmarks).
  */
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { nativeAddonPath } from '../math/native.js';
+import { packageRoot } from '../util/package-root.js';
 
 export type Secp256k1BackendName = 'libsecp256k1' | 'noble';
 
@@ -96,12 +98,17 @@ export const nobleSecp256k1: Secp256k1Backend = Object.freeze({
 /** 2·G, compressed: the load-time known answer of the native backend. */
 const TWO_G = '02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5';
 
+/** `<package root>/build/Release/mpc_secp256k1.node`, the addon of native/secp256k1.cc. */
+export function secp256k1AddonPath(): string {
+  return join(packageRoot(), 'build', 'Release', 'mpc_secp256k1.node');
+}
+
 function loadNative(): Secp256k1Backend | undefined {
   let addon: Partial<SecpAddon>;
   try {
-    addon = createRequire(import.meta.url)(nativeAddonPath()) as Partial<SecpAddon>;
+    addon = createRequire(import.meta.url)(secp256k1AddonPath()) as Partial<SecpAddon>;
   } catch {
-    return undefined; // addon not built: the math layer reports that itself
+    return undefined; // not built (no libsecp256k1-dev at build time) or libsecp256k1.so missing now
   }
   const { secpMul, secpAdd, secpDecode, secpVerify } = addon;
   if (
@@ -110,7 +117,7 @@ function loadNative(): Secp256k1Backend | undefined {
     typeof secpDecode !== 'function' ||
     typeof secpVerify !== 'function'
   ) {
-    return undefined; // built without libsecp256k1
+    return undefined; // a stale or foreign file
   }
   const g = Point.BASE.toBytes(true);
   const two = new Uint8Array(32);

@@ -32,7 +32,7 @@ const s32 = (k: bigint): Uint8Array => toBytesBE(k, 32);
 const G = Point.BASE;
 
 describe('secp256k1 backend selection', () => {
-  it('links libsecp256k1 into the addon (scripts/setup.sh installs libsecp256k1-dev) and selects it', () => {
+  it('builds the mpc_secp256k1 addon (scripts/setup.sh installs libsecp256k1-dev) and selects it', () => {
     if (!nativeExpected) return;
     expect(native?.name).toBe('libsecp256k1');
     if (process.env.MPC_SECP256K1_BACKEND !== 'noble') expect(secp256k1Backend().name).toBe('libsecp256k1');
