@@ -73,14 +73,17 @@ export class AuditEmitter {
 
   /**
    * Builds (without committing) the records for `event`: the caller stores them durably, then
-   * calls `commit(result.head)`. Throws ERR_AUDIT_EVENT_INVALID for an event off the schema.
+   * calls `commit(result.head)`. `from` chains a second event onto records prepared but not yet
+   * committed (several events in one transaction). Throws ERR_AUDIT_EVENT_INVALID for an event
+   * off the schema.
    */
-  prepare(event: AuditEvent): Appended {
+  prepare(event: AuditEvent, from: ChainHead = this.#head): Appended {
     assertAuditEvent(event);
     if (event.type === 'checkpoint')
       throw new MpcError('ERR_AUDIT_EVENT_INVALID', 'checkpoints are added by the emitter');
+    if (from.seq < this.#head.seq) throw new MpcError('ERR_AUDIT_EVENT_INVALID', 'audit chain head must move forward');
     const records: StoredRecord[] = [];
-    let head = this.#head;
+    let head = from;
     const push = (e: AuditEvent) => {
       const body: AuditBody = {
         v: AUDIT_VERSION,

@@ -54,7 +54,13 @@ export const AuditEventSchema = Type.Union([
   ev('reshare.step', { key: Ref, step: Ref, epoch: Count, parties: Parties }),
   // administration
   ev('operator.changed', { operator: Ref, change: Ref, by: Ref }),
-  ev('policy.changed', { version: Count, hash: Hash, by: Ref }),
+  /** `document` (optional, added in v1 without a version bump): which admin-signed document. */
+  ev('policy.changed', {
+    version: Count,
+    hash: Hash,
+    by: Ref,
+    document: Type.Optional(Type.Union([Type.Literal('policy'), Type.Literal('registry')])),
+  }),
   // daemon life and refusals
   ev('daemon.started', { party: Type.Union([PartyIndex, Type.Null()]) }),
   ev('daemon.stopped', { reason: Ref }),

@@ -8,6 +8,7 @@
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
+import { AuditSectionSchema } from './audit-config.js';
 
 const Path = (description: string) => Type.String({ minLength: 1, maxLength: 4096, description });
 const EnvName = (description: string) => Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,63}$', description });
@@ -102,6 +103,7 @@ export const PartyConfigSchema = Type.Object(
     maxSessions: Type.Optional(Int(1, 1024, 'sessions at once; more starts get ERR_DAEMON_BUSY', 16)),
     sessionHeapMb: Type.Optional(Int(64, 16384, 'heap cap of each session thread in MiB', 512)),
     policy: Type.Optional(PolicySectionSchema),
+    audit: Type.Optional(AuditSectionSchema),
   },
   { additionalProperties: false, description: 'party daemon (`mpc-custody party --config FILE`)' },
 );

@@ -4,6 +4,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
+import { auditConfig, type PartyAuditConfig } from './audit-config.js';
 import { assertPartyConfigSchema, type PartyConfigFile } from './config-schema.js';
 import { type PolicyConfig, parsePolicyConfig } from './policy-config.js';
 
@@ -32,6 +33,7 @@ import { type PolicyConfig, parsePolicyConfig } from './policy-config.js';
  *   "maxSessions": 16,                   sessions at once; more starts get ERR_DAEMON_BUSY
  *   "sessionHeapMb": 512,                heap cap of each session thread (resourceLimits)
  *   "policy": { "mode": "enforce", "admins": "admins.json" } | { "mode": "off" }   policy-config.ts
+ *   "audit": { "deployment": "dep-a" }   optional: ship the signed audit log to JetStream (audit-config.ts)
  * }
  */
 
@@ -65,6 +67,8 @@ export interface PartyConfig {
   readonly sessionHeapMb: number;
   /** The co-signer check's trust root or the explicit opt-out (policy-config.ts). */
   readonly policy: PolicyConfig;
+  /** The audit log's deployment and stream options (audit-config.ts); undefined: no audit. */
+  readonly audit: PartyAuditConfig | undefined;
 }
 
 export interface Roster {
@@ -121,6 +125,7 @@ export function parsePartyConfig(raw: Record<string, unknown>, baseDir: string):
     maxSessions: c.maxSessions ?? 16,
     sessionHeapMb: c.sessionHeapMb ?? 512,
     policy: parsePolicyConfig(raw.policy, baseDir),
+    audit: auditConfig(c.audit),
   };
   return Object.freeze(cfg);
 }

@@ -27,6 +27,7 @@ import {
 import { type HealthServer, startHealthServer } from './http.js';
 import { createLogger, type Logger, safeError } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
+import { partyAuditEmitter, startAuditShipping } from './party-audit.js';
 import { PartyDaemon } from './party-daemon.js';
 import { loadPartyPolicy } from './policy-config.js';
 
@@ -290,6 +291,8 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, {
       sealer: presignatureSealer,
       exclusive: true,
+      // each ledger change carries its signed audit record, in the same transaction (issue #15)
+      ...(cfg.audit ? { audit: partyAuditEmitter(cfg.audit, cfg.party, keys.ed25519Secret) } : {}),
     });
     closers.push(['ledger', () => ledger.close()]);
     log.info({ burnt: ledger.burntAtOpen }, 'presignatures of earlier runs burnt');
@@ -343,6 +346,17 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     nats.nkeySeed.fill(0);
     metrics.setNatsConnected(true);
     closers.push(['transport', () => transport.close()]);
+    if (cfg.audit !== undefined) {
+      const shipping = await startAuditShipping({
+        nc: transport.connection,
+        ledger,
+        party: cfg.party,
+        config: cfg.audit,
+        onError: (e) => log.warn({ err: safeError(e) }, 'audit shipping to JetStream failed; retrying'),
+      });
+      // runs before the transport closes: what the drain recorded (daemon.stopped) is shipped first
+      closers.push(['audit shipper', () => shipping.stop()]);
+    }
 
     at = cfg.policy.mode === 'enforce' ? cfg.policy.admins : configFile;
     const policy = await loadPartyPolicy(cfg.policy);

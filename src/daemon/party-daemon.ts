@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../audit/index.js';
 import { type ChainKey, signingDigest } from '../chains/index.js';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
@@ -248,6 +249,7 @@ export class PartyDaemon {
       this.#o.metrics?.setPresignaturesAvailable(k.keyId, this.#o.ledger.countAvailable(k.keyId));
     }
     this.#threads?.prewarm();
+    this.#auditEvent({ type: 'daemon.started', party: this.self });
     this.#log.info({ party: this.self }, 'party daemon listening for coordinator commands');
   }
 
@@ -312,7 +314,21 @@ export class PartyDaemon {
     this.#unsubscribe = undefined;
     for (const p of this.#pending.values()) p.abort('daemon is shutting down');
     await this.#threads?.close();
+    this.#auditEvent({ type: 'daemon.stopped', reason: finished ? 'drained' : 'drain-timeout' });
     return finished;
+  }
+
+  /**
+   * Records (issue #15) an event that changes nothing in the ledger: start/stop, a refused command.
+   * Its own transaction; a failure is logged, not thrown (the refusal or stop happens anyway).
+   */
+  #auditEvent(event: AuditEvent): void {
+    if (!this.#o.ledger.auditing) return;
+    try {
+      this.#o.ledger.appendAudit(event);
+    } catch (e) {
+      this.#log.error({ code: asMpc(e).code, event: event.type }, 'audit record not written');
+    }
   }
 
   // --- command intake ------------------------------------------------------------------------------
@@ -385,6 +401,7 @@ export class PartyDaemon {
       this.#stats.commandsRefused++;
       if (refusal.code === 'ERR_DAEMON_BUSY') this.#stats.busyRefused++;
       this.#o.metrics?.frameRefused(refusal.code);
+      this.#auditEvent({ type: 'command.refused', command: cmd.op, code: refusal.code, session: token });
       this.#log.warn(
         { sid: token, op: cmd.op, code: refusal.code, reason: refusal.message },
         'refused a start command',
@@ -466,6 +483,9 @@ export class PartyDaemon {
         },
         'session failed',
       );
+      if (cmd.op === 'sign' || cmd.op === 'policy' || cmd.op === 'registry') {
+        this.#auditEvent({ type: 'command.refused', command: cmd.op, code: err.code, session: token });
+      }
       if (cmd.op === 'sign' || cmd.op === 'keyinfo' || cmd.op === 'policy' || cmd.op === 'registry') {
         // these have no joined session: answer on a one-off control frame
         await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
@@ -814,6 +834,16 @@ export class PartyDaemon {
           } finally {
             bytes.fill(0);
           }
+          // the key row comes with aux info; the keygen's record goes in after the core is sealed
+          if (ledger.auditing) {
+            ledger.appendAudit({
+              type: 'key.generated',
+              key: cmd.keyId,
+              threshold: core.t,
+              parties: core.n,
+              publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
+            });
+          }
           return encodePoint(core.publicKey);
         },
       };
@@ -847,13 +877,16 @@ export class PartyDaemon {
           const current = ledger.getKey(cmd.keyId)?.shareVersion ?? 0;
           const version = Math.max(await this.#fullShareVersion(cmd.keyId), current) + 1;
           await putKeyShare(store, { partyId: this.self, keyId: cmd.keyId }, version, share);
-          ledger.putKey({
-            keyId: cmd.keyId,
-            publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
-            threshold: core.t,
-            parties: core.n,
-            shareVersion: version,
-          });
+          ledger.putKey(
+            {
+              keyId: cmd.keyId,
+              publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
+              threshold: core.t,
+              parties: core.n,
+              shareVersion: version,
+            },
+            { type: 'aux.done', key: cmd.keyId, parties: [...cmd.members] },
+          );
           await store.deleteShare(this.#coreId(cmd.keyId));
           this.#shares.set(cmd.keyId, share);
           return new Uint8Array(0);
@@ -1023,7 +1056,7 @@ export class PartyDaemon {
     }
     // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
     // request's spend record is written in the consume's transaction (velocity history).
-    const partial = issuePartialSignature(presig, target.digest, consumer(ledger, permit));
+    const partial = issuePartialSignature(presig, target.digest, consumer(ledger, permit, target.digest));
     // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
     if (evidence !== undefined) {
       const { id, R, publicKey, signers, path } = presig;
@@ -1059,9 +1092,17 @@ export class PartyDaemon {
   }
 }
 
-/** The ledger as the signing step sees it: the consume carries the request's spend, when there is one. */
-function consumer(ledger: PartyLedger, permit: SignPermit | undefined): { consume(id: string): void } {
-  return permit === undefined ? ledger : { consume: (id) => ledger.consume(id, undefined, permit.spend) };
+/**
+ * The ledger as the signing step sees it: the consume carries the digest signed (its audit record
+ * names it) and the request's spend, when there is one.
+ */
+function consumer(
+  ledger: PartyLedger,
+  permit: SignPermit | undefined,
+  digest: Uint8Array,
+): { consume(id: string): void } {
+  const hex = Buffer.from(digest).toString('hex');
+  return { consume: (id) => ledger.consume(id, hex, permit?.spend) };
 }
 
 /** A held document's version (u32 hi, u32 lo) and hash, as a policy / registry result summary. */

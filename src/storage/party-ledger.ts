@@ -179,6 +179,8 @@ export class PartyLedger implements PresignatureLedger {
   #audit: AuditEmitter | undefined;
   /** The audit head written by the open transaction; moved into the emitter after COMMIT. */
   #auditPending: ChainHead | undefined;
+  /** Told after each COMMIT that stored audit records (the shipper ships them soon). */
+  #auditListener: (() => void) | undefined;
   /** The SQLite code of the last failed write (disk full, I/O error, lock); cleared by a commit. */
   #writeFault: string | undefined;
 
@@ -268,7 +270,11 @@ export class PartyLedger implements PresignatureLedger {
 
   // ---- key metadata ----
 
-  putKey(meta: KeyMeta): void {
+  /**
+   * Records a key (or its newer share version). Its audit record is `key.generated` (a new key) or
+   * `key.share_updated`, unless the caller names the event (`aux.done` when aux info completes).
+   */
+  putKey(meta: KeyMeta, event?: AuditEvent): void {
     assertId(meta.keyId, 'key id');
     if (!HEX_RE.test(meta.publicKey)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'public key must be hex');
     const ints = [meta.threshold, meta.parties, meta.shareVersion];
@@ -290,15 +296,17 @@ export class PartyLedger implements PresignatureLedger {
         )
         .run(meta.keyId, meta.publicKey, meta.threshold, meta.parties, meta.shareVersion, now, now);
       this.#auditInTx(
-        old === undefined
-          ? {
-              type: 'key.generated',
-              key: meta.keyId,
-              threshold: meta.threshold,
-              parties: meta.parties,
-              publicKey: meta.publicKey,
-            }
-          : { type: 'key.share_updated', key: meta.keyId, shareVersion: meta.shareVersion },
+        event !== undefined
+          ? event
+          : old === undefined
+            ? {
+                type: 'key.generated',
+                key: meta.keyId,
+                threshold: meta.threshold,
+                parties: meta.parties,
+                publicKey: meta.publicKey,
+              }
+            : { type: 'key.share_updated', key: meta.keyId, shareVersion: meta.shareVersion },
       );
     });
   }
@@ -583,6 +591,13 @@ export class PartyLedger implements PresignatureLedger {
              document = excluded.document, stored_at = excluded.stored_at`,
         )
         .run(d.kind, d.version, d.hash, Buffer.from(d.document), Date.now());
+      this.#auditInTx({
+        type: 'policy.changed',
+        version: d.version,
+        hash: d.hash,
+        by: 'admin-quorum',
+        document: d.kind,
+      });
     });
   }
 
@@ -689,6 +704,16 @@ export class PartyLedger implements PresignatureLedger {
     this.#tx('appendAudit', () => this.#auditInTx(event));
   }
 
+  /** `fn` runs after each COMMIT that stored audit records; one listener (the shipper). */
+  onAuditCommitted(fn: (() => void) | undefined): void {
+    this.#auditListener = fn;
+  }
+
+  /** True when the ledger was opened with `audit` (its changes carry audit records). */
+  get auditing(): boolean {
+    return this.#audit !== undefined;
+  }
+
   /** The audit chain head stored here (seq 0 when none or audit is off). */
   get auditHead(): ChainHead {
     return this.#audit?.head ?? EMPTY_HEAD;
@@ -706,13 +731,13 @@ export class PartyLedger implements PresignatureLedger {
     });
   }
 
-  /** Inside an open transaction: stores the event's records; the head moves after COMMIT. */
+  /**
+   * Inside an open transaction: stores the event's records (chained onto any records this
+   * transaction stored already); the head moves after COMMIT.
+   */
   #auditInTx(event: AuditEvent): void {
     if (this.#audit === undefined) return;
-    const out = this.#audit.prepare(event);
-    if (this.#auditPending !== undefined) {
-      throw new MpcError('ERR_LEDGER_CORRUPT', 'one audit record per ledger transaction');
-    }
+    const out = this.#audit.prepare(event, this.#auditPending);
     insertAudit(this.#db, out.records);
     this.#auditPending = out.head;
   }
@@ -752,7 +777,10 @@ export class PartyLedger implements PresignatureLedger {
       }
       const head = this.#auditPending;
       this.#auditPending = undefined;
-      if (head !== undefined) this.#audit?.commit(head);
+      if (head !== undefined) {
+        this.#audit?.commit(head);
+        this.#auditListener?.();
+      }
     });
   }
 }

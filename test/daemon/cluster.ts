@@ -4,7 +4,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { Coordinator } from '../../src/daemon/coordinator.js';
 import { type DaemonMetricsSink, PartyDaemon, type PrimeSource } from '../../src/daemon/party-daemon.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
-import { PartyLedger } from '../../src/storage/party-ledger.js';
+import { type LedgerOptions, PartyLedger } from '../../src/storage/party-ledger.js';
 import type { SealedSecretStore } from '../../src/storage/secret-store.js';
 import { createKeyFile, sealerFromKeyFile } from '../../src/storage/software-sealer.js';
 import type { Bus } from '../../src/transport/bus.js';
@@ -54,6 +54,8 @@ export async function startCluster(o: {
   metrics?: (i: number) => DaemonMetricsSink | undefined;
   /** Extra daemon options for party i (e.g. a malicious party's test hooks). */
   options?: (i: number) => Partial<ConstructorParameters<typeof PartyDaemon>[0]>;
+  /** Extra ledger options for party i (e.g. its audit emitter). */
+  ledgerOptions?: (i: number) => Partial<LedgerOptions>;
 }): Promise<{
   parties: ClusterParty[];
   coordinator: Coordinator;
@@ -69,7 +71,10 @@ export async function startCluster(o: {
     const keyFile = join(pdir, 'store.key');
     await createKeyFile(keyFile);
     const store = await openFileSecretStore({ dir: pdir, keyFile });
-    const ledger = PartyLedger.open(join(pdir, 'ledger.db'), i, { sealer: await sealerFromKeyFile(keyFile) });
+    const ledger = PartyLedger.open(join(pdir, 'ledger.db'), i, {
+      sealer: await sealerFromKeyFile(keyFile),
+      ...o.ledgerOptions?.(i),
+    });
     const metrics = o.metrics?.(i);
     const opts: ConstructorParameters<typeof PartyDaemon>[0] = {
       self: i,
