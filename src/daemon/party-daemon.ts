@@ -913,7 +913,7 @@ export class PartyDaemon {
         }
         this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
         const burn = () => {
-          if (!ledger.isConsumed(p.id)) ledger.consume(p.id); // burnt: never signs anything
+          ledger.burn(p.id, 'session-aborted'); // never signs anything (audit: presignature.burnt)
           this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
         };
         if (this.#abortedWhileRunning.delete(token)) burn();

@@ -458,15 +458,24 @@ export class PartyLedger implements PresignatureLedger {
     return n;
   }
 
-  #burn(id: string): void {
+  /**
+   * Burns an available presignature (an aborted session's output): marked consumed with `burnt_at`,
+   * payload dropped, never usable; its audit record names `reason`. No-op when not available.
+   */
+  burn(id: string, reason: string): void {
+    assertId(id, 'presignature id');
+    this.#burn(id, reason);
+  }
+
+  #burn(id: string, reason = 'unsealable'): void {
     this.#tx('burn', () => {
       const now = Date.now();
-      this.#db
+      const r = this.#db
         .prepare(
           `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ? WHERE id = ? AND status = 'available'`,
         )
         .run(now, now, id);
-      this.#auditInTx({ type: 'presignature.burnt', presignature: id, reason: 'unsealable' });
+      if (r.changes === 1) this.#auditInTx({ type: 'presignature.burnt', presignature: id, reason });
     });
   }
 

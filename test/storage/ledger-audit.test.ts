@@ -100,6 +100,27 @@ describe('party ledger: audit records in the same transaction as the change', ()
     l.close();
   });
 
+  it('burning an aborted presignature, a policy document and aux info each record their event', async () => {
+    const l = PartyLedger.open(join(dir, 'burn.db'), 1, { sealer: sealer(), audit: audit(0) });
+    const key = { keyId: 'k', publicKey: `02${'ab'.repeat(32)}`, threshold: 2, parties: 3, shareVersion: 1 };
+    // aux info: the key row and its aux.done record, chained in one transaction
+    l.putKey(key, { type: 'aux.done', key: 'k', parties: [0, 1, 2] });
+    await l.addPresignature('p-1', 'k', Buffer.alloc(8, 1));
+    l.burn('p-1', 'session-aborted');
+    l.burn('p-1', 'session-aborted'); // no longer available: no change, no record
+    expect(l.isConsumed('p-1')).toBe(true);
+    const hash = 'e'.repeat(64);
+    l.putPolicyDocument({ kind: 'registry', version: 2, hash, document: new Uint8Array([1]) });
+    expect(events(l)).toEqual([
+      { type: 'aux.done', key: 'k', parties: [0, 1, 2] },
+      { type: 'presignature.created', key: 'k', presignature: 'p-1' },
+      { type: 'presignature.burnt', presignature: 'p-1', reason: 'session-aborted' },
+      { type: 'policy.changed', version: 2, hash, by: 'admin-quorum', document: 'registry' },
+    ]);
+    expect(verifyAuditLog(l.recordsAfter(0, 100).map(recordLine), trust).ok).toBe(true);
+    l.close();
+  });
+
   it('a ledger opened without audit writes no records (audit is opt-in per deployment)', async () => {
     const l = PartyLedger.open(join(dir, 'c.db'), 1, { sealer: sealer() });
     await l.addPresignature('pre-1', 'hot', Buffer.alloc(64, 7));
