@@ -17,6 +17,14 @@ export const setupCommand = defineCommand({
       description:
         'enforce: an admin set (2 of 3), an initiator key, signed registry and policy; every party signs only what its policy allows. off: the parties sign what the coordinator asks (explicit opt-out, warned at every start)',
     }),
+    audit: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+        metavar: 'DEPLOYMENT',
+        description:
+          'audit log deployment id: JetStream on in the NATS config, every party ships its signed audit records to stream AUDIT_{DEPLOYMENT}',
+      }),
+    ),
   }),
   help: 'On one machine, for demos and tests: in production each party makes its own identity and store key on its own host and only public keys are exchanged.',
   async run(f, io) {
@@ -27,11 +35,17 @@ export const setupCommand = defineCommand({
       natsPort: f.natsPort,
       httpBasePort: f.httpBasePort,
       policy: f.policy,
+      ...(f.audit === undefined ? {} : { audit: f.audit }),
     });
     io.out(`setup: ${f.parties} parties in ${r.dir}`);
     io.out(`  nats-server -c ${r.nats.serverConfigFile}`);
     for (const c of r.partyConfigs) io.out(`  mpc-custody party --config ${c}`);
     io.out(`  coordinator: ${r.coordinatorConfig}`);
+    if (f.audit !== undefined) {
+      io.out(
+        `  audit: parties ship signed records to JetStream stream AUDIT_${f.audit} (the first party up creates it)`,
+      );
+    }
     if (r.policy !== undefined) {
       io.out(`  policy: admin set ${r.policy.adminsFile}, admin keys ${r.policy.dir}/admin-*.key (0600)`);
       io.out(`  initiator operator key: ${r.policy.initiatorKey} (id ${r.policy.initiatorId}, 0600)`);

@@ -18,6 +18,8 @@ import { type PolicyDeployment, writePolicyDeployment } from './setup-policy.js'
  *   <dir>/roster.json      every party's Ed25519 + X25519 public keys and the coordinator's key
  *   <dir>/party-<i>/       config.json, identity.key (0600), store.key (0600) — the data directory
  *   <dir>/coordinator/     coordinator.json, coordinator.key (0600)
+ *   (audit)                with `audit: DEPLOYMENT`: JetStream in the NATS server, each party ships its
+ *                          signed audit records to stream AUDIT_{DEPLOYMENT} (party-audit.ts)
  *   <dir>/policy/          (policy "enforce", the default) admin set, admin and initiator keys
  *                          (0600), signed registry and policy v1 (setup-policy.ts); every party
  *                          enforces with that admin set. `policy: "off"` writes the explicit
@@ -37,6 +39,12 @@ export interface SetupOptions {
   readonly roundTimeoutMs?: number;
   /** `enforce` (default): an admin set, keys and signed documents; `off`: the explicit opt-out. */
   readonly policy?: 'enforce' | 'off';
+  /**
+   * Audit log deployment id (issue 15): JetStream on in the NATS server config, each party's config
+   * gets `"audit": {"deployment", "createStream": true}` and may publish its own audit subject and
+   * create the stream. Absent: no audit.
+   */
+  readonly audit?: string;
 }
 
 export interface SetupResult {
@@ -67,6 +75,7 @@ export async function setupPartySet(o: SetupOptions): Promise<SetupResult> {
     parties: o.parties,
     port: o.natsPort,
     coordinator: true,
+    ...(o.audit === undefined ? {} : { audit: { deployment: o.audit } }),
   });
   const identities = Array.from({ length: o.parties }, () => generatePartyKeys());
   const coordinatorSecret = ed25519.utils.randomSecretKey();
@@ -101,6 +110,8 @@ export async function setupPartySet(o: SetupOptions): Promise<SetupResult> {
       primes: { target: 2, workers: 1 },
       // the trust root (policy-config.ts), or the explicit opt-out: the party then warns at every start
       policy: deployment ? { mode: 'enforce', admins: relative(pdir, deployment.adminsFile) } : { mode: 'off' },
+      // signed audit records shipped to JetStream; single machine: the first party up creates the stream
+      ...(o.audit === undefined ? {} : { audit: { deployment: o.audit, createStream: true } }),
     };
     const file = join(pdir, 'config.json');
     await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });

@@ -40,3 +40,17 @@ export function mergePermissions(...sets: readonly NatsPermissions[]): NatsPermi
     subscribe: { allow: uniq(sets.flatMap((s) => s.subscribe.allow)) },
   };
 }
+
+/**
+ * A party that creates the stream itself (party config `audit.createStream`, single-machine setups):
+ * its emitter permissions plus stream info/create for this deployment's stream only. It cannot
+ * update, delete or purge it; a stream created without deny_delete/deny_purge by someone else is
+ * refused by ensureAuditStream.
+ */
+export function auditCreatorPermissions(deployment: string, emitter: string): NatsPermissions {
+  const stream = auditStreamName(deployment);
+  return mergePermissions(auditEmitterPermissions(deployment, emitter), {
+    publish: { allow: [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`] },
+    subscribe: { allow: [] },
+  });
+}

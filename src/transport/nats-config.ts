@@ -3,7 +3,9 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nkeys } from '@nats-io/transport-node';
+import { ID_PATTERN } from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
+import { auditCreatorPermissions, mergePermissions } from './audit-permissions.js';
 import { DEFAULT_LIMITS } from './frame.js';
 import { COORDINATOR, coordinatorPermissions, partyPermissions } from './subjects.js';
 
@@ -45,6 +47,11 @@ export interface NatsSecurityOptions {
   readonly maxConnections?: number;
   readonly days?: number;
   readonly openssl?: string;
+  /**
+   * The audit log (issue 15): JetStream on (file store under `dir`/jetstream) and each party may
+   * publish its own audit subject and create the deployment's stream (audit-permissions.ts).
+   */
+  readonly audit?: { readonly deployment: string };
 }
 
 export interface PartyNatsConfig {
@@ -89,6 +96,8 @@ export function renderServerConfig(o: {
   certFile: string;
   keyFile: string;
   users: readonly UserEntry[];
+  /** JetStream file store directory (the audit stream); absent: no JetStream. */
+  jetstreamDir?: string;
 }): string {
   const conf = {
     host: o.host,
@@ -99,6 +108,7 @@ export function renderServerConfig(o: {
     max_connections: o.maxConnections ?? Math.max(16, 4 * o.users.length),
     tls: { cert_file: o.certFile, key_file: o.keyFile, timeout: 2 },
     authorization: { users: o.users },
+    ...(o.jetstreamDir === undefined ? {} : { jetstream: { store_dir: o.jetstreamDir } }),
     // no monitoring endpoint, no leafnodes/cluster/gateway, no anonymous user
   };
   return `${JSON.stringify(conf, null, 2)}\n`;
@@ -134,6 +144,9 @@ function validate(o: NatsSecurityOptions): void {
   limit(o.maxSubscriptions, 'maxSubscriptions', 1 << 20);
   limit(o.maxPending, 'maxPending', 2 ** 31 - 1);
   limit(o.maxConnections, 'maxConnections', 1 << 20);
+  if (o.audit !== undefined && !new RegExp(ID_PATTERN).test(o.audit.deployment)) {
+    throw new MpcError('ERR_TRANSPORT_ARGS', 'audit deployment must match [A-Za-z0-9][A-Za-z0-9_-]{0,63}');
+  }
   if ((o.maxPending ?? DEFAULT_MAX_PENDING) < (o.maxPayload ?? 0)) {
     throw new MpcError('ERR_TRANSPORT_ARGS', 'maxPending must be at least maxPayload');
   }
@@ -218,7 +231,12 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
     return cfg;
   };
   const parties: PartyNatsConfig[] = [];
-  for (let i = 0; i < o.parties; i++) parties.push(await writeUser(i, partyPermissions(i)));
+  const audit = o.audit;
+  const permsOf = (i: number) =>
+    audit === undefined
+      ? partyPermissions(i)
+      : mergePermissions(partyPermissions(i), auditCreatorPermissions(audit.deployment, `party-${i}`));
+  for (let i = 0; i < o.parties; i++) parties.push(await writeUser(i, permsOf(i)));
   const coordinator = o.coordinator ? await writeUser(COORDINATOR, coordinatorPermissions()) : undefined;
 
   const serverConfigFile = p('nats-server.conf');
@@ -235,6 +253,7 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
       certFile: p('server.crt'),
       keyFile: p('server.key'),
       users,
+      ...(audit === undefined ? {} : { jetstreamDir: p('jetstream') }),
     }),
     { mode: 0o600 },
   );

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -9,13 +9,16 @@ import { type AuditTrust, parseRecord, recordLine, signBody, verifyAuditLog } fr
 import { auditCommand } from '../../src/cli/audit-command.js';
 import type { PartyAuditConfig } from '../../src/daemon/audit-config.js';
 import { encodeRoster } from '../../src/daemon/config.js';
+import { startParty } from '../../src/daemon/main.js';
 import { type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type AuditShipping, partyAuditEmitter, startAuditShipping } from '../../src/daemon/party-audit.js';
+import { setupPartySet } from '../../src/daemon/setup.js';
 import { freePort } from '../../src/daemon/spawn-party.js';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
 import { getKeyShare } from '../../src/storage/secret-store.js';
 import { readAuditHeads, readAuditStream } from '../../src/transport/audit-sink.js';
 import { MemoryHub } from '../../src/transport/memory.js';
+import { connectNats, loadPartyNatsConfig } from '../../src/transport/nats.js';
 import { rejection } from '../helpers/failure.js';
 import { math } from '../helpers/keys.js';
 import { NATS_SERVER_BIN } from '../transport/nats-server.js';
@@ -214,5 +217,41 @@ describe('party audit log on JetStream', () => {
     });
     const rep = verifyAuditLog(lines, trust());
     expect(rep.firstBreak).toMatchObject({ kind: 'bad_signature', index, emitter: 'party-2', seq });
+  });
+
+  it('setup with an audit deployment: JetStream on, a party daemon creates the stream and ships its chain', async () => {
+    const sdir = join(dir, 'setup');
+    const setup = await setupPartySet({
+      dir: sdir,
+      parties: 2,
+      natsPort: await freePort(),
+      policy: 'off',
+      audit: 'dep-s',
+    });
+    const cfgFile = setup.partyConfigs[0] as string;
+    const cfg = JSON.parse(await readFile(cfgFile, 'utf8')) as Record<string, unknown>;
+    expect(cfg.audit).toEqual({ deployment: 'dep-s', createStream: true });
+    // no background safe-prime search in this test
+    await writeFile(cfgFile, JSON.stringify({ ...cfg, primes: { target: 0, workers: 1 }, http: undefined }));
+    const js = await runNatsServer(setup.nats.serverConfigFile, { bin: NATS_SERVER_BIN });
+    try {
+      const party = await startParty(cfgFile);
+      await party.shutdown('test', 1000);
+      // party-0's own credential may read its own subject's head, and nothing else
+      const pnc = await connectNats(
+        await loadPartyNatsConfig(cfg.nats === undefined ? '' : join(sdir, 'party-0', cfg.nats as string)),
+      );
+      try {
+        const heads = await readAuditHeads(pnc, 'dep-s', ['party-0']);
+        expect(heads.map((h) => parseRecord(h).parsed)).toMatchObject([
+          { emitter: 'party-0', seq: 2, event: { type: 'daemon.stopped', reason: 'drained' } },
+        ]);
+        await expect(readAuditStream(pnc, 'dep-s')).rejects.toThrow();
+      } finally {
+        await pnc.close();
+      }
+    } finally {
+      await js.kill();
+    }
   });
 });
