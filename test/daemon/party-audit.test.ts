@@ -38,6 +38,7 @@ const config: PartyAuditConfig = { deployment: DEPLOYMENT, createStream: true, r
 let dir: string;
 let server: NatsServerProcess;
 let url: string;
+let natsConf: string;
 let nc: NatsConnection;
 let cluster: Awaited<ReturnType<typeof startCluster>>;
 let shipping: AuditShipping[] = [];
@@ -60,9 +61,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mpc-party-audit-'));
   const port = await freePort();
   url = `nats://127.0.0.1:${port}`;
-  const conf = join(dir, 'nats.conf');
-  await writeFile(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
-  server = await runNatsServer(conf, { bin: NATS_SERVER_BIN });
+  natsConf = join(dir, 'nats.conf');
+  await writeFile(natsConf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
+  server = await runNatsServer(natsConf, { bin: NATS_SERVER_BIN });
   nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const hub = new MemoryHub();
   cluster = await startCluster({
@@ -136,6 +137,25 @@ describe('party audit log on JetStream', () => {
     const summary = JSON.parse(out.at(-1) as string) as Record<string, unknown>;
     expect(summary).toMatchObject({ ok: true, presignaturesConsumed: { 'party-0': 1, 'party-1': 1, 'party-2': 0 } });
     expect(code).toBe(0);
+  });
+
+  it('JetStream down: signing goes on, records wait in the ledgers; back: each arrives once, in order', async () => {
+    await server.kill();
+    const pre = await cluster.coordinator.presign({ keyId: 'treasury', signers: [1, 2] });
+    await cluster.coordinator.sign({ keyId: 'treasury', presignature: pre, digest });
+    server = await runNatsServer(natsConf, { bin: NATS_SERVER_BIN });
+    await flushAll();
+    const lines = await readAuditStream(nc, DEPLOYMENT);
+    for (const [i, p] of cluster.parties.entries()) {
+      expect(lines.filter((l) => parseRecord(l).parsed.emitter === `party-${i}`)).toEqual(
+        p.ledger.recordsAfter(0, 1000).map(recordLine),
+      );
+    }
+    expect(eventsOf(lines, 'party-2')).toContainEqual(
+      expect.objectContaining({ type: 'presignature.consumed', presignature: pre.id }),
+    );
+    const anchors = await readAuditHeads(nc, DEPLOYMENT, ['party-0', 'party-1', 'party-2']);
+    expect(verifyAuditLog(lines, { ...trust(), anchors }).ok).toBe(true);
   });
 
   it('no record holds an honest secret share or Paillier prime (hex or decimal)', async () => {
