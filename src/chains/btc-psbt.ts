@@ -1,7 +1,7 @@
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { address as btcAddress, Psbt, payments, script, Transaction } from 'bitcoinjs-lib';
 import { MpcError } from '../errors/index.js';
 import { encodePoint } from '../primitives/curve.js';
+import { secp256k1Backend } from '../primitives/secp256k1-backend.js';
 import { HARDENED_OFFSET, MAX_PATH_LENGTH } from '../protocol/hd.js';
 import { btcNetwork } from './btc-network.js';
 import { assertNetwork, childPublicKey, rootFingerprint } from './keys.js';
@@ -238,7 +238,7 @@ function assemble(bytes: Uint8Array, signed: readonly DigestSignature[], ctx: Ch
       });
     }
     const compact = s.signature.compact;
-    if (!secp256k1.verify(compact, x.digest, x.pubkey, { prehash: false, lowS: true })) {
+    if (!secp256k1Backend().verify(compact, x.digest, x.pubkey)) {
       throw chainError('ERR_CHAIN_SIGNATURE_INVALID', 'signature does not verify for the input', { input: i });
     }
     psbt.updateInput(i, {

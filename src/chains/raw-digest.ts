@@ -1,5 +1,5 @@
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { encodePoint } from '../primitives/curve.js';
+import { secp256k1Backend } from '../primitives/secp256k1-backend.js';
 import {
   assertSignatureCount,
   assertSize,
@@ -37,7 +37,7 @@ function assemble(bytes: Uint8Array, signed: readonly DigestSignature[], _ctx: C
   const digest = digestOf(bytes);
   assertSignatureCount(KIND, signed.length, 1);
   const { signature, publicKey } = signed[0] as DigestSignature;
-  if (!secp256k1.verify(signature.compact, digest, encodePoint(publicKey), { prehash: false, lowS: true })) {
+  if (!secp256k1Backend().verify(signature.compact, digest, encodePoint(publicKey))) {
     throw chainError('ERR_CHAIN_SIGNATURE_INVALID', 'signature does not verify');
   }
   const out = new Uint8Array(65);

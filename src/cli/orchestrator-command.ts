@@ -159,6 +159,7 @@ export const requestCreate = defineCommand({
         kind: f.kind,
         payloadSha256: payloadDigest(bytes),
         ...(path ? { path } : {}),
+        ...(f.kind === 'btc.psbt' && f.network ? { network: f.network } : {}),
         idempotencyKey,
         iat: now,
         exp: now + f.ttl,

@@ -196,6 +196,7 @@ export class PolicyGuard {
         keyId: c.keyId,
         policyVersion: a.policyVersion,
         approvals: a.approvals,
+        network: c.network,
       },
       {
         policies: new Map([[policy.version, policy]]),

@@ -555,6 +555,7 @@ export class OrchestratorService {
           keyId: r.keyId,
           policyVersion: version,
           approvals: r.approvals,
+          ...(network ? { network } : {}),
         },
         {
           policies: this.#policies,

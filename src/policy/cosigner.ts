@@ -12,7 +12,7 @@ import { type ApprovalRecord, checkApprovals } from './approvals.js';
 import { type Decision, evaluatePolicy } from './evaluate.js';
 import type { PolicyIntent, SpendRecord } from './intent.js';
 import type { OperatorRegistry } from './registry.js';
-import type { PayloadKind } from './schema.js';
+import type { BtcNetwork, PayloadKind } from './schema.js';
 import { type VerifiedSignRequest, verifySignRequest } from './sign-request.js';
 import { verifyApproval } from './statements.js';
 import type { PolicyVersion } from './versions.js';
@@ -30,6 +30,8 @@ export interface CosignRequest {
   readonly policyVersion: number;
   /** Approval statements (compact JWS), possibly empty. */
   readonly approvals: readonly string[];
+  /** The Bitcoin network the payload will be decoded and signed under (btc.psbt; default mainnet). */
+  readonly network?: BtcNetwork;
 }
 
 export interface CosignTrust {
@@ -64,6 +66,14 @@ export async function authorizeSignRequest(req: CosignRequest, trust: CosignTrus
   const r = verified.request;
   if (r.keyId !== req.keyId)
     throw new MpcError('ERR_POLICY_REQUEST_INVALID', `request is for key ${r.keyId}, not ${req.keyId}`);
+  // a PSBT's addresses (and `networks` rules) depend on the network: it must be the signed one
+  if (r.kind === 'btc.psbt' && (r.network ?? 'mainnet') !== (req.network ?? 'mainnet')) {
+    throw new MpcError(
+      'ERR_POLICY_REQUEST_INVALID',
+      `request is for network ${r.network ?? 'mainnet'}, not ${req.network ?? 'mainnet'}`,
+      { details: { reason: 'request-network' } },
+    );
+  }
   const held = trust.policies.get(req.policyVersion);
   if (held === undefined) {
     throw new MpcError('ERR_POLICY_VERSION_UNKNOWN', `policy version ${req.policyVersion} is not held here`);

@@ -14,7 +14,7 @@ import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
 import type { Operator, OperatorRegistry } from './registry.js';
-import { PAYLOAD_KINDS } from './schema.js';
+import { BTC_NETWORKS, PAYLOAD_KINDS } from './schema.js';
 import type { Signer } from './signed-document.js';
 
 export const SIGN_REQUEST_TYP = 'mpc-custody-sign-request+json';
@@ -31,6 +31,9 @@ export const SignRequestPayload = Type.Object(
     kind: Type.Enum(PAYLOAD_KINDS),
     payloadSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     path: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }), { maxItems: 255 })),
+    /** btc.psbt only: the Bitcoin network the PSBT is decoded under (default mainnet). Signed, so
+     *  whoever relays the request cannot pick the network (addresses, `networks` rules) itself. */
+    network: Type.Optional(Type.Enum(BTC_NETWORKS)),
     idempotencyKey: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' }),
     iat: Type.Integer({ minimum: 0 }),
     exp: Type.Integer({ minimum: 0 }),
@@ -101,6 +104,7 @@ export async function verifySignRequest(
   }
   if (!checkPayload.Check(body)) throw invalid(`sign request by ${op.id} does not match the request schema`);
   const r = body as SignRequestPayload;
+  if (r.network !== undefined && r.kind !== 'btc.psbt') throw invalid('only a btc.psbt request names a network');
   if (r.exp <= r.iat || r.exp - r.iat > MAX_REQUEST_LIFETIME_SECONDS)
     throw invalid('sign request validity window is invalid');
   if (r.iat > now + MAX_CLOCK_SKEW_SECONDS) throw invalid('sign request is issued in the future (clock skew?)');

@@ -112,6 +112,7 @@ async function submit(kind: 'eth.transaction' | 'btc.psbt', payload: Uint8Array,
     keyId: 'hot',
     idempotencyKey,
     ...(kind === 'eth.transaction' ? { path: [0, 7] } : {}),
+    ...(typeof extra.network === 'string' ? { network: extra.network as 'regtest' } : {}),
   });
   const r = await h.call('ian', 'POST', '/v1/sign-requests', {
     keyId: 'hot',

@@ -226,6 +226,31 @@ describe('authorizeSignRequest', () => {
     expect((await refusal(cmd(r, { keyId: 'cold' }))).code).toBe('ERR_POLICY_REQUEST_INVALID');
   });
 
+  it('holds a PSBT to the network the initiator signed (default mainnet), never the relayed one', async () => {
+    const psbt = { kind: 'btc.psbt' as const, path: undefined };
+    const onTestnet = await request({ payload: payloadOf(EXCHANGE, ETH), claims: { ...psbt, network: 'testnet' } });
+    expect((await authorizeSignRequest(cmd(onTestnet, { network: 'testnet' }), trust())).decision.ruleId).toBe(
+      'whitelist',
+    );
+    for (const relayed of ['mainnet', 'regtest', undefined] as const) {
+      expect(await refusal(cmd(onTestnet, relayed ? { network: relayed } : {}))).toMatchObject({
+        code: 'ERR_POLICY_REQUEST_INVALID',
+        message: expect.stringContaining('network'),
+      });
+    }
+    const unnamed = await request({ payload: payloadOf(EXCHANGE, ETH), claims: psbt });
+    expect((await refusal(cmd(unnamed, { network: 'regtest' }))).code).toBe('ERR_POLICY_REQUEST_INVALID');
+    expect((await authorizeSignRequest(cmd(unnamed, { network: 'mainnet' }), trust())).decision.ruleId).toBe(
+      'whitelist',
+    );
+    // a network named on another kind is a malformed request, not something to ignore
+    const ethWithNetwork = await request({ payload: payloadOf(EXCHANGE, ETH), claims: { network: 'testnet' } });
+    expect(await refusal(cmd(ethWithNetwork))).toMatchObject({
+      code: 'ERR_POLICY_REQUEST_INVALID',
+      message: expect.stringContaining('names a network'),
+    });
+  });
+
   it('refuses an expired request and one issued in the future', async () => {
     const old = await request({ payload: payloadOf(EXCHANGE, ETH), claims: { iat: NOW - 700, exp: NOW - 1 } });
     expect((await refusal(cmd(old))).message).toContain('expired');
