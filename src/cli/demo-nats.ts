@@ -55,6 +55,9 @@ export async function demoOverNats(o: {
       for (const c of setup.partyConfigs) parties.push(await spawnParty(cli, c, { drainMs: 5000 }));
     });
     for (const [i, p] of parties.entries()) out(`  party ${i}: pid ${p.proc.pid}, health and metrics at ${p.url}`);
+    out(
+      '  policy: OFF in this demo (the coordinator alone drives signing; each party warns at start). A deployment from `mpc-custody setup` enforces the co-signer check by default.',
+    );
     const coord = await connectCoordinator(setup.coordinatorConfig);
     try {
       const c = coord.coordinator;
