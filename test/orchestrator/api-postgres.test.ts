@@ -2,28 +2,12 @@
  * The API and the sign-request lifecycle on PostgreSQL (own database on 127.0.0.1:5432, dropped
  * after): the same query layer as SQLite, checked end to end through the REST API.
  */
-import { getBytes } from 'ethers';
-import { serializeTransaction } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, makeHarness } from './harness.js';
+import { type Harness, hex0x, makeHarness, tx } from './harness.js';
 import { createTestDatabase } from './pg.js';
 
 let h: Harness;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
-const hex0x = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
-const tx = (nonce: number) =>
-  getBytes(
-    serializeTransaction({
-      type: 'eip1559',
-      chainId: 1,
-      nonce,
-      to: '0x3333333333333333333333333333333333333333',
-      value: 1n,
-      gas: 21_000n,
-      maxFeePerGas: 2n,
-      maxPriorityFeePerGas: 1n,
-    }),
-  );
 
 beforeAll(async () => {
   db = await createTestDatabase('api');

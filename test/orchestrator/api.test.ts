@@ -3,29 +3,13 @@
  * refused input gets a 4xx with a stable code and stores nothing; accepted requests move through
  * the documented states; OpenAPI covers every route.
  */
-import { getBytes } from 'ethers';
-import { serializeTransaction } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_ACCESS } from '../../src/orchestrator/rbac.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
-import { fakeBackend, type Harness, makeHarness } from './harness.js';
+import { fakeBackend, type Harness, hex0x, makeHarness, tx } from './harness.js';
 
 let h: Harness;
 let seq = 0;
-const tx = (nonce: number) =>
-  getBytes(
-    serializeTransaction({
-      type: 'eip1559',
-      chainId: 1,
-      nonce,
-      to: '0x3333333333333333333333333333333333333333',
-      value: 1n,
-      gas: 21_000n,
-      maxFeePerGas: 2n,
-      maxPriorityFeePerGas: 1n,
-    }),
-  );
-const hex0x = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
 
 async function body(o: { kind?: 'eth.transaction' | 'eth.message' | 'raw.digest'; payload?: Uint8Array } = {}) {
   const kind = o.kind ?? 'eth.transaction';

@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { getBytes } from 'ethers';
 import type { FastifyInstance } from 'fastify';
+import { serializeTransaction } from 'viem';
 import { MpcError } from '../../src/errors/index.js';
 import { buildApi } from '../../src/orchestrator/api/server.js';
 import { signApiToken } from '../../src/orchestrator/auth.js';
@@ -33,6 +35,21 @@ import { decodePoint } from '../../src/primitives/curve.js';
 import { makeKey, type OperatorKey } from '../helpers/operator-keys.js';
 
 export const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+export const hex0x = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+/** A canonical EIP-1559 transfer with the given nonce (distinct payloads for distinct requests). */
+export const tx = (nonce: number) =>
+  getBytes(
+    serializeTransaction({
+      type: 'eip1559',
+      chainId: 1,
+      nonce,
+      to: '0x3333333333333333333333333333333333333333',
+      value: 1n,
+      gas: 21_000n,
+      maxFeePerGas: 2n,
+      maxPriorityFeePerGas: 1n,
+    }),
+  );
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** A key the fake backend "generates": a fixed public key and chain code. */

@@ -8,32 +8,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getBytes } from 'ethers';
-import { serializeTransaction } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateConfig } from '../../src/orchestrator/config.js';
 import { PresignaturePools } from '../../src/orchestrator/pool.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
-import { fakeBackend, type Harness, makeHarness } from './harness.js';
+import { fakeBackend, type Harness, hex0x, makeHarness, tx } from './harness.js';
 import { createTestDatabase } from './pg.js';
 
 const PATH = [0, 7];
 const SPEC = { keyId: 'k1', path: PATH, target: 20, lowWater: 5 };
-const hex0x = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
-const tx = (nonce: number) =>
-  getBytes(
-    serializeTransaction({
-      type: 'eip1559',
-      chainId: 1,
-      nonce,
-      to: '0x3333333333333333333333333333333333333333',
-      value: 1n,
-      gas: 21_000n,
-      maxFeePerGas: 2n,
-      maxPriorityFeePerGas: 1n,
-    }),
-  );
 
 describe('pool over the REST API', () => {
   let h: Harness;

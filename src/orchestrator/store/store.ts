@@ -76,29 +76,6 @@ export interface KeyRecord {
   readonly updatedAt: number;
 }
 
-export interface SignRequestRecord {
-  readonly id: string;
-  readonly idempotencyKey: string;
-  readonly bodyHash: string;
-  readonly keyId: string;
-  readonly kind: string;
-  readonly payload: Uint8Array;
-  readonly network: string | null;
-  readonly signedRequest: string;
-  readonly requestDigest: string;
-  readonly initiator: string;
-  readonly createdBy: string;
-  readonly state: SignRequestState;
-  readonly policyVersion: number | null;
-  readonly approvals: readonly string[];
-  readonly artifact: SignedArtifact | null;
-  readonly error: { readonly code: string; readonly message: string } | null;
-  readonly spend: SpendRecord | null;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly expiresAt: number;
-}
-
 export interface NewSignRequest {
   readonly idempotencyKey: string;
   readonly bodyHash: string;
@@ -111,6 +88,18 @@ export interface NewSignRequest {
   readonly initiator: string;
   readonly createdBy: string;
   readonly expiresAt: number;
+}
+
+export interface SignRequestRecord extends NewSignRequest {
+  readonly id: string;
+  readonly state: SignRequestState;
+  readonly policyVersion: number | null;
+  readonly approvals: readonly string[];
+  readonly artifact: SignedArtifact | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly spend: SpendRecord | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
 }
 
 export interface SignRequestPatch {
