@@ -134,24 +134,36 @@ export function encodeStoredPresignature(presignature: Uint8Array, evidence: Pre
   return new WireWriter().u16(STORED_TAG).u8(STORED_VERSION).bytes(presignature).bytes(ev).finish();
 }
 
-/** @throws MpcError ERR_PRESIGNATURE_INVALID for a payload that is not a stored presignature */
-export function decodeStoredPresignature(bytes: Uint8Array): {
+/**
+ * The two parts of a stored presignature, the evidence left encoded (owned copies; the caller wipes
+ * both): signing needs only the presignature, and decoding the evidence (node:v8 + fromPortable) is a
+ * large share of a signer's CPU, so it is decoded only if identification runs (issue #18).
+ * @throws MpcError ERR_PRESIGNATURE_INVALID for a payload that is not a stored presignature
+ */
+export function splitStoredPresignature(bytes: Uint8Array): {
   presignature: Uint8Array;
-  evidence: PresignEvidence | undefined;
+  /** SECRET: `decodeStoredEvidence` input; undefined when the presignature was stored without evidence. */
+  evidence: Uint8Array | undefined;
 } {
-  let presignature: Uint8Array;
-  let ev: Uint8Array;
   try {
     const r = new WireReader(bytes, MAX_PLAINTEXT_BYTES);
     if (r.u16('stored.tag') !== STORED_TAG) throw new MpcError('ERR_WIRE_BAD_TAG', 'not a stored presignature');
     r.tag('stored.version', STORED_VERSION);
-    presignature = r.bytes('stored.presignature', 4096);
-    ev = r.bytes('stored.evidence', MAX_PLAINTEXT_BYTES);
+    const presignature = r.bytes('stored.presignature', 4096);
+    const ev = r.bytes('stored.evidence', MAX_PLAINTEXT_BYTES);
     r.end();
+    return { presignature, evidence: ev.length === 0 ? undefined : ev };
   } catch (e) {
     throw new MpcError('ERR_PRESIGNATURE_INVALID', 'stored presignature is malformed', { cause: e });
   }
-  if (ev.length === 0) return { presignature, evidence: undefined };
+}
+
+/**
+ * Decodes the evidence part of a stored presignature (`splitStoredPresignature`). Does not wipe
+ * `ev` (its owner does).
+ * @throws MpcError ERR_PRESIGNATURE_INVALID for malformed evidence
+ */
+export function decodeStoredEvidence(ev: Uint8Array): PresignEvidence {
   try {
     // node:v8 revives byte arrays as views into its input: give it a copy the caller never wipes
     const x = fromPortable(deserialize(Buffer.from(ev))) as PresignEvidence;
@@ -165,9 +177,27 @@ export function decodeStoredPresignature(bytes: Uint8Array): {
     ) {
       throw new TypeError('evidence shape');
     }
-    return { presignature, evidence: x };
+    return x;
   } catch (e) {
     throw new MpcError('ERR_PRESIGNATURE_INVALID', 'stored identification evidence is malformed', { cause: e });
+  }
+}
+
+/**
+ * Both parts decoded (`splitStoredPresignature` + `decodeStoredEvidence`).
+ * @throws MpcError ERR_PRESIGNATURE_INVALID for a payload that is not a stored presignature
+ */
+export function decodeStoredPresignature(bytes: Uint8Array): {
+  presignature: Uint8Array;
+  evidence: PresignEvidence | undefined;
+} {
+  const { presignature, evidence: ev } = splitStoredPresignature(bytes);
+  if (ev === undefined) return { presignature, evidence: undefined };
+  try {
+    return { presignature, evidence: decodeStoredEvidence(ev) };
+  } catch (e) {
+    presignature.fill(0);
+    throw e;
   } finally {
     ev.fill(0);
   }

@@ -40,7 +40,7 @@ import {
 } from './control.js';
 import {
   decodeRelayedPartials,
-  decodeStoredPresignature,
+  decodeStoredEvidence,
   encodeStoredPresignature,
   evidenceEnvelopes,
   type IdentificationKind,
@@ -48,6 +48,7 @@ import {
   needsDeltaIdentification,
   type PresignEvidence,
   RetainingPresignRunner,
+  splitStoredPresignature,
 } from './identification.js';
 import { type PartyPolicy, PolicyGuard, type SignPermit } from './policy-guard.js';
 import { RemoteRunner, SessionThreads } from './remote-runner.js';
@@ -155,7 +156,11 @@ export interface PartyDaemonOptions {
 
 /** A presigning run's identification evidence, kept until it expires (identification.ts). */
 interface KeptEvidence {
-  readonly evidence: PresignEvidence;
+  /**
+   * Decoded (presign) or, for a sign, still in its stored encoding (SECRET bytes, zeroed when
+   * dropped): decoding costs a large share of a sign's CPU and is needed only by identification.
+   */
+  readonly evidence: PresignEvidence | Uint8Array;
   readonly members: readonly number[];
   readonly roundTimeoutMs: number;
   readonly expires: number;
@@ -314,6 +319,7 @@ export class PartyDaemon {
     this.#unsubscribe = undefined;
     for (const p of this.#pending.values()) p.abort('daemon is shutting down');
     await this.#threads?.close();
+    for (const token of [...this.#evidence.keys()]) this.#dropEvidence(token);
     this.#auditEvent({ type: 'daemon.stopped', reason: finished ? 'drained' : 'drain-timeout' });
     return finished;
   }
@@ -576,14 +582,20 @@ export class PartyDaemon {
 
   // --- identifiable abort (PROTOCOL.md §7.2, issue 17 item 5) ------------------------------------------
 
-  #keepEvidence(token: string, evidence: PresignEvidence, cmd: StartCommand, signed?: KeptEvidence['signed']): void {
+  #keepEvidence(
+    token: string,
+    evidence: KeptEvidence['evidence'],
+    cmd: StartCommand,
+    signed?: KeptEvidence['signed'],
+  ): void {
     const now = (this.#o.now ?? Date.now)();
-    for (const [t, k] of this.#evidence) if (k.expires <= now) this.#evidence.delete(t);
+    for (const [t, k] of [...this.#evidence]) if (k.expires <= now) this.#dropEvidence(t);
     while (this.#evidence.size >= EVIDENCE_LIMIT) {
       const first = this.#evidence.keys().next().value;
       if (first === undefined) break;
-      this.#evidence.delete(first);
+      this.#dropEvidence(first);
     }
+    this.#dropEvidence(token); // a replaced record is dropped too (never happens: tokens are unique)
     this.#evidence.set(token, {
       evidence,
       members: cmd.members,
@@ -591,6 +603,13 @@ export class PartyDaemon {
       expires: now + EVIDENCE_TTL_MS,
       ...(signed ? { signed } : {}),
     });
+  }
+
+  /** Forgets the evidence of `token`, zeroing it when it is still encoded (SECRET bytes this party owns). */
+  #dropEvidence(token: string): void {
+    const kept = this.#evidence.get(token);
+    this.#evidence.delete(token);
+    if (kept?.evidence instanceof Uint8Array) kept.evidence.fill(0);
   }
 
   /**
@@ -612,6 +631,7 @@ export class PartyDaemon {
       kept !== undefined &&
       kept.expires > (this.#o.now ?? Date.now)() &&
       (kind === 'signature') === (kept.signed !== undefined);
+    if (!fresh && kept?.evidence instanceof Uint8Array) kept.evidence.fill(0);
     const run = this.#identify(idSid, idToken, token, kind, request, fresh ? kept : undefined)
       .catch((e) => this.#log.error({ sid: idToken, code: asMpc(e).code }, 'identification failed to run'))
       .finally(() => this.#active.delete(idToken));
@@ -639,7 +659,18 @@ export class PartyDaemon {
         await session.sendControl('result', encodeSessionResult(failure(err, [])));
         return;
       }
-      const { members, evidence } = kept;
+      const { members } = kept;
+      let evidence: PresignEvidence;
+      try {
+        evidence = kept.evidence instanceof Uint8Array ? decodeStoredEvidence(kept.evidence) : kept.evidence;
+      } catch (e) {
+        // malformed stored evidence: the same typed failure (ERR_PRESIGNATURE_INVALID) signing gave before #18
+        outcome = 'error';
+        await session.sendControl('result', encodeSessionResult(failure(asMpc(e), [])));
+        return;
+      } finally {
+        if (kept.evidence instanceof Uint8Array) kept.evidence.fill(0);
+      }
       const roster = members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
       const base = { retained: evidence.retained, received: evidenceEnvelopes(evidence), roster };
       let input: unknown = base;
@@ -904,7 +935,8 @@ export class PartyDaemon {
       persist: async (out) => {
         const p = out as Presignature;
         const raw = encodePresignature(p);
-        const bytes = encodeStoredPresignature(raw, this.#evidence.get(token)?.evidence);
+        const kept = this.#evidence.get(token)?.evidence; // a presign run keeps it decoded
+        const bytes = encodeStoredPresignature(raw, kept instanceof Uint8Array ? undefined : kept);
         raw.fill(0);
         try {
           await ledger.addPresignature(p.id, cmd.keyId, bytes);
@@ -1019,52 +1051,62 @@ export class PartyDaemon {
       );
     }
     let presig: Presignature;
-    let evidence: PresignEvidence | undefined;
+    /** SECRET, still encoded (decoded only if identification runs, issue #18); zeroed unless kept. */
+    let evidence: Uint8Array | undefined;
     try {
-      const stored = decodeStoredPresignature(payload);
+      const stored = splitStoredPresignature(payload);
       evidence = stored.evidence;
       try {
         presig = decodePresignature(stored.presignature);
       } finally {
         stored.presignature.fill(0);
       }
+    } catch (e) {
+      evidence?.fill(0);
+      throw e;
     } finally {
       payload.fill(0);
     }
-    if (
-      presig.id !== cmd.presignatureId ||
-      presig.signers.length !== cmd.members.length ||
-      presig.signers.some((s, j) => s !== cmd.members[j])
-    ) {
-      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'signers differ from the presignature');
-    }
-    const meta = ledger.getKey(cmd.keyId);
-    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
-    // a PSBT input fixes its path: the presignature must have been made for exactly that path
-    if (target.path !== undefined && !samePath(target.path, presig.path)) {
-      throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'the presignature is bound to another path than the input');
-    }
-    // the path the initiator signed for must be the presignature's (a PSBT input's path was checked above)
-    if (permit?.path !== undefined && !samePath(permit.path, presig.path)) {
-      throw new MpcError(
-        'ERR_POLICY_REQUEST_INVALID',
-        'the presignature is bound to another path than the signed request',
-        {
-          details: { rule: 'request-path' },
-        },
-      );
-    }
-    // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
-    // request's spend record is written in the consume's transaction (velocity history).
-    const partial = issuePartialSignature(presig, target.digest, consumer(ledger, permit, target.digest));
-    // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
-    if (evidence !== undefined) {
-      const { id, R, publicKey, signers, path } = presig;
-      this.#keepEvidence(sessionToken(sid), evidence, cmd, {
-        presignature: { id, R, publicKey, signers, path },
-        digest: Uint8Array.from(target.digest),
-        partial,
-      });
+    let partial: PartialSignature;
+    try {
+      if (
+        presig.id !== cmd.presignatureId ||
+        presig.signers.length !== cmd.members.length ||
+        presig.signers.some((s, j) => s !== cmd.members[j])
+      ) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'signers differ from the presignature');
+      }
+      const meta = ledger.getKey(cmd.keyId);
+      if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+      // a PSBT input fixes its path: the presignature must have been made for exactly that path
+      if (target.path !== undefined && !samePath(target.path, presig.path)) {
+        throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'the presignature is bound to another path than the input');
+      }
+      // the path the initiator signed for must be the presignature's (a PSBT input's path was checked above)
+      if (permit?.path !== undefined && !samePath(permit.path, presig.path)) {
+        throw new MpcError(
+          'ERR_POLICY_REQUEST_INVALID',
+          'the presignature is bound to another path than the signed request',
+          {
+            details: { rule: 'request-path' },
+          },
+        );
+      }
+      // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
+      // request's spend record is written in the consume's transaction (velocity history).
+      partial = issuePartialSignature(presig, target.digest, consumer(ledger, permit, target.digest));
+      // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
+      if (evidence !== undefined) {
+        const { id, R, publicKey, signers, path } = presig;
+        this.#keepEvidence(sessionToken(sid), evidence, cmd, {
+          presignature: { id, R, publicKey, signers, path },
+          digest: Uint8Array.from(target.digest),
+          partial,
+        });
+      }
+    } catch (e) {
+      evidence?.fill(0); // not kept: this party's secret bytes are zeroed
+      throw e;
     }
     const published = this.#o.testPartial?.(partial) ?? partial;
     await this.#publishControl(sid, 'partial', encodePartialSignature(published));

@@ -1,11 +1,14 @@
+import { serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import {
   decodeRelayedPartials,
+  decodeStoredEvidence,
   decodeStoredPresignature,
   encodeRelayedPartials,
   encodeStoredPresignature,
   identificationSid,
   type PresignEvidence,
+  splitStoredPresignature,
 } from '../../src/daemon/identification.js';
 import { G } from '../../src/primitives/curve.js';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
@@ -71,6 +74,37 @@ describe('stored presignature with identification evidence', () => {
     }
   });
 });
+
+describe('evidence left encoded until identification (issue #18)', () => {
+  it('splits without decoding the evidence, which decodes later to the same record', () => {
+    const bytes = encodeStoredPresignature(new Uint8Array([7, 8]), evidence);
+    const split = splitStoredPresignature(bytes);
+    bytes.fill(0); // the split parts are owned copies
+    expect(split.presignature).toEqual(new Uint8Array([7, 8]));
+    expect(split.evidence).toBeInstanceOf(Uint8Array);
+    const ev = decodeStoredEvidence(split.evidence as Uint8Array);
+    (split.evidence as Uint8Array).fill(0); // what identification does once decoded
+    expect(ev.received).toEqual([envelope('r2', 1), envelope('r2', 2)]);
+    expect((ev.retained as unknown as { chi: bigint }).chi).toBe(7n << 300n);
+    expect(splitStoredPresignature(encodeStoredPresignature(new Uint8Array([1]), undefined)).evidence).toBeUndefined();
+  });
+
+  it('signing accepts evidence bytes it does not decode; identification refuses them with the same typed code', () => {
+    const garbage = encodeStoredPresignature(new Uint8Array([1]), undefined);
+    const junk = Uint8Array.from([...garbage.subarray(0, garbage.length - 4), 0, 0, 0, 3, 0xff, 0x0d, 0x22]);
+    const split = splitStoredPresignature(junk);
+    expect(split.presignature).toEqual(new Uint8Array([1]));
+    for (const bad of [split.evidence as Uint8Array, new Uint8Array([0xff]), new Uint8Array(serializedNumber())]) {
+      expect(errorCode(() => decodeStoredEvidence(bad))).toBe('ERR_PRESIGNATURE_INVALID');
+    }
+    expect(errorCode(() => splitStoredPresignature(junk.subarray(0, 5)))).toBe('ERR_PRESIGNATURE_INVALID');
+  });
+});
+
+/** A valid node:v8 serialization of something that is not evidence (shape check). */
+function serializedNumber(): Uint8Array {
+  return new Uint8Array(serialize(42));
+}
 
 describe('relayed partial-signature frames', () => {
   it('round-trips and refuses malformed or oversized lists', () => {
