@@ -287,28 +287,37 @@ describe.runIf(canRun)('party daemons as processes over a real nats-server', () 
   });
 
   it('survives a NATS restart mid-session: the next session succeeds without restarting the daemons', async () => {
-    // a presigning session is under way when the server dies: its messages are lost with it
-    const inFlight = coord.coordinator.presign({ keyId: 'hot-wallet', signers: [1, 2] }).then(
-      () => 'finished',
-      (e: MpcError) => e.code,
-    );
-    await new Promise((r) => setTimeout(r, 150));
-    await nats.kill();
-    await new Promise((r) => setTimeout(r, 300));
-    await nats.start();
-    // reconnects are asynchronous: give the clients a moment, then run a full presign + sign
-    let pre: Awaited<ReturnType<typeof coord.coordinator.presign>> | undefined;
-    for (let attempt = 0; attempt < 20 && pre === undefined; attempt++) {
-      await new Promise((r) => setTimeout(r, 500));
-      pre = await coord.coordinator.presign({ keyId: 'hot-wallet', signers: [0, 1] }).catch(() => undefined);
+    // Short deadlines on a second coordinator connection for this case only: a session whose
+    // messages died with the server, and a start sent before every client has reconnected, fail
+    // within seconds instead of the file's 20 s ready / 30 s round defaults (the retry loop covers a
+    // slow machine). Same coordinator key; its replies are told apart by session id.
+    const fast = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 3000, roundTimeoutMs: 3000 });
+    try {
+      // a presigning session is under way when the server dies: its messages are lost with it
+      const inFlight = fast.coordinator.presign({ keyId: 'hot-wallet', signers: [1, 2] }).then(
+        () => 'finished',
+        (e: MpcError) => e.code,
+      );
+      await new Promise((r) => setTimeout(r, 150));
+      await nats.kill();
+      await new Promise((r) => setTimeout(r, 300));
+      await nats.start();
+      // reconnects are asynchronous: give the clients a moment, then run a full presign + sign
+      let pre: Awaited<ReturnType<typeof coord.coordinator.presign>> | undefined;
+      for (let attempt = 0; attempt < 20 && pre === undefined; attempt++) {
+        await new Promise((r) => setTimeout(r, 500));
+        pre = await fast.coordinator.presign({ keyId: 'hot-wallet', signers: [0, 1] }).catch(() => undefined);
+      }
+      expect(pre).toBeDefined();
+      const digest = sha256(new TextEncoder().encode('after restart'));
+      const sig = await coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre as never, digest });
+      expect(nobleVerifies(publicKey, digest, sig)).toBe(true);
+      // the interrupted session either completed before the kill or failed with a typed verdict of its
+      // own (its messages died with the server); it settles and never hangs the daemons
+      expect(['finished', 'ERR_DAEMON_SESSION_TIMEOUT', 'ERR_DAEMON_SESSION_FAILED']).toContain(await inFlight);
+    } finally {
+      await fast.close();
     }
-    expect(pre).toBeDefined();
-    const digest = sha256(new TextEncoder().encode('after restart'));
-    const sig = await coord.coordinator.sign({ keyId: 'hot-wallet', presignature: pre as never, digest });
-    expect(nobleVerifies(publicKey, digest, sig)).toBe(true);
-    // the interrupted session either completed before the kill or failed with a typed verdict of its
-    // own (its messages died with the server); it settles and never hangs the daemons
-    expect(['finished', 'ERR_DAEMON_SESSION_TIMEOUT', 'ERR_DAEMON_SESSION_FAILED']).toContain(await inFlight);
   }, 150_000);
 
   it('keeps shares sealed: no plaintext share bytes in any data directory or log line', async () => {
