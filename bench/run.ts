@@ -2,13 +2,14 @@
  * `npm run bench`: the math core's numbers, as tables on stdout and JSON in bench/results/.
  * Benchmarks are not tests: nothing here fails on a slow number; targets are reported side by side.
  *
- * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, daemon. `--no-<suite>` skips one;
+ * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, cosign, daemon. `--no-<suite>` skips one;
  * `--only <suite>[,<suite>…]` runs just those (e.g. `--only daemon`). The daemon suite takes
  * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200).
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { BackendName } from '../src/math/raw.js';
 import { selectBackend } from '../src/math/select.js';
+import { benchCosign, COSIGN_GOAL_US, cosignTable } from './cosign.js';
 import { benchDaemon, daemonTable, sourceState } from './daemon.js';
 import { fmt, writeResults } from './lib.js';
 import { benchMath, type MathRow } from './math.js';
@@ -23,7 +24,7 @@ import { benchZk, type ZkRow } from './zk.js';
 
 const log = (line: string): void => console.log(line);
 
-const SUITES = ['math', 'secp256k1', 'zk', 'storage', 'protocol', 'daemon'] as const;
+const SUITES = ['math', 'secp256k1', 'zk', 'storage', 'protocol', 'cosign', 'daemon'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** `--only a,b` runs just those suites; otherwise every suite not named by `--no-<suite>`. */
@@ -116,6 +117,22 @@ async function main(): Promise<void> {
       })),
     );
     written.push(writeResults('protocol.json', { date: new Date().toISOString(), node: process.version, phases }));
+  }
+  if (suites.has('cosign')) {
+    log(`\nco-signer check at a party (PolicyGuard.authorize over a PartyLedger; goal ≤ ${COSIGN_GOAL_US} µs p50)`);
+    const cosign = await benchCosign(log);
+    console.table(cosignTable(cosign));
+    written.push(
+      writeResults('cosign.json', {
+        date: new Date().toISOString(),
+        node: process.version,
+        cores: availableParallelism(),
+        cpu: cpus()[0]?.model,
+        loadavg: loadavg(),
+        goalUs: COSIGN_GOAL_US,
+        cosign,
+      }),
+    );
   }
   if (suites.has('daemon')) {
     log('\n[8/8] party daemons end to end: 3 processes over a loopback nats-server (TLS, nkeys), native backend');
