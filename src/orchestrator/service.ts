@@ -656,7 +656,15 @@ export class OrchestratorService {
 }
 
 function errorOf(e: unknown): { code: string; message: string } {
-  if (e instanceof MpcError) return { code: e.code, message: e.message.replace(/^ERR_[A-Z0-9_]+: /, '') };
+  if (e instanceof MpcError) {
+    const message = e.message.replace(/^ERR_[A-Z0-9_]+: /, '');
+    // a policy refusal names the rule that decided it (the implicit block-all is `_default_deny`)
+    const rule = e.details.rule;
+    if (typeof rule === 'string' && !message.startsWith(`rule ${rule}`)) {
+      return { code: e.code, message: `rule ${rule}: ${message}` };
+    }
+    return { code: e.code, message };
+  }
   return { code: 'ERR_API_INTERNAL', message: 'internal error' };
 }
 

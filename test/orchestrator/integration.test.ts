@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { btcNetwork } from '../../src/chains/btc-network.js';
 import { demoPsbt } from '../../src/cli/demo-payloads.js';
 import { coordinatorBackend } from '../../src/orchestrator/backend.js';
-import { loadAdminSet } from '../../src/policy/index.js';
+import { loadAdminSet, POLICY_TYP, signDocument } from '../../src/policy/index.js';
 import { decodePoint, encodePoint } from '../../src/primitives/curve.js';
 import { putKeyShare } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
@@ -29,7 +29,7 @@ import { bip32 } from '../chains/helpers.js';
 import { clusterIdentities, startCluster } from '../daemon/cluster.js';
 import { dealKeyShares } from '../helpers/dealer.js';
 import { makeKey } from '../helpers/operator-keys.js';
-import { type Harness, makeHarness } from './harness.js';
+import { bytes, type Harness, makeHarness } from './harness.js';
 
 const ids = clusterIdentities(3);
 const POOL = { keyId: 'hot', path: [0, 7], target: 1, lowWater: 0 };
@@ -185,5 +185,90 @@ describe('orchestrator over party daemons', () => {
       check.updateInput(i, { partialSig: [{ pubkey: witness[1] as Uint8Array, signature: witness[0] as Uint8Array }] });
     });
     expect(check.validateSignaturesOfAllInputs((pk, hash, sig) => ecc.verify(hash, pk, sig))).toBe(true);
+  });
+
+  it('under policy v2 (relayed to every party): a transfer over the limit waits for two treasury approvals and signs; one to an address outside the book is rejected with the rule id', async () => {
+    const EXCHANGE = '0x3333333333333333333333333333333333333333';
+    const treasury = { groups: [{ name: 'treasury', members: { groups: ['treasury'] }, threshold: 2 }] };
+    const v2 = {
+      schema: 'mpc-custody/policy@1',
+      version: 2,
+      addressBook: { exchanges: { chain: 'eth', addresses: [EXCHANGE] } },
+      rules: [
+        {
+          id: 'over-1-eth',
+          match: {
+            destinations: { addressBook: ['exchanges'] },
+            assets: ['ETH'],
+            amount: { currency: 'native', above: `${10n ** 18n}` },
+          },
+          action: 'require_approvals',
+          approvals: { ...treasury, combine: 'all', timeoutSeconds: 3600 },
+        },
+        { id: 'exchanges', match: { destinations: { addressBook: ['exchanges'] } }, action: 'allow' },
+      ],
+    };
+    expect(await h.service.putPolicy((await signDocument(bytes(v2), POLICY_TYP, [h.admin])) as object)).toMatchObject({
+      version: 2,
+    });
+    const transfer = (to: string, value: bigint, nonce: number) =>
+      getBytes(
+        serializeTransaction({
+          type: 'eip1559',
+          chainId: 1,
+          nonce,
+          to: to as Hex,
+          value,
+          gas: 21_000n,
+          maxFeePerGas: 20_000_000_000n,
+          maxPriorityFeePerGas: 1_000_000_000n,
+        }),
+      );
+    const create = async (payload: Uint8Array, idempotencyKey: string) => {
+      const signedRequest = await h.signedRequest({
+        payload,
+        kind: 'eth.transaction',
+        keyId: 'hot',
+        idempotencyKey,
+        path: [0, 7],
+      });
+      const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+        keyId: 'hot',
+        kind: 'eth.transaction',
+        payload: hex0x(payload),
+        signedRequest,
+        idempotencyKey,
+      });
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      return { id: r.json.id as string, signedRequest };
+    };
+
+    const big = await create(transfer(EXCHANGE, 2n * 10n ** 18n, 1), 'int-v2-big');
+    const waiting = await h.call(
+      'vic',
+      'GET',
+      `/v1/sign-requests/${big.id}?waitFor=pending_approval,final&timeoutSeconds=30`,
+    );
+    expect(waiting.json).toMatchObject({ state: 'pending_approval', policyVersion: 2 });
+    for (const by of ['amy', 'ivy']) {
+      const a = await h.call(by, 'POST', `/v1/sign-requests/${big.id}/approvals`, {
+        approval: await h.approval(by, big.signedRequest, 2),
+      });
+      expect(a.status, JSON.stringify(a.json)).toBe(200);
+    }
+    const signed = await h.call('vic', 'GET', `/v1/sign-requests/${big.id}?waitFor=final&timeoutSeconds=60`);
+    expect(signed.json.state, JSON.stringify(signed.json.error)).toBe('signed');
+    const from = await recoverTransactionAddress({
+      serializedTransaction: (signed.json.artifact as { hex: string }).hex as never,
+    });
+    expect(from).toBe((await h.call('vic', 'GET', '/v1/keys/hot/addresses?path=m/0/7&chain=ethereum')).json.address);
+
+    const stray = await create(transfer('0x4444444444444444444444444444444444444444', 1n, 2), 'int-v2-stray');
+    const rejected = await h.call('vic', 'GET', `/v1/sign-requests/${stray.id}?waitFor=final&timeoutSeconds=30`);
+    expect(rejected.json.state).toBe('rejected');
+    expect(rejected.json.error).toMatchObject({
+      code: 'ERR_POLICY_BLOCKED',
+      message: expect.stringMatching(/^rule _default_deny: /),
+    });
   });
 });
