@@ -6,6 +6,7 @@ import {
   authorizeSignRequest,
   type DecodedIntent,
   intentFromPayload,
+  longestVelocityWindow,
   type PayloadKind,
   type PolicyVersion,
   type RegistryVersion,
@@ -13,7 +14,7 @@ import {
   verifySignedPolicy,
   verifySignedRegistry,
 } from '../policy/index.js';
-import type { LedgerSpend, PartyLedger } from '../storage/party-ledger.js';
+import { type LedgerSpend, MAX_SPENDS_READ, type PartyLedger } from '../storage/party-ledger.js';
 import type { SignAuthorization } from './control.js';
 
 /**
@@ -187,7 +188,18 @@ export class PolicyGuard {
     }
     // this request's own record (another input of the same PSBT signed before, a retry) must not
     // count against it a second time
-    const history = this.#ledger.spendsSince(nowSeconds - MAX_VELOCITY_WINDOW_SECONDS, requestDigest(a.signedRequest));
+    // Only as far back as the policy's longest velocity window (none: no history needed). A read
+    // that hits the ledger's row cap would undercount the window's total and let a limit be
+    // exceeded: refuse instead (fail closed).
+    const window = Math.min(longestVelocityWindow(policy.policy), MAX_VELOCITY_WINDOW_SECONDS);
+    const history = window === 0 ? [] : this.#ledger.spendsSince(nowSeconds - window, requestDigest(a.signedRequest));
+    if (history.length >= MAX_SPENDS_READ) {
+      throw refusal(
+        'ERR_POLICY_HISTORY_TRUNCATED',
+        `more than ${MAX_SPENDS_READ} spends in the ${window} s velocity window: the total cannot be checked here`,
+        'velocity-history',
+      );
+    }
     let signedPath: readonly number[] | undefined;
     const auth = await authorizeSignRequest(
       {

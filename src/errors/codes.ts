@@ -170,6 +170,7 @@ export const ERROR_CODES = {
   ERR_POLICY_APPROVALS_MISSING: 'policy',
   ERR_POLICY_REJECTED: 'policy',
   ERR_POLICY_EXPIRED: 'policy',
+  ERR_POLICY_HISTORY_TRUNCATED: 'policy',
   // key import (tss-lib)
   ERR_IMPORT_INVALID: 'invalid_args',
   // audit log (issue 15)

@@ -55,6 +55,11 @@ export interface Policy {
   readonly prices: ReadonlyMap<string, CompiledPrice>;
 }
 
+/** The longest velocity window of a policy's rules (0 when it has none): how far back its history must reach. */
+export function longestVelocityWindow(policy: Policy): number {
+  return policy.rules.reduce((w, r) => Math.max(w, r.velocity?.windowSeconds ?? 0), 0);
+}
+
 const invalid = (message: string, path?: string) =>
   new MpcError(
     'ERR_POLICY_DOCUMENT_INVALID',

@@ -28,7 +28,7 @@ import {
   signDocument,
   signSignRequest,
 } from '../../src/policy/index.js';
-import { PartyLedger } from '../../src/storage/party-ledger.js';
+import { MAX_SPENDS_READ, PartyLedger } from '../../src/storage/party-ledger.js';
 import { WireWriter } from '../../src/util/wire.js';
 import { makeKey, type OperatorKey } from '../helpers/operator-keys.js';
 
@@ -167,6 +167,47 @@ describe('party policy guard', () => {
     );
     // only the current version counts
     expect(await refusal(guard.authorize(check(p, auth(r, 2)), NOW))).toMatch(/^ERR_POLICY_VERSION_UNKNOWN/);
+  });
+
+  it('fails closed when the velocity window holds more spends than one read returns; a policy without velocity reads none', async () => {
+    const path = join(dir, 'full.db');
+    const full = PartyLedger.open(path, 0);
+    try {
+      const g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, full);
+      const registry = {
+        schema: 'mpc-custody/operators@1',
+        version: 1,
+        operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
+      };
+      await g.accept('registry', bytes(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))));
+      await g.accept('policy', await policyDoc(1, 3n));
+      // more 1-wei spends inside the daily window than a read returns: a truncated history would
+      // undercount the window's total, so the check refuses rather than pass on a partial sum
+      const db = new Database(path);
+      const insert = db.prepare(
+        'INSERT INTO spends (request, at, key_id, initiator, transfers) VALUES (?, ?, ?, ?, ?)',
+      );
+      const transfers = JSON.stringify([{ asset: 'ETH', destination: `0x${'33'.repeat(20)}`, amount: '1' }]);
+      db.exec('BEGIN');
+      for (let i = 0; i <= MAX_SPENDS_READ; i++)
+        insert.run(i.toString(16).padStart(64, '0'), NOW - 10, 'k', 'alice', transfers);
+      db.exec('COMMIT');
+      db.close();
+      const p = tx(1n);
+      expect(await refusal(g.authorize(check(p, auth(await request(p))), NOW))).toBe(
+        'ERR_POLICY_HISTORY_TRUNCATED:velocity-history',
+      );
+      // policy v2 has no velocity rule: no history is read, so the same ledger does not matter
+      const v2 = {
+        schema: 'mpc-custody/policy@1',
+        version: 2,
+        rules: [{ id: 'eth', match: { kinds: ['eth.transaction'] }, action: 'allow' }],
+      };
+      await g.accept('policy', bytes(await signDocument(bytes(v2), POLICY_TYP, admins.slice(0, 3))));
+      expect(await refusal(g.authorize(check(p, auth(await request(p), 2)), NOW))).toBe('accepted');
+    } finally {
+      full.close();
+    }
   });
 
   it('velocity comes from the ledger, written with the consume; a request never counts against itself', async () => {
