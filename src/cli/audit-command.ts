@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import type { NatsConnection } from '@nats-io/transport-node';
 import Type from 'typebox';
 import type { AuditReport, AuditTrust } from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
@@ -12,13 +13,14 @@ import { FileFlag } from './flags.js';
  * roster's keys (emitters `party-{i}` and `orchestrator`, the coordinator's key), and prints one
  * JSON summary line; a break exits 1 and names the record.
  *
- *   audit verify --roster FILE --deployment D (--from FILE.jsonl [--anchors FILE.jsonl] | --nats URL)
- *   audit export --roster FILE --deployment D --nats URL --out FILE.jsonl [--heads FILE.jsonl]
+ *   audit verify --roster FILE --deployment D (--from FILE.jsonl [--anchors FILE.jsonl] | --nats URL | --nats-config FILE)
+ *   audit export --roster FILE --deployment D (--nats URL | --nats-config FILE) --out FILE.jsonl [--heads FILE.jsonl]
  *
  * `--anchors` holds records kept from an earlier read (e.g. the `--heads` of an export, or saved
  * checkpoints): a log that ends before one of them has lost its tail. With `--nats` the stream's
- * last message per emitter is the anchor. (The auditor's TLS credential is not wired yet: `--nats`
- * takes a URL.)
+ * last message per emitter is the anchor. `--nats-config` is the auditor's credential that
+ * `setup --audit` writes (nats/auditor.json: servers, CA, nkey seed file; read-only on the stream);
+ * `--nats URL` connects without credentials (a server without TLS/auth, e.g. tests).
  */
 
 /** Emitter ids and keys from the roster: `party-{i}` for each party, `orchestrator` for the coordinator. */
@@ -71,7 +73,7 @@ const commonFlags = {
 
 /** Reads the log and the anchors from a JSONL export or from the stream. */
 async function readLog(
-  f: { from?: string; anchors?: string; nats?: string },
+  f: { from?: string; anchors?: string; nats?: string; natsConfig?: string },
   deployment: string,
   emitters: readonly string[],
 ): Promise<{ lines: string[]; anchors: string[] }> {
@@ -81,25 +83,65 @@ async function readLog(
       anchors: f.anchors ? await readJsonl(f.anchors, 'anchors file') : [],
     };
   }
-  const { connect } = await import('@nats-io/transport-node');
-  const { readAuditHeads, readAuditStream } = await import('../transport/audit-sink.js');
-  const nc = await connect({ servers: f.nats, maxReconnectAttempts: 3 }).catch((e: unknown) => {
-    throw new MpcError('ERR_TRANSPORT_CONNECT', `cannot connect to NATS at ${f.nats}`, {
-      details: { reason: e instanceof Error ? e.name : 'unknown' },
-    });
-  });
+  const nc = f.natsConfig !== undefined ? await connectAuditor(f.natsConfig, deployment) : await connectUrl(f.nats);
   try {
+    const { readAuditHeads, readAuditStream } = await import('../transport/audit-sink.js');
     return { lines: await readAuditStream(nc, deployment), anchors: await readAuditHeads(nc, deployment, emitters) };
   } finally {
     await nc.close();
   }
 }
 
+async function connectUrl(url: string | undefined): Promise<NatsConnection> {
+  const { connect } = await import('@nats-io/transport-node');
+  return connect({ servers: url, maxReconnectAttempts: 3 }).catch((e: unknown) => {
+    throw new MpcError('ERR_TRANSPORT_CONNECT', `cannot connect to NATS at ${url}`, {
+      details: { reason: e instanceof Error ? e.name : 'unknown' },
+    });
+  });
+}
+
+/** TLS + the auditor's nkey; its config names the deployment it may read. */
+async function connectAuditor(file: string, deployment: string): Promise<NatsConnection> {
+  const { connectNats, loadAuditorNatsConfig } = await import('../transport/nats.js');
+  const s = await loadAuditorNatsConfig(file);
+  if (s.deployment !== deployment) {
+    s.nkeySeed.fill(0);
+    throw new MpcError('ERR_CONFIG_INVALID', `the auditor config is for deployment ${s.deployment}`, {
+      details: { path: file },
+    });
+  }
+  try {
+    return await connectNats({ ...s, name: 'auditor' });
+  } finally {
+    s.nkeySeed.fill(0); // connectNats keeps its own copy
+  }
+}
+
+/** Reads the deployment's stream with the auditor's credential and verifies it (the demo's check). */
+export async function verifyAuditStream(o: {
+  roster: string;
+  deployment: string;
+  natsConfig: string;
+}): Promise<AuditReport> {
+  const trust = await auditTrust(o.roster, o.deployment);
+  const { lines, anchors } = await readLog({ natsConfig: o.natsConfig }, o.deployment, [...trust.emitters.keys()]);
+  const { verifyAuditLog } = await import('../audit/index.js');
+  return verifyAuditLog(lines, { ...trust, anchors });
+}
+
 const NatsUrl = Type.String({
   pattern: '^(nats|tls|wss?)://',
   metavar: 'URL',
-  description: 'nats:// URL of the stream',
+  description: 'nats:// URL of the stream (no credentials)',
 });
+const NatsConfig = FileFlag('the auditor NATS config (setup --audit: nats/auditor.json; TLS + nkey)');
+const oneSource = (f: { from?: string; nats?: string; natsConfig?: string }, withFrom: boolean) => {
+  const given = [f.from, f.nats, f.natsConfig].filter((x) => x !== undefined).length;
+  if (given !== 1) {
+    throw usageError(`give exactly one of ${withFrom ? '--from, ' : ''}--nats and --nats-config`, '--nats');
+  }
+};
 
 export const auditVerify = defineCommand({
   name: 'audit verify',
@@ -109,11 +151,11 @@ export const auditVerify = defineCommand({
     from: Type.Optional(FileFlag('JSONL export to check')),
     anchors: Type.Optional(FileFlag('records kept from an earlier read: a log ending before one lost its tail')),
     nats: Type.Optional(NatsUrl),
+    natsConfig: Type.Optional(NatsConfig),
   }),
-  help: 'Give --from (a JSONL export) or --nats (the stream; its last message per emitter is the anchor).',
+  help: 'Give --from (a JSONL export), or --nats-config / --nats (the stream; its last message per emitter is the anchor).',
   async run(f, io) {
-    if ((f.from === undefined) === (f.nats === undefined))
-      throw usageError('give exactly one of --from and --nats', '--from');
+    oneSource(f, true);
     if (f.anchors !== undefined && f.from === undefined) throw usageError('--anchors goes with --from', '--anchors');
     const trust = await auditTrust(f.roster, f.deployment);
     const { lines, anchors } = await readLog(f, f.deployment, [...trust.emitters.keys()]);
@@ -129,11 +171,13 @@ export const auditExport = defineCommand({
   summary: 'write the audit stream (and the heads of each emitter) to JSONL files',
   flags: Type.Object({
     ...commonFlags,
-    nats: NatsUrl,
+    nats: Type.Optional(NatsUrl),
+    natsConfig: Type.Optional(NatsConfig),
     out: FileFlag('JSONL file to write'),
     heads: Type.Optional(FileFlag('JSONL file for the last record of each emitter')),
   }),
   async run(f, io) {
+    oneSource(f, false);
     const trust = await auditTrust(f.roster, f.deployment);
     const { lines, anchors } = await readLog(f, f.deployment, [...trust.emitters.keys()]);
     await writeFile(f.out, lines.map((l) => `${l}\n`).join(''), { mode: 0o640 }).catch((e: unknown) => {

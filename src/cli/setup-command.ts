@@ -45,6 +45,11 @@ export const setupCommand = defineCommand({
       io.out(
         `  audit: parties ship signed records to JetStream stream AUDIT_${f.audit} (the first party up creates it)`,
       );
+      if (r.nats.auditor !== undefined) {
+        io.out(
+          `  mpc-custody audit verify --roster ${r.rosterFile} --deployment ${f.audit} --nats-config ${r.nats.auditor.configFile}`,
+        );
+      }
     }
     if (r.policy !== undefined) {
       io.out(`  policy: admin set ${r.policy.adminsFile}, admin keys ${r.policy.dir}/admin-*.key (0600)`);

@@ -19,7 +19,9 @@ import { type PolicyDeployment, writePolicyDeployment } from './setup-policy.js'
  *   <dir>/party-<i>/       config.json, identity.key (0600), store.key (0600) — the data directory
  *   <dir>/coordinator/     coordinator.json, coordinator.key (0600)
  *   (audit)                with `audit: DEPLOYMENT`: JetStream in the NATS server, each party ships its
- *                          signed audit records to stream AUDIT_{DEPLOYMENT} (party-audit.ts)
+ *                          signed audit records to stream AUDIT_{DEPLOYMENT} (party-audit.ts);
+ *                          nats/auditor.json + auditor.nk (0600): the read-only auditor credential
+ *                          for `audit verify|export --nats-config`
  *   <dir>/policy/          (policy "enforce", the default) admin set, admin and initiator keys
  *                          (0600), signed registry and policy v1 (setup-policy.ts); every party
  *                          enforces with that admin set. `policy: "off"` writes the explicit

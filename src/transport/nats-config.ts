@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { nkeys } from '@nats-io/transport-node';
 import { ID_PATTERN } from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
-import { auditCreatorPermissions, mergePermissions } from './audit-permissions.js';
+import { auditCreatorPermissions, auditorPermissions, mergePermissions } from './audit-permissions.js';
 import { DEFAULT_LIMITS } from './frame.js';
 import { COORDINATOR, coordinatorPermissions, partyPermissions } from './subjects.js';
 
@@ -49,7 +49,8 @@ export interface NatsSecurityOptions {
   readonly openssl?: string;
   /**
    * The audit log (issue 15): JetStream on (file store under `dir`/jetstream) and each party may
-   * publish its own audit subject and create the deployment's stream (audit-permissions.ts).
+   * publish its own audit subject and create the deployment's stream (audit-permissions.ts); an
+   * `auditor` user (auditor.nk + auditor.json) may only read that stream (`auditorPermissions`).
    */
   readonly audit?: { readonly deployment: string };
 }
@@ -64,6 +65,16 @@ export interface PartyNatsConfig {
   readonly configFile: string;
 }
 
+/** The auditor's credential (`audit verify|export --nats-config`): reads one deployment's stream. */
+export interface AuditorNatsConfig {
+  readonly auditor: string;
+  readonly servers: readonly string[];
+  readonly caFile: string;
+  readonly nkeySeedFile: string;
+  readonly nkeyPublic: string;
+  readonly configFile: string;
+}
+
 export interface NatsSecurityBundle {
   readonly dir: string;
   readonly port: number;
@@ -73,6 +84,8 @@ export interface NatsSecurityBundle {
   readonly serverKeyFile: string;
   readonly parties: readonly PartyNatsConfig[];
   readonly coordinator?: PartyNatsConfig;
+  /** With `audit`: the read-only auditor credential. */
+  readonly auditor?: AuditorNatsConfig;
 }
 
 interface UserEntry {
@@ -209,14 +222,15 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
   // --- users ------------------------------------------------------------------------------------
   const servers = [`tls://${host.includes(':') ? `[${host}]` : host}:${o.port}`];
   const users: UserEntry[] = [];
-  const writeUser = async (
-    party: number | typeof COORDINATOR,
+  /** One nkey user: seed file (0600) and a JSON config naming it; the server config gets the public key. */
+  const writeUser = async <T extends object>(
+    name: string,
+    who: T,
     perms: UserEntry['permissions'],
-  ): Promise<PartyNatsConfig> => {
+  ): Promise<T & Omit<PartyNatsConfig, 'party'>> => {
     const kp = nkeys.createUser();
     const seed = kp.getSeed();
     const nkeyPublic = kp.getPublicKey();
-    const name = party === COORDINATOR ? 'coordinator' : `party-${party}`;
     const nkeySeedFile = p(`${name}.nk`);
     try {
       await writeFile(nkeySeedFile, seed, { mode: 0o600 });
@@ -225,7 +239,7 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
       kp.clear();
     }
     const configFile = p(`${name}.json`);
-    const cfg: PartyNatsConfig = { party, servers, caFile: p('ca.crt'), nkeySeedFile, nkeyPublic, configFile };
+    const cfg = { ...who, servers, caFile: p('ca.crt'), nkeySeedFile, nkeyPublic, configFile };
     await writeFile(configFile, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
     users.push({ nkey: nkeyPublic, permissions: perms });
     return cfg;
@@ -236,8 +250,14 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
     audit === undefined
       ? partyPermissions(i)
       : mergePermissions(partyPermissions(i), auditCreatorPermissions(audit.deployment, `party-${i}`));
-  for (let i = 0; i < o.parties; i++) parties.push(await writeUser(i, permsOf(i)));
-  const coordinator = o.coordinator ? await writeUser(COORDINATOR, coordinatorPermissions()) : undefined;
+  for (let i = 0; i < o.parties; i++) parties.push(await writeUser(`party-${i}`, { party: i }, permsOf(i)));
+  const coordinator = o.coordinator
+    ? await writeUser('coordinator', { party: COORDINATOR } as const, coordinatorPermissions())
+    : undefined;
+  const auditor =
+    audit === undefined
+      ? undefined
+      : await writeUser('auditor', { auditor: audit.deployment }, auditorPermissions(audit.deployment));
 
   const serverConfigFile = p('nats-server.conf');
   const maxFrame = Math.max(DEFAULT_LIMITS.maxFrameBytes.p2p, DEFAULT_LIMITS.maxFrameBytes.broadcast);
@@ -266,5 +286,6 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
     serverKeyFile: p('server.key'),
     parties,
     ...(coordinator ? { coordinator } : {}),
+    ...(auditor ? { auditor } : {}),
   };
 }

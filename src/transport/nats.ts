@@ -9,7 +9,7 @@ import {
 import { MpcError } from '../errors/index.js';
 import { type Bus, natsBus } from './bus.js';
 import type { FrameLimits, PartyKeys, RosterEntry } from './frame.js';
-import type { PartyNatsConfig } from './nats-config.js';
+import type { AuditorNatsConfig, PartyNatsConfig } from './nats-config.js';
 import { CodecSession } from './session.js';
 import { COORDINATOR, sessionSubscriptions, sessionToken } from './subjects.js';
 import type { Transport, TransportEvent, TransportHandler, TransportSession } from './types.js';
@@ -72,17 +72,52 @@ export async function loadNatsConfigFile(
   ) {
     throw new MpcError('ERR_CONFIG_INVALID', 'NATS party config has missing or invalid fields');
   }
-  // the seed is this party's NATS credential: refuse it when group or others could read it
-  const st = await stat(cfg.nkeySeedFile).catch(() => undefined);
+  return { party: cfg.party, servers: cfg.servers, caFile: cfg.caFile, nkeySeed: await readSeedFile(cfg.nkeySeedFile) };
+}
+
+/**
+ * Reads the auditor's config written by `generateNatsSecurity` with `audit` (nats/auditor.json):
+ * a credential that may only read `deployment`'s audit stream.
+ */
+export async function loadAuditorNatsConfig(
+  configFile: string,
+): Promise<NatsConnectionSettings & { deployment: string }> {
+  let cfg: AuditorNatsConfig;
+  try {
+    cfg = JSON.parse(await readFile(configFile, 'utf8')) as AuditorNatsConfig;
+  } catch {
+    throw new MpcError('ERR_CONFIG_INVALID', 'NATS auditor config is unreadable or not JSON');
+  }
+  if (
+    typeof cfg !== 'object' ||
+    cfg === null ||
+    typeof cfg.auditor !== 'string' ||
+    !Array.isArray(cfg.servers) ||
+    !cfg.servers.every((s) => typeof s === 'string') ||
+    typeof cfg.caFile !== 'string' ||
+    typeof cfg.nkeySeedFile !== 'string'
+  ) {
+    throw new MpcError('ERR_CONFIG_INVALID', 'NATS auditor config has missing or invalid fields');
+  }
+  return {
+    deployment: cfg.auditor,
+    servers: cfg.servers,
+    caFile: cfg.caFile,
+    nkeySeed: await readSeedFile(cfg.nkeySeedFile),
+  };
+}
+
+/** An nkey seed is a NATS credential: refused when group or others could read it. */
+async function readSeedFile(path: string): Promise<Uint8Array> {
+  const st = await stat(path).catch(() => undefined);
   if (st === undefined || !st.isFile() || (st.mode & 0o077) !== 0) {
     throw new MpcError(
       'ERR_CONFIG_INVALID',
       st === undefined ? 'NATS seed file is missing' : 'NATS seed file must be a 0600 regular file',
-      { details: { path: cfg.nkeySeedFile } },
+      { details: { path } },
     );
   }
-  const seed = new Uint8Array(await readFile(cfg.nkeySeedFile));
-  return { party: cfg.party, servers: cfg.servers, caFile: cfg.caFile, nkeySeed: seed };
+  return new Uint8Array(await readFile(path));
 }
 
 /** Opens a raw NATS connection with TLS and the party's nkey (used by the transport and tests). */

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -18,7 +18,7 @@ import { Ed25519Signer } from '../../src/primitives/ed25519.js';
 import { getKeyShare } from '../../src/storage/secret-store.js';
 import { readAuditHeads, readAuditStream } from '../../src/transport/audit-sink.js';
 import { MemoryHub } from '../../src/transport/memory.js';
-import { connectNats, loadPartyNatsConfig } from '../../src/transport/nats.js';
+import { connectNats, loadAuditorNatsConfig, loadPartyNatsConfig } from '../../src/transport/nats.js';
 import { rejection } from '../helpers/failure.js';
 import { math } from '../helpers/keys.js';
 import { NATS_SERVER_BIN } from '../transport/nats-server.js';
@@ -239,7 +239,7 @@ describe('party audit log on JetStream', () => {
     expect(rep.firstBreak).toMatchObject({ kind: 'bad_signature', index, emitter: 'party-2', seq });
   });
 
-  it('setup with an audit deployment: JetStream on, a party daemon creates the stream and ships its chain', async () => {
+  it('setup with an audit deployment: a party daemon creates the stream and ships its chain; the auditor credential only reads it', async () => {
     const sdir = join(dir, 'setup');
     const setup = await setupPartySet({
       dir: sdir,
@@ -269,6 +269,26 @@ describe('party audit log on JetStream', () => {
         await expect(readAuditStream(pnc, 'dep-s')).rejects.toThrow();
       } finally {
         await pnc.close();
+      }
+      // the auditor credential (TLS + nkey) reads and verifies the stream, and may do nothing else
+      const auditor = setup.nats.auditor;
+      if (auditor === undefined) throw new Error('setup wrote no auditor credential');
+      expect((await stat(auditor.nkeySeedFile)).mode & 0o777).toBe(0o600);
+      const out: string[] = [];
+      const args = ['--roster', setup.rosterFile, '--deployment', 'dep-s', '--nats-config', auditor.configFile];
+      expect(await auditCommand(['verify', ...args], (l) => out.push(l))).toBe(0);
+      expect(JSON.parse(out.at(-1) as string)).toMatchObject({ ok: true, emitters: { 'party-0': { records: 2 } } });
+      const anc = await connectNats(await loadAuditorNatsConfig(auditor.configFile));
+      try {
+        const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
+        await expect(jetstream(anc, { timeout: 1000 }).publish('audit.dep-s.party-0', 'x')).rejects.toThrow();
+        const jsm = await jetstreamManager(anc, { checkAPI: false, timeout: 1000 });
+        await expect(jsm.streams.purge('AUDIT_dep-s')).rejects.toThrow();
+        await expect(jsm.streams.delete('AUDIT_dep-s')).rejects.toThrow();
+        await expect(jsm.streams.update('AUDIT_dep-s', { max_msgs: 1 })).rejects.toThrow();
+        expect(await readAuditStream(anc, 'dep-s')).toHaveLength(2);
+      } finally {
+        await anc.close();
       }
     } finally {
       await js.kill();
