@@ -11,7 +11,10 @@ import { freePort, type SpawnedParty, spawnParty } from '../daemon/spawn-party.j
 import type { BackendName } from '../math/raw.js';
 import { encodePoint } from '../primitives/curve.js';
 import type { PresignaturePublic } from '../protocol/sign.js';
+import { verifyAuditStream } from './audit-command.js';
 import { demoErc20Transfer, demoPsbt } from './demo-payloads.js';
+
+const AUDIT_DEPLOYMENT = 'demo';
 
 type Step = <T>(label: string, fn: () => T | Promise<T>) => Promise<T>;
 
@@ -21,6 +24,8 @@ const address = (pk: Uint8Array) => `0x${bytesToHex(keccak_256(pk.subarray(1)).s
  * The demo over a local nats-server: `mpc-custody setup` in a temp dir (TLS, nkeys, permissions),
  * three `mpc-custody party` processes with encrypted file stores, and a coordinator that runs
  * keygen 2-of-3, aux info, presigning and one signature. `primes[i]` seed party i's prime cache.
+ * The parties ship their signed audit records to JetStream; at the end the auditor's credential
+ * (read-only) reads the stream and verifies every chain, as `mpc-custody audit verify` does.
  */
 export async function demoOverNats(o: {
   dir: string;
@@ -40,16 +45,19 @@ export async function demoOverNats(o: {
       math: o.backend,
       // the demo drives the coordinator alone: the explicit opt-out (each party warns at start)
       policy: 'off',
+      // every party ships its signed audit records to JetStream (stream AUDIT_demo)
+      audit: AUDIT_DEPLOYMENT,
     }),
   );
   for (let i = 0; i < 3; i++) {
     await addCachedPrimes(setup.partyConfigs[i] as string, o.primes.slice(2 * i, 2 * i + 2));
   }
-  const nats = await step(`nats-server on 127.0.0.1:${port} (TLS, per-party credentials)`, () =>
+  const nats = await step(`nats-server on 127.0.0.1:${port} (TLS, per-party credentials, JetStream)`, () =>
     runNatsServer(setup.nats.serverConfigFile),
   );
   const parties: SpawnedParty[] = [];
   const cli = process.argv[1] as string;
+  let code = 1;
   try {
     await step('start 3 party daemons (separate processes, encrypted file stores)', async () => {
       for (const c of setup.partyConfigs) parties.push(await spawnParty(cli, c, { drainMs: 5000 }));
@@ -104,7 +112,7 @@ export async function demoOverNats(o: {
       try {
         await c.signPayload({ keyId: 'demo', kind: 'eth.transaction', payload: transfer, presignatures: [pre] });
         out('  ✗ a presignature was used twice: this must never happen');
-        return 1;
+        return code;
       } catch (e) {
         out(`  reusing a presignature is refused by the parties: ${(e as Error).message}`);
       }
@@ -130,10 +138,27 @@ export async function demoOverNats(o: {
       out(`  PSBT fee ${btc.decoded.fields.fee} sat; outputs ${JSON.stringify(btc.decoded.fields.outputs)}`);
       out(`  finalized transaction ${btc.artifact.hex} (txid ${btc.artifact.fields.txid})`);
       const ok = sender === expected && eth2.artifact.hex !== eth.artifact.hex && sig.r > 0n;
-      return ok ? 0 : 1;
+      code = ok ? 0 : 1;
     } finally {
       await coord.close();
     }
+    // a stopping party ships what its ledger still holds, so the stream is complete after this
+    await Promise.all(parties.splice(0).map((p) => p.stop()));
+    const audit = await step('audit verify with the read-only auditor credential (TLS + nkey)', () =>
+      verifyAuditStream({
+        roster: setup.rosterFile,
+        deployment: AUDIT_DEPLOYMENT,
+        natsConfig: setup.nats.auditor?.configFile ?? '',
+      }),
+    );
+    const perParty = Object.entries(audit.emitters)
+      .filter(([id]) => id.startsWith('party-'))
+      .map(([id, e]) => `${id} ${e.records}`)
+      .join(', ');
+    out(
+      `  audit: records per party ${perParty}; ${audit.ok ? `chains verified (${audit.records} records)` : `BROKEN ${JSON.stringify(audit.firstBreak)}`}`,
+    );
+    return audit.ok ? code : 1;
   } finally {
     await Promise.all(parties.map((p) => p.stop()));
     await nats.kill();
