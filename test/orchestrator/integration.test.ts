@@ -271,4 +271,68 @@ describe('orchestrator over party daemons', () => {
       message: expect.stringMatching(/^rule _default_deny: /),
     });
   });
+
+  it('velocity at the parties holds under concurrency: two signs each under the cap, together over it → exactly one signs', async () => {
+    const v3 = {
+      schema: 'mpc-custody/policy@1',
+      version: 3,
+      rules: [
+        {
+          id: 'hourly-cap',
+          // 2.01 ETH left this key above; 3 ETH an hour: one more 0.6 ETH fits, two do not
+          match: {
+            assets: ['ETH'],
+            velocity: { windowSeconds: 3600, currency: 'native', above: `${3n * 10n ** 18n}`, aggregate: 'key' },
+          },
+          action: 'block',
+        },
+        { id: 'eth', match: { kinds: ['eth.transaction'] }, action: 'allow' },
+      ],
+    };
+    await h.service.putPolicy((await signDocument(bytes(v3), POLICY_TYP, [h.admin])) as object);
+    const c = cluster.coordinator;
+    const presignatures = [
+      await c.presign({ keyId: 'hot', signers: [0, 1], path: [0, 7] }),
+      await c.presign({ keyId: 'hot', signers: [0, 1], path: [0, 7] }),
+    ];
+    const payloads = [10, 11].map((nonce) =>
+      getBytes(
+        serializeTransaction({
+          type: 'eip1559',
+          chainId: 1,
+          nonce,
+          to: '0x5555555555555555555555555555555555555555',
+          value: 6n * 10n ** 17n,
+          gas: 21_000n,
+          maxFeePerGas: 20_000_000_000n,
+          maxPriorityFeePerGas: 1_000_000_000n,
+        }),
+      ),
+    );
+    // the coordinator (no orchestrator store in the way) sends both at once
+    const outcomes = await Promise.allSettled(
+      payloads.map(async (payload, i) =>
+        c.signPayload({
+          keyId: 'hot',
+          kind: 'eth.transaction',
+          payload,
+          presignatures: [presignatures[i] as never],
+          authorization: {
+            signedRequest: await h.signedRequest({
+              payload,
+              kind: 'eth.transaction',
+              keyId: 'hot',
+              idempotencyKey: `race-${i}`,
+              path: [0, 7],
+            }),
+            policyVersion: 3,
+            approvals: [],
+          },
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(String(refused.reason?.message ?? refused.reason)).toContain('ERR_POLICY_BLOCKED');
+  });
 });
