@@ -25,6 +25,7 @@ import {
   authorizeSignRequest,
   intentFromPayload,
   loadAdminSet,
+  longestVelocityWindow,
   type PolicyVersion,
   type RegistryVersion,
   verifyApproval,
@@ -43,6 +44,7 @@ import type { PresignaturePools } from './pool.js';
 import {
   FINAL_STATES,
   type KeyRecord,
+  MAX_SPENDS_READ,
   type OperatorRecord,
   type OrchestratorStore,
   type SignRequestRecord,
@@ -84,9 +86,6 @@ export interface NewSignRequestInput {
   readonly signedRequest: string;
   readonly idempotencyKey: string;
 }
-
-/** Velocity windows look back at most this far. */
-const HISTORY_MS = 31 * 86_400_000;
 
 const PRE_SIGNING: readonly SignRequestState[] = ['received', 'pending_policy', 'pending_approval'];
 
@@ -535,6 +534,25 @@ export class OrchestratorService {
     await this.#evaluate(id, ['pending_policy']);
   }
 
+  /**
+   * What was sent to the parties within the longest velocity window of policy `version` (none: no
+   * read). Refuses when the window holds more than one read returns (the total would be short).
+   */
+  async #history(version: number, nowMs: number) {
+    const held = this.#policies.get(version);
+    const windowSeconds = held === undefined ? 0 : longestVelocityWindow(held.policy);
+    if (windowSeconds === 0) return [];
+    const history = await this.#o.store.spendsSince(nowMs - windowSeconds * 1000);
+    if (history.length >= MAX_SPENDS_READ) {
+      throw new MpcError(
+        'ERR_POLICY_HISTORY_TRUNCATED',
+        `more than ${MAX_SPENDS_READ} requests in the ${windowSeconds} s velocity window`,
+        { details: { rule: 'velocity-history' } },
+      );
+    }
+    return history;
+  }
+
   /** Runs the co-signer check the parties will run; moves the request on by its outcome. */
   async #evaluate(id: string, from: readonly SignRequestState[]): Promise<void> {
     const r = await this.getSignRequest(id);
@@ -560,7 +578,7 @@ export class OrchestratorService {
         {
           policies: this.#policies,
           registry,
-          history: await this.#o.store.spendsSince(nowMs - HISTORY_MS),
+          history: await this.#history(version, nowMs),
           now: Math.floor(nowMs / 1000),
           decode: (kind, payload, path) =>
             intentFromPayload(decodePayload(kind, payload, { key: chainKey, ...(network ? { network } : {}) }), path),

@@ -112,6 +112,17 @@ function storeSuite(name: string, config: () => Promise<{ cfg: StateConfig; clea
       expect(got?.artifact?.hex).toBe('0x01');
       expect(got?.spend?.transfers[0]?.amount).toBe(10n ** 30n);
       expect(await store.spendsSince(0)).toHaveLength(1);
+      // a request counts from the moment it goes to the parties (signing), not only once signed;
+      // one that failed before signing never counts
+      const b = await store.insertSignRequest(req({ idempotencyKey: 'idem-signing' }), 104);
+      expect(await store.transition(b.record.id, ['received'], 'signing', { spend }, 104)).toBe(true);
+      const c = await store.insertSignRequest(req({ idempotencyKey: 'idem-failed' }), 104);
+      const error = { code: 'ERR_X', message: 'x' };
+      expect(await store.transition(c.record.id, ['received'], 'failed', { spend, error }, 104)).toBe(true);
+      expect(await store.spendsSince(0)).toHaveLength(2);
+      expect(await store.spendsSince(105)).toHaveLength(0);
+      // (ends it: the claims test below counts the requests left signing)
+      expect(await store.transition(b.record.id, ['signing'], 'failed', { error }, 104)).toBe(true);
 
       const ids = [a.record.id];
       for (let i = 2; i <= 5; i++)

@@ -40,6 +40,9 @@ export const FINAL_STATES: readonly SignRequestState[] = ['signed', 'rejected', 
 export type PresignatureState = 'available' | 'reserved' | 'used' | 'burnt';
 
 /** A pooled presignature's public part as stored (points as compressed SEC1 hex). */
+/** Spend rows one velocity check reads at most (as at the parties, src/storage/party-ledger.ts). */
+export const MAX_SPENDS_READ = 100_000;
+
 export interface PresignatureRow {
   readonly id: string;
   readonly keyId: string;
@@ -548,13 +551,19 @@ export class OrchestratorStore {
     return moved;
   }
 
-  /** Spends recorded by signed requests of `keyId` since `since` (ms), for velocity checks. */
+  /**
+   * Spends of requests signing or signed, changed since `since` (ms), for velocity checks: a request
+   * counts from the moment it is sent to the parties (two at once must not both fit under one cap).
+   * At most MAX_SPENDS_READ; a caller that gets that many must refuse (the total would be short).
+   */
   async spendsSince(since: number): Promise<SpendRecord[]> {
     const rows = await this.db
       .selectFrom('sign_requests')
       .select('spend')
-      .where('state', '=', 'signed')
+      .where('state', 'in', ['signing', 'signed'])
       .where('updated_at', '>=', since)
+      .orderBy('updated_at', 'desc')
+      .limit(MAX_SPENDS_READ)
       .execute();
     return rows.flatMap((r) => (r.spend === null ? [] : [JSON.parse(r.spend, bigintReviver) as SpendRecord]));
   }
