@@ -2,7 +2,7 @@
  * `npm run bench`: the math core's numbers, as tables on stdout and JSON in bench/results/.
  * Benchmarks are not tests: nothing here fails on a slow number; targets are reported side by side.
  *
- * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, cosign, daemon. `--no-<suite>` skips one;
+ * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, cosign, orchestrator, daemon. `--no-<suite>` skips one;
  * `--only <suite>[,<suite>…]` runs just those (e.g. `--only daemon`). The daemon suite takes
  * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200).
  */
@@ -13,6 +13,7 @@ import { benchCosign, COSIGN_GOAL_US, cosignTable } from './cosign.js';
 import { benchDaemon, daemonTable, sourceState } from './daemon.js';
 import { fmt, writeResults } from './lib.js';
 import { benchMath, type MathRow } from './math.js';
+import { API_GOAL_MS, benchOrchestrator, orchestratorMachine, orchestratorTable } from './orchestrator.js';
 import { benchPaillier } from './paillier-peer.js';
 import { benchPool } from './pool-scaling.js';
 import { benchProtocol, type PhaseRow } from './protocol.js';
@@ -24,7 +25,7 @@ import { benchZk, type ZkRow } from './zk.js';
 
 const log = (line: string): void => console.log(line);
 
-const SUITES = ['math', 'secp256k1', 'zk', 'storage', 'protocol', 'cosign', 'daemon'] as const;
+const SUITES = ['math', 'secp256k1', 'zk', 'storage', 'protocol', 'cosign', 'orchestrator', 'daemon'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** `--only a,b` runs just those suites; otherwise every suite not named by `--no-<suite>`. */
@@ -131,6 +132,22 @@ async function main(): Promise<void> {
         loadavg: loadavg(),
         goalUs: COSIGN_GOAL_US,
         cosign,
+      }),
+    );
+  }
+  if (suites.has('orchestrator')) {
+    log(
+      `\norchestrator REST API over loopback HTTP, backend answering at once (what the API adds; goal < ${API_GOAL_MS} ms p50)`,
+    );
+    const api = await benchOrchestrator(log);
+    console.table(orchestratorTable(api));
+    written.push(
+      writeResults('orchestrator.json', {
+        date: new Date().toISOString(),
+        node: process.version,
+        ...orchestratorMachine(),
+        goalMs: API_GOAL_MS,
+        api,
       }),
     );
   }
