@@ -8,7 +8,7 @@
 import type { BtcNetwork, ChainKey, PayloadKind, SignedArtifact } from '../chains/index.js';
 import type { Coordinator } from '../daemon/coordinator.js';
 import type { Point } from '../primitives/curve.js';
-import type { PresignaturePublic } from '../protocol/sign.js';
+import type { EcdsaSignature, PresignaturePublic } from '../protocol/sign.js';
 
 export interface SignAuthorization {
   readonly signedRequest: string;
@@ -28,7 +28,7 @@ export interface SigningBackend {
     presignatures: readonly PresignaturePublic[];
     network?: BtcNetwork;
     authorization: SignAuthorization;
-  }): Promise<{ artifact: SignedArtifact }>;
+  }): Promise<{ artifact: SignedArtifact; signatures?: readonly EcdsaSignature[] }>;
   /** Relays an admin-signed policy version / operator registry to the parties, if supported. */
   pushPolicy?(doc: object): Promise<{ ok: boolean }>;
   pushRegistry?(doc: object): Promise<{ ok: boolean }>;

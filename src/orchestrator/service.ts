@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import type { AuditEvent } from '../audit/index.js';
 import { addressAt, type BtcNetwork, type ChainKey, decodePayload, type PayloadKind, xpub } from '../chains/index.js';
 import { childPublicKey } from '../chains/keys.js';
 import { MpcError } from '../errors/index.js';
@@ -37,6 +38,7 @@ import type { PublicJwk } from '../policy/keys.js';
 import { importPublicJwk } from '../policy/keys.js';
 import type { Role } from '../policy/registry.js';
 import { decodePoint } from '../primitives/curve.js';
+import type { AuditLog } from './audit.js';
 import type { SigningBackend } from './backend.js';
 import type { OrchestratorConfig } from './config.js';
 import type { OrchestratorMetrics } from './metrics.js';
@@ -76,6 +78,11 @@ export interface OrchestratorServiceOptions {
   readonly pools?: PresignaturePools;
   /** Unix milliseconds (tests move time). */
   readonly now?: () => number;
+  /**
+   * The audit log (issue #15, ./audit.ts): decisions are written (and acknowledged) before signing,
+   * results before they are answered; without it nothing is recorded.
+   */
+  readonly audit?: AuditLog;
 }
 
 export interface NewSignRequestInput {
@@ -114,6 +121,30 @@ export class OrchestratorService {
     return this.#draining;
   }
 
+  /** False while the audit log cannot write (JetStream away): new work is refused. */
+  get auditReady(): boolean {
+    return this.#o.audit?.ready ?? true;
+  }
+
+  /** Refuses new work up front while the audit log is down (fail closed). */
+  #assertAudit(): void {
+    if (!this.auditReady) {
+      throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'the audit log is unavailable (JetStream): refused');
+    }
+  }
+
+  /** Fail closed: resolves once JetStream acknowledged the record (no audit log: at once). */
+  async #write(event: AuditEvent): Promise<void> {
+    await this.#o.audit?.write(event);
+  }
+
+  /** An outcome that already happened: recorded when JetStream acknowledges (kept queued until then). */
+  async #record(event: AuditEvent): Promise<void> {
+    await this.#o.audit?.enqueue(event).catch((e: unknown) => {
+      this.#log().warn({ err: e, event: event.type }, 'audit record queued until JetStream is back');
+    });
+  }
+
   #now(): number {
     return this.#o.now?.() ?? Date.now();
   }
@@ -128,6 +159,7 @@ export class OrchestratorService {
       if (!(await s.insertOperator({ id: boot.id, publicKey: boot.publicKey, roles: ['admin'] }, now))) {
         await s.updateOperator(boot.id, { roles: ['admin'], disabled: false }, now);
       }
+      await this.#record({ type: 'operator.changed', operator: boot.id, change: 'bootstrap-admin', by: 'config' });
     }
     if (this.#o.config.policy) {
       this.#admins = await loadAdminSet(this.#o.config.policy.admins);
@@ -190,22 +222,37 @@ export class OrchestratorService {
 
   // operators -------------------------------------------------------------------------------------
 
-  async createOperator(o: { id: string; publicKey: PublicJwk; roles: readonly Role[] }): Promise<OperatorRecord> {
+  async createOperator(
+    o: { id: string; publicKey: PublicJwk; roles: readonly Role[] },
+    by = 'system',
+  ): Promise<OperatorRecord> {
     this.#assertOpen();
+    this.#assertAudit();
     await importPublicJwk(o.publicKey, `operator ${o.id}`).catch(() => {
       throw new MpcError('ERR_API_BAD_REQUEST', 'publicKey does not import');
     });
     if (!(await this.#o.store.insertOperator(o, this.#now()))) {
       throw new MpcError('ERR_API_CONFLICT', `operator ${o.id} exists`);
     }
+    await this.#record({ type: 'operator.changed', operator: o.id, change: `created:${o.roles.join('+')}`, by });
     return (await this.#o.store.getOperator(o.id)) as OperatorRecord;
   }
 
-  async updateOperator(id: string, p: { roles?: readonly Role[]; disabled?: boolean }): Promise<OperatorRecord> {
+  async updateOperator(
+    id: string,
+    p: { roles?: readonly Role[]; disabled?: boolean },
+    by = 'system',
+  ): Promise<OperatorRecord> {
     this.#assertOpen();
+    this.#assertAudit();
     if (!(await this.#o.store.updateOperator(id, p, this.#now()))) {
       throw new MpcError('ERR_API_OPERATOR_UNKNOWN', `no operator ${id}`);
     }
+    const change = [
+      ...(p.roles === undefined ? [] : [`roles:${p.roles.join('+')}`]),
+      ...(p.disabled === undefined ? [] : [p.disabled ? 'disabled' : 'enabled']),
+    ].join(':');
+    await this.#record({ type: 'operator.changed', operator: id, change: change || 'unchanged', by });
     return (await this.#o.store.getOperator(id)) as OperatorRecord;
   }
 
@@ -248,9 +295,18 @@ export class OrchestratorService {
   }
 
   /** Verifies (admin quorum), holds and persists a policy version; relays it to the parties. */
-  async putPolicy(raw: object, quiet = false): Promise<{ version: number; hash: string }> {
+  /** `by`: the operator who uploaded it (API); absent for the config's files at start. */
+  async putPolicy(raw: object, quiet = false, by?: string): Promise<{ version: number; hash: string }> {
     this.#assertOpen();
+    if (by !== undefined) this.#assertAudit();
     const v = await this.#holdPolicy(raw, true);
+    await this.#record({
+      type: 'policy.changed',
+      version: v.version,
+      hash: v.hash,
+      by: by ?? 'config',
+      document: 'policy',
+    });
     if (this.#o.backend.pushPolicy) {
       const r = await this.#o.backend.pushPolicy(raw);
       if (!r.ok && !quiet) this.#log().warn({ version: v.version }, 'not every party holds the pushed policy');
@@ -258,9 +314,15 @@ export class OrchestratorService {
     return { version: v.version, hash: v.hash };
   }
 
-  async putRegistry(raw: object, quiet = false): Promise<{ version: number; hash: string }> {
+  async putRegistry(raw: object, quiet = false, by?: string): Promise<{ version: number; hash: string }> {
     this.#assertOpen();
+    if (by !== undefined) this.#assertAudit();
+    const held = this.#registry;
     const v = await this.#holdRegistry(raw, true);
+    if (this.#registry !== held) {
+      const who = by ?? 'config';
+      await this.#record({ type: 'policy.changed', version: v.version, hash: v.hash, by: who, document: 'registry' });
+    }
     if (this.#o.backend.pushRegistry) {
       const r = await this.#o.backend.pushRegistry(raw);
       if (!r.ok && !quiet) this.#log().warn({ version: v.version }, 'not every party holds the pushed registry');
@@ -282,6 +344,7 @@ export class OrchestratorService {
 
   async createKey(by: string, o: { id: string; threshold: number; parties: number }): Promise<KeyRecord> {
     this.#assertOpen();
+    this.#assertAudit();
     const n = this.#o.config.signers.parties;
     if (o.parties > n) throw new MpcError('ERR_API_BAD_REQUEST', `parties must be at most ${n} (the roster)`);
     if (o.threshold < 2 || o.threshold > o.parties) {
@@ -313,6 +376,13 @@ export class OrchestratorService {
         },
         this.#now(),
       );
+      await this.#record({
+        type: 'key.generated',
+        key: o.id,
+        threshold: o.threshold,
+        parties: o.parties,
+        publicKey: bytesToHex(info.publicKey.toBytes(true)),
+      });
       this.#o.metrics?.keygenJobs.inc({ outcome: 'ok' });
     } catch (e) {
       const code = e instanceof MpcError ? e.code : 'ERR_API_INTERNAL';
@@ -377,6 +447,7 @@ export class OrchestratorService {
     const existing = await s.getSignRequestByIdempotencyKey(input.idempotencyKey);
     if (existing !== undefined) return { created: false, record: this.#sameBody(existing, bodyHash) };
     this.#assertOpen();
+    this.#assertAudit();
     const { chainKey } = await this.#readyKey(input.keyId);
     // the payload must decode (same decoder the parties run) before anything is stored
     decodePayload(input.kind, input.payload, { key: chainKey, ...(input.network ? { network: input.network } : {}) });
@@ -409,6 +480,20 @@ export class OrchestratorService {
     );
     if (!res.created) return { created: false, record: this.#sameBody(res.record, bodyHash) };
     this.#o.metrics?.transitions.inc({ state: 'received' });
+    try {
+      await this.#write({
+        type: 'request.received',
+        request: res.record.id,
+        key: input.keyId,
+        initiator: verified.initiator.id,
+        payloadKind: input.kind,
+        payloadHash: sha256Hex(input.payload),
+      });
+    } catch (e) {
+      // not recorded: the request goes no further (its failure is recorded once JetStream is back)
+      await this.#fail(res.record.id, ['received'], 'failed', errorOf(e));
+      throw e;
+    }
     this.#spawn(this.#advance(res.record.id));
     return res;
   }
@@ -453,6 +538,7 @@ export class OrchestratorService {
   /** Adds an approval statement; a request waiting for approvals is evaluated again. */
   async addApproval(id: string, statement: string): Promise<SignRequestRecord> {
     this.#assertOpen();
+    this.#assertAudit();
     const registry = this.#registry?.registry;
     if (registry === undefined) throw new MpcError('ERR_API_UNAVAILABLE', 'no operator registry is held');
     const a = await verifyApproval(statement, registry);
@@ -466,12 +552,34 @@ export class OrchestratorService {
       }
       if (r.approvals.includes(statement)) return r;
       if (await this.#o.store.setApprovals(id, r.approvals, [...r.approvals, statement], PRE_SIGNING, this.#now())) {
+        // queued ahead of the decision record that counts it (one ordered chain)
+        await this.#record({ type: 'request.approved', request: id, approver: a.operator });
         this.#events.emit(`sr:${id}`);
         if (r.state === 'pending_approval') await this.#evaluate(id, ['pending_approval']);
         return this.getSignRequest(id);
       }
     }
     throw new MpcError('ERR_API_CONFLICT', 'the request changed concurrently; try again');
+  }
+
+  /** Moves a request to a final refusal and records it (kept until JetStream acknowledges). */
+  async #fail(
+    id: string,
+    from: readonly SignRequestState[],
+    to: 'rejected' | 'failed' | 'expired',
+    error: { code: string; message: string },
+    by: string | null = null,
+  ): Promise<boolean> {
+    const moved = await this.#move(id, from, to, { error });
+    if (moved) {
+      const code = /^ERR_[A-Z0-9_]{1,64}$/.test(error.code) ? error.code : 'ERR_API_INTERNAL';
+      await this.#record(
+        to === 'failed'
+          ? { type: 'request.failed', request: id, code }
+          : { type: 'request.rejected', request: id, by, code },
+      );
+    }
+    return moved;
   }
 
   async #move(
@@ -502,8 +610,9 @@ export class OrchestratorService {
     const ids = await this.#o.store.signingToRecover(staleOnly ? '' : this.#replica(), this.#now() - lease);
     for (const id of ids) {
       if (staleOnly && this.#signingHere.has(id)) continue;
-      await this.#move(id, ['signing'], 'failed', {
-        error: { code: 'ERR_ORCH_INTERRUPTED', message: 'the orchestrator restarted while this request was signing' },
+      await this.#fail(id, ['signing'], 'failed', {
+        code: 'ERR_ORCH_INTERRUPTED',
+        message: 'the orchestrator restarted while this request was signing',
       });
     }
   }
@@ -513,6 +622,7 @@ export class OrchestratorService {
     for (const id of due) {
       this.#o.metrics?.transitions.inc({ state: 'expired' });
       this.#events.emit(`sr:${id}`);
+      await this.#record({ type: 'request.rejected', request: id, by: null, code: 'ERR_POLICY_EXPIRED' });
     }
   }
 
@@ -522,8 +632,9 @@ export class OrchestratorService {
     if (r.state === 'received') {
       const policy = this.latestPolicy();
       if (policy === undefined) {
-        await this.#move(id, ['received'], 'rejected', {
-          error: { code: 'ERR_POLICY_VERSION_UNKNOWN', message: 'no policy version is held' },
+        await this.#fail(id, ['received'], 'rejected', {
+          code: 'ERR_POLICY_VERSION_UNKNOWN',
+          message: 'no policy version is held',
         });
         return;
       }
@@ -584,6 +695,20 @@ export class OrchestratorService {
             intentFromPayload(decodePayload(kind, payload, { key: chainKey, ...(network ? { network } : {}) }), path),
         },
       );
+      // the decision, acknowledged by JetStream before anything is signed (fail closed)
+      const d = auth.decision;
+      try {
+        await this.#write({
+          type: 'request.evaluated',
+          request: id,
+          policyVersion: d.policyVersion,
+          rule: ruleRef(d.ruleId),
+          action: 'allow',
+        });
+      } catch (e) {
+        await this.#fail(id, from, 'failed', errorOf(e));
+        return;
+      }
       if (await this.#move(id, from, 'signing', { spend: auth.spend, claimedBy: this.#replica() })) {
         this.#signingHere.add(id);
         try {
@@ -593,13 +718,24 @@ export class OrchestratorService {
         }
       }
     } catch (e) {
+      const details = e instanceof MpcError ? e.details : {};
+      const evaluated = (action: 'block' | 'require_approvals') =>
+        this.#record({
+          type: 'request.evaluated',
+          request: id,
+          policyVersion: typeof details.policyVersion === 'number' ? details.policyVersion : (version ?? 0),
+          rule: typeof details.rule === 'string' ? ruleRef(details.rule) : null,
+          action,
+        });
       if (e instanceof MpcError && e.code === 'ERR_POLICY_APPROVALS_MISSING') {
+        await evaluated('require_approvals');
         if (r.state !== 'pending_approval') await this.#move(id, from, 'pending_approval');
         return;
       }
+      if (e instanceof MpcError && e.code === 'ERR_POLICY_BLOCKED') await evaluated('block');
       const error = errorOf(e);
-      const to: SignRequestState = e instanceof MpcError && e.code === 'ERR_POLICY_EXPIRED' ? 'expired' : 'rejected';
-      await this.#move(id, from, to, { error });
+      const to = e instanceof MpcError && e.code === 'ERR_POLICY_EXPIRED' ? 'expired' : 'rejected';
+      await this.#fail(id, from, to, error);
     }
   }
 
@@ -649,28 +785,60 @@ export class OrchestratorService {
           },
         });
         await pools?.used(pooled);
-        return out;
+        return { out, decoded, presignatures };
       } catch (e) {
         await pools?.burn(pooled);
         throw Object.assign(e as object, { pooled: pooled.length });
       }
     };
     try {
-      let out: Awaited<ReturnType<typeof attempt>>;
+      let done: Awaited<ReturnType<typeof attempt>>;
       try {
-        out = await attempt(true);
+        done = await attempt(true);
       } catch (e) {
         const lost = /ERR_DAEMON_PRESIGNATURE_UNKNOWN|ERR_PRESIGNATURE_BURNT/.test(String((e as Error).message));
         if (!(lost && (e as { pooled?: number }).pooled)) throw e;
         this.#log().warn({ id }, 'a pooled presignature is gone at a party; signing with fresh ones');
-        out = await attempt(false);
+        done = await attempt(false);
+      }
+      const { out, decoded, presignatures } = done;
+      // the result, acknowledged by JetStream before it is answered: else the artifact is withheld
+      try {
+        for (const [i, p] of presignatures.entries()) {
+          const sig = out.signatures?.[i];
+          await this.#write({
+            type: 'request.signed',
+            request: id,
+            key: r.keyId,
+            presignature: p.id,
+            signers: [...p.signers],
+            digest: bytesToHex((decoded.digests[i] as { digest: Uint8Array }).digest),
+            // r‖s; a backend that reports no signature (test fakes): the artifact's hash
+            signature:
+              sig === undefined
+                ? sha256Hex(new TextEncoder().encode(out.artifact.hex))
+                : sig.r.toString(16).padStart(64, '0') + sig.s.toString(16).padStart(64, '0'),
+          });
+        }
+      } catch (e) {
+        this.#log().error({ err: e, id }, 'signed, but the audit log did not acknowledge: result withheld');
+        await this.#fail(id, ['signing'], 'failed', errorOf(e));
+        return;
       }
       await this.#move(id, ['signing'], 'signed', { artifact: out.artifact });
     } catch (e) {
       this.#log().warn({ err: e, id }, 'signing failed');
-      await this.#move(id, ['signing'], 'failed', { error: errorOf(e) });
+      await this.#fail(id, ['signing'], 'failed', errorOf(e));
     }
   }
+}
+
+/** A rule id as an audit Ref: as is, or `rule:` + id (ids starting with `_`), else its hash. */
+function ruleRef(rule: string): string {
+  const ref = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+  if (ref.test(rule)) return rule;
+  if (ref.test(`rule:${rule}`)) return `rule:${rule}`; // e.g. the implicit _default_deny
+  return `sha256:${sha256Hex(new TextEncoder().encode(rule))}`;
 }
 
 function errorOf(e: unknown): { code: string; message: string } {

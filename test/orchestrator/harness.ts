@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { serializeTransaction } from 'viem';
 import { MpcError } from '../../src/errors/index.js';
 import { buildApi } from '../../src/orchestrator/api/server.js';
+import type { AuditLog } from '../../src/orchestrator/audit.js';
 import { signApiToken } from '../../src/orchestrator/auth.js';
 import type { SigningBackend } from '../../src/orchestrator/backend.js';
 import type { StateConfig } from '../../src/orchestrator/config.js';
@@ -169,6 +170,8 @@ export async function makeHarness(
     pools?: readonly PoolSpec[];
     /** The policy admin (1-of-1 set); a fresh one by default. */
     admin?: OperatorKey;
+    /** The orchestrator's audit log (issue 15); none by default. */
+    audit?: AuditLog;
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
@@ -186,6 +189,7 @@ export async function makeHarness(
     backend,
     metrics,
     ...(pools ? { pools } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
     config: {
       bootstrapAdmin: { id: 'root', publicKey: (keys.root as OperatorKey).publicJwk as never },
       policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk as never }] } },

@@ -235,6 +235,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   app.get('/readyz', { schema: { security: [], response: { 200: S.Ready, 503: S.Ready } } }, async (_req, reply) => {
     const reasons: string[] = [];
     if (svc.draining) reasons.push('draining');
+    if (!svc.auditReady) reasons.push('audit log unavailable');
     if (!(await svc.store.ping())) reasons.push('store unavailable');
     if (svc.registry() === undefined) reasons.push('no operator registry held');
     if (svc.latestPolicy() === undefined) reasons.push('no policy held');
@@ -261,7 +262,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   app.post(
     '/v1/operators',
     { schema: { body: S.CreateOperator, response: { 201: S.Operator, ...E } } },
-    async (req, reply) => reply.status(201).send(operatorJson(await svc.createOperator(req.body))),
+    async (req, reply) => reply.status(201).send(operatorJson(await svc.createOperator(req.body, op(req).id))),
   );
   app.get('/v1/operators/:id', { schema: { params: S.IdParams, response: { 200: S.Operator, ...E } } }, async (req) =>
     operatorJson(await svc.getOperator(req.params.id)),
@@ -269,7 +270,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   app.patch(
     '/v1/operators/:id',
     { schema: { params: S.IdParams, body: S.PatchOperator, response: { 200: S.Operator, ...E } } },
-    async (req) => operatorJson(await svc.updateOperator(req.params.id, req.body)),
+    async (req) => operatorJson(await svc.updateOperator(req.params.id, req.body, op(req).id)),
   );
 
   // policy --------------------------------------------------------------------------------------
@@ -285,12 +286,12 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   app.put(
     '/v1/policy',
     { schema: { body: S.SignedDocument, response: { 200: S.DocumentVersion, ...E } } },
-    async (req) => svc.putPolicy(req.body),
+    async (req) => svc.putPolicy(req.body, false, op(req).id),
   );
   app.put(
     '/v1/registry',
     { schema: { body: S.SignedDocument, response: { 200: S.DocumentVersion, ...E } } },
-    async (req) => svc.putRegistry(req.body),
+    async (req) => svc.putRegistry(req.body, false, op(req).id),
   );
 
   // keys ----------------------------------------------------------------------------------------
