@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
+import { Ed25519Signer } from '../primitives/ed25519.js';
 import { natsBus } from '../transport/bus.js';
 import { connectNats, loadNatsConfigFile } from '../transport/nats.js';
 import { assertPrivateFile, loadRoster, type Roster } from './config.js';
@@ -12,7 +14,15 @@ import type { CoordinatorConfigFile } from './setup.js';
 export async function connectCoordinator(
   configFile: string,
   overrides: { readonly readyTimeoutMs?: number; readonly roundTimeoutMs?: number } = {},
-): Promise<{ coordinator: Coordinator; roster: Roster; close(): Promise<void> }> {
+): Promise<{
+  coordinator: Coordinator;
+  roster: Roster;
+  /** The NATS connection (the orchestrator's audit log publishes on it). */
+  nc: NatsConnection;
+  /** A signer with the coordinator's Ed25519 key (the orchestrator's audit emitter key). */
+  signer: Ed25519Signer;
+  close(): Promise<void>;
+}> {
   let cfg: CoordinatorConfigFile;
   try {
     cfg = JSON.parse(await readFile(configFile, 'utf8')) as CoordinatorConfigFile;
@@ -41,9 +51,12 @@ export async function connectCoordinator(
     ...overrides,
   });
   await coordinator.start();
+  const signer = new Ed25519Signer(secret);
   return {
     coordinator,
     roster,
+    nc,
+    signer,
     async close() {
       await coordinator.close();
       secret.fill(0);

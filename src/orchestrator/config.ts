@@ -17,13 +17,16 @@
  *   "replicaId": "orch-a",                           stable per replica (several on one PostgreSQL)
  *   "pools": [{ "keyId": "hot", "path": "m/0/7", "target": 20, "lowWater": 5 }],
  *   "poolConcurrency": 2, "presignatureTtlSeconds": 86400,
- *   "requestTtlSeconds": 86400, "logLevel": "info"
- * }
+ *   "requestTtlSeconds": 86400, "logLevel": "info",
+ *   "audit": { "deployment": "dep-a", "createStream": false, "replicas": 1, "checkpointEvery": 100,
+ *              "ackTimeoutMs": 2000 }        signed audit log on the deployment's JetStream stream
+ * }                                           (emitter `orchestrator`, the coordinator's key; ./audit.ts)
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { ID_PATTERN } from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
 import { PublicJwk } from '../policy/keys.js';
 import { assertSchema } from '../policy/schema-check.js';
@@ -105,6 +108,38 @@ export const OrchestratorConfigSchema = Type.Object(
     poolConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     presignatureTtlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400 })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
+    audit: Type.Optional(
+      Type.Object(
+        {
+          deployment: Type.String({ pattern: ID_PATTERN, description: 'deployment id: stream AUDIT_{id}' }),
+          createStream: Type.Optional(
+            Type.Boolean({
+              default: false,
+              description: 'create the stream when missing (needs stream-create rights)',
+            }),
+          ),
+          replicas: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 5, default: 1, description: 'replicas of a stream it creates' }),
+          ),
+          checkpointEvery: Type.Optional(
+            Type.Integer({ minimum: 0, maximum: 1_000_000, default: 100, description: 'records between checkpoints' }),
+          ),
+          ackTimeoutMs: Type.Optional(
+            Type.Integer({
+              minimum: 100,
+              maximum: 60_000,
+              default: 2000,
+              description: 'how long a record waits for JetStream before the operation is refused',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'signed audit log (emitter orchestrator, the coordinator key) on JetStream, fail closed; absent: no audit',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -130,6 +165,15 @@ export interface OrchestratorConfig {
   readonly poolConcurrency: number;
   readonly presignatureTtlSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
+  readonly audit:
+    | {
+        readonly deployment: string;
+        readonly createStream: boolean;
+        readonly replicas: number;
+        readonly checkpointEvery: number;
+        readonly ackTimeoutMs: number;
+      }
+    | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
@@ -185,6 +229,15 @@ export function parseOrchestratorConfig(raw: unknown, baseDir: string): Orchestr
     poolConcurrency: c.poolConcurrency ?? 2,
     presignatureTtlSeconds: c.presignatureTtlSeconds ?? 86_400,
     logLevel: c.logLevel ?? 'info',
+    audit: c.audit
+      ? {
+          deployment: c.audit.deployment,
+          createStream: c.audit.createStream ?? false,
+          replicas: c.audit.replicas ?? 1,
+          checkpointEvery: c.audit.checkpointEvery ?? 100,
+          ackTimeoutMs: c.audit.ackTimeoutMs ?? 2000,
+        }
+      : undefined,
   } satisfies OrchestratorConfig);
 }
 

@@ -10,6 +10,7 @@ import { connectCoordinator } from '../daemon/coordinator-client.js';
 import { createLogger } from '../daemon/logger.js';
 import { MpcError } from '../errors/index.js';
 import { buildApi } from './api/server.js';
+import { OrchestratorAudit } from './audit.js';
 import { coordinatorBackend } from './backend.js';
 import { loadOrchestratorConfig } from './config.js';
 import { OrchestratorMetrics } from './metrics.js';
@@ -52,7 +53,22 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
           log: serviceLog,
         })
       : undefined;
+  // the audit log (issue 15): the coordinator's key, on its NATS connection; fail closed
+  const audit = cfg.audit
+    ? await OrchestratorAudit.open({
+        nc: coord.nc,
+        deployment: cfg.audit.deployment,
+        signer: coord.signer,
+        publicKey: coord.roster.coordinator,
+        createStream: cfg.audit.createStream,
+        replicas: cfg.audit.replicas,
+        checkpointEvery: cfg.audit.checkpointEvery,
+        ackTimeoutMs: cfg.audit.ackTimeoutMs,
+        onError: (e) => log.warn({ err: e }, 'audit log: JetStream did not acknowledge'),
+      })
+    : undefined;
   const service = new OrchestratorService({
+    ...(audit ? { audit } : {}),
     store,
     backend,
     ...(pools ? { pools } : {}),
@@ -80,6 +96,7 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
   } catch (e) {
     // nothing may keep the process alive after a failed start
     await service.drain(0);
+    await audit?.close(0);
     await app?.close().catch(() => undefined);
     await coord.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -95,6 +112,7 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
       log.info({ signal }, 'draining');
       await service.drain(drainMs);
       await server.close();
+      await audit?.close();
       await coord.close();
       await store.close();
       log.info({}, 'stopped');

@@ -252,7 +252,18 @@ export async function generateNatsSecurity(o: NatsSecurityOptions): Promise<Nats
       : mergePermissions(partyPermissions(i), auditCreatorPermissions(audit.deployment, `party-${i}`));
   for (let i = 0; i < o.parties; i++) parties.push(await writeUser(`party-${i}`, { party: i }, permsOf(i)));
   const coordinator = o.coordinator
-    ? await writeUser('coordinator', { party: COORDINATOR } as const, coordinatorPermissions())
+    ? await writeUser(
+        'coordinator',
+        { party: COORDINATOR } as const,
+        audit === undefined
+          ? coordinatorPermissions()
+          : // the orchestrator's own audit subject (emitter `orchestrator`), and reading the stream (GET /v1/audit)
+            mergePermissions(
+              coordinatorPermissions(),
+              auditCreatorPermissions(audit.deployment, 'orchestrator'),
+              auditorPermissions(audit.deployment),
+            ),
+      )
     : undefined;
   const auditor =
     audit === undefined
