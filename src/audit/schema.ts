@@ -43,6 +43,13 @@ export const AuditEventSchema = Type.Union([
     parties: Type.Integer({ minimum: 1, maximum: 1024 }),
     publicKey: Hex,
   }),
+  /** A key brought in from another system (issue #19: tss-lib), converted among `parties` importers. */
+  ev('key.imported', {
+    key: Ref,
+    source: Type.Literal('tss-lib'),
+    parties: Type.Integer({ minimum: 1, maximum: 1024 }),
+    publicKey: Hex,
+  }),
   ev('key.share_updated', { key: Ref, shareVersion: Count }),
   ev('aux.done', { key: Ref, parties: Parties }),
   ev('presignature.created', { key: Ref, presignature: Ref, signers: Type.Optional(Parties) }),

@@ -10,6 +10,7 @@ import { coordGroup } from './coord-command.js';
 import { demoCommand } from './demo-command.js';
 import { hsmInit } from './hsm-command.js';
 import { identitySealCommand } from './identity-command.js';
+import { importGroup } from './import-command.js';
 import { keyRepair } from './key-repair-command.js';
 import { operatorGroup, orchestrator, requestGroup } from './orchestrator-command.js';
 import { partyCommand } from './party-command.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly (Command | CommandGroup)[] = [
   partyCommand,
   coordGroup,
   identitySealCommand,
+  importGroup,
   hsmInit,
   keyRepair,
   backupGroup,

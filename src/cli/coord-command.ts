@@ -62,6 +62,7 @@ export function partyRefusal(e: unknown, about: Subject): unknown {
     ERR_PRESIGNATURE_BURNT: `the presignature was burnt at a restart of party ${parties} (--presignature ${files})`,
     ERR_DAEMON_DRAINING: `party ${parties} is shutting down (draining): nothing was started`,
     ERR_DAEMON_BUSY: `party ${parties} runs its maximum of sessions: retry later`,
+    ERR_IMPORT_NOT_STAGED: `party ${parties} has no tss-lib share staged for "${about.key}" (mpc-custody import tss-lib there)`,
   };
   const op = String(e.details.op ?? 'session');
   return new MpcError(code, what[code] ?? `${op} refused by party ${parties}`, { details: e.details, cause: e });
@@ -118,6 +119,59 @@ export const coordAux = defineCommand({
   async run(f, io) {
     await withCoordinator(f.config, f, (c) => c.auxInfo({ keyId: f.key, parties: f.parties }));
     io.out(JSON.stringify({ keyId: f.key, aux: 'ok' }));
+    return EXIT.ok;
+  },
+});
+
+export const coordImport = defineCommand({
+  name: 'coord import',
+  summary: 'import a tss-lib key staged at parties 0..N-1 (agree, convert, aux info); prints the public key and xpub',
+  flags: Type.Object({
+    ...base,
+    parties: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'parties 0..N-1 import' }),
+  }),
+  help:
+    'Each party first stages its tss-lib save file: mpc-custody import tss-lib --party-file FILE --config PARTY_CONFIG --key ID.\n' +
+    'The parties then check that all of them staged the same key (ECDSAPub, Ks, BigXj, chain code),\n' +
+    'convert their shares into an additive N-of-N key among them and run fresh aux info (never the\n' +
+    'tss-lib Paillier keys). ERR_IMPORT_MISMATCH names the parties whose staged key differs.',
+  async run(f, io) {
+    const { xpub } = await import('../chains/index.js');
+    const { encodePoint } = await import('../primitives/curve.js');
+    const members = [...Array(f.parties).keys()];
+    await withCoordinator(f.config, f, async (c) => {
+      let Y: Awaited<ReturnType<Coordinator['importKey']>>;
+      try {
+        Y = await c.importKey({ keyId: f.key, parties: f.parties });
+      } catch (e) {
+        if (e instanceof MpcError && String(e.details.codes ?? '').includes('ERR_IMPORT_MISMATCH')) {
+          // the party (or parties) most others name; everyone when no majority names anyone
+          const outvoted = String(e.details.outvoted ?? '').replaceAll(',', ', ');
+          const all = [...new Set(e.blame.map((b) => b.party))].sort((a, b) => a - b).join(', ');
+          const who = outvoted !== '' ? `staged by party ${outvoted}` : `no majority; named: ${all || '?'}`;
+          throw new MpcError(
+            'ERR_IMPORT_MISMATCH',
+            `the parties did not stage the same tss-lib key (public data or chain code differ; the odd one ${who}); nothing was imported`,
+            { details: { ...e.details, key: f.key }, cause: e },
+          );
+        }
+        throw e;
+      }
+      await c.auxInfo({ keyId: f.key, parties: f.parties });
+      const key = await c.keyInfo({ keyId: f.key, parties: members });
+      io.out(
+        JSON.stringify({
+          keyId: f.key,
+          imported: 'tss-lib',
+          parties: f.parties,
+          signers: f.parties,
+          publicKey: bytesToHex(encodePoint(Y)),
+          xpub: xpub(key, 'mainnet'),
+          tpub: xpub(key, 'testnet'),
+          aux: 'ok',
+        }),
+      );
+    });
     return EXIT.ok;
   },
 });
@@ -353,6 +407,7 @@ export const coordGroup: CommandGroup = {
   commands: [
     coordKeygen,
     coordAux,
+    coordImport,
     coordPresign,
     coordSign,
     coordXpub,

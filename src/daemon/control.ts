@@ -64,8 +64,9 @@ const MAX_COMMAND_BYTES =
 const MAX_RESULT_BYTES = 64 * 1024;
 const MAX_SKEW_MS = 5 * 60_000;
 
-export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign' | 'keyinfo' | 'policy' | 'registry';
-const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign', 'keyinfo', 'policy', 'registry'];
+export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign' | 'keyinfo' | 'policy' | 'registry' | 'import';
+/** `import` (issue #19): the staged tss-lib shares' agreement and conversion (tss-lib-import.ts). */
+const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign', 'keyinfo', 'policy', 'registry', 'import'];
 /** Ops that carry an admin-signed document and name no key. */
 const DOCUMENT_OPS: readonly SessionOp[] = ['policy', 'registry'];
 /**
@@ -91,7 +92,7 @@ export interface StartCommand {
   /** Key id ([A-Za-z0-9_-], 1..120, starting with a letter or digit): the key generated or used. */
   readonly keyId: string;
   /**
-   * Roster ids of the execution's parties in execution order. keygen and aux: [0, 1, …, n−1]
+   * Roster ids of the execution's parties in execution order. keygen, import and aux: [0, 1, …, n−1]
    * (key-share index = roster id); presign and sign: the t signers' roster ids, ascending.
    */
   readonly members: readonly number[];
@@ -153,8 +154,10 @@ export function assertStartCommand(c: StartCommand): void {
     throw invalid('round timeout');
   }
   const ascending = c.members.every((m, j) => j === 0 || m > (c.members[j - 1] as number));
-  if (c.op === 'keygen' || c.op === 'aux') {
-    if (!c.members.every((m, j) => m === j) || c.members.length < 2) throw invalid('keygen/aux members must be 0..n-1');
+  if (c.op === 'keygen' || c.op === 'aux' || c.op === 'import') {
+    if (!c.members.every((m, j) => m === j) || c.members.length < 2) {
+      throw invalid('keygen/aux/import members must be 0..n-1');
+    }
   } else if (documentOp) {
     if (!ascending) throw invalid('members must be ascending');
   } else if (!ascending || c.members.length < 2) {

@@ -76,8 +76,17 @@ function sessionFailed(op: string, results: ReadonlyMap<number, SessionResult>, 
     for (const b of r.blame) blame.set(b.party, [...(blame.get(b.party) ?? []), b.reason]);
   }
   const codes = [...new Set(failed.map(([, r]) => r.code))].join(', ');
+  // parties a strict majority of the other reporting members blamed (e.g. the one that staged another key)
+  const blamers = new Map<number, Set<number>>();
+  for (const [from, r] of failed) {
+    for (const b of r.blame) if (b.party !== from) blamers.set(b.party, (blamers.get(b.party) ?? new Set()).add(from));
+  }
+  const outvoted = [...blamers.entries()]
+    .filter(([party, by]) => by.size * 2 > [...results.keys()].filter((m) => m !== party).length)
+    .map(([party]) => party)
+    .sort((a, b) => a - b);
   return new MpcError('ERR_DAEMON_SESSION_FAILED', `${op} failed at ${failed.map(([p]) => p).join(', ')}: ${codes}`, {
-    details: { sid, op, codes },
+    details: { sid, op, codes, outvoted: outvoted.join(',') },
     blame: [...blame.entries()].map(([party, reasons]) => ({ party, msgIds: [], reason: reasons.join('; ') })),
   });
 }
@@ -217,10 +226,18 @@ export class Coordinator {
   }
 
   /** Waits until `done(w)` holds, a member reports failure, or the deadline passes. */
-  async #until(token: string, w: Waiter, done: (w: Waiter) => boolean, timeoutMs: number, what: string): Promise<void> {
+  async #until(
+    token: string,
+    w: Waiter,
+    done: (w: Waiter) => boolean,
+    timeoutMs: number,
+    what: string,
+    failFast = true,
+  ): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const check = () => {
-        if ([...w.results.values()].some((r) => !r.ok)) {
+        const failed = [...w.results.values()].some((r) => !r.ok);
+        if (failed && (failFast || w.members.every((m) => w.results.has(m)))) {
           clearTimeout(timer);
           reject(sessionFailed(what, w.results, token));
         } else if (done(w)) {
@@ -243,7 +260,11 @@ export class Coordinator {
   }
 
   /** Runs one keygen / aux / presign session to the end; returns every member's summary. */
-  async #session(cmd: Omit<StartCommand, 'roundTimeoutMs'>, rounds: number): Promise<Uint8Array> {
+  /**
+   * `settle`: on a failure, wait for every member's report (up to the deadline) before failing, so the
+   * error holds every member's blame (import: who staged another key is the party the others name).
+   */
+  async #session(cmd: Omit<StartCommand, 'roundTimeoutMs'>, rounds: number, settle = false): Promise<Uint8Array> {
     const roundTimeoutMs = this.#o.roundTimeoutMs ?? 30_000;
     const full: StartCommand = { ...cmd, roundTimeoutMs };
     const payload = encodeStartCommand(full);
@@ -272,6 +293,7 @@ export class Coordinator {
           (x) => x.members.every((m) => x.results.has(m)),
           roundTimeoutMs * (rounds + 2),
           cmd.op,
+          !settle,
         );
       } catch (e) {
         // members that already succeeded discard their output (a presignature is burnt)
@@ -364,6 +386,22 @@ export class Coordinator {
       6,
     );
     return decodePoint(summary, 'keygen.publicKey');
+  }
+
+  /**
+   * The import session of a tss-lib key (issue #19) among roster parties 0..n−1, each of which staged
+   * its share with `mpc-custody import tss-lib`: every party checks that every other staged the same
+   * key (public data and chain code) and converts its share into the additive n-of-n key among them.
+   * Returns the public key (every member reports the same one). Aux info comes next (auxInfo).
+   */
+  async importKey(o: { keyId: string; parties: number }): Promise<Point> {
+    const members = [...Array(o.parties).keys()];
+    const summary = await this.#session(
+      { op: 'import', keyId: o.keyId, members, threshold: 0, path: [], presignatureId: '', payload: new Uint8Array(0) },
+      2,
+      true,
+    );
+    return decodePoint(summary, 'import.publicKey');
   }
 
   /** Aux-info generation for a generated key (fresh Paillier-Blum moduli at every party). */

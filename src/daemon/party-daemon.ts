@@ -20,6 +20,7 @@ import {
   type PresignaturePublic,
 } from '../protocol/sign.js';
 import { ed25519Authenticator } from '../protocol/simulation.js';
+import { tssLibImport } from '../protocol/tss-lib-import.js';
 import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
 import type { PartyLedger } from '../storage/party-ledger.js';
 import { getKeyShare, putKeyShare, type SecretStore } from '../storage/secret-store.js';
@@ -60,6 +61,7 @@ import {
   newInboxPeaks,
 } from './session-inbox.js';
 import { type JoinedSession, joinSession, runSession } from './session-runner.js';
+import { loadStagedImport, stagedShareId } from './tss-lib-staging.js';
 
 /**
  * The party daemon (issue #5): one custodian's long-running process. It listens for coordinator
@@ -536,8 +538,9 @@ export class PartyDaemon {
         this.#threads === undefined && cmd.op === 'presign'
           ? new RetainingPresignRunner(ctx, auth, this.#o.testPresign ?? presign)
           : undefined;
+      // import is one cheap round (a few point operations): it runs here, not on a session thread
       const remote =
-        this.#threads === undefined
+        this.#threads === undefined || cmd.op === 'import'
           ? undefined
           : new RemoteRunner<unknown>(
               {
@@ -873,6 +876,44 @@ export class PartyDaemon {
               type: 'key.generated',
               key: cmd.keyId,
               threshold: core.t,
+              parties: core.n,
+              publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
+            });
+          }
+          return encodePoint(core.publicKey);
+        },
+      };
+    }
+    if (cmd.op === 'import') {
+      // issue #19: the share staged by `mpc-custody import tss-lib`; the session checks that every
+      // importer staged the same key (public data and chain code) and converts it into the additive
+      // n-of-n key among them, sealed as the core share aux info then reads (like keygen's output).
+      if (
+        ledger.getKey(cmd.keyId) !== undefined ||
+        (await this.#hasCore(cmd.keyId)) ||
+        (await this.#fullShareVersion(cmd.keyId)) > 0
+      ) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a key with this id exists already');
+      }
+      const staged = await loadStagedImport(store, this.self, cmd.keyId);
+      return {
+        def: tssLibImport as never,
+        input: staged,
+        persist: async (out) => {
+          const core = out as CoreKeyShare;
+          const bytes = encodeCoreKeyShare(core);
+          try {
+            await store.putShare(this.#coreId(cmd.keyId), 1, bytes);
+          } finally {
+            bytes.fill(0);
+          }
+          // the tss-lib share itself is gone from the store; only the converted one stays
+          await store.deleteShare(stagedShareId(this.self, cmd.keyId));
+          if (ledger.auditing) {
+            ledger.appendAudit({
+              type: 'key.imported',
+              key: cmd.keyId,
+              source: 'tss-lib',
               parties: core.n,
               publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
             });

@@ -173,6 +173,9 @@ export const ERROR_CODES = {
   ERR_POLICY_HISTORY_TRUNCATED: 'policy',
   // key import (tss-lib)
   ERR_IMPORT_INVALID: 'invalid_args',
+  ERR_IMPORT_MISMATCH: 'aborted',
+  ERR_IMPORT_DUPLICATE: 'invalid_args',
+  ERR_IMPORT_NOT_STAGED: 'invalid_args',
   // audit log (issue 15)
   ERR_AUDIT_EVENT_INVALID: 'invalid_args',
   ERR_AUDIT_RECORD_MALFORMED: 'invalid_args',

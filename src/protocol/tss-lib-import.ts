@@ -21,10 +21,12 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { parse as parseLosslessJson } from 'lossless-json';
 import { MpcError } from '../errors/index.js';
 import { mod } from '../math/bits.js';
-import { CURVE_ORDER, encodePoint, mulBase, mulPublic, Point } from '../primitives/curve.js';
+import { CURVE_ORDER, decodePoint, encodePoint, mulBase, mulPublic, POINT_BYTES, Point } from '../primitives/curve.js';
+import { WireReader, WireWriter } from '../util/wire.js';
 import { CHAIN_CODE_BYTES } from './hd.js';
 import type { CoreKeyShare } from './key-share.js';
 import { interpolatePoints, lagrangeCoefficient } from './lagrange.js';
+import { ALL, type ProtocolDef, type RoundDef } from './types.js';
 
 /** A save file is ~21 KB; anything above this is refused before parsing. */
 export const MAX_TSS_LIB_SAVE_BYTES = 256 * 1024;
@@ -108,11 +110,26 @@ export function parseTssLibSaveData(text: string | Uint8Array): TssLibShare {
   const bigXj = bigXjRaw.map((p, j) => point(p, `BigXj[${j}]`));
   const publicKey = point(field('ECDSAPub'), 'ECDSAPub');
   const shareId = scalar(field('ShareID'), 'ShareID');
+  const xi = scalar(field('Xi'), 'Xi');
+  return checkedShare({ shareId, ks, bigXj, publicKey, xi });
+}
+
+/**
+ * The checks that tie the parts together (share ids distinct and non-zero, own ShareID among Ks,
+ * Xi·G = BigXj[own], ECDSAPub the interpolation of the public shares) and the derived threshold:
+ * run on the save file and again on every read of a staged share.
+ */
+function checkedShare(p: Omit<TssLibShare, 'threshold'>): TssLibShare {
+  const { ks, bigXj, publicKey, shareId, xi } = p;
+  if (ks.length < 2 || ks.length > MAX_TSS_LIB_PARTIES)
+    throw bad(`Ks is not a list of 2..${MAX_TSS_LIB_PARTIES} entries`, 'Ks');
+  if (ks.some((k) => k <= 0n || k >= CURVE_ORDER)) throw bad('Ks is not in [1, q)', 'Ks');
+  if (new Set(ks).size !== ks.length) throw bad('Ks has repeated share ids', 'Ks');
+  if (bigXj.length !== ks.length) throw bad('BigXj and Ks differ in length', 'BigXj');
+  if (xi <= 0n || xi >= CURVE_ORDER) throw bad('Xi is not in [1, q)', 'Xi');
   const own = ks.indexOf(shareId);
   if (own < 0) throw bad('ShareID is not one of Ks', 'ShareID');
-  const xi = scalar(field('Xi'), 'Xi');
   if (!mulBase(xi).equals(bigXj[own] as Point)) throw bad('Xi does not match this party’s BigXj', 'Xi');
-
   const threshold = derivedThreshold(ks, bigXj, publicKey);
   return { shareId, ks, bigXj, publicKey, threshold, xi };
 }
@@ -169,6 +186,23 @@ export function defaultChainCode(publicKey: Point): Uint8Array {
 export function toAdditiveKeyShare(s: TssLibShare, importers: readonly bigint[], chainCode?: Uint8Array): CoreKeyShare {
   const set = [...new Set(importers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (set.length !== importers.length) throw bad('importing set repeats a share id');
+  return toAdditiveKeyShareInOrder(s, set, chainCode);
+}
+
+/**
+ * As toAdditiveKeyShare, with the canonical indices given: importer `ordered[i]` gets index i (the
+ * daemon's import session orders the importers by roster id, so key-share index = roster id as
+ * after keygen).
+ *
+ * @throws MpcError ERR_IMPORT_INVALID for too few importers, a repeated one or one not in Ks, or this party missing
+ */
+export function toAdditiveKeyShareInOrder(
+  s: TssLibShare,
+  ordered: readonly bigint[],
+  chainCode?: Uint8Array,
+): CoreKeyShare {
+  const set = [...ordered];
+  if (new Set(set).size !== set.length) throw bad('importing set repeats a share id');
   if (set.length < s.threshold + 1) {
     throw bad(`importing set has ${set.length} parties; this key needs ${s.threshold + 1}`);
   }
@@ -194,4 +228,167 @@ export function toAdditiveKeyShare(s: TssLibShare, importers: readonly bigint[],
     additive: true,
     epoch: 0,
   };
+}
+
+// --- staging and the import session ------------------------------------------------------------------
+
+/**
+ * What `mpc-custody import tss-lib` seals in the party's store and the import session reads back:
+ * the validated share and the chain code the operator chose (or the default one). SECRET (xi).
+ */
+export interface StagedTssLibImport {
+  readonly share: TssLibShare;
+  readonly chainCode: Uint8Array;
+}
+
+const STAGED_TAG = 0x54;
+const STAGED_VERSION = 1;
+
+/** The staged import's bytes (SECRET: the caller seals them and zeroes the buffer). */
+export function encodeStagedImport(staged: StagedTssLibImport): Uint8Array {
+  const { share, chainCode } = staged;
+  if (chainCode.length !== CHAIN_CODE_BYTES) throw bad(`chain code must be ${CHAIN_CODE_BYTES} bytes`);
+  const w = new WireWriter().u8(STAGED_TAG).u8(STAGED_VERSION).fixed(chainCode).biguint(share.shareId);
+  w.u32(share.ks.length);
+  share.ks.forEach((k, j) => {
+    w.biguint(k).fixed(encodePoint(share.bigXj[j] as Point));
+  });
+  return w.fixed(encodePoint(share.publicKey)).biguint(share.xi).finish();
+}
+
+/**
+ * Reads a staged import back, strictly, and runs the save file's consistency checks again.
+ * @throws MpcError ERR_IMPORT_INVALID (never with the secret)
+ */
+export function decodeStagedImport(bytes: Uint8Array): StagedTssLibImport {
+  try {
+    const r = new WireReader(bytes, 64 + MAX_TSS_LIB_PARTIES * (40 + POINT_BYTES) + 2 * POINT_BYTES);
+    r.tag('staged.tag', STAGED_TAG);
+    r.tag('staged.version', STAGED_VERSION);
+    const chainCode = r.fixed('staged.chainCode', CHAIN_CODE_BYTES);
+    const shareId = r.biguint('staged.shareId', 256);
+    const n = r.u32('staged.n');
+    if (n > MAX_TSS_LIB_PARTIES) throw bad('staged import lists too many parties');
+    const ks: bigint[] = [];
+    const bigXj: Point[] = [];
+    for (let j = 0; j < n; j++) {
+      ks.push(r.biguint('staged.ks', 256));
+      bigXj.push(decodePoint(r.fixed('staged.bigXj', POINT_BYTES), 'staged.bigXj'));
+    }
+    const publicKey = decodePoint(r.fixed('staged.publicKey', POINT_BYTES), 'staged.publicKey');
+    const xi = r.biguint('staged.xi', 256);
+    r.end();
+    return { share: checkedShare({ shareId, ks, bigXj, publicKey, xi }), chainCode };
+  } catch (e) {
+    if (e instanceof MpcError && e.code === 'ERR_IMPORT_INVALID') throw e;
+    throw bad('staged import is malformed');
+  }
+}
+
+/**
+ * What the importing parties compare before anything is converted: SHA-256 over a domain tag, the
+ * public data hash (ECDSAPub, sorted Ks and BigXj) and the chain code, so the parties also agree on
+ * the key's chain code (and with it every derived address).
+ */
+export function importAgreementDigest(staged: StagedTssLibImport): Uint8Array {
+  return sha256(
+    Buffer.concat([
+      new TextEncoder().encode('mpc-custody/tss-lib-import/agreement/v1'),
+      Buffer.from(tssLibPublicDataHash(staged.share), 'hex'),
+      staged.chainCode,
+    ]),
+  );
+}
+
+interface AgreeMsg {
+  /** importAgreementDigest of the sender's staged import. */
+  readonly digest: Uint8Array;
+  /** The sender's tss-lib share id. */
+  readonly shareId: bigint;
+}
+
+interface ImportState {
+  readonly staged: StagedTssLibImport;
+  readonly digest: Uint8Array;
+}
+
+const AGREE_TAG = 0x49;
+const agreeRound: RoundDef<AgreeMsg> = {
+  name: 'agree',
+  kind: 'broadcast',
+  reliable: true,
+  encode: (m) => new WireWriter().u8(AGREE_TAG).fixed(m.digest).biguint(m.shareId).finish(),
+  decode: (bytes) => {
+    const r = new WireReader(bytes, 1 + 32 + 4 + 32);
+    r.tag('import.agree.tag', AGREE_TAG);
+    const digest = r.fixed('import.agree.digest', 32);
+    const shareId = r.biguint('import.agree.shareId', 256);
+    r.end();
+    if (shareId === 0n || shareId >= CURVE_ORDER) {
+      throw new MpcError('ERR_WIRE_BIGINT_TOO_LARGE', 'import.agree.shareId is not in [1, q)');
+    }
+    return { digest, shareId };
+  },
+};
+
+/**
+ * The import session (one reliable broadcast round): every importing party announces the digest of
+ * its staged public data and chain code and its share id; each checks that every peer announced
+ * its own digest (else ERR_IMPORT_MISMATCH blaming those that differ: a save file of another key,
+ * other Ks or BigXj, another chain code) and that the share ids are distinct, then converts its
+ * share into the additive n-of-n key among the importers, index = execution index (ctx.self).
+ * The echo of the reliable broadcast makes every party see the same announcements.
+ */
+export const tssLibImport: ProtocolDef<StagedTssLibImport, ImportState, CoreKeyShare> = {
+  name: 'tss-lib-import',
+  rounds: [agreeRound],
+  init(input, _ctx) {
+    const digest = importAgreementDigest(input);
+    return {
+      state: { staged: input, digest },
+      outbox: [{ round: 'agree', to: ALL, body: { digest, shareId: input.share.shareId } satisfies AgreeMsg }],
+    };
+  },
+  process(_round, state, inbox, ctx) {
+    const differ: number[] = [];
+    const ids: bigint[] = [];
+    for (let j = 0; j < ctx.n; j++) {
+      if (j === ctx.self) {
+        ids.push(state.staged.share.shareId);
+        continue;
+      }
+      const m = inbox.get(j) as AgreeMsg;
+      if (!equalBytes(m.digest, state.digest)) differ.push(j);
+      ids.push(m.shareId);
+    }
+    if (differ.length > 0) {
+      const reason = 'its tss-lib public data (ECDSAPub, Ks, BigXj) or chain code differs from this party’s';
+      throw new MpcError(
+        'ERR_IMPORT_MISMATCH',
+        `tss-lib-import: parties ${differ.join(', ')} staged another key than this party (public data or chain code differ)`,
+        { blame: differ.map((party) => ({ party, msgIds: [], reason })), details: { protocol: 'tss-lib-import' } },
+      );
+    }
+    const seen = new Map<bigint, number>();
+    const repeated = new Set<number>();
+    ids.forEach((id, j) => {
+      const first = seen.get(id);
+      if (first !== undefined) {
+        repeated.add(first);
+        repeated.add(j);
+      } else seen.set(id, j);
+    });
+    if (repeated.size > 0) {
+      const reason = 'announced a tss-lib share id another importer holds';
+      throw new MpcError('ERR_IMPORT_MISMATCH', 'tss-lib-import: two importers announced the same share id', {
+        blame: [...repeated].filter((j) => j !== ctx.self).map((party) => ({ party, msgIds: [], reason })),
+        details: { protocol: 'tss-lib-import' },
+      });
+    }
+    return { output: toAdditiveKeyShareInOrder(state.staged.share, ids, state.staged.chainCode) };
+  },
+};
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, k) => x === b[k]);
 }

@@ -35,6 +35,7 @@ export function sampleEvents(n: number): AuditEvent[] {
   const all: AuditEvent[] = [
     { type: 'daemon.started', party: 0 },
     { type: 'key.generated', key: 'hot', threshold: 2, parties: 3, publicKey: `02${h(7)}` },
+    { type: 'key.imported', key: 'migrated', source: 'tss-lib', parties: 3, publicKey: `03${h(8)}` },
     { type: 'key.share_updated', key: 'hot', shareVersion: 2 },
     { type: 'aux.done', key: 'hot', parties: [0, 1, 2] },
     { type: 'presignature.created', key: 'hot', presignature: 'pre-1', signers: [0, 1] },

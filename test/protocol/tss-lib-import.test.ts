@@ -15,17 +15,22 @@ import { type Presignature, presign } from '../../src/protocol/presign.js';
 import { combineSignature, issuePartialSignature, MemoryPresignatureLedger } from '../../src/protocol/sign.js';
 import { simulate } from '../../src/protocol/simulation.js';
 import {
+  decodeStagedImport,
   defaultChainCode,
+  encodeStagedImport,
   MAX_TSS_LIB_SAVE_BYTES,
   parseTssLibSaveData,
+  type StagedTssLibImport,
   type TssLibShare,
   toAdditiveKeyShare,
+  tssLibImport,
   tssLibPublicDataHash,
 } from '../../src/protocol/tss-lib-import.js';
 import { dealAux } from '../helpers/dealer.js';
 import { TestDrbg } from '../helpers/drbg.js';
 import { math, sid } from '../helpers/keys.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
+import { syntheticSaveFiles } from './tss-lib-synthetic.js';
 
 const fixture = (k: number) =>
   readFileSync(new URL(`../fixtures/tss-lib-ecdsa/keygen_data_${k}.json`, import.meta.url), 'utf8');
@@ -243,3 +248,85 @@ async function signWith(cores: readonly CoreKeyShare[], Y: Point): Promise<void>
   expect(nobleVerifies(Y, digest, sig)).toBe(true);
   expect(opensslVerifies(Y, message, sig.der)).toBe(true);
 }
+
+describe('staged import and the import session (agreement, conversion)', () => {
+  const staged = (s: TssLibShare, chainCode = defaultChainCode(s.publicKey)): StagedTssLibImport => ({
+    share: s,
+    chainCode,
+  });
+
+  it('a staged import reads back as it was staged; a tampered one is refused', () => {
+    const s = shares[1] as TssLibShare;
+    const bytes = encodeStagedImport(staged(s));
+    const back = decodeStagedImport(bytes);
+    expect(back.share.xi).toBe(s.xi);
+    expect(back.share.threshold).toBe(2);
+    expect(tssLibPublicDataHash(back.share)).toBe(tssLibPublicDataHash(s));
+    expect(back.chainCode).toEqual(defaultChainCode(s.publicKey));
+    // Xi changed in the stored bytes (last field): the Xi·G check refuses it on reading
+    const bad = Uint8Array.from(bytes);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1;
+    expect(() => decodeStagedImport(bad)).toThrow(/Xi does not match/);
+    expect(() => decodeStagedImport(bytes.subarray(0, 100))).toThrow(/malformed/);
+  });
+
+  const run = (inputs: StagedTssLibImport[]) =>
+    simulate(tssLibImport, inputs, {
+      sid: sid('tss-lib-import-session'),
+      math,
+      rngs: inputs.map((_, i) => new TestDrbg(`import-${i}`)),
+    });
+
+  it('parties that staged the same key agree and hold the additive key, index = execution order', () => {
+    // execution order 2, 0, 1 (as roster ids would order them): index follows it, not the share id
+    const order = [2, 0, 1];
+    const r = run(order.map((k) => staged(shares[k] as TssLibShare)));
+    expect(r.errors.every((e) => e === undefined)).toBe(true);
+    const cores = r.outputs as CoreKeyShare[];
+    const Y = fixturePublicKey(files[0] as string);
+    cores.forEach((c, i) => {
+      expect(c.i).toBe(i);
+      expect(c.n).toBe(3);
+      expect(c.t).toBe(3);
+      expect(c.additive).toBe(true);
+      expect(c.publicShares[i]?.equals(mulBase(c.x))).toBe(true);
+      expect(c.publicKey.equals(Y)).toBe(true);
+    });
+    expect(cores.reduce((a, c) => a.add(mulBase(c.x)), Point.ZERO).equals(Y)).toBe(true);
+  });
+
+  it('a party that staged a save file of another key is refused: ERR_IMPORT_MISMATCH naming it', () => {
+    const other = parseTssLibSaveData(syntheticSaveFiles(7n, (shares[0] as TssLibShare).ks)[2] as string);
+    const r = run([staged(shares[0] as TssLibShare), staged(shares[1] as TssLibShare), staged(other)]);
+    for (const [i, e] of r.errors.entries()) {
+      expect(e?.code).toBe('ERR_IMPORT_MISMATCH');
+      // the honest parties name party 2; party 2 names both others
+      expect(e?.blame.map((b) => b.party)).toEqual(i === 2 ? [0, 1] : [2]);
+    }
+    expect(r.outputs.every((o) => o === undefined)).toBe(true);
+  });
+
+  it('another chain code at one party is a mismatch too', () => {
+    const r = run([
+      staged(shares[0] as TssLibShare),
+      staged(shares[1] as TssLibShare),
+      staged(shares[2] as TssLibShare, new Uint8Array(32).fill(9)),
+    ]);
+    expect(r.errors.map((e) => e?.code)).toEqual(['ERR_IMPORT_MISMATCH', 'ERR_IMPORT_MISMATCH', 'ERR_IMPORT_MISMATCH']);
+  });
+
+  it('two parties announcing the same share id are refused', () => {
+    const r = run([
+      staged(shares[0] as TssLibShare),
+      staged(shares[1] as TssLibShare),
+      staged(shares[1] as TssLibShare),
+    ]);
+    expect(r.errors.map((e) => e?.code)).toEqual(['ERR_IMPORT_MISMATCH', 'ERR_IMPORT_MISMATCH', 'ERR_IMPORT_MISMATCH']);
+    expect(r.errors[0]?.message).toMatch(/same share id/);
+  });
+
+  it('fewer importers than the tss-lib threshold + 1 cannot convert', () => {
+    const r = run([staged(shares[0] as TssLibShare), staged(shares[1] as TssLibShare)]);
+    expect(r.errors.map((e) => e?.code)).toEqual(['ERR_IMPORT_INVALID', 'ERR_IMPORT_INVALID']);
+  });
+});
