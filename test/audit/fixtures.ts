@@ -35,7 +35,6 @@ export function sampleEvents(n: number): AuditEvent[] {
   const all: AuditEvent[] = [
     { type: 'daemon.started', party: 0 },
     { type: 'key.generated', key: 'hot', threshold: 2, parties: 3, publicKey: `02${h(7)}` },
-    { type: 'key.imported', key: 'migrated', source: 'tss-lib', parties: 3, publicKey: `03${h(8)}` },
     { type: 'key.share_updated', key: 'hot', shareVersion: 2 },
     { type: 'aux.done', key: 'hot', parties: [0, 1, 2] },
     { type: 'presignature.created', key: 'hot', presignature: 'pre-1', signers: [0, 1] },
@@ -69,6 +68,8 @@ export function sampleEvents(n: number): AuditEvent[] {
     { type: 'policy.changed', version: 4, hash: h(4), by: 'admin' },
     { type: 'command.refused', command: 'sign', code: 'ERR_DAEMON_PRESIGNATURE_UNKNOWN', session: null },
     { type: 'daemon.stopped', reason: 'sigterm' },
+    // Appended last: tests index into the log by position (sampleEvents(8) holds one approval).
+    { type: 'key.imported', key: 'migrated', source: 'tss-lib', parties: 3, publicKey: `03${h(8)}` },
   ];
   return Array.from({ length: n }, (_, i) => all[i % all.length] as AuditEvent);
 }
