@@ -1,0 +1,286 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { type Hex, recoverTransactionAddress, serializeTransaction } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addCachedPrimes } from '../../src/daemon/main.js';
+import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
+import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
+import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
+import { callApi, generateOperatorKey, loadOperatorKey } from '../../src/orchestrator/client.js';
+import { type SpawnedOrchestrator, spawnOrchestrator } from '../../src/orchestrator/spawn.js';
+import { payloadDigest, type Signer, signSignRequest } from '../../src/policy/index.js';
+import { decodePoint } from '../../src/primitives/curve.js';
+import { bip32 } from '../chains/helpers.js';
+import { testPrimes } from '../helpers/primes.js';
+import { required } from '../helpers/requirements.js';
+
+/**
+ * Issue 13 acceptance with real processes: a nats-server (TLS, nkeys and permissions from
+ * `mpc-custody setup`), three party daemons (`mpc-custody party`, each enforcing the co-signer
+ * check) and the orchestrator as its own process (`mpc-custody orchestrator --config`), driven only
+ * through its REST API with operator tokens. An admin creates a 2-of-3 key (keygen + aux info job),
+ * the presignature pool fills, an initiator's EIP-1559 transaction is signed and viem recovers the
+ * key's address. Then the orchestrator is killed (-9) right after it accepted a request and is
+ * restarted on the same SQLite store: the request ends signed once or failed with a typed code,
+ * never lost, never signed twice. Finally SIGTERM drains: a request in flight still ends signed,
+ * readiness says "draining", the process exits 0.
+ */
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+const canRun =
+  required(existsSync(CLI), `the built CLI (${CLI}; npm run build)`) &&
+  required(findNatsServer() !== undefined, 'nats-server');
+
+const KEY = 'hot';
+const PATH = [0, 7];
+const FINAL = ['signed', 'rejected', 'failed', 'expired'];
+
+let dir: string;
+let setup: SetupResult;
+let nats: NatsServerProcess;
+const daemons: SpawnedParty[] = [];
+let orch: SpawnedOrchestrator;
+let orchConfig: string;
+let admin: Signer;
+let initiator: Signer;
+let address: string;
+let nonce = 0;
+
+const start = () => spawnOrchestrator(CLI, orchConfig, { timeoutMs: 60_000, drainMs: 60_000 });
+
+function tx(): Uint8Array {
+  const hex = serializeTransaction({
+    type: 'eip1559',
+    chainId: 1,
+    nonce: nonce++,
+    to: '0x52908400098527886E0F7030069857D2E4169EE7',
+    value: 10n ** 15n,
+    gas: 21_000n,
+    maxFeePerGas: 20_000_000_000n,
+    maxPriorityFeePerGas: 1_000_000_000n,
+  });
+  return hexToBytes(hex.slice(2));
+}
+
+/** The POST body of a sign request for `payload`, with the initiator's signed request. */
+async function signRequestBody(payload: Uint8Array, idempotencyKey: string, path: number[] = PATH) {
+  const now = Math.floor(Date.now() / 1000);
+  const signedRequest = await signSignRequest(
+    {
+      v: 1,
+      keyId: KEY,
+      kind: 'eth.transaction',
+      payloadSha256: payloadDigest(payload),
+      path,
+      idempotencyKey,
+      iat: now - 5,
+      exp: now + 600,
+    },
+    initiator,
+  );
+  return {
+    keyId: KEY,
+    kind: 'eth.transaction',
+    payload: `0x${Buffer.from(payload).toString('hex')}`,
+    signedRequest,
+    idempotencyKey,
+  };
+}
+
+/** Long-polls (as the admin) until the request is final. */
+async function final(id: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const r = await callApi(orch.url, admin, 'GET', `/v1/sign-requests/${id}?waitFor=final&timeoutSeconds=30`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    if (FINAL.includes(String(r.body.state))) return r.body;
+  }
+}
+
+/** The sender viem recovers from a signed request's artifact (a signed raw transaction). */
+const sender = (r: Record<string, unknown>) =>
+  recoverTransactionAddress({ serializedTransaction: (r.artifact as { hex: string }).hex as never });
+
+async function metric(url: string, re: RegExp): Promise<number> {
+  const m = (await (await fetch(`${url}/metrics`)).text()).match(re);
+  return m ? Number(m[1]) : 0;
+}
+const partials = () => Promise.all(daemons.map((d) => metric(d.url, /^mpc_partial_signatures_total (\d+)/m)));
+const pooled = () => metric(orch.url, /^mpc_orch_presignatures_pooled_total (\d+)/m);
+
+describe.runIf(canRun)('orchestrator process over party daemon processes and a real nats-server', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mpc-orch-proc-'));
+    // policy "enforce": an admin set, a signed registry (initiator-1) and policy v1 allowing what an initiator signs
+    setup = await setupPartySet({ dir, parties: 3, natsPort: await freePort(), httpBasePort: 0, math: 'native' });
+    const policy = setup.policy;
+    if (policy === undefined) throw new Error('setup wrote no policy deployment');
+    // fixture primes instead of a safe-prime search: two per party for its Paillier key
+    const primes = await testPrimes('safe', 1536);
+    for (const [i, file] of setup.partyConfigs.entries()) {
+      await addCachedPrimes(file, primes.slice(12 + 2 * i, 14 + 2 * i));
+    }
+    nats = await runNatsServer(setup.nats.serverConfigFile);
+    for (const f of setup.partyConfigs) daemons.push(await spawnParty(CLI, f, { timeoutMs: 60_000, drainMs: 3000 }));
+
+    // the API's first admin (bootstrapAdmin) and the config; the orchestrator relays setup's registry and policy
+    const adminKey = join(dir, 'root.key');
+    const rootJwk = await generateOperatorKey(adminKey, 'root', 'EdDSA');
+    admin = await loadOperatorKey(adminKey);
+    initiator = await loadOperatorKey(policy.initiatorKey);
+    orchConfig = join(dir, 'orchestrator.json');
+    writeFileSync(
+      orchConfig,
+      JSON.stringify({
+        coordinator: setup.coordinatorConfig,
+        http: { host: '127.0.0.1', port: 0 },
+        state: { kind: 'sqlite', path: 'orchestrator.db' },
+        bootstrapAdmin: { id: 'root', publicKey: rootJwk },
+        policy: {
+          admins: JSON.parse(readFileSync(policy.adminsFile, 'utf8')),
+          policyFile: policy.policyFile,
+          registryFile: policy.registryFile,
+        },
+        signers: { parties: 3 },
+        pools: [{ keyId: KEY, path: 'm/0/7', target: 2, lowWater: 1 }],
+        poolConcurrency: 1,
+        logLevel: 'info',
+      }),
+    );
+    orch = await start();
+
+    // the admin registers the initiator as an API operator (same key as in the signed registry)
+    const { d: _d, ...initiatorPublic } = JSON.parse(readFileSync(policy.initiatorKey, 'utf8')).privateJwk;
+    const reg = await callApi(orch.url, admin, 'POST', '/v1/operators', {
+      id: policy.initiatorId,
+      roles: ['initiator'],
+      publicKey: initiatorPublic,
+    });
+    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    // keygen + aux info as a job; poll until it is done
+    const created = await callApi(orch.url, admin, 'POST', '/v1/keys', { id: KEY, threshold: 2, parties: 3 });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    for (;;) {
+      const k = await callApi(orch.url, admin, 'GET', `/v1/keys/${KEY}`);
+      expect(k.body.state, JSON.stringify(k.body)).not.toBe('failed');
+      if (k.body.state === 'ready') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await orch?.kill();
+    for (const d of daemons) if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+    await nats?.kill();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the key has an xpub; the pool fills; an EIP-1559 transaction signs with a pooled presignature and viem recovers the address', async () => {
+    const k = await callApi(orch.url, admin, 'GET', `/v1/keys/${KEY}`);
+    expect(k.body).toMatchObject({ state: 'ready', threshold: 2, parties: [0, 1, 2] });
+    // the wallet's view: an independent BIP32 library derives m/0/7 from the xpub
+    const child = bip32
+      .fromBase58(k.body.xpub as string)
+      .derive(0)
+      .derive(7);
+    address = publicKeyToAddress(
+      `0x${Buffer.from(decodePoint(child.publicKey).toBytes(false)).toString('hex')}` as Hex,
+    );
+    const a = await callApi(orch.url, admin, 'GET', `/v1/keys/${KEY}/addresses?path=m/0/7&chain=ethereum`);
+    expect(a.body.address).toBe(address);
+
+    // the background refill (every 5 s) presigns up to the target
+    while ((await pooled()) < 2) await new Promise((r) => setTimeout(r, 500));
+    const before = await partials();
+    const payload = tx();
+    const post = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', await signRequestBody(payload, 'p-1'));
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    const done = await final(post.body.id as string);
+    expect(done.state, JSON.stringify(done.error)).toBe('signed');
+    expect(await sender(done)).toBe(address);
+    expect(await metric(orch.url, /^mpc_orch_presignatures_taken_total\{source="pool"\} (\d+)/m)).toBe(1);
+    expect(await metric(orch.url, /^mpc_orch_presignatures_on_demand_total (\d+)/m)).toBe(0);
+    // one partial from each of the two signers (parties 0 and 1), none from party 2
+    expect((await partials()).map((n, i) => n - (before[i] as number))).toEqual([1, 1, 0]);
+  });
+
+  it('kill -9 right after a request was accepted; restarted on the same store it ends signed once or failed typed, never lost', async () => {
+    const before = await partials();
+    const payload = tx();
+    const body = await signRequestBody(payload, 'p-crash');
+    const post = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', body);
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    await orch.kill();
+    orch = await start();
+    const done = await final(post.body.id as string);
+    // signed (it had not reached `signing`), or failed as interrupted (it had: consumed or not is unknown)
+    if (done.state === 'signed') {
+      expect(await sender(done)).toBe(address);
+    } else {
+      expect(done).toMatchObject({ state: 'failed', error: { code: 'ERR_ORCH_INTERRUPTED' } });
+    }
+    // never signed twice: at most one partial per party for it
+    const delta = (await partials()).map((n, i) => n - (before[i] as number));
+    for (const d of delta) expect(d).toBeLessThanOrEqual(1);
+    if (done.state === 'signed') expect(delta).toEqual([1, 1, 0]);
+    // never lost or duplicated: the same body again is the same request (200), and it is the only one
+    const again = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', body);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body).toMatchObject({ id: post.body.id, state: done.state });
+    const list = await callApi(orch.url, admin, 'GET', '/v1/sign-requests?limit=50');
+    const items = list.body.items as { id: string; state: string }[];
+    expect(items.filter((r) => r.id === post.body.id)).toHaveLength(1);
+    expect(items).toHaveLength(2);
+    // the restarted orchestrator still signs: a new request ends signed
+    const next = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', await signRequestBody(tx(), 'p-2'));
+    expect(next.status, JSON.stringify(next.body)).toBe(201);
+    const signed = await final(next.body.id as string);
+    expect(signed.state, JSON.stringify(signed.error)).toBe('signed');
+    expect(await sender(signed)).toBe(address);
+  });
+
+  it('SIGTERM drains: a request in flight ends signed, readiness says draining, new requests are refused, exit 0', async () => {
+    // m/0/9 has no pool: the request presigns on demand, so the drain has a running job to wait for
+    const post = await callApi(
+      orch.url,
+      initiator,
+      'POST',
+      '/v1/sign-requests',
+      await signRequestBody(tx(), 'p-3', [0, 9]),
+    );
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    const id = post.body.id as string;
+    orch.proc.kill('SIGTERM');
+    // the shutdown logs "draining" as the service starts refusing new work
+    while (!orch.lines.some((l) => l.includes('"msg":"draining"'))) await new Promise((r) => setTimeout(r, 20));
+    // until the server closes, every readiness answer is 503 "draining" and a new request is refused
+    const readiness: { status: number; reasons: unknown }[] = [];
+    const refused: { status: number; code: unknown }[] = [];
+    for (;;) {
+      const r = await fetch(`${orch.url}/readyz`).catch(() => undefined);
+      if (r === undefined) break;
+      readiness.push({ status: r.status, reasons: ((await r.json()) as { reasons: unknown }).reasons });
+      const body = await signRequestBody(tx(), `p-drain-${nonce}`);
+      const n = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', body).catch(() => undefined);
+      if (n === undefined) break;
+      refused.push({ status: n.status, code: n.body.code });
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(await orch.exit).toBe(0);
+    for (const r of readiness) expect(r).toEqual({ status: 503, reasons: ['draining'] });
+    for (const r of refused) expect(r).toEqual({ status: 503, code: 'ERR_API_UNAVAILABLE' });
+    // the drain let the job finish: restarted, the request is signed (not failed as interrupted), nothing else was stored
+    orch = await start();
+    const done = await final(id);
+    expect(done.state, JSON.stringify(done.error)).toBe('signed');
+    const child = bip32.fromBase58((await callApi(orch.url, admin, 'GET', `/v1/keys/${KEY}`)).body.xpub as string);
+    const at09 = publicKeyToAddress(
+      `0x${Buffer.from(decodePoint(child.derive(0).derive(9).publicKey).toBytes(false)).toString('hex')}` as Hex,
+    );
+    expect(await sender(done)).toBe(at09);
+    const list = await callApi(orch.url, admin, 'GET', '/v1/sign-requests?limit=50');
+    expect((list.body.items as unknown[]).length).toBe(4);
+  });
+});
