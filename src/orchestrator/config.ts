@@ -15,7 +15,8 @@
  *               "registryFile": "operators.jws.json" },
  *   "signers": { "parties": 3 },                    roster parties 0..n−1 the keys are made among
  *   "replicaId": "orch-a",                           stable per replica (several on one PostgreSQL)
- *   "pools": [{ "keyId": "hot", "path": "m/0/7", "target": 20, "lowWater": 5 }],
+ *   "pools": [{ "keyId": "hot", "path": "m/0/7", "target": 20, "lowWater": 5,
+ *               "signerSets": [[0, 1], [1, 2]] }],     optional; default every t-subset (≤ 32)
  *   "poolConcurrency": 2, "presignatureTtlSeconds": 86400,
  *   "requestTtlSeconds": 86400, "logLevel": "info",
  *   "audit": { "deployment": "dep-a", "createStream": false, "replicas": 1, "checkpointEvery": 100,
@@ -99,6 +100,13 @@ export const OrchestratorConfigSchema = Type.Object(
             path: Type.String({ pattern: '^m(/[0-9]{1,10}){0,31}$' }),
             target: Type.Integer({ minimum: 1, maximum: 10_000 }),
             lowWater: Type.Integer({ minimum: 0, maximum: 10_000 }),
+            /** Which t parties sign this pool's presignatures, spread evenly (default: all t-subsets up to 32, else n cyclic windows). */
+            signerSets: Type.Optional(
+              Type.Array(Type.Array(Type.Integer({ minimum: 0, maximum: 63 }), { minItems: 1, maxItems: 64 }), {
+                minItems: 1,
+                maxItems: 256,
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -161,7 +169,13 @@ export interface OrchestratorConfig {
   readonly signers: { readonly parties: number };
   readonly requestTtlSeconds: number;
   readonly replicaId: string;
-  readonly pools: readonly { keyId: string; path: readonly number[]; target: number; lowWater: number }[];
+  readonly pools: readonly {
+    keyId: string;
+    path: readonly number[];
+    target: number;
+    lowWater: number;
+    signerSets?: readonly (readonly number[])[];
+  }[];
   readonly poolConcurrency: number;
   readonly presignatureTtlSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
@@ -224,7 +238,19 @@ export function parseOrchestratorConfig(raw: unknown, baseDir: string): Orchestr
           `orchestrator config: pool ${p.keyId} ${p.path}: bad path or lowWater > target`,
         );
       }
-      return { keyId: p.keyId, path, target: p.target, lowWater: p.lowWater };
+      // members in range and t per set are checked against the key when it is known (signerSetsOf)
+      const sets = p.signerSets?.map((set) => [...set].sort((x, y) => x - y));
+      if (
+        sets?.some(
+          (set) => set.some((x, i) => i > 0 && x === set[i - 1]) || set.some((x) => x >= (c.signers?.parties ?? 3)),
+        )
+      ) {
+        throw new MpcError(
+          'ERR_CONFIG_INVALID',
+          `orchestrator config: pool ${p.keyId} ${p.path}: a signer set repeats a party or names one beyond signers.parties`,
+        );
+      }
+      return { keyId: p.keyId, path, target: p.target, lowWater: p.lowWater, ...(sets ? { signerSets: sets } : {}) };
     }),
     poolConcurrency: c.poolConcurrency ?? 2,
     presignatureTtlSeconds: c.presignatureTtlSeconds ?? 86_400,

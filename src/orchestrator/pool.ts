@@ -8,8 +8,9 @@
  *   available → reserved (a request took it) → used (its signature was made) | burnt
  *   available → burnt (older than the TTL);  reserved → burnt (a restart: consumed or not is unknown)
  *
- * The signers of a pooled presignature are the key's first t parties (as on-demand presigning);
- * spreading over several signer sets is not done yet.
+ * Pools spread over the key's signer sets (signer-sets.ts): a refill tops up the healthy set with
+ * the fewest available presignatures first, and a take reserves only a presignature whose signers
+ * are all healthy, so a party that just timed out is steered around until it answers again.
  */
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { MpcError } from '../errors/index.js';
@@ -18,13 +19,16 @@ import type { PresignaturePublic } from '../protocol/sign.js';
 import type { SigningBackend } from './backend.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import type { ServiceLog } from './service.js';
-import type { OrchestratorStore } from './store/store.js';
+import { missingParties, SignerHealth, signerSetsOf } from './signer-sets.js';
+import { type OrchestratorStore, signerSetKey } from './store/store.js';
 
 export interface PoolSpec {
   readonly keyId: string;
   readonly path: readonly number[];
   readonly target: number;
   readonly lowWater: number;
+  /** The signer sets to spread over (default: signerSetsOf(n, t)). */
+  readonly signerSets?: readonly (readonly number[])[];
 }
 
 export interface PoolOptions {
@@ -40,6 +44,8 @@ export interface PoolOptions {
   readonly metrics?: OrchestratorMetrics;
   readonly log?: ServiceLog;
   readonly now?: () => number;
+  /** Parties that recently timed out (shared with on-demand signing). */
+  readonly health?: SignerHealth;
 }
 
 const specKey = (keyId: string, path: readonly number[]) => `${keyId}/${path.join('/')}`;
@@ -51,6 +57,7 @@ export class PresignaturePools {
   readonly #queue: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  readonly health: SignerHealth;
 
   constructor(o: PoolOptions) {
     for (const s of o.specs) {
@@ -63,6 +70,7 @@ export class PresignaturePools {
     }
     this.#o = o;
     this.#slots = o.concurrency ?? 2;
+    this.health = o.health ?? new SignerHealth();
   }
 
   #now(): number {
@@ -108,16 +116,29 @@ export class PresignaturePools {
     const s = this.#o.store;
     const key = await s.getKey(spec.keyId);
     if (key === undefined || key.state !== 'ready') return;
-    const available = await s.countPresignatures(spec.keyId, spec.path, 'available');
+    // only presignatures of healthy sets count: the others cannot be taken now
+    const sets = this.health.healthy(signerSetsOf(key.parties, key.threshold, spec.signerSets));
+    const bySet = await s.countAvailableBySigners(spec.keyId, spec.path);
+    const count = sets.map((set) => bySet.get(signerSetKey(set)) ?? 0);
+    const available = count.reduce((a, b) => a + b, 0);
     if (available >= spec.lowWater && available > 0) return;
-    const signers = [...Array(key.threshold).keys()];
-    const missing = spec.target - available;
+    // the set with the fewest available first, so the sets stay even
+    const plan: (readonly number[])[] = [];
+    for (let i = available; i < spec.target; i++) {
+      const j = count.indexOf(Math.min(...count));
+      plan.push(sets[j] as readonly number[]);
+      count[j] = (count[j] ?? 0) + 1;
+    }
     await Promise.all(
-      Array.from({ length: missing }, async () => {
+      plan.map(async (signers) => {
         await this.#slot();
         try {
           if (this.#stopped) return;
-          const p = await this.#o.backend.presign({ keyId: spec.keyId, signers, path: spec.path });
+          const p = await this.#o.backend.presign({ keyId: spec.keyId, signers, path: spec.path }).catch((e) => {
+            this.health.suspect(missingParties(e));
+            throw e;
+          });
+          this.health.answered(signers);
           await s.insertPresignature(
             {
               id: p.id,
@@ -151,11 +172,21 @@ export class PresignaturePools {
     else this.#slots++;
   }
 
-  /** Reserves a pooled presignature of (key, path) for `requestId`, or undefined (pool empty). */
+  /** The signer sets configured for a key's pools (the first pool of the key that names some). */
+  signerSets(keyId: string): readonly (readonly number[])[] | undefined {
+    return this.#o.specs.find((s) => s.keyId === keyId && s.signerSets !== undefined)?.signerSets;
+  }
+
+  /**
+   * Reserves a pooled presignature of (key, path) for `requestId` whose signers are all healthy,
+   * or undefined (none left).
+   */
   async take(keyId: string, path: readonly number[], requestId: string): Promise<PresignaturePublic | undefined> {
     const spec = this.#o.specs.find((s) => s.keyId === keyId && specKey(s.keyId, s.path) === specKey(keyId, path));
     if (spec === undefined) return undefined;
-    const row = await this.#o.store.reservePresignature(keyId, path, requestId, this.#now());
+    const row = await this.#o.store.reservePresignature(keyId, path, requestId, this.#now(), (signers) =>
+      this.health.isHealthy(signers),
+    );
     void this.refill(spec);
     if (row === undefined) return undefined;
     return {

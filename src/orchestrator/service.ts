@@ -43,6 +43,7 @@ import type { SigningBackend } from './backend.js';
 import type { OrchestratorConfig } from './config.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import type { PresignaturePools } from './pool.js';
+import { missingParties, SignerHealth, signerSetsOf } from './signer-sets.js';
 import {
   FINAL_STATES,
   type KeyRecord,
@@ -76,6 +77,8 @@ export interface OrchestratorServiceOptions {
   readonly signingLeaseMs?: number;
   /** Presignature pools; without them every sign presigns on demand. */
   readonly pools?: PresignaturePools;
+  /** Parties that recently timed out (default: the pools' own, else a fresh one). */
+  readonly health?: SignerHealth;
   /** Unix milliseconds (tests move time). */
   readonly now?: () => number;
   /**
@@ -108,8 +111,11 @@ export class OrchestratorService {
   readonly #signingHere = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
 
+  readonly #health: SignerHealth;
+
   constructor(o: OrchestratorServiceOptions) {
     this.#o = o;
+    this.#health = o.health ?? o.pools?.health ?? new SignerHealth();
     this.#events.setMaxListeners(0);
   }
 
@@ -407,6 +413,13 @@ export class OrchestratorService {
   static xpub(k: KeyRecord): string | null {
     const ck = OrchestratorService.chainKey(k);
     return ck === undefined ? null : xpub(ck);
+  }
+
+  /** Whether a signer set of the key has no suspect party (a retry can go around them). */
+  async #anotherSetWithout(keyId: string): Promise<boolean> {
+    const k = await this.getKey(keyId);
+    const sets = signerSetsOf(k.parties, k.threshold, this.#o.pools?.signerSets(keyId));
+    return sets.some((set) => this.#health.isHealthy(set));
   }
 
   async #readyKey(id: string): Promise<{ record: KeyRecord; chainKey: ChainKey }> {
@@ -744,7 +757,10 @@ export class OrchestratorService {
    * pooled one when the pool has one, else made on demand. Pooled presignatures end used or burnt.
    * If a party no longer holds a pooled presignature (burnt, lost in a restart), the request goes
    * on once with fresh ones: the parties that did sign released partials for a presignature whose
-   * other partial never came, which combine to nothing.
+   * other partial never came, which combine to nothing. Likewise once when parties let the session
+   * time out and another signer set without them is left: they are suspect for a while
+   * (signer-sets.ts), so neither pools nor on-demand signing ask them. A party that took part in
+   * both attempts records the spend twice in its velocity history (it errs on the safe side).
    */
   async #sign(id: string, requestPath: readonly number[] | undefined): Promise<void> {
     const r = await this.getSignRequest(id);
@@ -754,7 +770,7 @@ export class OrchestratorService {
       const network = (r.network ?? undefined) as BtcNetwork | undefined;
       const kind = r.kind as PayloadKind;
       const decoded = decodePayload(kind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
-      const signers = [...Array(key.threshold).keys()];
+      const signers = this.#health.pick(signerSetsOf(key.parties, key.threshold, this.#o.pools?.signerSets(r.keyId)));
       const pooled: string[] = [];
       try {
         // independent sessions: made concurrently
@@ -785,8 +801,10 @@ export class OrchestratorService {
           },
         });
         await pools?.used(pooled);
+        this.#health.answered(presignatures.flatMap((p) => p.signers));
         return { out, decoded, presignatures };
       } catch (e) {
+        this.#health.suspect(missingParties(e));
         await pools?.burn(pooled);
         throw Object.assign(e as object, { pooled: pooled.length });
       }
@@ -797,9 +815,16 @@ export class OrchestratorService {
         done = await attempt(true);
       } catch (e) {
         const lost = /ERR_DAEMON_PRESIGNATURE_UNKNOWN|ERR_PRESIGNATURE_BURNT/.test(String((e as Error).message));
-        if (!(lost && (e as { pooled?: number }).pooled)) throw e;
-        this.#log().warn({ id }, 'a pooled presignature is gone at a party; signing with fresh ones');
-        done = await attempt(false);
+        const missing = missingParties(e);
+        if (lost && (e as { pooled?: number }).pooled) {
+          this.#log().warn({ id }, 'a pooled presignature is gone at a party; signing with fresh ones');
+          done = await attempt(false);
+        } else if (missing.length > 0 && (await this.#anotherSetWithout(r.keyId))) {
+          this.#log().warn({ id, missing }, 'parties did not answer in time; signing with another signer set');
+          done = await attempt(true);
+        } else {
+          throw e;
+        }
       }
       const { out, decoded, presignatures } = done;
       // the result, acknowledged by JetStream before it is answered: else the artifact is withheld

@@ -20,6 +20,7 @@ import type { StateConfig } from '../../src/orchestrator/config.js';
 import { OrchestratorMetrics } from '../../src/orchestrator/metrics.js';
 import { type PoolSpec, PresignaturePools } from '../../src/orchestrator/pool.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
+import type { SignerHealth } from '../../src/orchestrator/signer-sets.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
 import {
   POLICY_TYP,
@@ -64,6 +65,9 @@ export function fakeBackend(): SigningBackend & {
   presigned: number;
   used: string[];
   lose: Set<string>;
+  down: Set<number>;
+  timeouts: number;
+  signedBy: string[];
 } {
   const b = {
     signed: 0,
@@ -72,6 +76,11 @@ export function fakeBackend(): SigningBackend & {
     used: [] as string[],
     /** Ids a party "no longer holds": a sign with one fails as the daemon would. */
     lose: new Set<string>(),
+    /** Parties that do not answer: a session with one of them times out as the coordinator's would. */
+    down: new Set<number>(),
+    timeouts: 0,
+    /** The signer set (`0,2`) of every presignature signed with. */
+    signedBy: [] as string[],
     async keygen() {
       return FAKE_KEY.publicKey;
     },
@@ -80,6 +89,7 @@ export function fakeBackend(): SigningBackend & {
       return FAKE_KEY;
     },
     async presign(o: { signers: readonly number[]; path: readonly number[] }) {
+      timeoutIfDown(o.signers);
       b.presigned++;
       return {
         id: randomBytes(32).toString('hex'),
@@ -89,16 +99,26 @@ export function fakeBackend(): SigningBackend & {
         signers: [...o.signers],
       };
     },
-    async signPayload(o: { kind: string; presignatures: readonly { id: string }[] }) {
+    async signPayload(o: { kind: string; presignatures: readonly { id: string; signers: readonly number[] }[] }) {
+      for (const p of o.presignatures) timeoutIfDown(p.signers);
       for (const p of o.presignatures) {
         if (b.lose.has(p.id)) {
           throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'sign failed at 1: ERR_DAEMON_PRESIGNATURE_UNKNOWN');
         }
       }
       b.used.push(...o.presignatures.map((p) => p.id));
+      b.signedBy.push(...o.presignatures.map((p) => p.signers.join(',')));
       b.signed++;
       return { artifact: { kind: o.kind as never, hex: '0x00', fields: { fake: true } } };
     },
+  };
+  const timeoutIfDown = (signers: readonly number[]) => {
+    const missing = signers.filter((p) => b.down.has(p));
+    if (missing.length === 0) return;
+    b.timeouts++;
+    throw new MpcError('ERR_DAEMON_SESSION_TIMEOUT', `no answer from ${missing.join(', ')} in time`, {
+      details: { sid: 'fake', missing: missing.join(',') },
+    });
   };
   return b;
 }
@@ -172,6 +192,8 @@ export async function makeHarness(
     admin?: OperatorKey;
     /** The orchestrator's audit log (issue 15); none by default. */
     audit?: AuditLog;
+    /** Parties that recently timed out (shared by pools and on-demand signing). */
+    health?: SignerHealth;
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
@@ -182,13 +204,22 @@ export async function makeHarness(
   const backend = o.backend ?? fakeBackend();
   const metrics = new OrchestratorMetrics({ defaultMetrics: false });
   const pools = o.pools
-    ? new PresignaturePools({ store, backend, specs: o.pools, metrics, intervalMs: 60_000, concurrency: 4 })
+    ? new PresignaturePools({
+        store,
+        backend,
+        specs: o.pools,
+        metrics,
+        intervalMs: 60_000,
+        concurrency: 4,
+        ...(o.health ? { health: o.health } : {}),
+      })
     : undefined;
   const service = new OrchestratorService({
     store,
     backend,
     metrics,
     ...(pools ? { pools } : {}),
+    ...(o.health ? { health: o.health } : {}),
     ...(o.audit ? { audit: o.audit } : {}),
     config: {
       bootstrapAdmin: { id: 'root', publicKey: (keys.root as OperatorKey).publicJwk as never },

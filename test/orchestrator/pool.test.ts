@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateConfig } from '../../src/orchestrator/config.js';
 import { PresignaturePools } from '../../src/orchestrator/pool.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
+import { SignerHealth } from '../../src/orchestrator/signer-sets.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
 import { fakeBackend, type Harness, hex0x, makeHarness, tx } from './harness.js';
 import { createTestDatabase } from './pg.js';
@@ -89,6 +90,120 @@ describe('pool over the REST API', () => {
     const mine = await h.store.presignaturesOf(id);
     expect(mine.length).toBe(1);
     expect(mine[0]?.state).toBe('burnt');
+  });
+});
+
+describe('signer sets: pools spread over every t-subset and steer around a party that timed out', () => {
+  let h: Harness;
+  let backend: ReturnType<typeof fakeBackend>;
+  let clock = Date.now();
+  const health = new SignerHealth({ suspectMs: 60_000, now: () => clock });
+  const spec = { keyId: 'k1', path: PATH, target: 12, lowWater: 12 };
+  beforeAll(async () => {
+    backend = fakeBackend();
+    h = await makeHarness({ backend, pools: [spec], health });
+    await h.readyKey('k1'); // 2-of-3: sets {0,1}, {0,2}, {1,2}
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  const bySet = async () => Object.fromEntries(await h.store.countAvailableBySigners('k1', PATH));
+
+  async function sign(nonce: number) {
+    const idempotencyKey = `sets-${nonce}`;
+    const payload = tx(nonce);
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+      keyId: 'k1',
+      kind: 'eth.transaction',
+      payload: hex0x(payload),
+      signedRequest,
+      idempotencyKey,
+    });
+    expect(r.status).toBe(201);
+    return h.service.waitForSignRequest(r.json.id as string, ['signed', 'failed', 'rejected'], 10_000);
+  }
+
+  it('a refill fills every signer set evenly', async () => {
+    await h.pools?.refill(spec);
+    expect(await bySet()).toEqual({ '0,1': 4, '0,2': 4, '1,2': 4 });
+  });
+
+  it('party 1 down: the request times out once, signs with {0,2}; later ones and refills avoid party 1 until it is back', async () => {
+    // leave only presignatures that need party 1 in the pool
+    while (await h.store.reservePresignature('k1', PATH, 'drain', Date.now(), (s) => s.join(',') === '0,2')) {}
+    backend.down.add(1);
+    const first = await sign(1);
+    expect(first.state).toBe('signed');
+    expect(backend.timeouts).toBe(1);
+    expect(backend.signedBy.at(-1)).toBe('0,2');
+    // suspect now: the pool's {0,1} and {1,2} presignatures are not taken, on-demand picks {0,2}
+    for (let i = 2; i <= 4; i++) expect((await sign(i)).state).toBe('signed');
+    expect(backend.timeouts).toBe(1);
+    expect(backend.signedBy.slice(-3)).toEqual(['0,2', '0,2', '0,2']);
+    // a refill counts only what healthy sets hold and tops up {0,2}
+    await h.pools?.refill(spec);
+    const during = await bySet();
+    expect(during['0,2']).toBe(12);
+    expect(backend.timeouts).toBe(1);
+    // party 1 answers again once the suspicion lapses: every set is used again
+    backend.down.clear();
+    clock += 61_000;
+    expect(health.isHealthy([1, 2])).toBe(true);
+    const seen = new Set<string>();
+    for (let i = 5; i <= 10; i++) {
+      expect((await sign(i)).state).toBe('signed');
+      seen.add(backend.signedBy.at(-1) as string);
+    }
+    expect(seen.has('0,1') || seen.has('1,2')).toBe(true);
+  });
+});
+
+describe('signer sets on demand (no pools): round robin over the healthy sets', () => {
+  let h: Harness;
+  let backend: ReturnType<typeof fakeBackend>;
+  beforeAll(async () => {
+    backend = fakeBackend();
+    h = await makeHarness({ backend });
+    await h.readyKey('k1');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function sign(nonce: number) {
+    const idempotencyKey = `demand-${nonce}`;
+    const payload = tx(nonce);
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+      keyId: 'k1',
+      kind: 'eth.transaction',
+      payload: hex0x(payload),
+      signedRequest,
+      idempotencyKey,
+    });
+    expect(r.status).toBe(201);
+    return h.service.waitForSignRequest(r.json.id as string, ['signed', 'failed', 'rejected'], 10_000);
+  }
+
+  it('three requests use the three sets; with party 0 down one times out and then only {1,2} signs', async () => {
+    for (let i = 0; i < 3; i++) expect((await sign(i)).state).toBe('signed');
+    expect(new Set(backend.signedBy)).toEqual(new Set(['0,1', '0,2', '1,2']));
+    backend.down.add(0);
+    for (let i = 3; i < 6; i++) expect((await sign(i)).state).toBe('signed');
+    expect(backend.timeouts).toBeLessThanOrEqual(1);
+    expect(backend.signedBy.slice(-3)).toEqual(['1,2', '1,2', '1,2']);
+    backend.down.clear();
+  });
+
+  it('with no healthy set left, the request fails with the timeout after one attempt', async () => {
+    for (const p of [0, 1, 2]) backend.down.add(p);
+    const before = backend.timeouts;
+    const r = await sign(100);
+    expect(r.state).toBe('failed');
+    expect(r.error?.code).toBe('ERR_DAEMON_SESSION_TIMEOUT');
+    expect(backend.timeouts - before).toBe(1);
+    backend.down.clear();
   });
 });
 

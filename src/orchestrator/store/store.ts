@@ -599,18 +599,39 @@ export class OrchestratorStore {
     return Number(r?.n ?? 0);
   }
 
+  /** Available presignatures of (key, path) per signer set (the set as `0,2`, ascending). */
+  async countAvailableBySigners(keyId: string, path: readonly number[]): Promise<Map<string, number>> {
+    const rows = await this.db
+      .selectFrom('presignatures')
+      .select(['signers', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('key_id', '=', keyId)
+      .where('path', '=', JSON.stringify(path))
+      .where('state', '=', 'available')
+      .groupBy('signers')
+      .execute();
+    const out = new Map<string, number>();
+    for (const r of rows) {
+      const k = signerSetKey(JSON.parse(r.signers) as number[]);
+      out.set(k, (out.get(k) ?? 0) + Number(r.n));
+    }
+    return out;
+  }
+
   /**
-   * Reserves the oldest available presignature of (key, path) for `requestId`: a compare-and-set on
-   * its state, so two takers (or two replicas) never get the same one. undefined when none is left.
+   * Reserves the oldest available presignature of (key, path) for `requestId` whose signers
+   * `accept` takes (default: any): a compare-and-set on its state, so two takers (or two replicas)
+   * never get the same one. undefined when none is left.
    */
   async reservePresignature(
     keyId: string,
     path: readonly number[],
     requestId: string,
     now: number,
+    accept: (signers: readonly number[]) => boolean = () => true,
   ): Promise<PresignatureRow | undefined> {
+    let skipped = 0;
     for (let attempt = 0; attempt < 16; attempt++) {
-      const candidates = await this.db
+      const all = await this.db
         .selectFrom('presignatures')
         .selectAll()
         .where('key_id', '=', keyId)
@@ -618,9 +639,13 @@ export class OrchestratorStore {
         .where('state', '=', 'available')
         .orderBy('created_at')
         .orderBy('id')
-        .limit(4)
+        .offset(skipped)
+        .limit(16)
         .execute();
-      if (candidates.length === 0) return undefined;
+      if (all.length === 0) return undefined;
+      const candidates = all.filter((c) => accept(JSON.parse(c.signers) as number[]));
+      // rows of refused signer sets stay available: look past them next time
+      skipped += all.length - candidates.length;
       for (const c of candidates) {
         const r = await this.db
           .updateTable('presignatures')
@@ -712,3 +737,6 @@ export class OrchestratorStore {
     return rows.map((r) => ({ version: Number(r.version), hash: r.hash, raw: r.raw }));
   }
 }
+
+/** A signer set as a map key: its roster ids ascending, comma-separated. */
+export const signerSetKey = (signers: readonly number[]): string => [...signers].sort((a, b) => a - b).join(',');
