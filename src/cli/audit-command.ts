@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import Type from 'typebox';
 import type { AuditReport, AuditTrust } from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
-import { fileError, readInputFile } from './boundary.js';
+import { assertReadableFile, assertWritableFile, fileError, nameFile, readInputFile } from './boundary.js';
 import { type CommandGroup, defineCommand, EXIT, runCli, usageError } from './command.js';
 import { FileFlag } from './flags.js';
 
@@ -25,6 +25,7 @@ import { FileFlag } from './flags.js';
 
 /** Emitter ids and keys from the roster: `party-{i}` for each party, `orchestrator` for the coordinator. */
 export async function auditTrust(rosterFile: string, deployment: string): Promise<AuditTrust> {
+  await assertReadableFile(rosterFile, 'roster');
   const { loadRoster } = await import('../daemon/config.js');
   const roster = await loadRoster(rosterFile);
   const emitters = new Map<string, Uint8Array>(roster.parties.map((p, i) => [`party-${i}`, p.ed25519]));
@@ -95,7 +96,8 @@ async function readLog(
 async function connectUrl(url: string | undefined): Promise<NatsConnection> {
   const { connect } = await import('@nats-io/transport-node');
   return connect({ servers: url, maxReconnectAttempts: 3 }).catch((e: unknown) => {
-    throw new MpcError('ERR_TRANSPORT_CONNECT', `cannot connect to NATS at ${url}`, {
+    const at = String(url).replace(/\/\/[^@/]*@/, '//'); // never a user:password part
+    throw new MpcError('ERR_TRANSPORT_CONNECT', `cannot connect to NATS at ${at}`, {
       details: { reason: e instanceof Error ? e.name : 'unknown' },
     });
   });
@@ -103,8 +105,11 @@ async function connectUrl(url: string | undefined): Promise<NatsConnection> {
 
 /** TLS + the auditor's nkey; its config names the deployment it may read. */
 async function connectAuditor(file: string, deployment: string): Promise<NatsConnection> {
+  await assertReadableFile(file, 'auditor NATS config');
   const { connectNats, loadAuditorNatsConfig } = await import('../transport/nats.js');
-  const s = await loadAuditorNatsConfig(file);
+  const s = await loadAuditorNatsConfig(file).catch((e: unknown) => {
+    throw nameFile(e, file);
+  });
   if (s.deployment !== deployment) {
     s.nkeySeed.fill(0);
     throw new MpcError('ERR_CONFIG_INVALID', `the auditor config is for deployment ${s.deployment}`, {
@@ -178,6 +183,8 @@ export const auditExport = defineCommand({
   }),
   async run(f, io) {
     oneSource(f, false);
+    await assertWritableFile(f.out, 'export file');
+    if (f.heads !== undefined) await assertWritableFile(f.heads, 'heads file');
     const trust = await auditTrust(f.roster, f.deployment);
     const { lines, anchors } = await readLog(f, f.deployment, [...trust.emitters.keys()]);
     await writeFile(f.out, lines.map((l) => `${l}\n`).join(''), { mode: 0o640 }).catch((e: unknown) => {

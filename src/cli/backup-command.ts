@@ -1,9 +1,9 @@
 import Type from 'typebox';
-import { MpcError } from '../errors/index.js';
+import { isMpcError, MpcError } from '../errors/index.js';
 import type { OpenedPiece } from '../protocol/backup.js';
 import type { CoreKeyShare } from '../protocol/key-share.js';
 import type { SecretStore } from '../storage/secret-store.js';
-import { assertReadableFile, nameFile, readInputFile } from './boundary.js';
+import { assertReadableFile, assertWritableFile, nameFile, readInputFile } from './boundary.js';
 import { type CommandGroup, defineCommand, EXIT, runCli } from './command.js';
 import { FileFlag, KeyIdFlag } from './flags.js';
 
@@ -28,7 +28,7 @@ export function coreShareId(partyId: number, keyId: string) {
 
 /**
  * Reads the party's core share of `keyId` from its store and makes a kit for the custodians.
- * @throws MpcError ERR_STORAGE_NOT_FOUND when the store has no such key; ERR_PROTOCOL_INPUT for bad k / custodians
+ * @throws MpcError ERR_DAEMON_KEY_UNKNOWN when the store has no share of the key; ERR_PROTOCOL_INPUT for bad k / custodians
  * @example const kit = await createKitFromStore(store, 1, 'treasury', { k: 2, custodians });
  */
 export async function createKitFromStore(
@@ -39,7 +39,13 @@ export async function createKitFromStore(
 ): Promise<Uint8Array> {
   const { createBackupKit, encodeBackupKit } = await import('../protocol/backup.js');
   const { decodeCoreKeyShare } = await import('../protocol/keygen.js');
-  const got = await store.getShare(coreShareId(partyId, keyId), 1);
+  const got = await store.getShare(coreShareId(partyId, keyId), 1).catch((e: unknown) => {
+    if (!isMpcError(e, 'ERR_STORAGE_NOT_FOUND')) throw e;
+    throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', `party ${partyId} holds no share of key "${keyId}" (--key)`, {
+      details: { key: keyId },
+      cause: e,
+    });
+  });
   let core: CoreKeyShare;
   try {
     core = decodeCoreKeyShare(got.plaintext);
@@ -121,6 +127,7 @@ export const backupCreate = defineCommand({
   }),
   async run(f, io) {
     const custodians = f.custodian.map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+    await assertWritableFile(f.out, 'kit file');
     const { cfg, store } = await partyStore(f.config);
     let kit: Uint8Array;
     try {
@@ -146,14 +153,14 @@ export const backupVerify = defineCommand({
   async run(f, io) {
     const { decodeBackupKit, openBackupPiece } = await import('../protocol/backup.js');
     const bytes = await readInputFile(f.kit, 'backup kit');
+    const secret = await readSecret(f.secret);
     let kit: ReturnType<typeof decodeBackupKit>;
     try {
-      kit = decodeBackupKit(bytes);
-    } catch (e) {
-      throw nameFile(e, f.kit);
-    }
-    const secret = await readSecret(f.secret);
-    try {
+      try {
+        kit = decodeBackupKit(bytes);
+      } catch (e) {
+        throw nameFile(e, f.kit);
+      }
       openBackupPiece(kit, f.piece, secret);
     } finally {
       secret.fill(0);

@@ -4,6 +4,7 @@
  * its contents: a JSON parser's message quotes the text it choked on, so it is dropped.
  */
 import { access, constants, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { MpcError, reviveMpcError } from '../errors/index.js';
@@ -15,6 +16,9 @@ const FS_REASONS: Readonly<Record<string, string>> = {
   ENOTDIR: 'has a path through something that is not a directory',
   ELOOP: 'has a symbolic link loop in its path',
   ENAMETOOLONG: 'has a path that is too long',
+  EEXIST: 'already exists',
+  EROFS: 'is on a read-only file system',
+  ENOSPC: 'cannot be written (no space left on the device)',
 };
 
 /** A file-system failure as a catalogue error naming `what` and its path (never the file's bytes). */
@@ -40,6 +44,32 @@ export async function assertReadableFile(path: string, what: string): Promise<vo
   } catch (e) {
     throw fileError(e, path, what);
   }
+}
+
+/**
+ * Refuses an output path before any work starts: ERR_FILE_NOT_FOUND when its directory does not
+ * exist, ERR_FILE_UNWRITABLE when it is a directory, its directory is not writable, or (with
+ * `exclusive`) the file exists already.
+ */
+export async function assertWritableFile(path: string, what: string, exclusive = false): Promise<void> {
+  const refuse = (why: string) => new MpcError('ERR_FILE_UNWRITABLE', `${what} ${why}: ${path}`, { details: { path } });
+  const st = await stat(path).catch((e: unknown) => {
+    if ((e as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw fileError(e, path, what);
+  });
+  if (st?.isDirectory()) throw refuse('is a directory, not a file');
+  if (st !== undefined && exclusive) throw refuse('already exists (never overwritten)');
+  const dir = dirname(path);
+  const dirStat = await stat(dir).catch(() => undefined);
+  if (dirStat === undefined) {
+    throw new MpcError('ERR_FILE_NOT_FOUND', `the directory of the ${what} does not exist: ${path}`, {
+      details: { path },
+    });
+  }
+  if (!dirStat.isDirectory()) throw refuse('has a path through something that is not a directory');
+  await access(dir, constants.W_OK).catch(() => {
+    throw refuse('cannot be written (its directory is not writable)');
+  });
 }
 
 export async function readInputFile(path: string, what: string): Promise<Uint8Array> {

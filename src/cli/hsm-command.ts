@@ -39,20 +39,37 @@ export const hsmInit = defineCommand({
     const keyLabel = f.keyLabel ?? defaultKeyLabel(f.party);
     const pin = process.env[f.pinEnv];
     if (pin === undefined || pin.length < 4)
-      throw usageError(`set the user PIN (4 characters or more) in $${f.pinEnv}`, '--pin-env');
+      throw usageError(`set the user PIN (4 characters or more) in $${f.pinEnv} (--pin-env)`, '--pin-env');
     let soPin: string | undefined;
     if (f.initToken === true) {
       soPin = process.env[f.soPinEnv];
       if (soPin === undefined || soPin.length < 4)
-        throw usageError(`set the SO PIN (4 characters or more) in $${f.soPinEnv}`, '--so-pin-env');
+        throw usageError(`set the SO PIN (4 characters or more) in $${f.soPinEnv} (--so-pin-env)`, '--so-pin-env');
     }
     const { Pkcs11Sealer } = await import('../storage/pkcs11-sealer.js');
-    if (soPin !== undefined) {
-      await initToken(f.module, f.token, soPin, pin);
-      io.out(`hsm-init: initialized token "${f.token}"`);
+    /** The module, token or key a refusal is about, by the flag that names it. */
+    const named = (e: unknown): unknown => {
+      if (!(e instanceof MpcError)) return e;
+      const about: Partial<Record<string, [string, Record<string, string>]>> = {
+        ERR_HSM_UNAVAILABLE: [`PKCS#11 module ${f.module} (--module)`, { path: f.module }],
+        ERR_HSM_TOKEN_NOT_FOUND: [`token "${f.token}" (--token)`, { token: f.token }],
+        ERR_HSM_KEY_NOT_FOUND: [`key "${keyLabel}" in token "${f.token}"`, { token: f.token, keyLabel }],
+      };
+      const it = about[e.code];
+      return it === undefined
+        ? e
+        : new MpcError(e.code, `${e.reason}: ${it[0]}`, { details: { ...e.details, ...it[1] }, cause: e });
+    };
+    try {
+      if (soPin !== undefined) {
+        await initToken(f.module, f.token, soPin, pin);
+        io.out(`hsm-init: initialized token "${f.token}"`);
+      }
+      const sealer = Pkcs11Sealer.open({ library: f.module, tokenLabel: f.token, pin, keyLabel, createKey: true });
+      sealer.close();
+    } catch (e) {
+      throw named(e);
     }
-    const sealer = Pkcs11Sealer.open({ library: f.module, tokenLabel: f.token, pin, keyLabel, createKey: true });
-    sealer.close();
     io.out(
       `hsm-init: party ${f.party} sealing key "${keyLabel}" ready in token "${f.token}" (AES-256, sensitive, non-extractable, encrypt/decrypt only)`,
     );

@@ -6,8 +6,16 @@
  */
 import Type from 'typebox';
 import { PAYLOAD_KINDS } from '../chains/types.js';
-import { MpcError } from '../errors/index.js';
-import { readInputFile } from './boundary.js';
+import { isMpcError, MpcError } from '../errors/index.js';
+import type { Signer } from '../policy/signed-document.js';
+import {
+  assertReadableFile,
+  assertWritableFile,
+  fileError,
+  nameFile,
+  readInputFile,
+  readJsonFile,
+} from './boundary.js';
 import {
   type Command,
   type CommandGroup,
@@ -38,10 +46,13 @@ export const orchestrator = defineCommand({
     drainMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000, metavar: 'MS' }),
   }),
   async run(f) {
-    const { assertReadableFile } = await import('./boundary.js');
-    await assertReadableFile(f.config, 'orchestrator config');
+    const { OrchestratorConfigSchema } = await import('../orchestrator/config.js');
+    await readJsonFile(f.config, 'orchestrator config', OrchestratorConfigSchema);
     const { startOrchestrator } = await import('../orchestrator/main.js');
-    const running = await startOrchestrator(f.config);
+    // a refusal of the config's contents (a rule beyond the schema, a file it names) names the config
+    const running = await startOrchestrator(f.config).catch((e: unknown) => {
+      throw isMpcError(e, 'ERR_CONFIG_INVALID') ? nameFile(e, f.config) : e;
+    });
     const code = await new Promise<number>((resolve) => {
       const stop = (signal: string) =>
         running.shutdown(signal, f.drainMs).then(
@@ -55,6 +66,33 @@ export const orchestrator = defineCommand({
   },
 });
 
+/** The operator key file, every refusal naming it (checked before anything is sent). */
+async function operatorKey(file: string): Promise<Signer> {
+  await assertReadableFile(file, 'operator key file');
+  const { loadOperatorKey } = await import('../orchestrator/client.js');
+  return loadOperatorKey(file).catch((e: unknown) => {
+    // a schema refusal carries the JSON pointer of the field as its path: keep it as the field
+    if (!(e instanceof MpcError) || e.details.path === file) throw e;
+    const details: Record<string, string | number | boolean> = { ...e.details, path: file };
+    if (e.details.path !== undefined) details.field = e.details.path;
+    throw new MpcError(e.code, e.reason, { details, cause: e });
+  });
+}
+
+/** One API call; an orchestrator nobody answers at is ERR_TRANSPORT_CONNECT naming the URL. */
+async function api(url: string, signer: Signer, method: string, path: string, body?: unknown) {
+  const { callApi } = await import('../orchestrator/client.js');
+  try {
+    return await callApi(url, signer, method, path, body);
+  } catch (e) {
+    if (e instanceof MpcError) throw e;
+    // fetch rejects with a TypeError when nothing answers (refused, DNS, TLS); never print its cause
+    throw new MpcError('ERR_TRANSPORT_CONNECT', `cannot reach the orchestrator at ${url} (--url)`, {
+      details: { url, reason: e instanceof Error ? e.name : 'unknown' },
+    });
+  }
+}
+
 /** Exit status of an API answer: 0 for 2xx, 1 otherwise (the JSON says why). */
 const statusOf = (s: number) => (s >= 200 && s < 300 ? EXIT.ok : EXIT.failed);
 
@@ -67,8 +105,11 @@ export const operatorKeygen = defineCommand({
     alg: Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256')], { default: 'EdDSA', metavar: 'ALG' }),
   }),
   async run(f, io) {
+    await assertWritableFile(f.out, 'operator key file', true);
     const { generateOperatorKey } = await import('../orchestrator/client.js');
-    const publicKey = await generateOperatorKey(f.out, f.id, f.alg);
+    const publicKey = await generateOperatorKey(f.out, f.id, f.alg).catch((e: unknown) => {
+      throw fileError(e, f.out, 'operator key file');
+    });
     io.out(JSON.stringify({ id: f.id, alg: f.alg, publicKey, keyFile: f.out }));
     return EXIT.ok;
   },
@@ -91,9 +132,8 @@ export const operatorRegister = defineCommand({
     } catch {
       throw new MpcError('ERR_CLI_USAGE', '--public-key must be a JSON JWK', { details: { flag: '--public-key' } });
     }
-    const { callApi, loadOperatorKey } = await import('../orchestrator/client.js');
-    const signer = await loadOperatorKey(f.key);
-    const r = await callApi(f.url, signer, 'POST', '/v1/operators', {
+    const signer = await operatorKey(f.key);
+    const r = await api(f.url, signer, 'POST', '/v1/operators', {
       id: f.id,
       roles: f.roles.split(','),
       publicKey: jwk,
@@ -146,9 +186,8 @@ export const requestCreate = defineCommand({
         ? new Uint8Array(Buffer.from(f.payload.replace(/^0x/, ''), 'hex'))
         : await readInputFile(f.payloadFile as string, 'payload file');
     const payloadHex = `0x${Buffer.from(bytes).toString('hex')}`;
-    const { callApi, loadOperatorKey } = await import('../orchestrator/client.js');
     const { payloadDigest, signSignRequest } = await import('../policy/index.js');
-    const signer = await loadOperatorKey(f.key);
+    const signer = await operatorKey(f.key);
     const now = Math.floor(Date.now() / 1000);
     const idempotencyKey = f.idempotencyKey ?? crypto.randomUUID();
     const path = pathOf(f.path);
@@ -166,7 +205,7 @@ export const requestCreate = defineCommand({
       },
       signer,
     );
-    const r = await callApi(f.url, signer, 'POST', '/v1/sign-requests', {
+    const r = await api(f.url, signer, 'POST', '/v1/sign-requests', {
       keyId: f.keyId,
       kind: f.kind,
       payload: payloadHex,
@@ -182,12 +221,11 @@ export const requestCreate = defineCommand({
 const RequestId = Type.String({ minLength: 1, maxLength: 128, metavar: 'ID', description: 'sign request id' });
 
 async function showOrWait(f: { url: string; key: string; id: string; timeout?: number }, io: CommandIo, wait: boolean) {
-  const { callApi, loadOperatorKey } = await import('../orchestrator/client.js');
-  const signer = await loadOperatorKey(f.key);
+  const signer = await operatorKey(f.key);
   const deadline = Date.now() + (f.timeout ?? 300) * 1000;
   for (;;) {
     const q = wait ? '?waitFor=final&timeoutSeconds=30' : '';
-    const r = await callApi(f.url, signer, 'GET', `/v1/sign-requests/${encodeURIComponent(f.id)}${q}`);
+    const r = await api(f.url, signer, 'GET', `/v1/sign-requests/${encodeURIComponent(f.id)}${q}`);
     const final = ['signed', 'rejected', 'failed', 'expired'].includes(String(r.body.state));
     if (!wait || r.status !== 200 || final || Date.now() > deadline) {
       io.out(JSON.stringify(r.body));

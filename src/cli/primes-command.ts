@@ -1,5 +1,6 @@
 import Type from 'typebox';
 import { MpcError } from '../errors/index.js';
+import { assertWritableFile } from './boundary.js';
 import { defineCommand, EXIT } from './command.js';
 import { FileFlag } from './flags.js';
 
@@ -9,6 +10,7 @@ export const primesCommand = defineCommand({
   summary: 'regenerate the committed test-prime fixture (minutes on 2 cores)',
   flags: Type.Object({ fixture: FileFlag('fixture file to write (test/fixtures/primes.json)') }),
   async run(f, io) {
+    await assertWritableFile(f.fixture, 'fixture file');
     const { MathPool } = await import('../math/pool.js');
     const { selectBackend } = await import('../math/select.js');
     const { FIXTURE_PLAN, fixtureSetName, writePrimeFixture } = await import('./fixture-primes.js');

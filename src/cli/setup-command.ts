@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import Type from 'typebox';
+import { MpcError } from '../errors/index.js';
 import { defineCommand, EXIT } from './command.js';
 import { PortFlag } from './flags.js';
 
@@ -28,9 +29,17 @@ export const setupCommand = defineCommand({
   }),
   help: 'On one machine, for demos and tests: in production each party makes its own identity and store key on its own host and only public keys are exchanged.',
   async run(f, io) {
+    const dir = resolve(f.dir);
+    const { stat } = await import('node:fs/promises');
+    const st = await stat(dir).catch(() => undefined);
+    if (st !== undefined && !st.isDirectory()) {
+      throw new MpcError('ERR_FILE_UNWRITABLE', `setup directory exists and is not a directory: ${f.dir}`, {
+        details: { path: f.dir },
+      });
+    }
     const { setupPartySet } = await import('../daemon/setup.js');
     const r = await setupPartySet({
-      dir: resolve(f.dir),
+      dir,
       parties: f.parties,
       natsPort: f.natsPort,
       httpBasePort: f.httpBasePort,

@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   ERR_CLI_USAGE: 'invalid_args',
   ERR_FILE_NOT_FOUND: 'io',
   ERR_FILE_UNREADABLE: 'io',
+  ERR_FILE_UNWRITABLE: 'io',
   ERR_FILE_NOT_JSON: 'invalid_args',
   ERR_INPUT_INVALID: 'invalid_args',
   ERR_INTERNAL: 'bug',

@@ -123,10 +123,11 @@ async function readSeedFile(path: string): Promise<Uint8Array> {
 /** Opens a raw NATS connection with TLS and the party's nkey (used by the transport and tests). */
 export async function connectNats(s: NatsConnectionSettings): Promise<NatsConnection> {
   const seed = Uint8Array.from(s.nkeySeed);
+  const servers = [...(typeof s.servers === 'string' ? [s.servers] : s.servers)];
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: [...(typeof s.servers === 'string' ? [s.servers] : s.servers)],
+      servers,
       tls: { caFile: s.caFile },
       authenticator: nkeyAuthenticator(() => seed),
       ...(s.name ? { name: s.name } : {}),
@@ -137,8 +138,10 @@ export async function connectNats(s: NatsConnectionSettings): Promise<NatsConnec
     });
   } catch (e) {
     seed.fill(0);
-    throw new MpcError('ERR_TRANSPORT_CONNECT', 'cannot connect to NATS', {
-      details: { reason: e instanceof Error ? e.name : 'unknown' },
+    // the URLs without any user:password part
+    const at = servers.map((u) => u.replace(/\/\/[^@/]*@/, '//')).join(', ');
+    throw new MpcError('ERR_TRANSPORT_CONNECT', `cannot connect to NATS at ${at}`, {
+      details: { reason: e instanceof Error ? e.name : 'unknown', servers: at },
     });
   }
   // The seed copy is needed for every reconnect; it is zeroized once the connection is closed.

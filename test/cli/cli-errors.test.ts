@@ -79,6 +79,7 @@ describe('CLI errors: one coded line, the offending name, the right exit code', 
       JSON.stringify({ id: 'cd'.repeat(32), R: `02${HEX64}`, publicKey: `03${HEX64}`, signers: [0, 1], path: [] }),
     );
     writeFileSync(f('secret.hex'), `${MARKER}\n`);
+    writeFileSync(f('secret-ok.hex'), `${'11'.repeat(32)}\n`);
     const coordOk = ['--config', f('coordinator.json'), '--key', 'hot'];
     const digest = ['--digest', 'cd'.repeat(32)];
     rows = [
@@ -288,7 +289,7 @@ describe('CLI errors: one coded line, the offending name, the right exit code', 
       },
       {
         what: 'kit not a kit',
-        args: ['backup', 'verify', '--kit', f('not-json.json'), '--piece', '0', '--secret', f('secret.hex')],
+        args: ['backup', 'verify', '--kit', f('not-json.json'), '--piece', '0', '--secret', f('secret-ok.hex')],
         exit: 1,
         code: 'ERR_BACKUP_KIT_INVALID',
         names: f('not-json.json'),
@@ -356,7 +357,7 @@ describe('CLI errors: one coded line, the offending name, the right exit code', 
         what: 'operator key file missing',
         args: ['request', 'show', '--url', 'http://127.0.0.1:1', '--key', f('no-key.json'), '--id', '1'],
         exit: 1,
-        code: 'ERR_CONFIG_INVALID',
+        code: 'ERR_FILE_NOT_FOUND',
         names: f('no-key.json'),
       },
     ];
