@@ -220,7 +220,6 @@ export class PartyDaemon {
   readonly #inboxPeaks: InboxPeaks = newInboxPeaks();
   readonly #guard: PolicyGuard;
   /** Serializes check → consume while the policy is enforced (see #sign). */
-  #spendLock: Promise<void> = Promise.resolve();
 
   constructor(o: PartyDaemonOptions) {
     if (o.roster[o.self] === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'self is not in the roster');
@@ -1070,94 +1069,89 @@ export class PartyDaemon {
     // Each cause its own code (issue 20): an unknown key before the policy check and anything about
     // the presignature, then a presignature of another key, then one this party does not hold.
     if (ledger.getKey(cmd.keyId) === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
-    // Velocity is checked against the spends in the ledger and this request's spend is written with
-    // the consume: two concurrent signs could both pass a limit that together they exceed. While
-    // the policy is enforced, check → consume runs one sign at a time at this party.
-    const release = this.#guard.enforcing ? await this.#lockSpends() : () => {};
+    // Velocity: the guard re-decides against its running totals in the consume's synchronous step
+    // (PolicyGuard.commit), so concurrent signs cannot both pass a limit that together they exceed.
     let partial: PartialSignature;
     let presig: Presignature;
     /** SECRET, still encoded (decoded only if identification runs, issue #18); zeroed unless kept. */
     let evidence: Uint8Array | undefined;
-    try {
-      // The co-signer check (issue #14), before the presignature is even loaded: a refusal names the
-      // rule and leaves the ledger untouched.
-      const permit = await this.#guard.authorize(
-        { keyId: cmd.keyId, kind, payload: cmd.payload, network, authorization: cmd.authorization, key },
-        Math.floor((this.#o.now ?? Date.now)() / 1000),
+    // The co-signer check (issue #14), before the presignature is even loaded: a refusal names the
+    // rule and leaves the ledger untouched.
+    const permit = await this.#guard.authorize(
+      { keyId: cmd.keyId, kind, payload: cmd.payload, network, authorization: cmd.authorization, key },
+      Math.floor((this.#o.now ?? Date.now)() / 1000),
+    );
+    const owner = ledger.keyOfPresignature(cmd.presignatureId);
+    if (owner !== undefined && owner !== cmd.keyId) {
+      throw new MpcError('ERR_DAEMON_PRESIGNATURE_OTHER_KEY', 'the presignature belongs to another key');
+    }
+    const payload = await ledger.loadPresignature(cmd.presignatureId);
+    if (payload === undefined) {
+      // burnt: stored by an earlier run of this party (restart, restored snapshot), never usable
+      const burnt = ledger.isBurnt(cmd.presignatureId);
+      throw new MpcError(
+        burnt
+          ? 'ERR_PRESIGNATURE_BURNT'
+          : ledger.isConsumed(cmd.presignatureId)
+            ? 'ERR_PRESIGNATURE_USED'
+            : 'ERR_DAEMON_PRESIGNATURE_UNKNOWN',
+        burnt ? 'presignature was burnt at a restart of this party' : 'presignature is not available at this party',
       );
-      const owner = ledger.keyOfPresignature(cmd.presignatureId);
-      if (owner !== undefined && owner !== cmd.keyId) {
-        throw new MpcError('ERR_DAEMON_PRESIGNATURE_OTHER_KEY', 'the presignature belongs to another key');
+    }
+    try {
+      const stored = splitStoredPresignature(payload);
+      evidence = stored.evidence;
+      try {
+        presig = decodePresignature(stored.presignature);
+      } finally {
+        stored.presignature.fill(0);
       }
-      const payload = await ledger.loadPresignature(cmd.presignatureId);
-      if (payload === undefined) {
-        // burnt: stored by an earlier run of this party (restart, restored snapshot), never usable
-        const burnt = ledger.isBurnt(cmd.presignatureId);
+    } catch (e) {
+      evidence?.fill(0);
+      throw e;
+    } finally {
+      payload.fill(0);
+    }
+    try {
+      if (
+        presig.id !== cmd.presignatureId ||
+        presig.signers.length !== cmd.members.length ||
+        presig.signers.some((s, j) => s !== cmd.members[j])
+      ) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'signers differ from the presignature');
+      }
+      const meta = ledger.getKey(cmd.keyId);
+      if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+      // a PSBT input fixes its path: the presignature must have been made for exactly that path
+      if (target.path !== undefined && !samePath(target.path, presig.path)) {
+        throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'the presignature is bound to another path than the input');
+      }
+      // the path the initiator signed for must be the presignature's (a PSBT input's path was checked above)
+      if (permit?.path !== undefined && !samePath(permit.path, presig.path)) {
         throw new MpcError(
-          burnt
-            ? 'ERR_PRESIGNATURE_BURNT'
-            : ledger.isConsumed(cmd.presignatureId)
-              ? 'ERR_PRESIGNATURE_USED'
-              : 'ERR_DAEMON_PRESIGNATURE_UNKNOWN',
-          burnt ? 'presignature was burnt at a restart of this party' : 'presignature is not available at this party',
+          'ERR_POLICY_REQUEST_INVALID',
+          'the presignature is bound to another path than the signed request',
+          {
+            details: { rule: 'request-path' },
+          },
         );
       }
-      try {
-        const stored = splitStoredPresignature(payload);
-        evidence = stored.evidence;
-        try {
-          presig = decodePresignature(stored.presignature);
-        } finally {
-          stored.presignature.fill(0);
-        }
-      } catch (e) {
-        evidence?.fill(0);
-        throw e;
-      } finally {
-        payload.fill(0);
+      // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
+      // velocity re-check runs right before it, and the request's spend record is written in the
+      // consume's transaction (velocity history).
+      partial = issuePartialSignature(presig, target.digest, consumer(ledger, this.#guard, permit, target.digest));
+      // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
+      if (evidence !== undefined) {
+        const { id, R, publicKey, signers, path } = presig;
+        this.#keepEvidence(sessionToken(sid), evidence, cmd, {
+          presignature: { id, R, publicKey, signers, path },
+          digest: Uint8Array.from(target.digest),
+          partial,
+        });
       }
-      try {
-        if (
-          presig.id !== cmd.presignatureId ||
-          presig.signers.length !== cmd.members.length ||
-          presig.signers.some((s, j) => s !== cmd.members[j])
-        ) {
-          throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'signers differ from the presignature');
-        }
-        const meta = ledger.getKey(cmd.keyId);
-        if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
-        // a PSBT input fixes its path: the presignature must have been made for exactly that path
-        if (target.path !== undefined && !samePath(target.path, presig.path)) {
-          throw new MpcError('ERR_CHAIN_PATH_MISMATCH', 'the presignature is bound to another path than the input');
-        }
-        // the path the initiator signed for must be the presignature's (a PSBT input's path was checked above)
-        if (permit?.path !== undefined && !samePath(permit.path, presig.path)) {
-          throw new MpcError(
-            'ERR_POLICY_REQUEST_INVALID',
-            'the presignature is bound to another path than the signed request',
-            {
-              details: { rule: 'request-path' },
-            },
-          );
-        }
-        // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
-        // request's spend record is written in the consume's transaction (velocity history).
-        partial = issuePartialSignature(presig, target.digest, consumer(ledger, permit, target.digest));
-        // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
-        if (evidence !== undefined) {
-          const { id, R, publicKey, signers, path } = presig;
-          this.#keepEvidence(sessionToken(sid), evidence, cmd, {
-            presignature: { id, R, publicKey, signers, path },
-            digest: Uint8Array.from(target.digest),
-            partial,
-          });
-        }
-      } catch (e) {
-        evidence?.fill(0); // not kept: this party's secret bytes are zeroed
-        throw e;
-      }
-    } finally {
-      release();
+    } catch (e) {
+      evidence?.fill(0); // not kept: this party's secret bytes are zeroed
+      throw e;
     }
     const published = this.#o.testPartial?.(partial) ?? partial;
     await this.#publishControl(sid, 'partial', encodePartialSignature(published));
@@ -1178,18 +1172,6 @@ export class PartyDaemon {
     );
   }
 
-  /** Waits for the previous holder; resolves with the release function. */
-  async #lockSpends(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((r) => {
-      release = r;
-    });
-    const previous = this.#spendLock;
-    this.#spendLock = previous.then(() => next);
-    await previous;
-    return release;
-  }
-
   /** A one-off signed control frame for a session this party has not joined (sign). */
   async #publishControl(sid: Uint8Array, round: 'partial' | 'result', payload: Uint8Array): Promise<void> {
     const bytes = sealControlFrame(this.#signer, { sid, from: this.self, round, seq: 1, payload });
@@ -1203,11 +1185,12 @@ export class PartyDaemon {
  */
 function consumer(
   ledger: PartyLedger,
+  guard: PolicyGuard,
   permit: SignPermit | undefined,
   digest: Uint8Array,
 ): { consume(id: string): void } {
   const hex = Buffer.from(digest).toString('hex');
-  return { consume: (id) => ledger.consume(id, hex, permit?.spend) };
+  return { consume: (id) => guard.commit(permit, (spend) => ledger.consume(id, hex, spend)) };
 }
 
 /** A held document's version (u32 hi, u32 lo) and hash, as a policy / registry result summary. */

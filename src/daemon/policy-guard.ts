@@ -2,15 +2,20 @@ import { type BtcNetwork, type ChainKey, decodePayload } from '../chains/index.j
 import { type ErrorCode, MpcError } from '../errors/index.js';
 import {
   type AdminSet,
+  type Authorization,
   acceptUpdate,
   authorizeSignRequest,
+  CachingJwsVerifier,
   type DecodedIntent,
   intentFromPayload,
   longestVelocityWindow,
   type PayloadKind,
   type PolicyVersion,
   type RegistryVersion,
+  recheckAuthorization,
   requestDigest,
+  type VelocitySource,
+  VelocityTotals,
   verifySignedPolicy,
   verifySignedRegistry,
 } from '../policy/index.js';
@@ -28,10 +33,22 @@ import type { SignAuthorization } from './control.js';
  * documents are verified again at every start.
  *
  * Before a presignature is loaded, `authorize` runs src/policy's `authorizeSignRequest` with the
- * party's own registry, its own current policy version and its own spend history (ledger, bounded
- * window); it also holds the command to what the initiator signed (key, kind; the path is checked
- * by the caller against the presignature). The spend it returns is written by the caller in the
- * consume's transaction.
+ * party's own registry, its own current policy version and its own spend history; it also holds
+ * the command to what the initiator signed (key, kind; the path is checked by the caller against
+ * the presignature). Then `commit` re-decides the request against the velocity totals of that
+ * moment and consumes, in one synchronous step: the spend is written in the consume's transaction
+ * and added to the totals right after it commits, so two concurrent signs cannot both pass a limit
+ * that together they exceed (no lock is held across the awaits in between).
+ *
+ * Velocity history: running totals per velocity rule (src/policy/velocity.ts), loaded from the
+ * ledger's spend records once per policy version (and again whenever the ledger's spend records
+ * changed other than through `commit`, or the clock went back further than what is held). The
+ * ledger stays the durable record; the totals are derived from it.
+ *
+ * Signatures: each request's and approval's JWS is verified, except that the same exact token
+ * verified before with the same key object is not verified again (bounded cache); every other
+ * check runs on every sign. Operator keys are imported once per registry version and the policy
+ * parsed once per version (both held from `accept`/`load`).
  *
  * Only the current policy version is honoured: a request evaluated under an older version must be
  * re-evaluated (and re-approved) after an update, so a compromised coordinator cannot pick an older,
@@ -63,6 +80,13 @@ export interface SignPermit {
   readonly spend: LedgerSpend;
   readonly ruleId: string;
   readonly policyVersion: number;
+  /** What `commit` re-decides against (opaque to callers). */
+  readonly checked: {
+    readonly authorization: Authorization;
+    readonly policy: PolicyVersion;
+    readonly registry: RegistryVersion;
+    readonly now: number;
+  };
 }
 
 export interface HeldDocument {
@@ -77,6 +101,9 @@ export class PolicyGuard {
   readonly #ledger: PartyLedger;
   #current: PolicyVersion | undefined;
   #registry: RegistryVersion | undefined;
+  /** Running velocity totals of #current's rules, and the ledger's spend generation they reflect. */
+  #totals: { readonly policy: PolicyVersion; readonly totals: VelocityTotals; generation: string } | undefined;
+  readonly #jws = new CachingJwsVerifier();
 
   constructor(policy: PartyPolicy, ledger: PartyLedger) {
     this.#policy = policy;
@@ -188,18 +215,9 @@ export class PolicyGuard {
     }
     // this request's own record (another input of the same PSBT signed before, a retry) must not
     // count against it a second time
-    // Only as far back as the policy's longest velocity window (none: no history needed). A read
-    // that hits the ledger's row cap would undercount the window's total and let a limit be
-    // exceeded: refuse instead (fail closed).
-    const window = Math.min(longestVelocityWindow(policy.policy), MAX_VELOCITY_WINDOW_SECONDS);
-    const history = window === 0 ? [] : this.#ledger.spendsSince(nowSeconds - window, requestDigest(a.signedRequest));
-    if (history.length >= MAX_SPENDS_READ) {
-      throw refusal(
-        'ERR_POLICY_HISTORY_TRUNCATED',
-        `more than ${MAX_SPENDS_READ} spends in the ${window} s velocity window: the total cannot be checked here`,
-        'velocity-history',
-      );
-    }
+    const digest = requestDigest(a.signedRequest);
+    this.#velocity(policy, nowSeconds);
+    const velocity = this.#source(policy, nowSeconds, digest);
     let signedPath: readonly number[] | undefined;
     const auth = await authorizeSignRequest(
       {
@@ -213,7 +231,9 @@ export class PolicyGuard {
       {
         policies: new Map([[policy.version, policy]]),
         registry: registry.registry,
-        history,
+        history: [],
+        velocity,
+        jws: this.#jws,
         now: nowSeconds,
         decode: (kind, payload, path): DecodedIntent => {
           // the party signs what the command names: it must be what the initiator signed
@@ -236,6 +256,81 @@ export class PolicyGuard {
       spend,
       ruleId: auth.decision.ruleId,
       policyVersion: auth.decision.policyVersion,
+      checked: { authorization: auth, policy, registry, now: nowSeconds },
+    };
+  }
+
+  /**
+   * Re-decides a permitted request against the velocity totals of this moment, then runs
+   * `consume` (the ledger's consume, writing `spend` in its transaction) and adds the spend to the
+   * totals, all in one synchronous step; without a permit (enforcement off) only consumes.
+   * A refusal here consumes nothing.
+   *
+   * @throws MpcError ERR_POLICY_* naming the rule (a concurrent spend moved the decision, or the
+   *   policy version changed since `authorize`), or what `consume` throws
+   */
+  commit(permit: SignPermit | undefined, consume: (spend: LedgerSpend | undefined) => boolean | undefined): void {
+    if (permit === undefined) {
+      if (this.enforcing) throw refusal('ERR_POLICY_REQUEST_INVALID', 'no permit for this sign', 'request-required');
+      consume(undefined);
+      return;
+    }
+    const { authorization, policy, registry, now } = permit.checked;
+    if (policy !== this.#current) {
+      throw refusal(
+        'ERR_POLICY_VERSION_UNKNOWN',
+        `policy version ${policy.version} was replaced while the request was checked: sign again`,
+        'policy-held',
+      );
+    }
+    const held = this.#velocity(policy, now);
+    recheckAuthorization(authorization, policy, registry.registry, {
+      now,
+      history: [],
+      velocity: this.#source(policy, now, permit.spend.request),
+    });
+    const recorded = consume(permit.spend) === true;
+    if (recorded) held.totals.add(permit.spend);
+    held.generation = this.#ledger.spendGeneration();
+  }
+
+  /**
+   * The running totals for `policy` that cover `now`, (re)loaded from the ledger when missing, for
+   * another policy, stale (spend records written other than through `commit`) or not reaching back
+   * far enough. Only as far back as the policy's longest velocity window (none: nothing is read).
+   * A read that hits the ledger's row cap would undercount the window's total and let a limit be
+   * exceeded: refuse instead (fail closed).
+   */
+  #velocity(
+    policy: PolicyVersion,
+    now: number,
+  ): { readonly policy: PolicyVersion; readonly totals: VelocityTotals; generation: string } {
+    const generation = this.#ledger.spendGeneration();
+    let held = this.#totals;
+    if (held === undefined || held.policy !== policy || held.generation !== generation || !held.totals.covers(now)) {
+      this.#totals = undefined;
+      const window = Math.min(longestVelocityWindow(policy.policy), MAX_VELOCITY_WINDOW_SECONDS);
+      const since = now - window;
+      const rows = window === 0 ? [] : this.#ledger.spendsSince(since);
+      if (rows.length >= MAX_SPENDS_READ) throw truncated(window);
+      held = { policy, totals: new VelocityTotals(policy.policy, rows, since), generation };
+      this.#totals = held;
+    }
+    if (held.totals.size >= MAX_SPENDS_READ) throw truncated(held.totals.longest);
+    return held;
+  }
+
+  /** Window totals at `now` for `policy`'s rules, without request `exclude`, read when asked. */
+  #source(policy: PolicyVersion, now: number, exclude: string): VelocitySource {
+    return {
+      windowTotal: (rule, scope) => this.#velocity(policy, now).totals.windowTotal(rule, scope, now, exclude),
     };
   }
 }
+
+const truncated = (window: number) =>
+  refusal(
+    'ERR_POLICY_HISTORY_TRUNCATED',
+    `more than ${MAX_SPENDS_READ} spends in the ${window} s velocity window: the total cannot be checked here`,
+    'velocity-history',
+  );

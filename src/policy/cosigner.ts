@@ -9,12 +9,14 @@
  */
 import { MpcError } from '../errors/index.js';
 import { type ApprovalRecord, checkApprovals } from './approvals.js';
-import { type Decision, evaluatePolicy } from './evaluate.js';
+import { type Decision, type EvaluationContext, evaluatePolicy } from './evaluate.js';
 import type { PolicyIntent, SpendRecord } from './intent.js';
+import type { JwsVerifier } from './jws-verifier.js';
 import type { OperatorRegistry } from './registry.js';
 import type { BtcNetwork, PayloadKind } from './schema.js';
 import { type VerifiedSignRequest, verifySignRequest } from './sign-request.js';
 import { verifyApproval } from './statements.js';
+import type { VelocitySource } from './velocity.js';
 import type { PolicyVersion } from './versions.js';
 
 /** The part of an intent that comes from decoding the payload. */
@@ -40,6 +42,10 @@ export interface CosignTrust {
   readonly registry: OperatorRegistry;
   /** What this holder signed before (its own durable record), for velocity. */
   readonly history: readonly SpendRecord[];
+  /** Running totals of that record (src/policy/velocity.ts): used instead of `history` when given. */
+  readonly velocity?: VelocitySource;
+  /** Verifies the compact JWS signatures (a bounded cache of exact tokens already verified); default: jose per call. */
+  readonly jws?: JwsVerifier;
   /** Decodes payload bytes of `kind` (signing under `path` when the request names one). */
   decode(kind: PayloadKind, payload: Uint8Array, path: readonly number[] | undefined): DecodedIntent;
   /** Unix seconds. */
@@ -52,6 +58,8 @@ export interface Authorization {
   readonly decision: Decision;
   /** The spend to record with the consume (in the same transaction) for later velocity checks. */
   readonly spend: SpendRecord;
+  /** The approval statements that verified (only read when the matched rule required approvals). */
+  readonly approvals: readonly ApprovalRecord[];
 }
 
 const named = (d: Decision) => ({ details: { rule: d.ruleId, policyVersion: d.policyVersion } });
@@ -62,7 +70,7 @@ const named = (d: Decision) => ({ details: { rule: d.ruleId, policyVersion: d.po
  *   decoder's own ERR_CHAIN_* refusal
  */
 export async function authorizeSignRequest(req: CosignRequest, trust: CosignTrust): Promise<Authorization> {
-  const verified = await verifySignRequest(req.signedRequest, req.payload, trust.registry, trust.now);
+  const verified = await verifySignRequest(req.signedRequest, req.payload, trust.registry, trust.now, trust.jws);
   const r = verified.request;
   if (r.keyId !== req.keyId)
     throw new MpcError('ERR_POLICY_REQUEST_INVALID', `request is for key ${r.keyId}, not ${req.keyId}`);
@@ -84,43 +92,76 @@ export async function authorizeSignRequest(req: CosignRequest, trust: CosignTrus
     keyId: r.keyId,
     initiator: { id: verified.initiator.id, roles: verified.initiator.roles, groups: verified.initiator.groups },
   };
-  const decision = evaluatePolicy(held.policy, intent, { now: trust.now, history: trust.history });
+  const decision = evaluatePolicy(held.policy, intent, {
+    now: trust.now,
+    history: trust.history,
+    ...(trust.velocity === undefined ? {} : { velocity: trust.velocity }),
+  });
   const spend: SpendRecord = {
     at: trust.now,
     keyId: r.keyId,
     initiator: verified.initiator.id,
     transfers: intent.transfers,
   };
-  if (decision.action === 'allow') return { request: verified, intent, decision, spend };
+  const records: ApprovalRecord[] = [];
+  if (decision.action === 'require_approvals') {
+    for (const a of req.approvals) {
+      try {
+        records.push(await verifyApproval(a, trust.registry, trust.jws));
+      } catch (e) {
+        // A statement that does not verify counts for nothing; enough valid ones may still remain.
+        if (!(e instanceof MpcError)) throw e;
+      }
+    }
+  }
+  const auth: Authorization = { request: verified, intent, decision, spend, approvals: records };
+  settle(auth, decision, trust.registry, trust.now);
+  return auth;
+}
+
+/**
+ * Decides an authorized request again, synchronously, against fresher velocity totals (a party
+ * re-checks in the step that consumes, so two concurrent signs cannot both pass a limit that
+ * together they exceed). Everything but velocity is what `authorizeSignRequest` verified; approval
+ * statements count only if they were verified then (a rule that newly requires approvals here
+ * finds none).
+ *
+ * @throws MpcError as authorizeSignRequest's decision does
+ */
+export function recheckAuthorization(
+  auth: Authorization,
+  policy: PolicyVersion,
+  registry: OperatorRegistry,
+  ctx: EvaluationContext,
+): Decision {
+  const decision = evaluatePolicy(policy.policy, auth.intent, ctx);
+  settle(auth, decision, registry, ctx.now);
+  return decision;
+}
+
+/** Returns when the decision lets the request be signed, else throws the refusal naming the rule. */
+function settle(auth: Authorization, decision: Decision, registry: OperatorRegistry, now: number): void {
+  if (decision.action === 'allow') return;
   if (decision.action === 'block') throw new MpcError('ERR_POLICY_BLOCKED', decision.reason, named(decision));
   const spec = decision.approvals;
   if (spec === undefined)
     throw new MpcError('ERR_POLICY_BLOCKED', `rule ${decision.ruleId} has no approval spec`, named(decision));
-  const records: ApprovalRecord[] = [];
-  for (const a of req.approvals) {
-    try {
-      records.push(await verifyApproval(a, trust.registry));
-    } catch (e) {
-      // A statement that does not verify counts for nothing; enough valid ones may still remain.
-      if (!(e instanceof MpcError)) throw e;
-    }
-  }
   const outcome = checkApprovals(
     spec,
     {
-      initiator: verified.initiator.id,
-      requestDigest: verified.digest,
+      initiator: auth.request.initiator.id,
+      requestDigest: auth.request.digest,
       policyVersion: decision.policyVersion,
-      createdAt: r.iat,
-      now: trust.now,
+      createdAt: auth.request.request.iat,
+      now,
     },
-    records,
-    trust.registry,
+    auth.approvals,
+    registry,
   );
   const why = `rule ${decision.ruleId}: ${outcome.reason}`;
   switch (outcome.state) {
     case 'approved':
-      return { request: verified, intent, decision, spend };
+      return;
     case 'rejected':
       throw new MpcError('ERR_POLICY_REJECTED', why, named(decision));
     case 'expired':

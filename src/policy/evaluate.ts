@@ -18,6 +18,7 @@ import {
   type Transfer,
 } from './intent.js';
 import { type ApprovalSpec, type PrincipalSet, type TimeWindow, WEEKDAYS } from './schema.js';
+import type { VelocitySource } from './velocity.js';
 
 /** Rule id reported when nothing matched (cannot collide: rule ids start with a letter or digit). */
 export const DEFAULT_DENY_RULE = '_default_deny';
@@ -37,6 +38,11 @@ export interface EvaluationContext {
   readonly now: number;
   /** What was signed before (the party's own ledger, or the orchestrator's store). */
   readonly history: readonly SpendRecord[];
+  /**
+   * Running window totals of the same history (src/policy/velocity.ts); when present they are used
+   * instead of summing `history` (ignored then) and give the same totals.
+   */
+  readonly velocity?: VelocitySource;
 }
 
 /**
@@ -109,7 +115,7 @@ function matchRule(policy: Policy, c: CompiledRule, i: PolicyIntent, ctx: Evalua
   if (m.time !== undefined && !timeMatches(m.time, ctx.now)) return null;
   let why = '';
   if (c.amount !== undefined) {
-    const total = sum(policy, c, c.amount.currency, i.transfers);
+    const total = sumInRuleCurrency(policy, c, c.amount.currency, i.transfers);
     if (c.amount.above !== undefined && !(total > c.amount.above)) return null;
     if (c.amount.atMost !== undefined && !(total <= c.amount.atMost)) return null;
     why += `; amount ${show(c.amount.currency, total)}`;
@@ -118,23 +124,33 @@ function matchRule(policy: Policy, c: CompiledRule, i: PolicyIntent, ctx: Evalua
     const v = c.velocity;
     // A velocity limit is about value leaving: a request that moves nothing never trips it.
     if (i.transfers.length === 0) return null;
-    const windowed = ctx.history.filter((h) => h.at > ctx.now - v.windowSeconds && h.at <= ctx.now);
+    const source = ctx.velocity;
+    const windowed =
+      source === undefined ? ctx.history.filter((h) => h.at > ctx.now - v.windowSeconds && h.at <= ctx.now) : [];
     let worst = -1n;
     if (v.aggregate === 'destination') {
       for (const d of new Set(i.transfers.map((t) => normalizeAddress(t.destination)))) {
         const to = (ts: readonly Transfer[]) => ts.filter((t) => normalizeAddress(t.destination) === d);
+        const current = sumInRuleCurrency(policy, c, v.currency, to(i.transfers));
         const total =
-          sum(policy, c, v.currency, to(i.transfers)) +
-          windowed.reduce((a, h) => a + sum(policy, c, v.currency, to(h.transfers)), 0n);
+          current +
+          (source === undefined
+            ? windowed.reduce((a, h) => a + sumInRuleCurrency(policy, c, v.currency, to(h.transfers)), 0n)
+            : source.windowTotal(c, d));
         if (total > worst) worst = total;
       }
     } else {
-      const same = windowed.filter(
-        (h) => v.aggregate === 'all' || (v.aggregate === 'key' ? h.keyId === i.keyId : h.initiator === i.initiator.id),
-      );
-      worst =
-        sum(policy, c, v.currency, i.transfers) +
-        same.reduce((a, h) => a + sum(policy, c, v.currency, h.transfers), 0n);
+      const current = sumInRuleCurrency(policy, c, v.currency, i.transfers);
+      if (source !== undefined) {
+        const scope = v.aggregate === 'all' ? '' : v.aggregate === 'key' ? i.keyId : i.initiator.id;
+        worst = current + source.windowTotal(c, scope);
+      } else {
+        const same = windowed.filter(
+          (h) =>
+            v.aggregate === 'all' || (v.aggregate === 'key' ? h.keyId === i.keyId : h.initiator === i.initiator.id),
+        );
+        worst = current + same.reduce((a, h) => a + sumInRuleCurrency(policy, c, v.currency, h.transfers), 0n);
+      }
     }
     if (!(worst > v.above)) return null;
     why += `; ${v.aggregate} total ${show(v.currency, worst)} over ${v.windowSeconds} s above ${show(v.currency, v.above)}`;
@@ -142,8 +158,16 @@ function matchRule(policy: Policy, c: CompiledRule, i: PolicyIntent, ctx: Evalua
   return why;
 }
 
-/** Total of `transfers` in the rule's currency (native: only its single asset counts). */
-function sum(policy: Policy, c: CompiledRule, currency: 'native' | 'USD', transfers: readonly Transfer[]): bigint {
+/**
+ * Total of `transfers` in the rule's currency (native: only its single asset counts).
+ * @throws MpcError ERR_POLICY_PRICE_MISSING (USD, an asset without a price)
+ */
+export function sumInRuleCurrency(
+  policy: Policy,
+  c: CompiledRule,
+  currency: 'native' | 'USD',
+  transfers: readonly Transfer[],
+): bigint {
   let total = 0n;
   for (const t of transfers) {
     const asset = normalizeAsset(t.asset);
@@ -152,7 +176,8 @@ function sum(policy: Policy, c: CompiledRule, currency: 'native' | 'USD', transf
       continue;
     }
     const price = policy.prices.get(asset);
-    if (price === undefined) throw new MpcError('ERR_POLICY_PRICE_MISSING', `no USD price for asset ${asset}`);
+    if (price === undefined)
+      throw new MpcError('ERR_POLICY_PRICE_MISSING', `no USD price for asset ${asset}`, { details: { asset } });
     total += toUsd(t.amount, price.decimals, price.usd);
   }
   return total;

@@ -9,10 +9,11 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import { CompactSign, decodeProtectedHeader } from 'jose';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
+import { type JwsVerifier, plainJwsVerifier } from './jws-verifier.js';
 import type { Operator, OperatorRegistry } from './registry.js';
 import { BTC_NETWORKS, PAYLOAD_KINDS } from './schema.js';
 import type { Signer } from './signed-document.js';
@@ -76,6 +77,7 @@ export async function verifySignRequest(
   payload: Uint8Array,
   registry: OperatorRegistry,
   now: number,
+  verifier: JwsVerifier = plainJwsVerifier,
 ): Promise<VerifiedSignRequest> {
   if (typeof jws !== 'string' || jws.length > MAX_SIGN_REQUEST_BYTES)
     throw invalid('sign request is not a compact JWS of bounded size');
@@ -92,7 +94,7 @@ export async function verifySignRequest(
   if (!op.roles.includes('initiator')) throw invalid(`operator ${op.id} does not hold the initiator role`);
   let bytes: Uint8Array;
   try {
-    ({ payload: bytes } = await compactVerify(jws, op.key, { algorithms: [...op.algorithms] }));
+    bytes = await verifier.verify(jws, op.key, op.algorithms);
   } catch {
     throw invalid(`sign request signature by ${op.id} does not verify`);
   }

@@ -4,11 +4,12 @@
  * request (payload bytes, key, initiator's signed request), so a statement cannot be replayed on
  * another request; the policy version ties it to the rules it was given under.
  */
-import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import { CompactSign, decodeProtectedHeader } from 'jose';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
 import type { ApprovalRecord } from './approvals.js';
+import { type JwsVerifier, plainJwsVerifier } from './jws-verifier.js';
 import type { OperatorRegistry } from './registry.js';
 import type { Signer } from './signed-document.js';
 
@@ -45,7 +46,11 @@ export async function signApproval(p: ApprovalPayload, signer: Signer): Promise<
  *
  * @throws MpcError ERR_POLICY_APPROVAL_INVALID naming what is wrong (never the statement's bytes)
  */
-export async function verifyApproval(jws: string, registry: OperatorRegistry): Promise<ApprovalRecord> {
+export async function verifyApproval(
+  jws: string,
+  registry: OperatorRegistry,
+  verifier: JwsVerifier = plainJwsVerifier,
+): Promise<ApprovalRecord> {
   if (typeof jws !== 'string' || jws.length > MAX_APPROVAL_BYTES)
     throw invalid('approval is not a compact JWS of bounded size');
   let kid: unknown;
@@ -62,7 +67,7 @@ export async function verifyApproval(jws: string, registry: OperatorRegistry): P
   if (!op.roles.includes('approver')) throw invalid(`operator ${op.id} does not hold the approver role`);
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(jws, op.key, { algorithms: [...op.algorithms] }));
+    payload = await verifier.verify(jws, op.key, op.algorithms);
   } catch {
     throw invalid(`approval signature by ${op.id} does not verify`);
   }

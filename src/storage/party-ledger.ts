@@ -176,6 +176,8 @@ export class PartyLedger implements PresignatureLedger {
   readonly #opts: LedgerOptions;
   #epoch: number;
   #burntAtOpen = 0;
+  /** Spend records this connection committed (spendGeneration). */
+  #spendWrites = 0;
   #audit: AuditEmitter | undefined;
   /** The audit head written by the open transaction; moved into the emitter after COMMIT. */
   #auditPending: ChainHead | undefined;
@@ -512,12 +514,14 @@ export class PartyLedger implements PresignatureLedger {
    * With `spend`, the request's spend record is written in the same transaction (velocity history:
    * a request signed here is on record exactly when its presignature is consumed); a request
    * already on record (another input of the same PSBT, a retry) keeps its first record.
+   * @returns whether `spend` was recorded (false: none given, or the request was on record already)
    * @throws MpcError ERR_PRESIGNATURE_USED when `id` was consumed before
    */
-  consume(id: string, digest?: string, spend?: LedgerSpend): void {
+  consume(id: string, digest?: string, spend?: LedgerSpend): boolean {
     assertId(id, 'presignature id');
     const spendRow = spend === undefined ? undefined : spendToRow(spend);
     const step = this.#opts.onConsumeStep ?? (() => undefined);
+    let recorded = false;
     step('begin');
     this.#tx('consume', () => {
       const row = this.#db.prepare('SELECT status FROM presignatures WHERE id = ?').get(id) as
@@ -553,15 +557,28 @@ export class PartyLedger implements PresignatureLedger {
         ...(digest === undefined ? {} : { digest }),
       });
       if (spendRow !== undefined) {
-        this.#db
-          .prepare('INSERT OR IGNORE INTO spends (request, at, key_id, initiator, transfers) VALUES (?, ?, ?, ?, ?)')
-          .run(...spendRow);
+        recorded =
+          this.#db
+            .prepare('INSERT OR IGNORE INTO spends (request, at, key_id, initiator, transfers) VALUES (?, ?, ?, ?, ?)')
+            .run(...spendRow).changes === 1;
         // records outside every velocity window count for nothing: the table stays bounded
         this.#db.prepare('DELETE FROM spends WHERE at <= ?').run(spendRow[1] - SPEND_RETENTION_SECONDS);
       }
       step('updated');
     });
+    if (recorded) this.#spendWrites++;
     step('committed');
+    return recorded;
+  }
+
+  /**
+   * Changes whenever a spend record was committed since the last call that returned the same
+   * value: by this connection (consume) or by another one (SQLite's data_version). A holder of
+   * running totals built from `spendsSince` reloads when it changes under it.
+   */
+  spendGeneration(): string {
+    const version = this.#run('spendGeneration', () => this.#db.pragma('data_version', { simple: true }));
+    return `${this.#spendWrites}:${String(version)}`;
   }
 
   // ---- policy: velocity history and admin-signed documents (issue #14) ----

@@ -241,6 +241,85 @@ describe('party policy guard', () => {
     );
   });
 
+  it('re-decides velocity in the consume step: concurrent signs cannot together pass a cap; totals equal the records, also after a restart', async () => {
+    const path = join(dir, 'race.db');
+    let l = PartyLedger.open(path, 0);
+    const registry = {
+      schema: 'mpc-custody/operators@1',
+      version: 1,
+      operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
+    };
+    let g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, l);
+    await g.accept('registry', bytes(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))));
+    await g.accept('policy', await policyDoc(1, 3n));
+    const signed = async (wei: bigint) => {
+      const p = tx(wei);
+      return check(p, auth(await request(p)));
+    };
+    try {
+      // two requests of 2 ETH: each alone is under the 3 ETH daily cap, together they are over
+      const [a, b] = [await signed(2n * ETH), await signed(2n * ETH)];
+      const [pa, pb] = await Promise.all([g.authorize(a, NOW), g.authorize(b, NOW)]);
+      g.commit(pa, (spend) => l.consume('race-a', undefined, spend));
+      let consumedB = false;
+      let code = 'committed';
+      try {
+        g.commit(pb, (spend) => {
+          consumedB = true;
+          return l.consume('race-b', undefined, spend);
+        });
+      } catch (e) {
+        code = `${(e as MpcError).code}:${String((e as MpcError).details.rule ?? '')}`;
+      }
+      expect(code).toBe('ERR_POLICY_BLOCKED:daily-cap');
+      // refused before the consume: the presignature stays unconsumed and no spend is recorded
+      expect(consumedB).toBe(false);
+      expect(l.isConsumed('race-b')).toBe(false);
+      expect(l.spendsSince(NOW - 100)).toHaveLength(1);
+      // the totals are exact: 1 ETH more reaches the cap (not above it), 1 wei past it is blocked
+      expect(await refusal(g.authorize(await signed(ETH + 1n), NOW))).toBe('ERR_POLICY_BLOCKED:daily-cap');
+      const one = await signed(ETH);
+      const pc = await g.authorize(one, NOW);
+      g.commit(pc, (spend) => l.consume('c1', undefined, spend));
+      expect(await refusal(g.authorize(await signed(1n), NOW))).toBe('ERR_POLICY_BLOCKED:daily-cap');
+      // the same request again (another PSBT input, a retry) is re-checked without itself and records nothing new
+      g.commit(pc, (spend) => l.consume('c2', undefined, spend));
+      expect(l.spendsSince(NOW - 100)).toHaveLength(2);
+      // a permit checked under a policy version that was replaced since is refused at the consume
+      const late = await g.authorize(await signed(0n), NOW);
+      await g.accept('policy', await policyDoc(2, 3n));
+      expect(() => g.commit(late, (spend) => l.consume('late', undefined, spend))).toThrow(
+        /ERR_POLICY_VERSION_UNKNOWN/,
+      );
+      expect(l.isConsumed('late')).toBe(false);
+      // restart: the totals are rebuilt from the ledger's records and decide the same
+      l.close();
+      l = PartyLedger.open(path, 0);
+      g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, l);
+      expect(await g.load()).toEqual([]);
+      const again = async (wei: bigint, at: number) => {
+        const p = tx(wei);
+        return refusal(g.authorize(check(p, auth(await request(p, { iat: at - 5, exp: at + 600 }), 2)), at));
+      };
+      expect(await again(1n, NOW)).toBe('ERR_POLICY_BLOCKED:daily-cap');
+      expect(await again(0n, NOW)).toBe('accepted');
+      // a spend written to the ledger other than through the guard is seen too (totals reloaded)
+      l.consume('outside', undefined, {
+        request: 'e'.repeat(64),
+        at: NOW + 10,
+        keyId: 'k',
+        initiator: 'alice',
+        transfers: [],
+      });
+      expect(await again(0n, NOW + 20)).toBe('accepted');
+      // the window moves on: a day later the spends no longer count
+      expect(await again(3n * ETH, NOW + 86_400)).toBe('accepted');
+      expect(await again(3n * ETH + 1n, NOW + 86_400)).toBe('ERR_POLICY_BLOCKED:daily-cap');
+    } finally {
+      l.close();
+    }
+  });
+
   it('accepts documents only with the admin quorum and forward; stored versions are re-verified at load', async () => {
     expect(await refusal(guard.accept('policy', await policyDoc(2, 9n, admins.slice(0, 2))))).toBe(
       'ERR_POLICY_QUORUM:',

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseEther, parseUnits } from 'viem';
 import { describe, expect, it } from 'vitest';
 import {
+  type CompiledRule,
   DEFAULT_DENY_RULE,
   evaluatePolicy,
   type Initiator,
@@ -15,6 +16,7 @@ import {
   parsePolicy,
   type SpendRecord,
   type Transfer,
+  VelocityTotals,
 } from '../../src/policy/index.js';
 
 const policy = parsePolicy(readFileSync(new URL('../fixtures/policy/reference-policy.yaml', import.meta.url), 'utf8'));
@@ -458,5 +460,18 @@ describe('policy decision table (reference policy)', () => {
     expect(d.reason).toContain(c.expect[1] === DEFAULT_DENY_RULE ? 'no rule matched' : c.expect[1]);
     if (d.action === 'require_approvals') expect(d.approvals?.groups.length).toBeGreaterThan(0);
     else expect(d.approvals).toBeUndefined();
+  });
+  // the party's running totals (src/policy/velocity.ts) must decide exactly as the history does
+  it.each(cases)('$name (running velocity totals)', (c) => {
+    const now = c.now ?? WED_NOON;
+    const history = c.history ?? [];
+    const fromHistory = evaluatePolicy(policy, c.intent, { now, history });
+    const totals = new VelocityTotals(
+      policy,
+      history.map((h, k) => ({ ...h, request: k.toString(16).padStart(64, '0') })),
+      now - 31 * 86_400,
+    );
+    const velocity = { windowTotal: (rule: CompiledRule, scope: string) => totals.windowTotal(rule, scope, now) };
+    expect(evaluatePolicy(policy, c.intent, { now, history: [], velocity })).toEqual(fromHistory);
   });
 });
