@@ -60,6 +60,7 @@ export function partyRefusal(e: unknown, about: Subject): unknown {
     ERR_DAEMON_PRESIGNATURE_OTHER_KEY: `the presignature belongs to another key than "${about.key}" (--presignature ${files})`,
     ERR_PRESIGNATURE_USED: `the presignature was used already (--presignature ${files})`,
     ERR_PRESIGNATURE_BURNT: `the presignature was burnt at a restart of party ${parties} (--presignature ${files})`,
+    ERR_PRESIGNATURE_EPOCH: `the presignature was made before the key "${about.key}" was refreshed: it never signs (--presignature ${files})`,
     ERR_DAEMON_DRAINING: `party ${parties} is shutting down (draining): nothing was started`,
     ERR_DAEMON_BUSY: `party ${parties} runs its maximum of sessions: retry later`,
     ERR_IMPORT_NOT_STAGED: `party ${parties} has no tss-lib share staged for "${about.key}" (mpc-custody import tss-lib there)`,
@@ -172,6 +173,28 @@ export const coordImport = defineCommand({
         }),
       );
     });
+    return EXIT.ok;
+  },
+});
+
+export const coordRefresh = defineCommand({
+  name: 'coord refresh',
+  summary:
+    'key refresh: every holder gets a new share and aux info (same public key and chain code); the epoch moves on',
+  flags: Type.Object({
+    ...base,
+    parties: Type.Optional(
+      Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'the key holders 0..N-1 (default: all)' }),
+    ),
+  }),
+  help:
+    'Every holder runs the CGGMP24 refresh with fresh safe primes and seals its next-epoch share beside\n' +
+    'the active one (prepare); once every holder acknowledged (each checks every signed acknowledgement\n' +
+    'itself) the key moves to the new epoch and every presignature of the older epoch is burnt (commit).\n' +
+    'A failed refresh leaves the key on its epoch; run it again.',
+  async run(f, io) {
+    const r = await withCoordinator(f.config, f, (c, n) => c.refresh({ keyId: f.key, parties: f.parties ?? n }));
+    io.out(JSON.stringify({ keyId: f.key, refreshed: true, epoch: r.epoch, digest: bytesToHex(r.digest) }));
     return EXIT.ok;
   },
 });
@@ -408,6 +431,7 @@ export const coordGroup: CommandGroup = {
     coordKeygen,
     coordAux,
     coordImport,
+    coordRefresh,
     coordPresign,
     coordSign,
     coordXpub,

@@ -62,11 +62,40 @@ const MAX_COMMAND_BYTES =
   MAX_APPROVALS * MAX_APPROVAL_BYTES +
   64 * 1024;
 const MAX_RESULT_BYTES = 64 * 1024;
+/** A commit's acknowledgements: sid, epoch, digest, then (holder, Ed25519 signature) per holder. */
+const MAX_COMMIT_BYTES = 64 + 4 + 32 + 4 + MAX_MEMBERS * (4 + 64);
 const MAX_SKEW_MS = 5 * 60_000;
 
-export type SessionOp = 'keygen' | 'aux' | 'presign' | 'sign' | 'keyinfo' | 'policy' | 'registry' | 'import';
-/** `import` (issue #19): the staged tss-lib shares' agreement and conversion (tss-lib-import.ts). */
-const OPS: readonly SessionOp[] = ['keygen', 'aux', 'presign', 'sign', 'keyinfo', 'policy', 'registry', 'import'];
+export type SessionOp =
+  | 'keygen'
+  | 'aux'
+  | 'presign'
+  | 'sign'
+  | 'keyinfo'
+  | 'policy'
+  | 'registry'
+  | 'import'
+  | 'refresh'
+  | 'commit';
+/**
+ * `import` (issue #19): the staged tss-lib shares' agreement and conversion (tss-lib-import.ts).
+ * `refresh` (issue #16): the key refresh session (refresh.ts); each holder seals its next-epoch share
+ * beside the active one (prepare) and reports its signed acknowledgement. `commit`: carries every
+ * holder's acknowledgement (payload, `encodeRotationCommit`); each holder checks all of them itself
+ * and only then moves the key to the new epoch (rotation.ts).
+ */
+const OPS: readonly SessionOp[] = [
+  'keygen',
+  'aux',
+  'presign',
+  'sign',
+  'keyinfo',
+  'policy',
+  'registry',
+  'import',
+  'refresh',
+  'commit',
+];
 /** Ops that carry an admin-signed document and name no key. */
 const DOCUMENT_OPS: readonly SessionOp[] = ['policy', 'registry'];
 /**
@@ -154,9 +183,9 @@ export function assertStartCommand(c: StartCommand): void {
     throw invalid('round timeout');
   }
   const ascending = c.members.every((m, j) => j === 0 || m > (c.members[j - 1] as number));
-  if (c.op === 'keygen' || c.op === 'aux' || c.op === 'import') {
+  if (c.op === 'keygen' || c.op === 'aux' || c.op === 'import' || c.op === 'refresh' || c.op === 'commit') {
     if (!c.members.every((m, j) => m === j) || c.members.length < 2) {
-      throw invalid('keygen/aux/import members must be 0..n-1');
+      throw invalid('keygen/aux/import/refresh members must be 0..n-1');
     }
   } else if (documentOp) {
     if (!ascending) throw invalid('members must be ascending');
@@ -193,6 +222,13 @@ export function assertStartCommand(c: StartCommand): void {
     const index = c.digestIndex ?? 0;
     if (!Number.isInteger(index) || index < 0 || index >= BTC_PSBT_MAX_INPUTS) throw invalid('digest index');
     if (!BTC_NETWORKS.includes(c.network ?? 'mainnet')) throw invalid('network');
+  } else if (c.op === 'commit') {
+    if (!(c.payload instanceof Uint8Array) || c.payload.length < 1 || c.payload.length > MAX_COMMIT_BYTES) {
+      throw invalid('commit payload missing or too large');
+    }
+    if (c.presignatureId !== '' || c.kind !== undefined || (c.digestIndex ?? 0) !== 0 || c.network !== undefined) {
+      throw invalid('presignature is for sign only');
+    }
   } else if (
     c.presignatureId !== '' ||
     c.payload.length !== 0 ||
@@ -509,5 +545,65 @@ export function decodePresignaturePublic(bytes: Uint8Array): PresignaturePublic 
     return { id, R, publicKey, signers, path };
   } catch {
     throw invalid('malformed presignature summary');
+  }
+}
+
+// --- rotation (refresh) acknowledgements ------------------------------------------------------------
+
+/** What a holder reports after preparing a refresh: the new epoch, its public-data digest, its ack. */
+export interface RotationReport {
+  readonly epoch: number;
+  /** rotation.ts epochDigest of the new epoch (32 bytes). */
+  readonly digest: Uint8Array;
+  /** The holder's Ed25519 signature over rotation.ts ackMessage (64 bytes). */
+  readonly sig: Uint8Array;
+}
+
+/** A refresh result's summary: u32 epoch ‖ digest (32) ‖ ack signature (64); the first 36 bytes agree. */
+export function encodeRotationReport(r: RotationReport): Uint8Array {
+  return new WireWriter().u32(r.epoch).fixed(r.digest).fixed(r.sig).finish();
+}
+
+export function decodeRotationReport(bytes: Uint8Array): RotationReport {
+  try {
+    const r = new WireReader(bytes, 4 + 32 + 64);
+    const epoch = r.u32('rotation.epoch');
+    const digest = r.fixed('rotation.digest', 32);
+    const sig = r.fixed('rotation.sig', 64);
+    r.end();
+    return { epoch, digest, sig };
+  } catch {
+    throw invalid('malformed rotation report');
+  }
+}
+
+/** The commit command's payload: the rotation (sid, epoch, digest) and every holder's ack. */
+export interface RotationCommit {
+  readonly sid: Uint8Array;
+  readonly epoch: number;
+  readonly digest: Uint8Array;
+  readonly acks: ReadonlyArray<{ readonly holder: number; readonly sig: Uint8Array }>;
+}
+
+export function encodeRotationCommit(c: RotationCommit): Uint8Array {
+  const w = new WireWriter().bytes(c.sid).u32(c.epoch).fixed(c.digest).u32(c.acks.length);
+  for (const a of c.acks) w.u32(a.holder).fixed(a.sig);
+  return w.finish();
+}
+
+export function decodeRotationCommit(bytes: Uint8Array): RotationCommit {
+  try {
+    const r = new WireReader(bytes, MAX_COMMIT_BYTES);
+    const sid = r.bytes('commit.sid', 64);
+    const epoch = r.u32('commit.epoch');
+    const digest = r.fixed('commit.digest', 32);
+    const acks = Array.from({ length: bounded(r.u32('commit.acks'), MAX_MEMBERS) }, () => ({
+      holder: r.u32('commit.holder'),
+      sig: r.fixed('commit.sig', 64),
+    }));
+    r.end();
+    return { sid, epoch, digest, acks };
+  } catch {
+    throw invalid('malformed rotation commit');
   }
 }

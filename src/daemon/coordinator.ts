@@ -24,11 +24,15 @@ import { COORDINATOR, parseSubject, SUBJECT_ROOT, sessionToken } from '../transp
 import {
   type CoordinatorRound,
   decodePresignaturePublic,
+  decodeRotationReport,
   decodeSessionResult,
+  encodeRotationCommit,
   encodeStartCommand,
   newSid,
   openPartyMessage,
   type PartyMessage,
+  type RotationCommit,
+  type RotationReport,
   type SessionResult,
   type SignAuthorization,
   type StartCommand,
@@ -265,6 +269,19 @@ export class Coordinator {
    * error holds every member's blame (import: who staged another key is the party the others name).
    */
   async #session(cmd: Omit<StartCommand, 'roundTimeoutMs'>, rounds: number, settle = false): Promise<Uint8Array> {
+    return (await this.#sessionRun(cmd, rounds, settle)).summaries[0] as Uint8Array;
+  }
+
+  /**
+   * As #session, returning the sid and every member's summary; `agree` bytes of each summary must be
+   * the same at every member (all of it by default; a refresh's reports differ in their signed ack).
+   */
+  async #sessionRun(
+    cmd: Omit<StartCommand, 'roundTimeoutMs'>,
+    rounds: number,
+    settle = false,
+    agree?: number,
+  ): Promise<{ sid: Uint8Array; summaries: Uint8Array[] }> {
     const roundTimeoutMs = this.#o.roundTimeoutMs ?? 30_000;
     const full: StartCommand = { ...cmd, roundTimeoutMs };
     const payload = encodeStartCommand(full);
@@ -304,14 +321,16 @@ export class Coordinator {
         throw e;
       }
       const summaries = cmd.members.map((m) => (w.results.get(m) as SessionResult).summary);
-      const first = summaries[0] as Uint8Array;
-      const disagree = cmd.members.filter((_, j) => !equal(summaries[j] as Uint8Array, first));
+      const part = (x: Uint8Array) => (agree === undefined ? x : x.subarray(0, agree));
+      const first = part(summaries[0] as Uint8Array);
+      const disagree = cmd.members.filter((_, j) => !equal(part(summaries[j] as Uint8Array), first));
       if (disagree.length > 0) {
+        if (cmd.op === 'refresh') await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
         throw new MpcError('ERR_DAEMON_SESSION_FAILED', `${cmd.op}: members report different outcomes`, {
-          details: { sid: token, disagree: disagree.join(',') },
+          details: { sid: token, op: cmd.op, disagree: disagree.join(',') },
         });
       }
-      return first;
+      return { sid, summaries };
     } finally {
       this.#waiters.delete(token);
     }
@@ -411,6 +430,72 @@ export class Coordinator {
       { op: 'aux', keyId: o.keyId, members, threshold: 0, path: [], presignatureId: '', payload: new Uint8Array(0) },
       6,
     );
+  }
+
+  /**
+   * Key refresh (issue #16, refresh.ts) among every holder 0..n−1 of the key, two-phase: the refresh
+   * session, in which each holder seals its share of the next epoch beside the active one and reports
+   * its signed acknowledgement (prepare); then `commit`, which relays every acknowledgement: each
+   * holder checks all of them and moves the key to the new epoch, burning the older epoch's
+   * presignatures. Until a holder commits, its old share signs; a failed refresh session leaves the
+   * key on its epoch everywhere. Returns the new epoch and the digest of its public data.
+   */
+  async refresh(o: { keyId: string; parties: number }): Promise<{ epoch: number; digest: Uint8Array }> {
+    const members = [...Array(o.parties).keys()];
+    const { sid, summaries } = await this.#sessionRun(
+      {
+        op: 'refresh',
+        keyId: o.keyId,
+        members,
+        threshold: 0,
+        path: [],
+        presignatureId: '',
+        payload: new Uint8Array(0),
+      },
+      10,
+      false,
+      36,
+    );
+    let reports: RotationReport[];
+    try {
+      reports = summaries.map(decodeRotationReport);
+    } catch (e) {
+      await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+      throw e;
+    }
+    const { epoch, digest } = reports[0] as RotationReport;
+    await this.commitRotation({
+      keyId: o.keyId,
+      parties: o.parties,
+      commit: { sid, epoch, digest, acks: reports.map((r, holder) => ({ holder, sig: r.sig })) },
+    });
+    return { epoch, digest };
+  }
+
+  /**
+   * Relays a prepared rotation's acknowledgements to every holder (the commit of `refresh`); each
+   * holder checks them itself. Safe to repeat: a holder that committed already answers ok.
+   */
+  async commitRotation(o: { keyId: string; parties: number; commit: RotationCommit }): Promise<void> {
+    const members = [...Array(o.parties).keys()];
+    const cmd: StartCommand = {
+      op: 'commit',
+      keyId: o.keyId,
+      members,
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload: encodeRotationCommit(o.commit),
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const bytes = encodeStartCommand(cmd);
+    const { sid, token, w } = this.#open(members);
+    try {
+      await this.#publish(sid, 'start', bytes);
+      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'commit', false);
+    } finally {
+      this.#waiters.delete(token);
+    }
   }
 
   /** One presignature among `signers` (exactly t roster ids, ascending) bound to `path`. */

@@ -12,6 +12,8 @@ import { validateKeyShare } from '../protocol/key-share-validate.js';
 import { decodeCoreKeyShare, encodeCoreKeyShare, keygen } from '../protocol/keygen.js';
 import { type Presignature, type PresignInput, type PresignState, presign } from '../protocol/presign.js';
 import { decodePresignature, encodePresignature } from '../protocol/presignature-codec.js';
+import { refresh } from '../protocol/refresh.js';
+import { acknowledgeRotation, commitRotation, epochDigest, type RotationTarget } from '../protocol/rotation.js';
 import {
   decodePartialSignature,
   encodePartialSignature,
@@ -30,8 +32,10 @@ import { COORDINATOR, controlSubject, SUBJECT_ROOT, sessionToken } from '../tran
 import type { Transport, TransportSession } from '../transport/types.js';
 import {
   type CoordinatorMessage,
+  decodeRotationCommit,
   decodeStartCommand,
   encodePresignaturePublic,
+  encodeRotationReport,
   encodeSessionResult,
   openCoordinatorMessage,
   openPartyMessage,
@@ -219,6 +223,8 @@ export class PartyDaemon {
   /** Largest pending inbound amounts any session of this daemon saw (bounded by the inbox limits). */
   readonly #inboxPeaks: InboxPeaks = newInboxPeaks();
   readonly #guard: PolicyGuard;
+  /** Keys with a refresh or commit running here (one at a time per key). */
+  readonly #rotating = new Set<string>();
   /** Serializes check → consume while the policy is enforced (see #sign). */
 
   constructor(o: PartyDaemonOptions) {
@@ -463,14 +469,25 @@ export class PartyDaemon {
     const log = { sid: token, op: cmd.op, keyId: cmd.keyId };
     this.#log.info(log, 'session requested');
     let outcome: 'ok' | 'abort' | 'timeout' | 'error' = 'ok';
+    const rotation = cmd.op === 'refresh' || cmd.op === 'commit';
+    let locked = false;
     try {
       if (this.#draining) throw new MpcError('ERR_DAEMON_DRAINING', 'party is shutting down');
+      if (rotation) {
+        if (this.#rotating.has(cmd.keyId)) {
+          throw new MpcError('ERR_ROTATION_STATE', 'a refresh or commit of this key is running at this party');
+        }
+        this.#rotating.add(cmd.keyId);
+        locked = true;
+      }
       if (cmd.op === 'sign') {
         await this.#sign(sid, cmd);
       } else if (cmd.op === 'policy' || cmd.op === 'registry') {
         await this.#acceptDocument(sid, cmd);
       } else if (cmd.op === 'keyinfo') {
         await this.#keyInfo(sid, cmd);
+      } else if (cmd.op === 'commit') {
+        await this.#commit(sid, cmd);
       } else {
         await this.#protocolSession(sid, token, cmd);
       }
@@ -495,13 +512,20 @@ export class PartyDaemon {
       if (cmd.op === 'sign' || cmd.op === 'policy' || cmd.op === 'registry') {
         this.#auditEvent({ type: 'command.refused', command: cmd.op, code: err.code, session: token });
       }
-      if (cmd.op === 'sign' || cmd.op === 'keyinfo' || cmd.op === 'policy' || cmd.op === 'registry') {
+      if (
+        cmd.op === 'sign' ||
+        cmd.op === 'keyinfo' ||
+        cmd.op === 'policy' ||
+        cmd.op === 'registry' ||
+        cmd.op === 'commit'
+      ) {
         // these have no joined session: answer on a one-off control frame
         await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
           () => undefined,
         );
       }
     } finally {
+      if (locked) this.#rotating.delete(cmd.keyId);
       this.#o.metrics?.sessionEnded(protocol, outcome, (performance.now() - t0) / 1000);
     }
   }
@@ -543,7 +567,7 @@ export class PartyDaemon {
           ? undefined
           : new RemoteRunner<unknown>(
               {
-                protocol: cmd.op as 'keygen' | 'aux' | 'presign',
+                protocol: cmd.op as 'keygen' | 'aux' | 'presign' | 'refresh',
                 backend: this.#o.math.name,
                 self: ctx.self,
                 n: ctx.n,
@@ -564,7 +588,7 @@ export class PartyDaemon {
           keepJoined: true,
           blameTransportFaults: true,
           // aux info ends with P2P proofs: wait briefly for a peer's abort notice before sealing
-          noticeGraceMs: cmd.op === 'aux' ? Math.min(cmd.roundTimeoutMs, 1000) : 0,
+          noticeGraceMs: cmd.op === 'aux' || cmd.op === 'refresh' ? Math.min(cmd.roundTimeoutMs, 1000) : 0,
           evidenceWaitMs: Math.min(cmd.roundTimeoutMs, 5000),
           ...(remote ? { runner: remote } : local ? { runner: local } : {}),
           onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
@@ -574,7 +598,7 @@ export class PartyDaemon {
         const evidence = remote?.evidence ?? local?.evidence();
         if (evidence !== undefined) this.#keepEvidence(token, evidence, cmd);
       }
-      const summary = await prepared.persist(output);
+      const summary = await prepared.persist(output, ctx);
       await report({ ok: true, code: '', message: '', blame: [], summary });
     } catch (e) {
       if (!reported) await report(failure(asMpc(e), cmd.members)).catch(() => undefined);
@@ -847,9 +871,10 @@ export class PartyDaemon {
   ): Promise<{
     def: ProtocolDef<never, unknown, unknown>;
     input: unknown;
-    persist: (output: unknown) => Promise<Uint8Array>;
+    persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
   }> {
     const { ledger, store } = this.#o;
+    if (cmd.op === 'refresh') return this.#prepareRefresh(cmd, token);
     if (cmd.op === 'keygen') {
       if (
         ledger.getKey(cmd.keyId) !== undefined ||
@@ -981,7 +1006,7 @@ export class PartyDaemon {
         const bytes = encodeStoredPresignature(raw, kept instanceof Uint8Array ? undefined : kept);
         raw.fill(0);
         try {
-          await ledger.addPresignature(p.id, cmd.keyId, bytes);
+          await ledger.addPresignature(p.id, cmd.keyId, bytes, p.epoch ?? 0);
         } finally {
           bytes.fill(0);
         }
@@ -995,6 +1020,169 @@ export class PartyDaemon {
         return encodePresignaturePublic(p);
       },
     };
+  }
+
+  // --- refresh (issue #16): prepare in the session, commit on every holder's acknowledgement ---------
+
+  /**
+   * refresh: the CGGMP24 key refresh (refresh.ts) among every holder of the key, with two fresh safe
+   * primes. The output (the next epoch's share and aux info) is sealed as `<key>.next` beside the
+   * active share and recorded as a prepared rotation; the active share still signs. The report
+   * carries the new epoch, the digest of its public data and this holder's signed acknowledgement.
+   */
+  async #prepareRefresh(
+    cmd: StartCommand,
+    token: string,
+  ): Promise<{
+    def: ProtocolDef<never, unknown, unknown>;
+    input: unknown;
+    persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
+  }> {
+    const { ledger, store } = this.#o;
+    const meta = ledger.getKey(cmd.keyId);
+    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    const share = await this.#loadShare(cmd.keyId);
+    if (share.core.n !== cmd.members.length) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'refresh needs every holder of the key (0..n-1)');
+    }
+    let primes: bigint[];
+    try {
+      primes = await this.#o.primes.take(2);
+    } catch (e) {
+      throw new MpcError('ERR_DAEMON_PRIMES_EXHAUSTED', 'no fresh safe primes available', { cause: asMpc(e) });
+    }
+    return {
+      def: refresh as never,
+      input: { core: share.core, primes: { p: primes[0], q: primes[1] } },
+      persist: async (out, ctx) => {
+        const next = validateKeyShare(this.#o.math, out as KeyShare);
+        const old = share.core;
+        const epoch = (old.epoch ?? 0) + 1;
+        if (
+          (next.core.epoch ?? 0) !== epoch ||
+          next.core.i !== old.i ||
+          next.core.t !== old.t ||
+          next.core.n !== old.n ||
+          !sameBytes(encodePoint(next.core.publicKey), encodePoint(old.publicKey)) ||
+          !sameBytes(next.core.chainCode, old.chainCode)
+        ) {
+          throw new MpcError(
+            'ERR_ROTATION_STATE',
+            'the refresh output does not continue the key (Y, chain code, epoch)',
+          );
+        }
+        // an earlier prepared, never committed refresh of this key is dropped (its `.next` is replaced)
+        if (ledger.getRotation(cmd.keyId)?.state === 'prepared') ledger.abandonRotation(cmd.keyId);
+        // the store's version rule: every version only moves forward
+        const version =
+          Math.max(
+            await this.#fullShareVersion(cmd.keyId),
+            meta.shareVersion,
+            await this.#fullShareVersion(this.#nextKeyId(cmd.keyId)),
+          ) + 1;
+        await putKeyShare(store, { partyId: this.self, keyId: this.#nextKeyId(cmd.keyId) }, version, next);
+        const digest = epochDigest(next.core);
+        const sid = ctx.sid;
+        ledger.prepareRotation({
+          keyId: cmd.keyId,
+          sid: token,
+          epoch,
+          digest: Buffer.from(digest).toString('hex'),
+          shareVersion: version,
+        });
+        const undo = () => {
+          // the coordinator aborted the refresh after this party prepared: the key stays on its epoch
+          if (ledger.getRotation(cmd.keyId)?.sid === token) ledger.abandonRotation(cmd.keyId);
+        };
+        if (this.#abortedWhileRunning.delete(token)) {
+          undo();
+          throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'the coordinator aborted the refresh');
+        }
+        this.#remember(this.#recent, token, undo);
+        const holders = cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
+        const ack = acknowledgeRotation(this.#signer, { sid, epoch, digest, holders }, ctx.self);
+        this.#log.info({ keyId: cmd.keyId, epoch, version }, 'refresh prepared: next epoch sealed, waiting for commit');
+        return encodeRotationReport({ epoch, digest, sig: ack.sig });
+      },
+    };
+  }
+
+  /**
+   * commit: every holder's acknowledgement of the prepared refresh, relayed by the coordinator. Each
+   * is checked here against the roster (rotation.ts commitRotation); only then, in one ledger
+   * transaction, the key moves to the new epoch and share version and every presignature of an older
+   * epoch is burnt; the new share then replaces the old one in the store. A repeated commit of a
+   * rotation already committed here finishes an interrupted store step and answers ok.
+   */
+  async #commit(sid: Uint8Array, cmd: StartCommand): Promise<void> {
+    const { ledger, store } = this.#o;
+    const c = decodeRotationCommit(cmd.payload);
+    const meta = ledger.getKey(cmd.keyId);
+    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    if (cmd.members.length !== meta.parties) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'commit needs every holder of the key (0..n-1)');
+    }
+    const sidHex = Buffer.from(c.sid).toString('hex');
+    const digestHex = Buffer.from(c.digest).toString('hex');
+    const rot = ledger.getRotation(cmd.keyId);
+    const same = rot !== undefined && rot.sid === sidHex && rot.epoch === c.epoch && rot.digest === digestHex;
+    const summary = encodeRotationReport({ epoch: c.epoch, digest: c.digest, sig: new Uint8Array(64) }).subarray(0, 36);
+    if (same && rot.state === 'committed') {
+      await this.#finishCommit(cmd.keyId, rot.shareVersion);
+      await this.#publishControl(
+        sid,
+        'result',
+        encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }),
+      );
+      return;
+    }
+    if (!same || rot.state !== 'prepared') {
+      throw new MpcError('ERR_ROTATION_STATE', 'no such refresh is prepared at this party');
+    }
+    const active = await this.#loadShare(cmd.keyId);
+    const { share: next } = await getKeyShare(
+      store,
+      this.#o.math,
+      { partyId: this.self, keyId: this.#nextKeyId(cmd.keyId) },
+      rot.shareVersion,
+    );
+    const target: RotationTarget = {
+      sid: c.sid,
+      epoch: c.epoch,
+      digest: c.digest,
+      holders: cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519),
+    };
+    // the coordinator relays the acknowledgements; it cannot forge one (each is checked against the roster)
+    commitRotation({ phase: 'prepared', active, next, target }, c.acks);
+    const burnt = ledger.commitRotation(cmd.keyId, sidHex, c.epoch);
+    this.#shares.set(cmd.keyId, next);
+    await this.#finishCommit(cmd.keyId, rot.shareVersion);
+    this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
+    this.#log.info({ keyId: cmd.keyId, epoch: c.epoch, burnt }, 'refresh committed: the key is on its new epoch');
+    await this.#publishControl(
+      sid,
+      'result',
+      encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }),
+    );
+  }
+
+  /** The committed share moves from `<key>.next` to `<key>` (replacing the old one), then `.next` goes. */
+  async #finishCommit(keyId: string, version: number): Promise<void> {
+    const { store } = this.#o;
+    const nextId = { partyId: this.self, keyId: this.#nextKeyId(keyId) };
+    if ((await this.#fullShareVersion(keyId)) < version) {
+      const got = await store.getShare(nextId, version);
+      try {
+        await store.putShare({ partyId: this.self, keyId }, version, got.plaintext);
+      } finally {
+        got.plaintext.fill(0);
+      }
+    }
+    if ((await this.#fullShareVersion(this.#nextKeyId(keyId))) > 0) await store.deleteShare(nextId);
+  }
+
+  #nextKeyId(keyId: string): string {
+    return `${keyId}.next`;
   }
 
   #coreId(keyId: string) {
@@ -1030,6 +1218,11 @@ export class PartyDaemon {
     if (cached) return cached;
     const meta = this.#o.ledger.getKey(keyId);
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    const rot = this.#o.ledger.getRotation(keyId);
+    if (rot?.state === 'committed' && rot.shareVersion === meta.shareVersion) {
+      // a crash between the ledger's commit and the store step: finish it (idempotent)
+      await this.#finishCommit(keyId, rot.shareVersion);
+    }
     const { share } = await getKeyShare(this.#o.store, this.#o.math, { partyId: this.self, keyId }, meta.shareVersion);
     this.#shares.set(keyId, share);
     return share;
@@ -1085,6 +1278,17 @@ export class PartyDaemon {
     if (owner !== undefined && owner !== cmd.keyId) {
       throw new MpcError('ERR_DAEMON_PRESIGNATURE_OTHER_KEY', 'the presignature belongs to another key');
     }
+    // a presignature of an earlier key epoch (made before a refresh) never signs, burnt or not:
+    // its nonce shares belong to shares this party no longer holds (issue #16)
+    const keyEpoch = ledger.getKey(cmd.keyId)?.epoch ?? 0;
+    const presignatureEpoch = ledger.presignatureKeyEpoch(cmd.presignatureId);
+    if (presignatureEpoch !== undefined && presignatureEpoch !== keyEpoch) {
+      throw new MpcError(
+        'ERR_PRESIGNATURE_EPOCH',
+        `the presignature was made under key epoch ${presignatureEpoch}, the key is on epoch ${keyEpoch} (refreshed): refusing to sign with it`,
+        { details: { presignature: cmd.presignatureId, presignatureEpoch, keyEpoch } },
+      );
+    }
     const payload = await ledger.loadPresignature(cmd.presignatureId);
     if (payload === undefined) {
       // burnt: stored by an earlier run of this party (restart, restored snapshot), never usable
@@ -1139,7 +1343,9 @@ export class PartyDaemon {
       // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
       // velocity re-check runs right before it, and the request's spend record is written in the
       // consume's transaction (velocity history).
-      partial = issuePartialSignature(presig, target.digest, consumer(ledger, this.#guard, permit, target.digest));
+      partial = issuePartialSignature(presig, target.digest, consumer(ledger, this.#guard, permit, target.digest), {
+        epoch: meta.epoch ?? 0,
+      });
       // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
       if (evidence !== undefined) {
         const { id, R, publicKey, signers, path } = presig;
@@ -1201,6 +1407,10 @@ export function encodeHeld(h: { version: number; hash: string }): Uint8Array {
   v.setUint32(4, h.version % 2 ** 32);
   out.set(Buffer.from(h.hash, 'hex'), 8);
   return out;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, k) => x === b[k]);
 }
 
 function samePath(a: readonly number[], b: readonly number[]): boolean {

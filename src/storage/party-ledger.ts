@@ -76,14 +76,35 @@ export interface KeyMeta {
   readonly parties: number;
   /** The current share version in the SecretStore (anti-rollback check on load). */
   readonly shareVersion: number;
+  /**
+   * The key epoch of the active share (0 after keygen; +1 per committed refresh, issue #16). Set
+   * only by `commitRotation`; `putKey` keeps it.
+   */
+  readonly epoch?: number;
+}
+
+/** A key's last rotation (refresh) at this party: prepared (next share sealed) or committed. */
+export interface RotationRecord {
+  readonly keyId: string;
+  /** The refresh session's id (hex). */
+  readonly sid: string;
+  /** The new epoch. */
+  readonly epoch: number;
+  /** rotation.ts epochDigest of the new epoch's public data (hex). */
+  readonly digest: string;
+  /** The store version the new share is sealed under (`<key>.next`, then `<key>` once committed). */
+  readonly shareVersion: number;
+  readonly state: 'prepared' | 'committed';
 }
 
 /**
  * 2: presignatures.burnt_at (a v1 ledger is migrated at open).
  * 3: spends (velocity history, written with the consume) and policy_documents (issue #14); the
  *    tables are created at open, so a v1 or v2 ledger is migrated by the CREATE IF NOT EXISTS.
+ * 4: keys.epoch, presignatures.key_epoch and rotations (key refresh, issue #16): an older ledger
+ *    gets the columns (default 0: every key and presignature of epoch 0) at open.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
 const HEX_RE = /^[0-9a-f]{2,256}$/;
 /** SQLite errors that say the database cannot be written now (disk full, I/O error, lock, damage). */
@@ -93,12 +114,18 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS keys (
   key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, threshold INTEGER NOT NULL, parties INTEGER NOT NULL,
-  share_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+  share_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  epoch INTEGER NOT NULL DEFAULT 0) STRICT;
 CREATE TABLE IF NOT EXISTS presignatures (
   id TEXT PRIMARY KEY, key_id TEXT, epoch INTEGER NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('available', 'consumed')),
   payload BLOB, created_at INTEGER NOT NULL, consumed_at INTEGER, burnt_at INTEGER,
+  key_epoch INTEGER NOT NULL DEFAULT 0,
   CHECK ((status = 'consumed') = (payload IS NULL))) STRICT;
+CREATE TABLE IF NOT EXISTS rotations (
+  key_id TEXT PRIMARY KEY, sid TEXT NOT NULL, epoch INTEGER NOT NULL, digest TEXT NOT NULL,
+  share_version INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN ('prepared', 'committed')),
+  at INTEGER NOT NULL) STRICT;
 CREATE INDEX IF NOT EXISTS presignatures_available ON presignatures (status, epoch, key_id);
 CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, at INTEGER NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS audit_records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, sig TEXT NOT NULL) STRICT;
@@ -225,13 +252,17 @@ export class PartyLedger implements PresignatureLedger {
         put.run('schema_version', String(SCHEMA_VERSION));
         put.run('party_id', String(partyId));
         put.run('epoch', '1');
-      } else if (schema !== '1' && schema !== '2' && schema !== String(SCHEMA_VERSION)) {
+      } else if (schema !== '1' && schema !== '2' && schema !== '3' && schema !== String(SCHEMA_VERSION)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'unsupported ledger schema version', { details: { schema } });
       } else if (get('party_id') !== String(partyId)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger belongs to another party');
       }
       if (schema === '1') db.exec('ALTER TABLE presignatures ADD COLUMN burnt_at INTEGER');
-      if (schema === '1' || schema === '2') {
+      if (schema === '1' || schema === '2' || schema === '3') {
+        db.exec('ALTER TABLE keys ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0');
+        db.exec('ALTER TABLE presignatures ADD COLUMN key_epoch INTEGER NOT NULL DEFAULT 0');
+      }
+      if (schema === '1' || schema === '2' || schema === '3') {
         db.prepare(`UPDATE meta SET v = ? WHERE k = 'schema_version'`).run(String(SCHEMA_VERSION));
       }
       const epoch = Number(get('epoch'));
@@ -329,9 +360,12 @@ export class PartyLedger implements PresignatureLedger {
    * Stores a fresh presignature's (secret) payload, sealed; the caller zeroizes `payload`. Async:
    * sealing may be a token call (off the event loop); the row is written in one transaction after.
    */
-  async addPresignature(id: string, keyId: string, payload: Uint8Array): Promise<void> {
+  async addPresignature(id: string, keyId: string, payload: Uint8Array, keyEpoch = 0): Promise<void> {
     assertId(id, 'presignature id');
     assertId(keyId, 'key id');
+    if (!Number.isInteger(keyEpoch) || keyEpoch < 0 || keyEpoch > 0xffffffff) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'key epoch must be an integer in [0, 2^32)');
+    }
     const sealer = this.#sealer();
     const sealed = await sealBlob(sealer, { partyId: this.partyId, keyId: `p.${id}` }, this.#epoch, payload);
     this.#tx('addPresignature', () => {
@@ -341,11 +375,19 @@ export class PartyLedger implements PresignatureLedger {
           details: { presignature: id },
         });
       }
+      // a presignature made from the shares of an epoch the key has left (a presign that began before
+      // a refresh committed here) is never stored: the party never mixes epochs
+      const current = this.#keyEpoch(keyId);
+      if (keyEpoch < current) {
+        throw new MpcError('ERR_PRESIGNATURE_EPOCH', 'presignature was made under an earlier key epoch; not stored', {
+          details: { presignature: id, presignatureEpoch: keyEpoch, keyEpoch: current },
+        });
+      }
       this.#db
         .prepare(
-          `INSERT INTO presignatures (id, key_id, epoch, status, payload, created_at) VALUES (?, ?, ?, 'available', ?, ?)`,
+          `INSERT INTO presignatures (id, key_id, epoch, status, payload, created_at, key_epoch) VALUES (?, ?, ?, 'available', ?, ?, ?)`,
         )
-        .run(id, keyId, this.#epoch, sealed, Date.now());
+        .run(id, keyId, this.#epoch, sealed, Date.now(), keyEpoch);
       this.#auditInTx({ type: 'presignature.created', key: keyId, presignature: id });
     });
   }
@@ -579,6 +621,129 @@ export class PartyLedger implements PresignatureLedger {
   spendGeneration(): string {
     const version = this.#run('spendGeneration', () => this.#db.pragma('data_version', { simple: true }));
     return `${this.#spendWrites}:${String(version)}`;
+  }
+
+  // ---- key epochs and rotations (refresh, issue #16) ----
+
+  /** The key epoch a presignature was made under (undefined for an id never stored here). */
+  presignatureKeyEpoch(id: string): number | undefined {
+    assertId(id, 'presignature id');
+    const row = this.#run('presignatureKeyEpoch', () =>
+      this.#db.prepare('SELECT key_id, key_epoch FROM presignatures WHERE id = ?').get(id),
+    ) as { key_id?: unknown; key_epoch?: unknown } | undefined;
+    return row === undefined || typeof row.key_id !== 'string' || typeof row.key_epoch !== 'number'
+      ? undefined
+      : row.key_epoch;
+  }
+
+  /** The key's last rotation at this party (prepared or committed), if any. */
+  getRotation(keyId: string): RotationRecord | undefined {
+    assertId(keyId, 'key id');
+    const r = this.#run('getRotation', () => this.#db.prepare('SELECT * FROM rotations WHERE key_id = ?').get(keyId)) as
+      | Record<string, unknown>
+      | undefined;
+    if (r === undefined) return undefined;
+    if (
+      typeof r.sid !== 'string' ||
+      typeof r.digest !== 'string' ||
+      !Number.isInteger(r.epoch) ||
+      !Number.isInteger(r.share_version) ||
+      (r.state !== 'prepared' && r.state !== 'committed')
+    )
+      throw new MpcError('ERR_LEDGER_CORRUPT', 'rotation row is invalid');
+    return {
+      keyId,
+      sid: r.sid,
+      epoch: r.epoch as number,
+      digest: r.digest,
+      shareVersion: r.share_version as number,
+      state: r.state,
+    };
+  }
+
+  /**
+   * Records that this party sealed its share of the key's next epoch (`<key>.next`, version
+   * `shareVersion`) in refresh session `sid`: nothing changes for signing until `commitRotation`.
+   * A previous prepared (never committed) rotation of the key is replaced. Audit: refresh.step prepared.
+   * @throws MpcError ERR_ROTATION_STATE when the epoch does not follow the key's
+   */
+  prepareRotation(r: Omit<RotationRecord, 'state'>): void {
+    assertId(r.keyId, 'key id');
+    if (!/^[0-9a-f]{2,128}$/.test(r.sid) || !/^[0-9a-f]{64}$/.test(r.digest)) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'rotation sid and digest must be hex');
+    }
+    this.#tx('prepareRotation', () => {
+      const key = this.getKey(r.keyId);
+      if (key === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+      if (r.epoch !== (key.epoch ?? 0) + 1 || r.shareVersion <= key.shareVersion) {
+        throw new MpcError(
+          'ERR_ROTATION_STATE',
+          "the prepared epoch must follow the key's, with a newer share version",
+        );
+      }
+      this.#db
+        .prepare(
+          `INSERT INTO rotations (key_id, sid, epoch, digest, share_version, state, at) VALUES (?, ?, ?, ?, ?, 'prepared', ?)
+           ON CONFLICT (key_id) DO UPDATE SET sid = excluded.sid, epoch = excluded.epoch, digest = excluded.digest,
+             share_version = excluded.share_version, state = 'prepared', at = excluded.at`,
+        )
+        .run(r.keyId, r.sid, r.epoch, r.digest, r.shareVersion, Date.now());
+      this.#auditInTx({ type: 'refresh.step', key: r.keyId, step: 'prepared', epoch: r.epoch });
+    });
+  }
+
+  /** Drops a prepared rotation (the key stays on its epoch). Audit: refresh.step abandoned. No-op otherwise. */
+  abandonRotation(keyId: string): void {
+    assertId(keyId, 'key id');
+    this.#tx('abandonRotation', () => {
+      const r = this.#db.prepare(`SELECT epoch FROM rotations WHERE key_id = ? AND state = 'prepared'`).get(keyId) as
+        | { epoch: number }
+        | undefined;
+      if (r === undefined) return;
+      this.#db.prepare('DELETE FROM rotations WHERE key_id = ?').run(keyId);
+      this.#auditInTx({ type: 'refresh.step', key: keyId, step: 'abandoned', epoch: r.epoch });
+    });
+  }
+
+  /**
+   * Commits the prepared rotation of `keyId` (the caller checked every holder's acknowledgement): in
+   * ONE transaction the key moves to the new epoch and share version, every available presignature
+   * of an older epoch of the key is burnt (audit presignatures.burnt, reason 'epoch'), and the
+   * rotation is marked committed (audit refresh.step committed). Returns how many were burnt.
+   * @throws MpcError ERR_ROTATION_STATE when no rotation of that session and epoch is prepared
+   */
+  commitRotation(keyId: string, sid: string, epoch: number): number {
+    assertId(keyId, 'key id');
+    let burnt = 0;
+    this.#tx('commitRotation', () => {
+      const r = this.getRotation(keyId);
+      if (r === undefined || r.state !== 'prepared' || r.sid !== sid || r.epoch !== epoch) {
+        throw new MpcError('ERR_ROTATION_STATE', 'no such rotation is prepared for this key');
+      }
+      const now = Date.now();
+      const moved = this.#db
+        .prepare('UPDATE keys SET share_version = ?, epoch = ?, updated_at = ? WHERE key_id = ? AND epoch = ?')
+        .run(r.shareVersion, r.epoch, now, keyId, r.epoch - 1).changes;
+      if (moved !== 1) throw new MpcError('ERR_ROTATION_STATE', 'the key is not on the epoch before the rotation');
+      burnt = this.#db
+        .prepare(
+          `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ?
+           WHERE key_id = ? AND status = 'available' AND key_epoch < ?`,
+        )
+        .run(now, now, keyId, r.epoch).changes;
+      this.#db.prepare(`UPDATE rotations SET state = 'committed', at = ? WHERE key_id = ?`).run(now, keyId);
+      if (burnt > 0) this.#auditInTx({ type: 'presignatures.burnt', count: burnt, reason: 'epoch' });
+      this.#auditInTx({ type: 'refresh.step', key: keyId, step: 'committed', epoch: r.epoch });
+    });
+    return burnt;
+  }
+
+  /** Inside a transaction or not: the key's epoch (0 for an unknown key). */
+  #keyEpoch(keyId: string): number {
+    const row = this.#db.prepare('SELECT epoch FROM keys WHERE key_id = ?').get(keyId) as
+      | { epoch?: unknown }
+      | undefined;
+    return typeof row?.epoch === 'number' ? row.epoch : 0;
   }
 
   // ---- policy: velocity history and admin-signed documents (issue #14) ----
@@ -906,5 +1071,7 @@ function rowToKey(row: unknown): KeyMeta {
     threshold: r.threshold as number,
     parties: r.parties as number,
     shareVersion: r.share_version as number,
+    // epoch 0 (every key before its first refresh) is left out, as in KeyMeta written by putKey
+    ...(Number.isInteger(r.epoch) && (r.epoch as number) > 0 ? { epoch: r.epoch as number } : {}),
   };
 }

@@ -1,0 +1,192 @@
+/**
+ * Issue #16 over NATS: key refresh with three party daemons as OS processes (`mpc-custody party`), a
+ * real nats-server with the TLS / nkey / permission set and the JetStream audit stream `mpc-custody
+ * setup --audit` writes. A 2-of-3 key is generated, gets aux info and one presignature; `mpc-custody
+ * coord refresh` then moves the key to epoch 1 (every holder seals a new share and aux info, every
+ * holder checks every acknowledgement, then commits). After it: the old presignature is refused with
+ * ERR_PRESIGNATURE_EPOCH; a new presignature signs a digest that @noble/curves verifies under the
+ * ORIGINAL public key; the public key and chain code are unchanged; each signer's audit chain holds
+ * the burn (presignatures.burnt, reason epoch) and every party's the refresh steps.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRecord } from '../../src/audit/index.js';
+import { runCli } from '../../src/cli/command.js';
+import { COMMANDS } from '../../src/cli/commands.js';
+import { presignatureToJson } from '../../src/cli/presignature-file.js';
+import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
+import { addCachedPrimes } from '../../src/daemon/main.js';
+import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
+import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
+import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
+import { encodePoint } from '../../src/primitives/curve.js';
+import { openFileSecretStore } from '../../src/storage/file-store.js';
+import { readAuditStream } from '../../src/transport/audit-sink.js';
+import { connectNats, loadAuditorNatsConfig } from '../../src/transport/nats.js';
+import { testPrimes } from '../helpers/primes.js';
+import { required } from '../helpers/requirements.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+const canRun =
+  required(existsSync(CLI), `the built CLI (${CLI}; npm run build)`) &&
+  required(findNatsServer() !== undefined, 'nats-server');
+
+const DEPLOYMENT = 'dep-refresh';
+let dir: string;
+let setup: SetupResult;
+let nats: NatsServerProcess;
+let auditor: NatsConnection | undefined;
+const daemons: SpawnedParty[] = [];
+
+/** `mpc-custody …` as main.ts runs it, in this process (the parties are processes). */
+async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await runCli(COMMANDS, args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { status, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+/** The share ids in party i's store (headers only; the daemon has the same store open). */
+async function held(i: number): Promise<Array<{ keyId: string; version: number }>> {
+  const pdir = join(dir, `party-${i}`);
+  const store = await openFileSecretStore({ dir: pdir, keyFile: join(pdir, 'store.key') });
+  try {
+    return (await store.listShares()).map((s) => ({ keyId: s.keyId, version: s.version }));
+  } finally {
+    await store.close();
+  }
+}
+
+/** Party i's audit events as shipped to the stream (waits until `until` holds: shipping is asynchronous). */
+async function auditEvents(
+  party: number,
+  until: (events: Array<Record<string, unknown>>) => boolean,
+): Promise<Array<Record<string, unknown>>> {
+  let events: Array<Record<string, unknown>> = [];
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const lines = await readAuditStream(auditor as NatsConnection, DEPLOYMENT);
+    events = lines
+      .map((l) => parseRecord(l).parsed)
+      .filter((r) => r.emitter === `party-${party}`)
+      .map((r) => r.event as unknown as Record<string, unknown>);
+    if (until(events)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return events;
+}
+
+describe.runIf(canRun)('key refresh over NATS with party processes', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mpc-refresh-'));
+    setup = await setupPartySet({
+      dir,
+      parties: 3,
+      natsPort: await freePort(),
+      httpBasePort: 0,
+      math: 'native',
+      policy: 'off', // the coordinator alone drives these parties (cosign-process.test.ts enforces)
+      audit: DEPLOYMENT,
+    });
+    // aux info and each refresh take two fresh safe primes per party
+    const primes = await testPrimes('safe', 1536);
+    for (let i = 0; i < 3; i++) {
+      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(4 * i, 4 * i + 4));
+    }
+    nats = await runNatsServer(setup.nats.serverConfigFile);
+    for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
+    const a = setup.nats.auditor;
+    if (a === undefined) throw new Error('setup wrote no auditor credential');
+    auditor = await connectNats(await loadAuditorNatsConfig(a.configFile));
+  }, 120_000);
+
+  afterAll(async () => {
+    if (process.env.REFRESH_DEBUG) {
+      writeFileSync(
+        process.env.REFRESH_DEBUG,
+        daemons.map((d, i) => d.lines.map((l) => `${i} ${l}`).join('\n')).join('\n'),
+      );
+    }
+    await auditor?.close();
+    for (const d of daemons) await d.stop(5000);
+    await nats?.kill();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refreshes a 2-of-3 key: old presignature refused and burnt, new one signs under the original key', async () => {
+    const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
+    try {
+      const c = coord.coordinator;
+      const Y = await c.keygen({ keyId: 'rk', threshold: 2, parties: 3 });
+      await c.auxInfo({ keyId: 'rk', parties: 3 });
+      const before = await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] });
+      const old = await c.presign({ keyId: 'rk', signers: [0, 1] });
+      const versions = await Promise.all([0, 1, 2].map(held));
+
+      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: 1 });
+
+      // every holder replaced its share by a newer version; nothing prepared is left beside it
+      for (let i = 0; i < 3; i++) {
+        const now = await held(i);
+        const was = versions[i]?.find((s) => s.keyId === 'rk')?.version ?? 0;
+        expect(now.find((s) => s.keyId === 'rk')?.version).toBeGreaterThan(was);
+        expect(now.filter((s) => s.keyId.startsWith('rk.'))).toEqual([]);
+      }
+      const after = await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] });
+      expect(encodePoint(after.publicKey)).toEqual(encodePoint(before.publicKey));
+      expect(after.chainCode).toEqual(before.chainCode);
+
+      // the presignature of epoch 0 is refused with its own code, through the CLI
+      const file = join(dir, 'old-presignature.json');
+      writeFileSync(file, JSON.stringify(presignatureToJson(old)));
+      const digest = sha256(new TextEncoder().encode('after the refresh'));
+      const refused = await cli([
+        'coord',
+        'sign',
+        '--config',
+        setup.coordinatorConfig,
+        '--key',
+        'rk',
+        '--presignature',
+        file,
+        '--digest',
+        Buffer.from(digest).toString('hex'),
+      ]);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(
+        /ERR_PRESIGNATURE_EPOCH: the presignature was made before the key "rk" was refreshed/,
+      );
+
+      // a presignature of the new epoch signs under the original public key
+      const fresh = await c.presign({ keyId: 'rk', signers: [1, 2] });
+      const sig = await c.sign({ keyId: 'rk', presignature: fresh, digest });
+      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
+      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
+
+      // the audit chains: each holder prepared and committed epoch 1; the signers of the old
+      // presignature burnt it (reason epoch) in the commit, the third had nothing to burn
+      for (let i = 0; i < 3; i++) {
+        const events = await auditEvents(i, (e) => e.some((x) => x.type === 'refresh.step' && x.step === 'committed'));
+        const steps = events.filter((x) => x.type === 'refresh.step').map((x) => `${x.step}@${x.epoch}`);
+        expect(steps).toEqual(['prepared@1', 'committed@1']);
+        const burns = events.filter((x) => x.type === 'presignatures.burnt');
+        expect(burns).toEqual(i === 2 ? [] : [{ type: 'presignatures.burnt', count: 1, reason: 'epoch' }]);
+        // the burn is recorded with the commit (one transaction: adjacent records)
+        if (i !== 2) {
+          const at = events.findIndex((x) => x.type === 'presignatures.burnt');
+          expect(events[at + 1]).toMatchObject({ type: 'refresh.step', step: 'committed', key: 'rk' });
+        }
+      }
+    } finally {
+      await coord.close();
+    }
+  }, 300_000);
+});
