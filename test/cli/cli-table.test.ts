@@ -10,61 +10,25 @@
  *
  * The commands run in process through the same runCli and COMMANDS as main.ts (fast); `party`
  * against an unreachable NATS runs as a child process of the built CLI because a started daemon
- * belongs in its own process. Not covered here (they need running parties): an unknown key or an
- * unknown, used or foreign presignature at `coord sign|presign|xpub|address` — partyRefusal is
- * checked in cli-errors.test.ts and the daemon codes in test/daemon.
+ * belongs in its own process. The refusals only running parties give (an unknown key at every
+ * `coord` command, an unknown presignature at `coord sign`) are rows of cli-table-live.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Command, type CommandGroup, isGroup, runCli } from '../../src/cli/command.js';
+import { type Command, type CommandGroup, isGroup } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { setupPartySet } from '../../src/daemon/setup.js';
 import { generateOperatorKey } from '../../src/orchestrator/client.js';
 import { tempDir } from '../storage/helpers.js';
+import { inProcess, type Kind, problemsOf, type Row, type Run, spawned } from './cli-rows.js';
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 /** Planted in every bad input file: it must never reach the terminal. */
 const MARKER = 'S3CR3T-TABLE-MARKER-7f3a';
 const HEX64 = 'ab'.repeat(32);
 
 const LEAVES: readonly Command[] = COMMANDS.flatMap((e: Command | CommandGroup) => (isGroup(e) ? e.commands : [e]));
-
-type Kind =
-  | 'unknown flag'
-  | 'missing flag'
-  | 'malformed value'
-  | 'missing file'
-  | 'directory'
-  | 'not JSON'
-  | 'wrong schema'
-  | 'unknown field'
-  | 'unknown key'
-  | 'unreachable';
-
-interface Row {
-  readonly cmd: string;
-  readonly kind: Kind;
-  /** The flag whose value (or file) is bad. */
-  readonly flag?: string;
-  readonly args: readonly string[];
-  readonly exit: 1 | 2;
-  readonly code: string;
-  /** Every one must appear in the line: the flag, file, field or URL at fault. */
-  readonly names: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
-  readonly spawn?: true;
-  /** A daemon: its JSON log lines (pino) may precede the error on stdout. */
-  readonly logs?: true;
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** The flags of a command's usage line: name, metavar, required. */
 function flagsOf(cmd: Command): Array<{ flag: string; metavar: string; required: boolean }> {
@@ -92,42 +56,6 @@ async function freePort(): Promise<number> {
       const port = (s.address() as { port: number }).port;
       s.close(() => resolve(port));
     });
-  });
-}
-
-async function inProcess(row: Row): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(row.env ?? {})) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-  try {
-    const code = await runCli(COMMANDS, [...row.cmd.split(' '), ...row.args], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
-    return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
-
-function spawned(row: Row): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...row.cmd.split(' '), ...row.args],
-      { env: { PATH: process.env.PATH, ...row.env }, timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
   });
 }
 
@@ -663,31 +591,7 @@ describe('every command, every kind of bad input: one coded line naming the culp
   });
 
   it('every row: exit code, one stderr line, the code once, the culprit named, no stack, no secret, no content', () => {
-    const failures: string[] = [];
-    for (const { row, run: r } of runs) {
-      const ctx = `${row.cmd} [${row.kind}${row.flag ? ` ${row.flag}` : ''}] ${JSON.stringify(r)}`;
-      const lines = r.stderr.split('\n').filter((l) => l !== '');
-      const line = lines[0] ?? '';
-      const problems = [
-        r.code !== row.exit && `exit ${r.code}, want ${row.exit}`,
-        r.stdout !== '' && !row.logs && 'stdout not empty',
-        row.logs === true &&
-          !r.stdout
-            .split('\n')
-            .filter((l) => l !== '')
-            .every((l) => typeof (JSON.parse(l) as { level?: unknown }).level === 'string') &&
-          'stdout holds more than JSON log lines',
-        ...secrets.filter((s) => r.stdout.includes(s)).map(() => 'prints a secret on stdout'),
-        lines.length !== 1 && `${lines.length} stderr lines`,
-        !line.startsWith(`mpc-custody ${row.cmd}: ${row.code}: `) && `want "mpc-custody ${row.cmd}: ${row.code}: "`,
-        line.split(/\b(ERR_[A-Z0-9_]+)\b/).filter((p) => /^ERR_/.test(p)).length !== 1 && 'more than one code',
-        ...row.names.filter((n) => !line.includes(n)).map((n) => `does not name ${n}`),
-        ...secrets.filter((s) => line.includes(s)).map(() => 'prints a secret'),
-        /\bat .*\.(js|ts):\d+/.test(r.stderr) && 'prints a stack',
-        line.includes('usage:') && 'prints the usage',
-      ].filter((p): p is string => typeof p === 'string');
-      if (problems.length > 0) failures.push(`${problems.join('; ')} — ${ctx}`);
-    }
+    const failures = runs.flatMap(({ row, run }) => problemsOf(row, run, secrets));
     expect(failures).toEqual([]);
   });
 });
