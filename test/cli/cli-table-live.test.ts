@@ -85,6 +85,7 @@ describe.runIf(canRun)('CLI refusals the parties give: unknown key, unknown pres
       unknownKey('coord address', ['--chain', 'ethereum']),
       unknownKey('coord aux', ['--parties', '2']),
       unknownKey('coord presign', ['--signers', '0,1']),
+      unknownKey('coord refresh', []),
       unknownKey('coord sign', ['--presignature', pre, ...digest]),
       {
         cmd: 'coord import',

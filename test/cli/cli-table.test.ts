@@ -160,6 +160,7 @@ describe('every command, every kind of bad input: one coded line naming the culp
       'coord aux': ['--config', coord, '--key', 'hot', '--parties', '2'],
       'coord import': ['--config', coord, '--key', 'hot', '--parties', '2'],
       'coord presign': ['--config', coord, '--key', 'hot', '--signers', '0,1'],
+      'coord refresh': ['--config', coord, '--key', 'hot'],
       'coord sign': ['--config', coord, '--key', 'hot', '--presignature', pre, '--digest', 'cd'.repeat(32)],
       'coord xpub': ['--config', coord, '--key', 'hot'],
       'coord address': ['--config', coord, '--key', 'hot', '--chain', 'ethereum'],
@@ -280,7 +281,15 @@ describe('every command, every kind of bad input: one coded line naming the culp
         names: [httpUrl],
       },
     ];
-    const coordCmds = ['coord keygen', 'coord aux', 'coord import', 'coord presign', 'coord xpub', 'coord address'];
+    const coordCmds = [
+      'coord keygen',
+      'coord aux',
+      'coord import',
+      'coord presign',
+      'coord refresh',
+      'coord xpub',
+      'coord address',
+    ];
 
     rows = [
       // generated: an unknown flag for every command, every required flag left out
@@ -339,6 +348,7 @@ describe('every command, every kind of bad input: one coded line naming the culp
       usage('coord keygen', '--threshold', set1('coord keygen', '--threshold', '3')),
       usage('coord aux', '--parties', set1('coord aux', '--parties', '1')),
       usage('coord import', '--parties', set1('coord import', '--parties', 'x')),
+      usage('coord refresh', '--parties', set1('coord refresh', '--parties', '1')),
       usage('coord presign', '--signers', set1('coord presign', '--signers', '0;1')),
       usage('coord presign', '--path', set1('coord presign', '--path', "0/0'")),
       usage('coord xpub', '--network', set1('coord xpub', '--network', 'moon')),
