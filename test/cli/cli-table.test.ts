@@ -567,7 +567,10 @@ describe('every command, every kind of bad input: one coded line naming the culp
   });
 
   it('has arguments for every command, an unknown-flag and missing-flag row for each, a row for every file flag', () => {
-    expect(Object.keys(base).sort()).toEqual(LEAVES.map((c) => c.name).sort());
+    expect(
+      Object.keys(base).sort(),
+      'every command needs valid arguments in `base` (and its bad-input rows) in test/cli/cli-table.test.ts',
+    ).toEqual(LEAVES.map((c) => c.name).sort());
     // flags that name a file the command writes where no bad input applies beyond the rows above
     for (const c of LEAVES) {
       expect(rows.some((r) => r.cmd === c.name && r.kind === 'unknown flag')).toBe(true);
@@ -602,6 +605,36 @@ describe('every command, every kind of bad input: one coded line naming the culp
 
   it('every row: exit code, one stderr line, the code once, the culprit named, no stack, no secret, no content', () => {
     const failures = runs.flatMap(({ row, run }) => problemsOf(row, run, secrets));
+    expect(failures).toEqual([]);
+  });
+
+  it('--json: every in-process row as one JSON object with the same code, exit and names', async () => {
+    const failures: string[] = [];
+    for (const row of rows.filter((r) => !r.spawn)) {
+      const r = await inProcess({ ...row, args: [...row.args, '--json'] });
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      let o: { ok?: unknown; command?: unknown; code?: unknown; message?: unknown; exit?: unknown } = {};
+      try {
+        o = JSON.parse(lines[0] ?? '') as typeof o;
+      } catch {
+        // reported below
+      }
+      const message = String(o.message ?? '');
+      const details = JSON.stringify((o as { details?: unknown }).details ?? {});
+      const problems = [
+        lines.length !== 1 && `${lines.length} stderr lines`,
+        r.stdout !== '' && 'stdout not empty',
+        (o.ok !== false ||
+          o.command !== row.cmd ||
+          o.code !== row.code ||
+          o.exit !== row.exit ||
+          r.code !== row.exit) &&
+          `want {ok:false, command:${row.cmd}, code:${row.code}, exit:${row.exit}}`,
+        ...row.names.filter((n) => !`${message} ${details}`.includes(n)).map((n) => `does not name ${n}`),
+        ...secrets.filter((x) => r.stderr.includes(x)).map(() => 'prints a secret'),
+      ].filter((p): p is string => typeof p === 'string');
+      if (problems.length > 0) failures.push(`${problems.join('; ')} — ${row.cmd} [${row.kind}] ${r.stderr}`);
+    }
     expect(failures).toEqual([]);
   });
 });
