@@ -4,6 +4,13 @@
  * roster), the emitter's sequence and hash chain, and every checkpoint; then that each anchor (a
  * signed checkpoint or head kept elsewhere: an earlier export, the JetStream stream's last
  * message per subject) is reached with the same hash. It stops at the first break and names it.
+ *
+ * Then the cross-checks between emitters (issue 15): every signature the orchestrator recorded
+ * (`request.signed`) follows, in its own chain, the request's `request.received`, and its latest
+ * `request.evaluated` allows it; a request that once needed approvals has at least one
+ * `request.approved`; and each signer's chain (`party-<i>`) holds the `presignature.consumed`
+ * record of that presignature, for the same digest. The parties ship their records on their own
+ * schedule: verify a settled log (after the parties shipped, e.g. stopped or caught up).
  */
 
 import { isMpcError } from '../errors/index.js';
@@ -21,7 +28,8 @@ export type AuditBreakKind =
   | 'duplicate' // a sequence number seen twice
   | 'chain_break' // prev does not hash the previous record (a fork or a substitution)
   | 'checkpoint_mismatch' // a checkpoint (or anchor) disagrees with the chain
-  | 'truncated'; // the log ends before an anchor: its tail was removed
+  | 'truncated' // the log ends before an anchor: its tail was removed
+  | 'unbacked_signature'; // the orchestrator signed without a request, an allowing decision, approvals or a consume at a signer
 
 export interface AuditBreak {
   readonly kind: AuditBreakKind;
@@ -53,7 +61,12 @@ export interface AuditTrust {
   readonly emitters: ReadonlyMap<string, Uint8Array>;
   /** Records known to belong to the log (checkpoints kept by the auditor, stream heads). */
   readonly anchors?: readonly (string | StoredRecord)[];
+  /** The cross-checks between the orchestrator's and the parties' records (default true). */
+  readonly crossCheck?: boolean;
 }
+
+/** The party emitter id of roster index i (as the party daemons write it). */
+const partyEmitter = (i: number) => `party-${i}`;
 
 interface ChainState {
   seq: number;
@@ -244,5 +257,61 @@ export function verifyAuditLog(records: readonly (string | StoredRecord)[], trus
       });
     }
   }
+  if (trust.crossCheck !== false) {
+    const b = crossCheck(parsed as ParsedRecord[]);
+    if (b !== undefined) return fail(b);
+  }
   return { ok: true, records: records.length, emitters: summary() };
+}
+
+/** The cross-checks of every orchestrator signature (all chains already verified). */
+function crossCheck(records: readonly ParsedRecord[]): AuditBreak | undefined {
+  // presignature → digests consumed, per party emitter
+  const consumed = new Map<string, Map<string, (string | undefined)[]>>();
+  for (const r of records) {
+    const e = r.parsed.event;
+    if (e.type !== 'presignature.consumed') continue;
+    const m = consumed.get(r.parsed.emitter) ?? new Map<string, (string | undefined)[]>();
+    consumed.set(r.parsed.emitter, m);
+    m.set(e.presignature, [...(m.get(e.presignature) ?? []), e.digest]);
+  }
+  const received = new Set<string>();
+  const decision = new Map<string, string>();
+  const neededApprovals = new Set<string>();
+  const approved = new Set<string>();
+  for (const [index, r] of records.entries()) {
+    const { emitter, seq, event: e } = r.parsed;
+    if (emitter !== 'orchestrator') continue;
+    if (e.type === 'request.received') received.add(e.request);
+    else if (e.type === 'request.evaluated') {
+      decision.set(e.request, e.action);
+      if (e.action === 'require_approvals') neededApprovals.add(e.request);
+    } else if (e.type === 'request.approved') approved.add(e.request);
+    else if (e.type === 'request.signed') {
+      const at = `record ${index} (orchestrator, seq ${seq}): signature of request ${e.request}`;
+      const bad = (why: string): AuditBreak => ({
+        kind: 'unbacked_signature',
+        index,
+        emitter,
+        seq,
+        message: `${at} ${why}`,
+      });
+      if (!received.has(e.request)) return bad('has no request.received before it');
+      const d = decision.get(e.request);
+      if (d !== 'allow') return bad(`was not allowed by its latest evaluation (${d ?? 'none'})`);
+      if (neededApprovals.has(e.request) && !approved.has(e.request)) {
+        return bad('needed approvals and has no request.approved');
+      }
+      for (const i of e.signers) {
+        const digests = consumed.get(partyEmitter(i))?.get(e.presignature);
+        if (digests === undefined) {
+          return bad(`has no presignature.consumed of ${e.presignature} at signer ${partyEmitter(i)}`);
+        }
+        if (!digests.some((x) => x === undefined || x === e.digest)) {
+          return bad(`but signer ${partyEmitter(i)} consumed ${e.presignature} for another digest`);
+        }
+      }
+    }
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import {
   AuditEmitter,
+  type AuditEvent,
   type AuditReport,
   GENESIS_HASH,
   MAX_LINE_BYTES,
@@ -141,8 +142,13 @@ describe('audit log: tampering is detected and named', () => {
     expect(verifyAuditLog(log, { ...TRUST, anchors: [recordLine(anchor)] }).ok).toBe(true);
     const cut = find(log, 'party-0', 9);
     const truncated = log.filter((r, i) => !(body(r).emitter === 'party-0' && i >= cut));
-    // without the anchor, a clean cut is indistinguishable from a shorter log
-    expect(verifyAuditLog(truncated, TRUST).ok).toBe(true);
+    // without the anchor, a clean cut of the chain itself is indistinguishable from a shorter log …
+    expect(verifyAuditLog(truncated, { ...TRUST, crossCheck: false }).ok).toBe(true);
+    // … but the orchestrator's signature now lacks party-0's consume record (the cross-check)
+    expect(brk(verifyAuditLog(truncated, TRUST))).toMatchObject({
+      kind: 'unbacked_signature',
+      emitter: 'orchestrator',
+    });
     const out = brk(verifyAuditLog(truncated, { ...TRUST, anchors: [anchor] }));
     expect(out).toMatchObject({ kind: 'truncated', emitter: 'party-0', seq: 9, index: truncated.length });
   });
@@ -255,6 +261,88 @@ describe('audit log: tampering is detected and named', () => {
       expect(out).toMatchObject({ kind: 'malformed', index: 0 });
     }
     expect(() => parseRecord('{"body":"{}","sig":"00"}')).toThrow(/ERR_AUDIT_RECORD_MALFORMED/);
+  });
+});
+
+describe('audit log: cross-checks of every orchestrator signature', () => {
+  const h = (n: number) => n.toString(16).padStart(64, '0');
+  type Step = [emitter: string, event: AuditEvent];
+  const received = (request: string): AuditEvent => ({
+    type: 'request.received',
+    request,
+    key: 'hot',
+    initiator: 'alice',
+    payloadKind: 'eth.transaction',
+    payloadHash: h(1),
+  });
+  const evaluated = (request: string, action: 'allow' | 'block' | 'require_approvals'): AuditEvent => ({
+    type: 'request.evaluated',
+    request,
+    policyVersion: 1,
+    rule: 'r',
+    action,
+  });
+  const consumed = (presignature: string, digest = h(2)): AuditEvent => ({
+    type: 'presignature.consumed',
+    key: 'hot',
+    presignature,
+    digest,
+  });
+  const signed = (request: string, presignature: string, signers = [0, 1]): AuditEvent => ({
+    type: 'request.signed',
+    request,
+    key: 'hot',
+    presignature,
+    signers,
+    digest: h(2),
+    signature: h(3),
+  });
+  const logOf = (steps: Step[]) => {
+    const em = new Map(EMITTERS.map((e) => [e as string, makeEmitter('dep-a', e, 1000)]));
+    return steps.flatMap(([e, ev]) => (em.get(e) as AuditEmitter).append(ev));
+  };
+  const honest: Step[] = [
+    ['orchestrator', received('r1')],
+    ['orchestrator', evaluated('r1', 'require_approvals')],
+    ['orchestrator', { type: 'request.approved', request: 'r1', approver: 'bob' }],
+    ['orchestrator', evaluated('r1', 'allow')],
+    ['party-1', consumed('p1')],
+    ['orchestrator', signed('r1', 'p1')],
+    ['party-0', consumed('p1')], // shipped later than the orchestrator's record: order across emitters is free
+  ];
+  const without = (i: number) => honest.filter((_, j) => j !== i);
+
+  it('an honest log passes', () => {
+    expect(verifyAuditLog(logOf(honest), TRUST).firstBreak).toBeUndefined();
+  });
+
+  it.each([
+    ['no request.received', without(0), 'has no request.received'],
+    ['approvals needed, none recorded', without(2), 'needed approvals'],
+    ['the latest evaluation did not allow', without(3), 'latest evaluation (require_approvals)'],
+    [
+      'blocked',
+      [...honest.slice(0, 4), ['orchestrator', evaluated('r1', 'block')], ...honest.slice(4)] as Step[],
+      '(block)',
+    ],
+    ['a signer never consumed the presignature', without(6), 'at signer party-0'],
+    [
+      'a signer consumed it for another digest',
+      [...without(6), ['party-0', consumed('p1', h(9))]] as Step[],
+      'party-0 consumed p1 for another digest',
+    ],
+    [
+      'signed by a party outside the consumers',
+      [...honest.slice(0, 5), ['orchestrator', signed('r1', 'p1', [1, 2])], honest[6]] as Step[],
+      'at signer party-2',
+    ],
+  ])('%s: named at the signature record', (_, steps, why) => {
+    const log = logOf(steps);
+    const out = brk(verifyAuditLog(log, TRUST));
+    expect(out.kind).toBe('unbacked_signature');
+    expect(out.index).toBe(log.findIndex((r) => (body(r).event as { type: string }).type === 'request.signed'));
+    expect(out.message).toContain(why);
+    expect(verifyAuditLog(log, { ...TRUST, crossCheck: false }).ok).toBe(true);
   });
 });
 
