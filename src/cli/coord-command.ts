@@ -69,6 +69,22 @@ export function partyRefusal(e: unknown, about: Subject): unknown {
   return new MpcError(code, what[code] ?? `${op} refused by party ${parties}`, { details: e.details, cause: e });
 }
 
+/**
+ * Party ids the user named must be in the roster (known once connected, before any session starts):
+ * `--parties N` counts parties 0..N-1, a list names them.
+ */
+function assertInRoster(flag: string, ids: readonly number[], rosterSize: number): void {
+  const out = ids.filter((i) => i >= rosterSize);
+  if (out.length > 0) {
+    throw new MpcError(
+      'ERR_CLI_USAGE',
+      `${flag}: party ${out.join(', ')} is not in the roster (parties 0..${rosterSize - 1})`,
+      { details: { flag } },
+    );
+  }
+}
+const upTo = (n: number): number[] => [...Array(n).keys()];
+
 /** Connects, runs `fn`, closes; refusals are named (see partyRefusal). */
 async function withCoordinator<T>(
   config: string,
@@ -97,7 +113,8 @@ export const coordKeygen = defineCommand({
     if (f.threshold > f.parties) throw new MpcError('ERR_CLI_USAGE', '--threshold must not exceed --parties');
     const { xpub } = await import('../chains/index.js');
     const { encodePoint } = await import('../primitives/curve.js');
-    await withCoordinator(f.config, f, async (c) => {
+    await withCoordinator(f.config, f, async (c, n) => {
+      assertInRoster('--parties', upTo(f.parties), n);
       const Y = await c.keygen({ keyId: f.key, threshold: f.threshold, parties: f.parties });
       const key = await c.keyInfo({ keyId: f.key, parties: [...Array(f.parties).keys()] });
       io.out(
@@ -118,7 +135,10 @@ export const coordAux = defineCommand({
   summary: 'aux info (Paillier moduli) for a generated key',
   flags: Type.Object({ ...base, parties: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N' }) }),
   async run(f, io) {
-    await withCoordinator(f.config, f, (c) => c.auxInfo({ keyId: f.key, parties: f.parties }));
+    await withCoordinator(f.config, f, (c, n) => {
+      assertInRoster('--parties', upTo(f.parties), n);
+      return c.auxInfo({ keyId: f.key, parties: f.parties });
+    });
     io.out(JSON.stringify({ keyId: f.key, aux: 'ok' }));
     return EXIT.ok;
   },
@@ -140,7 +160,8 @@ export const coordImport = defineCommand({
     const { xpub } = await import('../chains/index.js');
     const { encodePoint } = await import('../primitives/curve.js');
     const members = [...Array(f.parties).keys()];
-    await withCoordinator(f.config, f, async (c) => {
+    await withCoordinator(f.config, f, async (c, n) => {
+      assertInRoster('--parties', members, n);
       let Y: Awaited<ReturnType<Coordinator['importKey']>>;
       try {
         Y = await c.importKey({ keyId: f.key, parties: f.parties });
@@ -193,7 +214,10 @@ export const coordRefresh = defineCommand({
     'itself) the key moves to the new epoch and every presignature of the older epoch is burnt (commit).\n' +
     'A failed refresh leaves the key on its epoch; run it again.',
   async run(f, io) {
-    const r = await withCoordinator(f.config, f, (c, n) => c.refresh({ keyId: f.key, parties: f.parties ?? n }));
+    const r = await withCoordinator(f.config, f, (c, n) => {
+      assertInRoster('--parties', upTo(f.parties ?? n), n);
+      return c.refresh({ keyId: f.key, parties: f.parties ?? n });
+    });
     io.out(JSON.stringify({ keyId: f.key, refreshed: true, epoch: r.epoch, digest: bytesToHex(r.digest) }));
     return EXIT.ok;
   },
@@ -209,9 +233,10 @@ export const coordPresign = defineCommand({
   }),
   async run(f, io) {
     const { presignatureToJson } = await import('./presignature-file.js');
-    const pre = await withCoordinator(f.config, f, (c) =>
-      c.presign({ keyId: f.key, signers: intList(f.signers, ','), path: intList(f.path, '/') }),
-    );
+    const pre = await withCoordinator(f.config, f, (c, n) => {
+      assertInRoster('--signers', intList(f.signers, ','), n);
+      return c.presign({ keyId: f.key, signers: intList(f.signers, ','), path: intList(f.path, '/') });
+    });
     io.out(JSON.stringify(presignatureToJson(pre)));
     return EXIT.ok;
   },
@@ -224,7 +249,9 @@ async function keyOf(
   parties: string | undefined,
   rosterSize: number,
 ): Promise<ChainKey> {
-  return c.keyInfo({ keyId, parties: parties === undefined ? [...Array(rosterSize).keys()] : intList(parties, ',') });
+  const ids = parties === undefined ? upTo(rosterSize) : intList(parties, ',');
+  assertInRoster('--parties', ids, rosterSize);
+  return c.keyInfo({ keyId, parties: ids });
 }
 
 export const coordXpub = defineCommand({
@@ -413,11 +440,15 @@ const pushCommand = (what: 'policy' | 'registry') =>
 is newer than the one it holds. Prints every party's outcome; exit 1 when any party does not hold it.`,
     async run(f, io) {
       await readJsonFile(f.config, 'coordinator config', CoordinatorConfigSchema);
+      const { GeneralJwsSchema } = await import('../policy/signed-document.js');
+      await readJsonFile(f.file, `${what} file`, GeneralJwsSchema); // its shape, before anything is sent
       const doc = await readInputFile(f.file, `${what} file`);
       const r = await withCoordinator(f.config, { key: '' }, (c) =>
         what === 'policy' ? c.pushPolicy(doc) : c.pushRegistry(doc),
       );
-      io.out(JSON.stringify({ document: what, ok: r.ok, parties: r.parties }));
+      // each party's outcome with its code once (a party's message starts with the code)
+      const parties = r.parties.map((x) => ({ ...x, message: x.message.replace(/^ERR_[A-Z0-9_]+: /, '') }));
+      io.out(JSON.stringify({ document: what, ok: r.ok, parties }));
       return r.ok ? EXIT.ok : EXIT.failed;
     },
   });

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { isMpcError, MpcError } from '../errors/index.js';
 import { assertReadableFile } from './boundary.js';
 import { type CommandIo, defineCommand, EXIT, runCommand } from './command.js';
 import { FileFlag, KeyIdFlag } from './flags.js';
@@ -28,7 +29,17 @@ export const keyRepair = defineCommand({
     const cfg = await loadPartyConfig(f.config);
     const store = await openConfiguredStore(cfg);
     try {
-      const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, { exclusive: true });
+      const at = join(cfg.dataDir, 'ledger.db');
+      let ledger: ReturnType<typeof PartyLedger.open>;
+      try {
+        ledger = PartyLedger.open(at, cfg.party, { exclusive: true });
+      } catch (e) {
+        if (!isMpcError(e, 'ERR_LEDGER_BUSY')) throw e;
+        throw new MpcError('ERR_LEDGER_BUSY', `the party's ledger ${at} is in use: stop the party daemon first`, {
+          details: { path: at },
+          cause: e,
+        });
+      }
       try {
         const before = await inspectKey(store, ledger, cfg.party, f.key);
         const deleted = f.delete === true ? await deleteUnfinishedKey(store, ledger, cfg.party, f.key) : [];

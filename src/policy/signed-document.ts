@@ -33,7 +33,8 @@ export const AdminSetSchema = Type.Object(
 );
 export type AdminSetConfig = Static<typeof AdminSetSchema>;
 
-const GeneralJwsSchema = Type.Object(
+/** A signed document's file: a JWS in general JSON form (the CLI checks a file against it before sending). */
+export const GeneralJwsSchema = Type.Object(
   {
     payload: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
     signatures: Type.Array(

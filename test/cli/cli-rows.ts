@@ -21,6 +21,7 @@ export type Kind =
   | 'unknown field'
   | 'unknown key'
   | 'unknown presignature'
+  | 'busy'
   | 'unreachable';
 
 export interface Row {

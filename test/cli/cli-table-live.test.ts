@@ -96,6 +96,34 @@ describe.runIf(canRun)('CLI refusals the parties give: unknown key, unknown pres
         code: 'ERR_IMPORT_NOT_STAGED',
         names: ['"nokey"'],
       },
+      // party ids beyond the roster (2 parties): refused before a session starts, naming the flag
+      ...(
+        [
+          ['coord keygen', '--parties', ['--key', 'k2', '--threshold', '2', '--parties', '3']],
+          ['coord aux', '--parties', ['--key', 'hot', '--parties', '3']],
+          ['coord presign', '--signers', ['--key', 'hot', '--signers', '0,7']],
+          ['coord xpub', '--parties', ['--key', 'hot', '--parties', '0,5']],
+        ] as const
+      ).map(
+        ([cmd, flag, args]): Row => ({
+          cmd,
+          kind: 'malformed value',
+          flag,
+          args: ['--config', coord, ...args],
+          exit: 2,
+          code: 'ERR_CLI_USAGE',
+          names: [flag, 'not in the roster'],
+        }),
+      ),
+      {
+        cmd: 'key-repair',
+        kind: 'busy',
+        flag: '--config',
+        args: ['--config', setup.partyConfigs[0] as string, '--key', 'hot'],
+        exit: 1,
+        code: 'ERR_LEDGER_BUSY',
+        names: [join(dirname(setup.partyConfigs[0] as string), 'ledger.db'), 'stop the party daemon'],
+      },
       {
         cmd: 'coord sign',
         kind: 'unknown presignature',
@@ -109,5 +137,30 @@ describe.runIf(canRun)('CLI refusals the parties give: unknown key, unknown pres
     const failures: string[] = [];
     for (const row of rows) failures.push(...problemsOf(row, await inProcess(row), secrets));
     expect(failures).toEqual([]);
+
+    // a document every party refuses: each party's outcome on stdout (exit 1) with its code once
+    const doc = join(t.dir, 'policy.jws.json');
+    writeFileSync(doc, JSON.stringify({ payload: 'e30', signatures: [{ protected: 'e30', signature: 'AAAA' }] }));
+    const push = await inProcess({
+      cmd: 'coord policy-push',
+      kind: 'wrong schema',
+      args: ['--config', coord, '--file', doc],
+      exit: 1,
+      code: '',
+      names: [],
+    });
+    expect(push.code).toBe(1);
+    expect(push.stderr).toBe('');
+    const out = JSON.parse(push.stdout) as {
+      ok: boolean;
+      parties: Array<{ ok: boolean; code: string; message: string }>;
+    };
+    expect(out.ok).toBe(false);
+    expect(out.parties).toHaveLength(2);
+    for (const p of out.parties) {
+      expect(p.ok).toBe(false);
+      expect(p.code).toMatch(/^ERR_POLICY_/);
+      expect(p.message).not.toMatch(/ERR_[A-Z_]+/);
+    }
   }, 120_000);
 });

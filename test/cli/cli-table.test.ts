@@ -394,7 +394,7 @@ describe('every command, every kind of bad input: one coded line naming the culp
       },
       ...['coord policy-push', 'coord registry-push'].flatMap((c) => [
         ...coordConfigRows(c),
-        ...fileRows(c, '--file', {}),
+        ...fileRows(c, '--file', { notJson: 'ERR_FILE_NOT_JSON', shape: 'ERR_INPUT_INVALID' }),
       ]),
 
       // identity-seal
