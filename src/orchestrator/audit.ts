@@ -25,7 +25,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { AuditEmitter, type AuditEvent, EMPTY_HEAD, parseRecord, verifyRecordSignature } from '../audit/index.js';
 import { MpcError } from '../errors/index.js';
 import type { Ed25519Signer } from '../primitives/ed25519.js';
-import { AuditPublisher, ensureAuditStream, readAuditHeads } from '../transport/audit-sink.js';
+import {
+  type AuditPage,
+  AuditPublisher,
+  ensureAuditStream,
+  readAuditHeads,
+  readAuditPage,
+} from '../transport/audit-sink.js';
 
 export const ORCHESTRATOR_EMITTER = 'orchestrator';
 
@@ -34,6 +40,8 @@ export interface AuditLog {
   readonly ready: boolean;
   write(event: AuditEvent): Promise<void>;
   enqueue(event: AuditEvent): Promise<void>;
+  /** A page of the deployment's whole stream (every emitter), for `GET /v1/audit`. */
+  read?(o: Parameters<typeof readAuditPage>[2]): Promise<AuditPage>;
 }
 
 export interface OrchestratorAuditOptions {
@@ -98,6 +106,11 @@ export class OrchestratorAudit implements AuditLog {
   /** The chain head this emitter holds (seq 0 before it synced with the stream). */
   get head(): { seq: number; hash: string } {
     return this.#emitter?.head ?? EMPTY_HEAD;
+  }
+
+  /** Reads the stream (with the coordinator credential's read rights on the deployment's stream). */
+  read(o: Parameters<typeof readAuditPage>[2]): Promise<AuditPage> {
+    return readAuditPage(this.#o.nc, this.#o.deployment, o);
   }
 
   write(event: AuditEvent): Promise<void> {

@@ -39,6 +39,7 @@ export const ROUTE_ACCESS = [
   { method: 'GET', path: '/v1/sign-requests/:id', roles: READERS },
   { method: 'GET', path: '/v1/sign-requests/:id/events', roles: READERS },
   { method: 'POST', path: '/v1/sign-requests/:id/approvals', roles: ['approver'] },
+  { method: 'GET', path: '/v1/audit', roles: ['admin', 'auditor'] },
 ] as const satisfies readonly RouteAccess[];
 
 export function accessFor(method: string, path: string): RouteAccess | undefined {

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import type { AuditEvent } from '../audit/index.js';
+import { type AuditEvent, parseRecord } from '../audit/index.js';
 import { addressAt, type BtcNetwork, type ChainKey, decodePayload, type PayloadKind, xpub } from '../chains/index.js';
 import { childPublicKey } from '../chains/keys.js';
 import { MpcError } from '../errors/index.js';
@@ -97,6 +97,9 @@ export interface NewSignRequestInput {
   readonly idempotencyKey: string;
 }
 
+/** Stream messages one `GET /v1/audit` page looks at, at most (a selective filter pages on). */
+const AUDIT_SCAN_LIMIT = 5_000;
+
 const PRE_SIGNING: readonly SignRequestState[] = ['received', 'pending_policy', 'pending_approval'];
 
 export class OrchestratorService {
@@ -130,6 +133,50 @@ export class OrchestratorService {
   /** False while the audit log cannot write (JetStream away): new work is refused. */
   get auditReady(): boolean {
     return this.#o.audit?.ready ?? true;
+  }
+
+  /**
+   * A page of the audit stream (every emitter's records, stream order) for auditors, filtered by
+   * emitter, event type or request id. Records are returned as stored (body + signature) so a
+   * reader can verify them; a record the stream holds that does not parse is returned unfiltered
+   * only when no filter is set (the verifier names it).
+   */
+  async readAudit(q: {
+    after: number;
+    limit: number;
+    emitter?: string;
+    type?: string;
+    request?: string;
+  }): Promise<{ records: { streamSeq: number; body: string; sig: string }[]; next: number | null }> {
+    const read = this.#o.audit?.read?.bind(this.#o.audit);
+    if (read === undefined) throw new MpcError('ERR_API_NOT_FOUND', 'no audit log is configured (config: audit)');
+    const filtered = q.emitter !== undefined || q.type !== undefined || q.request !== undefined;
+    const keep = (line: string): boolean => {
+      if (!filtered) return true;
+      try {
+        const { emitter, event } = parseRecord(line).parsed;
+        return (
+          (q.emitter === undefined || emitter === q.emitter) &&
+          (q.type === undefined || event.type === q.type) &&
+          (q.request === undefined || ('request' in event && event.request === q.request))
+        );
+      } catch {
+        return false;
+      }
+    };
+    let page: Awaited<ReturnType<typeof read>>;
+    try {
+      page = await read({ after: q.after, limit: q.limit, scanLimit: AUDIT_SCAN_LIMIT, keep });
+    } catch (e) {
+      throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'the audit stream cannot be read now', { cause: e });
+    }
+    return {
+      records: page.records.map((r) => {
+        const stored = JSON.parse(r.line) as { body: string; sig: string };
+        return { streamSeq: r.streamSeq, body: String(stored.body), sig: String(stored.sig) };
+      }),
+      next: page.next,
+    };
   }
 
   /** Refuses new work up front while the audit log is down (fail closed). */

@@ -180,6 +180,39 @@ export async function readAuditStream(nc: NatsConnection, deployment: string): P
   return out;
 }
 
+/** One page of the stream: stored record lines with their stream sequence. */
+export interface AuditPage {
+  readonly records: readonly { readonly streamSeq: number; readonly line: string }[];
+  /** Pass as `after` for the next page; null when the stream's end was reached. */
+  readonly next: number | null;
+}
+
+/**
+ * Reads the stream from the message after `after` (0: from the start): up to `limit` records that
+ * `keep` accepts, looking at no more than `scanLimit` messages, so a selective filter over a long
+ * stream answers in bounded time (the page then holds fewer records and `next` goes on).
+ */
+export async function readAuditPage(
+  nc: NatsConnection,
+  deployment: string,
+  o: { after: number; limit: number; scanLimit: number; keep?: (line: string) => boolean },
+): Promise<AuditPage> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const stream = auditStreamName(deployment);
+  const info = await jsm.streams.info(stream);
+  const records: { streamSeq: number; line: string }[] = [];
+  if (info.state.messages === 0) return { records, next: null };
+  let seq = Math.max(o.after + 1, info.state.first_seq);
+  let scanned = 0;
+  for (; seq <= info.state.last_seq && records.length < o.limit && scanned < o.scanLimit; seq += 1, scanned += 1) {
+    const m = await jsm.streams.getMessage(stream, { seq });
+    if (m === null) continue;
+    const line = m.string();
+    if (o.keep === undefined || o.keep(line)) records.push({ streamSeq: seq, line });
+  }
+  return { records, next: seq <= info.state.last_seq ? seq - 1 : null };
+}
+
 /** The last record of each emitter's subject: anchors for the verifier (a cut tail shows). */
 export async function readAuditHeads(
   nc: NatsConnection,

@@ -324,4 +324,56 @@ describe('orchestrator audit log on JetStream', () => {
     // positive control: the scan finds a secret where there is one
     expect(needles.filter((n) => `${orch[0]}${needles[1]}`.includes(n))).not.toEqual([]);
   });
+
+  it('GET /v1/audit: auditors page through every emitter, records as stored (they verify); filters; other roles refused', async () => {
+    const r0 = await newRequest();
+    const created = await r0.post();
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    expect((await final(created.json.id as string)).state).toBe('signed');
+    await Promise.all(shipping.map((s) => s.shipper.flush()));
+    const lines = await stream();
+    type Item = { streamSeq: number; body: string; sig: string };
+    const all: Item[] = [];
+    let cursor: string | null = '0';
+    let pages = 0;
+    while (cursor !== null && pages < 1000) {
+      const r = await h.call('aud', 'GET', `/v1/audit?limit=7&cursor=${cursor}`);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      all.push(...(r.json.items as Item[]));
+      cursor = r.json.nextCursor as string | null;
+      pages += 1;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(all.map((i) => i.body)).toEqual(lines.slice(0, all.length).map((l) => JSON.parse(l).body));
+    expect(all.length).toBeGreaterThanOrEqual(lines.length);
+    expect(all.every((x, j) => j === 0 || x.streamSeq > (all[j - 1] as Item).streamSeq)).toBe(true);
+    const rep = verifyAuditLog(
+      all.map((i) => ({ body: i.body, sig: i.sig })),
+      trust(),
+    );
+    expect(rep.firstBreak).toBeUndefined();
+    // by request: the orchestrator's records of one signed request, in order
+    const byRequest = await h.call('root', 'GET', `/v1/audit?request=${created.json.id as string}`);
+    const types = (byRequest.json.items as Item[]).map((i) => parseRecord({ body: i.body, sig: i.sig }).parsed.event.type);
+    expect(types).toEqual(['request.received', 'request.evaluated', 'request.signed']);
+    // by emitter and type
+    const consumes = await h.call('aud', 'GET', '/v1/audit?emitter=party-1&type=presignature.consumed&limit=1000');
+    const got = (consumes.json.items as Item[]).map((i) => parseRecord({ body: i.body, sig: i.sig }).parsed);
+    const expected = lines
+      .map((l) => parseRecord(l).parsed)
+      .filter((b) => b.emitter === 'party-1' && b.event.type === 'presignature.consumed');
+    expect(got.length).toBeGreaterThan(0);
+    expect(got).toEqual(expected);
+    // other roles, bad queries
+    for (const who of ['ian', 'amy', 'vic']) {
+      const r = await h.call(who, 'GET', '/v1/audit');
+      expect(r.status).toBe(403);
+      expect(r.json.code).toBe('ERR_API_FORBIDDEN');
+    }
+    for (const q of ['limit=0', 'limit=1001', 'cursor=-1', 'cursor=abc', 'emitter=a.b', 'type=X', 'other=1']) {
+      const r = await h.call('aud', 'GET', `/v1/audit?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.code, q).toBe('ERR_API_BAD_REQUEST');
+    }
+  });
 });

@@ -78,6 +78,8 @@ async function callFor(method: string, path: string): Promise<{ url: string; bod
       const p = await pendingApproval();
       return { url: `/v1/sign-requests/${p.id}/approvals`, body: { approval: p.approval }, ok: 200 };
     }
+    case 'GET /v1/audit':
+      return { url: path, ok: 404 }; // no audit log in this harness: ERR_API_NOT_FOUND, after RBAC
     default:
       return { url: path, ok: 200 };
   }

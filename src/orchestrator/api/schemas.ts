@@ -197,6 +197,28 @@ export const WaitQuery = Type.Object(
   closed,
 );
 export type WaitQuery = Static<typeof WaitQuery>;
+export const AuditQuery = Type.Object(
+  {
+    /** The `nextCursor` of the previous page (a stream sequence number). */
+    cursor: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,15})$' })),
+    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$' })),
+    emitter: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' })),
+    type: Type.Optional(Type.String({ pattern: '^[a-z]+(\\.[a-z_]+)?$', maxLength: 64 })),
+    request: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' })),
+  },
+  closed,
+);
+export type AuditQuery = Static<typeof AuditQuery>;
+/** Records as stored (the exact body string and the emitter's Ed25519 signature): verify them as they are. */
+export const AuditPage = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object({ streamSeq: Type.Integer({ minimum: 1 }), body: Type.String(), sig: Type.String() }, closed),
+    ),
+    nextCursor: Type.Union([Type.String(), Type.Null()]),
+  },
+  closed,
+);
 export const CreateApproval = Type.Object({ approval: Type.String({ minLength: 1, maxLength: 4096 }) }, closed);
 export type CreateApproval = Static<typeof CreateApproval>;
 

@@ -360,6 +360,17 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       };
     },
   );
+  app.get('/v1/audit', { schema: { querystring: S.AuditQuery, response: { 200: S.AuditPage, ...E } } }, async (req) => {
+    const q = req.query;
+    const page = await svc.readAudit({
+      after: Number(q.cursor ?? '0'),
+      limit: Number(q.limit ?? '100'),
+      ...(q.emitter ? { emitter: q.emitter } : {}),
+      ...(q.type ? { type: q.type } : {}),
+      ...(q.request ? { request: q.request } : {}),
+    });
+    return { items: page.records, nextCursor: page.next === null ? null : String(page.next) };
+  });
   app.get(
     '/v1/sign-requests/:id',
     { schema: { params: S.RequestParams, querystring: S.WaitQuery, response: { 200: S.SignRequest, ...E } } },
