@@ -16,6 +16,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { exportJWK, generateKeyPair } from 'jose';
 import { serializeTransaction } from 'viem';
 import { buildApi } from '../src/orchestrator/api/server.js';
+import type { AuditLog } from '../src/orchestrator/audit.js';
 import { signApiToken } from '../src/orchestrator/auth.js';
 import type { SigningBackend } from '../src/orchestrator/backend.js';
 import { OrchestratorMetrics } from '../src/orchestrator/metrics.js';
@@ -114,7 +115,12 @@ function row(name: string, samples: readonly number[], perSecond?: number): ApiR
   };
 }
 
-export async function benchOrchestrator(log: (line: string) => void, requests = 300): Promise<ApiRow[]> {
+export async function benchOrchestrator(
+  log: (line: string) => void,
+  requests = 300,
+  o: { audit?: AuditLog; label?: string } = {},
+): Promise<ApiRow[]> {
+  const label = o.label === undefined ? '' : ` ${o.label}`;
   const dir = mkdtempSync(join(tmpdir(), 'bench-orch-'));
   const store = await OrchestratorStore.open({ kind: 'sqlite', path: join(dir, 'orch.db') });
   const root = await makeKey('root');
@@ -136,6 +142,7 @@ export async function benchOrchestrator(log: (line: string) => void, requests = 
     backend,
     metrics,
     pools,
+    ...(o.audit ? { audit: o.audit } : {}),
     config: {
       bootstrapAdmin: { id: 'root', publicKey: root.publicJwk },
       policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk }] } },
@@ -255,9 +262,9 @@ export async function benchOrchestrator(log: (line: string) => void, requests = 
     const perSecond = (burst.length / (performance.now() - t0)) * 1000;
     log(`  ${burst.length} requests at ${inFlight} in flight done`);
     return [
-      row('POST /v1/sign-requests (201)', post),
-      row('REST request → signed artifact, warm pool, sequential', toSigned),
-      row(`REST request → signed artifact, ${inFlight} in flight`, latencies, perSecond),
+      row(`POST /v1/sign-requests (201)${label}`, post),
+      row(`REST request → signed artifact, warm pool, sequential${label}`, toSigned),
+      row(`REST request → signed artifact, ${inFlight} in flight${label}`, latencies, perSecond),
     ];
   } finally {
     await service.drain(5000);
@@ -283,3 +290,55 @@ export const orchestratorMachine = () => ({
   cpu: cpus()[0]?.model,
   loadavg: loadavg(),
 });
+
+/** The audit path's goal (issue #15): ≤ 0.5 ms p50 added to a sign request end to end. */
+export const AUDIT_GOAL_MS = 0.5;
+
+/**
+ * The same suite with the orchestrator's audit log on a local nats-server with JetStream (file
+ * store, one replica): every request writes request.received, request.evaluated and request.signed
+ * and waits for JetStream's acknowledgements. undefined when nats-server is not installed.
+ */
+export async function benchOrchestratorAudit(
+  log: (line: string) => void,
+  requests = 300,
+): Promise<ApiRow[] | undefined> {
+  const { findNatsServer, runNatsServer } = await import('../src/daemon/nats-server-process.js');
+  if (findNatsServer() === undefined) {
+    log('  audit case skipped: nats-server not found (apt-get install nats-server, or set NATS_SERVER_BIN)');
+    return undefined;
+  }
+  const { writeFileSync } = await import('node:fs');
+  const { randomBytes } = await import('node:crypto');
+  const { connect } = await import('@nats-io/transport-node');
+  const { ed25519 } = await import('@noble/curves/ed25519.js');
+  const { freePort } = await import('../src/daemon/spawn-party.js');
+  const { OrchestratorAudit } = await import('../src/orchestrator/audit.js');
+  const { Ed25519Signer } = await import('../src/primitives/ed25519.js');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-orch-audit-'));
+  const port = await freePort();
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
+  const server = await runNatsServer(conf);
+  const nc = await connect({ servers: `nats://127.0.0.1:${port}` });
+  const secret = new Uint8Array(randomBytes(32));
+  try {
+    const audit = await OrchestratorAudit.open({
+      nc,
+      deployment: 'bench',
+      signer: new Ed25519Signer(secret),
+      publicKey: ed25519.getPublicKey(secret),
+      createStream: true,
+    });
+    try {
+      return await benchOrchestrator(log, requests, { audit, label: '+ audit (JetStream)' });
+    } finally {
+      await audit.close();
+    }
+  } finally {
+    secret.fill(0);
+    await nc.close();
+    await server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
