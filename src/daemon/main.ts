@@ -274,6 +274,9 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     const roster = await loadRoster(cfg.roster);
     const me = roster.parties[cfg.party];
     if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
+    // every file the config names is read before anything is opened or connected (issue 20)
+    at = cfg.policy.mode === 'enforce' ? cfg.policy.admins : configFile;
+    const policy = await loadPartyPolicy(cfg.policy);
     at = configFile;
     const math = pickBackend(cfg.math);
     log.info({ backend: math.name }, 'math backend selected');
@@ -358,8 +361,6 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
       closers.push(['audit shipper', () => shipping.stop()]);
     }
 
-    at = cfg.policy.mode === 'enforce' ? cfg.policy.admins : configFile;
-    const policy = await loadPartyPolicy(cfg.policy);
     const daemon = new PartyDaemon({
       policy,
       self: cfg.party,

@@ -72,7 +72,9 @@ export async function loadNatsConfigFile(
   ) {
     throw new MpcError('ERR_CONFIG_INVALID', 'NATS party config has missing or invalid fields');
   }
-  return { party: cfg.party, servers: cfg.servers, caFile: cfg.caFile, nkeySeed: await readSeedFile(cfg.nkeySeedFile) };
+  const nkeySeed = await readSeedFile(cfg.nkeySeedFile);
+  await assertCaFile(cfg.caFile, nkeySeed);
+  return { party: cfg.party, servers: cfg.servers, caFile: cfg.caFile, nkeySeed };
 }
 
 /**
@@ -99,12 +101,24 @@ export async function loadAuditorNatsConfig(
   ) {
     throw new MpcError('ERR_CONFIG_INVALID', 'NATS auditor config has missing or invalid fields');
   }
-  return {
-    deployment: cfg.auditor,
-    servers: cfg.servers,
-    caFile: cfg.caFile,
-    nkeySeed: await readSeedFile(cfg.nkeySeedFile),
-  };
+  const nkeySeed = await readSeedFile(cfg.nkeySeedFile);
+  await assertCaFile(cfg.caFile, nkeySeed);
+  return { deployment: cfg.auditor, servers: cfg.servers, caFile: cfg.caFile, nkeySeed };
+}
+
+/** The CA certificate the TLS connection trusts: a missing one is named, not reported as a failed connect. */
+async function assertCaFile(path: string, seed: Uint8Array): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined || !st.isFile()) {
+    seed.fill(0);
+    throw new MpcError(
+      'ERR_CONFIG_INVALID',
+      st === undefined ? 'NATS CA file is missing' : 'NATS CA file is not a file',
+      {
+        details: { path },
+      },
+    );
+  }
 }
 
 /** An nkey seed is a NATS credential: refused when group or others could read it. */

@@ -114,6 +114,26 @@ describe('every command, every kind of bad input: one coded line naming the culp
     const partyNoIdentity = withField(party, 'no-identity.json', (o) => {
       delete o.identityFile;
     });
+    const partyNoAdmins = withField(party, 'no-admins.json', (o) => {
+      o.policy = { mode: 'enforce', admins: 'missing-admins.json' };
+    });
+    const partyBadAdmins = withField(party, 'bad-admins.json', (o) => {
+      o.policy = { mode: 'enforce', admins: notJson };
+    });
+    // NATS credentials whose CA certificate is gone
+    const noCa = f('no-ca.crt');
+    const natsNoCa = withField(join(f('set'), 'nats', 'party-0.json'), 'party-0-no-ca.json', (o) => {
+      o.caFile = noCa;
+    });
+    const coordNatsNoCa = withField(join(f('set'), 'nats', 'coordinator.json'), 'coordinator-no-ca.json', (o) => {
+      o.caFile = noCa;
+    });
+    const partyNoCa = withField(party, 'no-ca.json', (o) => {
+      o.nats = natsNoCa;
+    });
+    const coordNoCa = withField(coord, 'no-ca.json', (o) => {
+      o.nats = coordNatsNoCa;
+    });
     const coordExtra = withField(coord, 'extra.json', (o) => {
       o.surprise = MARKER;
     });
@@ -341,6 +361,23 @@ describe('every command, every kind of bad input: one coded line naming the culp
         spawn: true,
         logs: true,
       },
+
+      bad('party', 'missing file', '--config', partyNoAdmins, 'ERR_CONFIG_INVALID', [
+        join(partyDir, 'missing-admins.json'),
+      ]),
+      bad('party', 'not JSON', '--config', partyBadAdmins, 'ERR_CONFIG_INVALID', [notJson]),
+      {
+        cmd: 'party',
+        kind: 'missing file',
+        flag: '--config',
+        args: ['--config', partyNoCa],
+        exit: 1,
+        code: 'ERR_CONFIG_INVALID',
+        names: [noCa, 'CA file'],
+        spawn: true,
+        logs: true,
+      },
+      bad('coord xpub', 'missing file', '--config', coordNoCa, 'ERR_CONFIG_INVALID', [noCa, 'CA file']),
 
       // coord
       ...coordCmds.flatMap((c) => [...keyRows(c), ...coordConfigRows(c)]),
