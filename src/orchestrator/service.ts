@@ -522,6 +522,8 @@ export class OrchestratorService {
         'the signed request names another key, kind or idempotency key than the body',
       );
     }
+    // stored straight in pending_policy under the newest policy when one is held (one commit fewer)
+    const policyVersion = this.latestPolicy()?.version;
     const res = await s.insertSignRequest(
       {
         idempotencyKey: input.idempotencyKey,
@@ -537,9 +539,11 @@ export class OrchestratorService {
         expiresAt: Math.min(r.exp * 1000, nowMs + this.#o.config.requestTtlSeconds * 1000),
       },
       nowMs,
+      policyVersion === undefined ? {} : { policyVersion },
     );
     if (!res.created) return { created: false, record: this.#sameBody(res.record, bodyHash) };
     this.#o.metrics?.transitions.inc({ state: 'received' });
+    if (res.record.state === 'pending_policy') this.#o.metrics?.transitions.inc({ state: 'pending_policy' });
     try {
       await this.#write({
         type: 'request.received',
@@ -551,7 +555,7 @@ export class OrchestratorService {
       });
     } catch (e) {
       // not recorded: the request goes no further (its failure is recorded once JetStream is back)
-      await this.#fail(res.record.id, ['received'], 'failed', errorOf(e));
+      await this.#fail(res.record.id, ['received', 'pending_policy'], 'failed', errorOf(e));
       throw e;
     }
     this.#spawn(this.#advance(res.record.id));
@@ -847,9 +851,9 @@ export class OrchestratorService {
             approvals: r.approvals,
           },
         });
-        await pools?.used(pooled);
         this.#health.answered(presignatures.flatMap((p) => p.signers));
-        return { out, decoded, presignatures };
+        // pooled ones stay reserved (never offered again) until the → signed commit marks them used
+        return { out, decoded, presignatures, pooled };
       } catch (e) {
         this.#health.suspect(missingParties(e));
         await pools?.burn(pooled);
@@ -873,7 +877,7 @@ export class OrchestratorService {
           throw e;
         }
       }
-      const { out, decoded, presignatures } = done;
+      const { out, decoded, presignatures, pooled } = done;
       // the result, acknowledged by JetStream before it is answered: else the artifact is withheld
       try {
         for (const [i, p] of presignatures.entries()) {
@@ -895,9 +899,10 @@ export class OrchestratorService {
       } catch (e) {
         this.#log().error({ err: e, id }, 'signed, but the audit log did not acknowledge: result withheld');
         await this.#fail(id, ['signing'], 'failed', errorOf(e));
+        await pools?.used(pooled);
         return;
       }
-      await this.#move(id, ['signing'], 'signed', { artifact: out.artifact });
+      await this.#move(id, ['signing'], 'signed', { artifact: out.artifact, presignaturesUsed: pooled });
     } catch (e) {
       this.#log().warn({ err: e, id }, 'signing failed');
       await this.#fail(id, ['signing'], 'failed', errorOf(e));

@@ -151,6 +151,30 @@ function storeSuite(name: string, config: () => Promise<{ cfg: StateConfig; clea
       expect(await store.signingToRecover('', 5_000)).toEqual([stale]);
     });
 
+    it('insert straight into pending_policy; → signed releases its pooled presignatures in the same commit', async () => {
+      const r = (await store.insertSignRequest(req({ idempotencyKey: 'idem-pp' }), 200, { policyVersion: 3 })).record;
+      expect(r).toMatchObject({ state: 'pending_policy', policyVersion: 3 });
+      const pre = (id: string) => ({
+        id,
+        keyId: 'k1',
+        signers: [0, 1],
+        path: [],
+        R: '02'.padEnd(66, '1'),
+        publicKey: '02'.padEnd(66, '2'),
+      });
+      await store.insertPresignature(pre('pa'), 200);
+      await store.insertPresignature(pre('pb'), 200);
+      expect((await store.reservePresignature('k1', [], r.id, 201))?.id).toBe('pa');
+      expect(await store.transition(r.id, ['pending_policy'], 'signing', {}, 202)).toBe(true);
+      // a lost compare-and-set moves nothing
+      expect(await store.transition(r.id, ['received'], 'signed', { presignaturesUsed: ['pa'] }, 203)).toBe(false);
+      expect(await store.presignaturesOf(r.id)).toEqual([{ id: 'pa', state: 'reserved' }]);
+      // only reserved ones become used (pb is available, not this request's)
+      expect(await store.transition(r.id, ['signing'], 'signed', { presignaturesUsed: ['pa', 'pb'] }, 204)).toBe(true);
+      expect(await store.presignaturesOf(r.id)).toEqual([{ id: 'pa', state: 'used' }]);
+      expect(await store.countPresignatures('k1', [], 'available')).toBe(1);
+    });
+
     it('documents: one per (kind, version)', async () => {
       expect(await store.putDocument('policy', 1, 'h1', '{}', 1)).toBe(true);
       expect(await store.putDocument('policy', 1, 'h2', '{}', 2)).toBe(false);

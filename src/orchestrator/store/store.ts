@@ -113,6 +113,8 @@ export interface SignRequestPatch {
   readonly artifact?: SignedArtifact;
   readonly error?: { readonly code: string; readonly message: string };
   readonly spend?: SpendRecord;
+  /** Pooled presignatures this request reserved, moved reserved → used in the same transaction. */
+  readonly presignaturesUsed?: readonly string[];
 }
 
 export interface SignRequestFilter {
@@ -388,7 +390,15 @@ export class OrchestratorStore {
    * Inserts a request in state `received`, or finds the one stored under its idempotency key.
    * `created` is false when the key was already used (the caller compares body hashes).
    */
-  async insertSignRequest(n: NewSignRequest, now: number): Promise<{ created: boolean; record: SignRequestRecord }> {
+  /**
+   * Stores a new request in `received`, or straight in `pending_policy` under `o.policyVersion`
+   * (one commit fewer on the hot path; the service knows the policy it will evaluate under).
+   */
+  async insertSignRequest(
+    n: NewSignRequest,
+    now: number,
+    o: { policyVersion?: number } = {},
+  ): Promise<{ created: boolean; record: SignRequestRecord }> {
     const row: Insertable<SignRequestsTable> = {
       id: newId('sr', now),
       idempotency_key: n.idempotencyKey,
@@ -401,8 +411,8 @@ export class OrchestratorStore {
       request_digest: n.requestDigest,
       initiator: n.initiator,
       created_by: n.createdBy,
-      state: 'received',
-      policy_version: null,
+      state: o.policyVersion === undefined ? 'received' : 'pending_policy',
+      policy_version: o.policyVersion ?? null,
       approvals: '[]',
       artifact: null,
       error_code: null,
@@ -491,7 +501,30 @@ export class OrchestratorStore {
     patch: SignRequestPatch,
     now: number,
   ): Promise<boolean> {
-    const r = await this.db
+    const used = patch.presignaturesUsed ?? [];
+    if (used.length === 0) return this.#transition(this.db, id, from, to, patch, now);
+    // the request's move and its pooled presignatures' release: one commit
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await this.#transition(trx, id, from, to, patch, now))) return false;
+      await trx
+        .updateTable('presignatures')
+        .set({ state: 'used', updated_at: now })
+        .where('id', 'in', [...used])
+        .where('state', '=', 'reserved')
+        .execute();
+      return true;
+    });
+  }
+
+  async #transition(
+    db: Kysely<Tables>,
+    id: string,
+    from: readonly SignRequestState[],
+    to: SignRequestState,
+    patch: SignRequestPatch,
+    now: number,
+  ): Promise<boolean> {
+    const r = await db
       .updateTable('sign_requests')
       .set({
         state: to,
