@@ -212,13 +212,23 @@ export const coordRefresh = defineCommand({
     'Every holder runs the CGGMP24 refresh with fresh safe primes and seals its next-epoch share beside\n' +
     'the active one (prepare); once every holder acknowledged (each checks every signed acknowledgement\n' +
     'itself) the key moves to the new epoch and every presignature of the older epoch is burnt (commit).\n' +
-    'A failed refresh leaves the key on its epoch; run it again.',
+    'A failed refresh leaves the key on its epoch; run it again. When every holder prepared the same\n' +
+    'refresh and some did not commit it (a holder was down), running it again completes that commit\n' +
+    '(output "resumed": true) instead of starting a new refresh.',
   async run(f, io) {
     const r = await withCoordinator(f.config, f, (c, n) => {
       assertInRoster('--parties', upTo(f.parties ?? n), n);
       return c.refresh({ keyId: f.key, parties: f.parties ?? n });
     });
-    io.out(JSON.stringify({ keyId: f.key, refreshed: true, epoch: r.epoch, digest: bytesToHex(r.digest) }));
+    io.out(
+      JSON.stringify({
+        keyId: f.key,
+        refreshed: true,
+        epoch: r.epoch,
+        digest: bytesToHex(r.digest),
+        resumed: r.resumed,
+      }),
+    );
     return EXIT.ok;
   },
 });

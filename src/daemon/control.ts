@@ -76,13 +76,16 @@ export type SessionOp =
   | 'registry'
   | 'import'
   | 'refresh'
-  | 'commit';
+  | 'commit'
+  | 'rotation';
 /**
  * `import` (issue #19): the staged tss-lib shares' agreement and conversion (tss-lib-import.ts).
  * `refresh` (issue #16): the key refresh session (refresh.ts); each holder seals its next-epoch share
  * beside the active one (prepare) and reports its signed acknowledgement. `commit`: carries every
  * holder's acknowledgement (payload, `encodeRotationCommit`); each holder checks all of them itself
- * and only then moves the key to the new epoch (rotation.ts).
+ * and only then moves the key to the new epoch (rotation.ts). `rotation`: each holder reports the key's
+ * last rotation (none, prepared or committed, with its acknowledgement), so a coordinator can finish a
+ * commit that reached only some holders (`encodeRotationStatus`).
  */
 const OPS: readonly SessionOp[] = [
   'keygen',
@@ -95,6 +98,7 @@ const OPS: readonly SessionOp[] = [
   'import',
   'refresh',
   'commit',
+  'rotation',
 ];
 /** Ops that carry an admin-signed document and name no key. */
 const DOCUMENT_OPS: readonly SessionOp[] = ['policy', 'registry'];
@@ -183,7 +187,14 @@ export function assertStartCommand(c: StartCommand): void {
     throw invalid('round timeout');
   }
   const ascending = c.members.every((m, j) => j === 0 || m > (c.members[j - 1] as number));
-  if (c.op === 'keygen' || c.op === 'aux' || c.op === 'import' || c.op === 'refresh' || c.op === 'commit') {
+  if (
+    c.op === 'keygen' ||
+    c.op === 'aux' ||
+    c.op === 'import' ||
+    c.op === 'refresh' ||
+    c.op === 'commit' ||
+    c.op === 'rotation'
+  ) {
     if (!c.members.every((m, j) => m === j) || c.members.length < 2) {
       throw invalid('keygen/aux/import/refresh members must be 0..n-1');
     }
@@ -605,5 +616,48 @@ export function decodeRotationCommit(bytes: Uint8Array): RotationCommit {
     return { sid, epoch, digest, acks };
   } catch {
     throw invalid('malformed rotation commit');
+  }
+}
+
+/** A holder's answer to `rotation`: the key's epoch and its last rotation, with its acknowledgement. */
+export interface RotationStatus {
+  /** The key's active epoch at this holder. */
+  readonly keyEpoch: number;
+  readonly state: 'none' | 'prepared' | 'committed';
+  /** The rotation's session id (empty when none). */
+  readonly sid: Uint8Array;
+  readonly epoch: number;
+  readonly digest: Uint8Array;
+  /** The holder's acknowledgement of (sid, epoch, digest) (rotation.ts ackMessage). */
+  readonly sig: Uint8Array;
+}
+
+const ROTATION_STATES = ['none', 'prepared', 'committed'] as const;
+
+export function encodeRotationStatus(r: RotationStatus): Uint8Array {
+  return new WireWriter()
+    .u32(r.keyEpoch)
+    .u8(ROTATION_STATES.indexOf(r.state))
+    .bytes(r.sid)
+    .u32(r.epoch)
+    .fixed(r.digest)
+    .fixed(r.sig)
+    .finish();
+}
+
+export function decodeRotationStatus(bytes: Uint8Array): RotationStatus {
+  try {
+    const r = new WireReader(bytes, 4 + 1 + 4 + 64 + 4 + 32 + 64);
+    const keyEpoch = r.u32('rotation.keyEpoch');
+    const state = ROTATION_STATES[r.u8('rotation.state')];
+    if (state === undefined) throw invalid('rotation state');
+    const sid = r.bytes('rotation.sid', 64);
+    const epoch = r.u32('rotation.epoch');
+    const digest = r.fixed('rotation.digest', 32);
+    const sig = r.fixed('rotation.sig', 64);
+    r.end();
+    return { keyEpoch, state, sid, epoch, digest, sig };
+  } catch {
+    throw invalid('malformed rotation status');
   }
 }

@@ -25,6 +25,7 @@ import {
   type CoordinatorRound,
   decodePresignaturePublic,
   decodeRotationReport,
+  decodeRotationStatus,
   decodeSessionResult,
   encodeRotationCommit,
   encodeStartCommand,
@@ -33,6 +34,7 @@ import {
   type PartyMessage,
   type RotationCommit,
   type RotationReport,
+  type RotationStatus,
   type SessionResult,
   type SignAuthorization,
   type StartCommand,
@@ -435,12 +437,28 @@ export class Coordinator {
   /**
    * Key refresh (issue #16, refresh.ts) among every holder 0..n−1 of the key, two-phase: the refresh
    * session, in which each holder seals its share of the next epoch beside the active one and reports
-   * its signed acknowledgement (prepare); then `commit`, which relays every acknowledgement: each
-   * holder checks all of them and moves the key to the new epoch, burning the older epoch's
-   * presignatures. Until a holder commits, its old share signs; a failed refresh session leaves the
-   * key on its epoch everywhere. Returns the new epoch and the digest of its public data.
+   * its signed acknowledgement (prepare, `prepareRefresh`); then `commit`, which relays every
+   * acknowledgement: each holder checks all of them and moves the key to the new epoch, burning the
+   * older epoch's presignatures. Until a holder commits, its old share signs; a failed refresh session
+   * leaves the key on its epoch everywhere.
+   *
+   * First, every holder reports the key's last rotation: when all of them hold the same prepared
+   * rotation and some have not committed it (a holder was down during the commit, or the coordinator
+   * stopped between the phases), that commit is completed instead (`resumed`), with the holders'
+   * acknowledgements as they report them again. Returns the new epoch and its public-data digest.
    */
-  async refresh(o: { keyId: string; parties: number }): Promise<{ epoch: number; digest: Uint8Array }> {
+  async refresh(o: {
+    keyId: string;
+    parties: number;
+  }): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
+    const pending = pendingCommit(await this.rotationStatus(o));
+    const commit = pending ?? (await this.prepareRefresh(o));
+    await this.commitRotation({ ...o, commit });
+    return { epoch: commit.epoch, digest: commit.digest, resumed: pending !== undefined };
+  }
+
+  /** Phase one of `refresh`: the refresh session; returns what `commitRotation` relays. */
+  async prepareRefresh(o: { keyId: string; parties: number }): Promise<RotationCommit> {
     const members = [...Array(o.parties).keys()];
     const { sid, summaries } = await this.#sessionRun(
       {
@@ -464,12 +482,31 @@ export class Coordinator {
       throw e;
     }
     const { epoch, digest } = reports[0] as RotationReport;
-    await this.commitRotation({
+    return { sid, epoch, digest, acks: reports.map((r, holder) => ({ holder, sig: r.sig })) };
+  }
+
+  /** Every holder's epoch of the key and its last rotation (prepared or committed), with its ack. */
+  async rotationStatus(o: { keyId: string; parties: number }): Promise<RotationStatus[]> {
+    const members = [...Array(o.parties).keys()];
+    const cmd: StartCommand = {
+      op: 'rotation',
       keyId: o.keyId,
-      parties: o.parties,
-      commit: { sid, epoch, digest, acks: reports.map((r, holder) => ({ holder, sig: r.sig })) },
-    });
-    return { epoch, digest };
+      members,
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload: new Uint8Array(0),
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const bytes = encodeStartCommand(cmd);
+    const { sid, token, w } = this.#open(members);
+    try {
+      await this.#publish(sid, 'start', bytes);
+      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'rotation');
+      return members.map((m) => decodeRotationStatus((w.results.get(m) as SessionResult).summary));
+    } finally {
+      this.#waiters.delete(token);
+    }
   }
 
   /**
@@ -805,6 +842,26 @@ function identificationFailed(
       blame,
     },
   );
+}
+
+/**
+ * The commit to complete, if any: every holder holds the same rotation (session, epoch, digest) and
+ * at least one has not committed it. A holder commits only with every holder's acknowledgement, so
+ * once any holder committed a rotation, every holder has it prepared or committed.
+ */
+export function pendingCommit(statuses: readonly RotationStatus[]): RotationCommit | undefined {
+  const first = statuses[0];
+  if (first === undefined || first.state === 'none') return undefined;
+  const same = statuses.every(
+    (x) => x.state !== 'none' && equal(x.sid, first.sid) && x.epoch === first.epoch && equal(x.digest, first.digest),
+  );
+  if (!same || statuses.every((x) => x.state === 'committed')) return undefined;
+  return {
+    sid: first.sid,
+    epoch: first.epoch,
+    digest: first.digest,
+    acks: statuses.map((x, holder) => ({ holder, sig: x.sig })),
+  };
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

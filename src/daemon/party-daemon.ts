@@ -36,9 +36,11 @@ import {
   decodeStartCommand,
   encodePresignaturePublic,
   encodeRotationReport,
+  encodeRotationStatus,
   encodeSessionResult,
   openCoordinatorMessage,
   openPartyMessage,
+  type RotationStatus,
   type SessionResult,
   type StartCommand,
   sealControlFrame,
@@ -488,6 +490,8 @@ export class PartyDaemon {
         await this.#keyInfo(sid, cmd);
       } else if (cmd.op === 'commit') {
         await this.#commit(sid, cmd);
+      } else if (cmd.op === 'rotation') {
+        await this.#rotationStatus(sid, cmd);
       } else {
         await this.#protocolSession(sid, token, cmd);
       }
@@ -517,7 +521,8 @@ export class PartyDaemon {
         cmd.op === 'keyinfo' ||
         cmd.op === 'policy' ||
         cmd.op === 'registry' ||
-        cmd.op === 'commit'
+        cmd.op === 'commit' ||
+        cmd.op === 'rotation'
       ) {
         // these have no joined session: answer on a one-off control frame
         await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
@@ -1163,6 +1168,35 @@ export class PartyDaemon {
       sid,
       'result',
       encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }),
+    );
+  }
+
+  /**
+   * rotation: the key's epoch and last rotation here, with this holder's acknowledgement of it (the
+   * same Ed25519 signature it reported after preparing), so that a coordinator that lost the commit
+   * half way (a holder killed, the coordinator restarted) can relay every ack again.
+   */
+  async #rotationStatus(sid: Uint8Array, cmd: StartCommand): Promise<void> {
+    const { ledger } = this.#o;
+    const meta = ledger.getKey(cmd.keyId);
+    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    const rot = ledger.getRotation(cmd.keyId);
+    const none = { sid: new Uint8Array(0), epoch: 0, digest: new Uint8Array(32), sig: new Uint8Array(64) };
+    let status: RotationStatus = { keyEpoch: meta.epoch ?? 0, state: 'none', ...none };
+    if (rot !== undefined) {
+      const target = {
+        sid: Buffer.from(rot.sid, 'hex'),
+        epoch: rot.epoch,
+        digest: Buffer.from(rot.digest, 'hex'),
+        holders: [] as Uint8Array[],
+      };
+      const ack = acknowledgeRotation(this.#signer, target, this.self);
+      status = { ...status, state: rot.state, sid: target.sid, epoch: rot.epoch, digest: target.digest, sig: ack.sig };
+    }
+    await this.#publishControl(
+      sid,
+      'result',
+      encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary: encodeRotationStatus(status) }),
     );
   }
 

@@ -6,7 +6,10 @@
  * holder checks every acknowledgement, then commits). After it: the old presignature is refused with
  * ERR_PRESIGNATURE_EPOCH; a new presignature signs a digest that @noble/curves verifies under the
  * ORIGINAL public key; the public key and chain code are unchanged; each signer's audit chain holds
- * the burn (presignatures.burnt, reason epoch) and every party's the refresh steps.
+ * the burn (presignatures.burnt, reason epoch) and every party's the refresh steps. Then a holder is
+ * killed (SIGKILL) after the next refresh prepared everywhere and before the commit reached it: the
+ * others commit, it restarts on the old epoch with the new share prepared, and `coord refresh`
+ * completes that commit (resumed); the key is then on one epoch at every holder and signs.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -93,10 +96,10 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       policy: 'off', // the coordinator alone drives these parties (cosign-process.test.ts enforces)
       audit: DEPLOYMENT,
     });
-    // aux info and each refresh take two fresh safe primes per party
+    // aux info and each of the two refreshes take two fresh safe primes per party
     const primes = await testPrimes('safe', 1536);
     for (let i = 0; i < 3; i++) {
-      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(4 * i, 4 * i + 4));
+      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(6 * i, 6 * i + 6));
     }
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
@@ -186,6 +189,68 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
         }
       }
     } finally {
+      await coord.close();
+    }
+  }, 300_000);
+
+  it('kill -9 of a holder between prepare and commit: a retried coord refresh completes the commit; one epoch everywhere', async () => {
+    const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
+    // the commit to a dead holder waits only this long
+    const quick = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 5_000, roundTimeoutMs: 5_000 });
+    try {
+      const c = coord.coordinator;
+      const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] })).publicKey;
+      const from = (await c.rotationStatus({ keyId: 'rk', parties: 3 }))[0]?.keyEpoch ?? 0;
+      const commit = await c.prepareRefresh({ keyId: 'rk', parties: 3 });
+      expect(commit.epoch).toBe(from + 1);
+
+      // a commit whose acknowledgement of holder 1 is not holder 1's signature is refused by every
+      // holder (each checks every ack against the roster); nothing is committed anywhere
+      const forged = {
+        ...commit,
+        acks: commit.acks.map((a) => (a.holder === 1 ? { holder: 1, sig: (commit.acks[0] as typeof a).sig } : a)),
+      };
+      await expect(quick.coordinator.commitRotation({ keyId: 'rk', parties: 3, commit: forged })).rejects.toMatchObject(
+        {
+          details: { codes: 'ERR_ROTATION_ACK_INVALID' },
+        },
+      );
+      const refused = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+      expect(refused.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from}:prepared`));
+
+      // party 2 dies with its next share sealed but not committed; 0 and 1 commit without it
+      const victim = daemons[2] as SpawnedParty;
+      victim.proc.kill('SIGKILL');
+      await victim.exit;
+      const half = quick.coordinator.commitRotation({ keyId: 'rk', parties: 3, commit });
+      await expect(half).rejects.toMatchObject({ code: 'ERR_DAEMON_SESSION_TIMEOUT', details: { missing: '2' } });
+
+      daemons[2] = await spawnParty(CLI, setup.partyConfigs[2] as string, { timeoutMs: 30_000, drainMs: 3000 });
+      const during = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+      // after the restart party 2 is still on the old epoch with the new one prepared (its old share
+      // signs until it commits); the others are on the new epoch
+      expect(during.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual([
+        `${from + 1}:committed`,
+        `${from + 1}:committed`,
+        `${from}:prepared`,
+      ]);
+
+      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: from + 1, resumed: true });
+      const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from + 1}:committed`));
+      for (let i = 0; i < 3; i++) expect((await held(i)).filter((s) => s.keyId.startsWith('rk.'))).toEqual([]);
+
+      // the restarted holder signs with a holder that committed without it, under the original key
+      const digest = sha256(new TextEncoder().encode('after the interrupted refresh'));
+      const pre = await c.presign({ keyId: 'rk', signers: [0, 2] });
+      const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
+      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
+      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
+    } finally {
+      await quick.close();
       await coord.close();
     }
   }, 300_000);
