@@ -46,12 +46,15 @@ export const orchestrator = defineCommand({
     drainMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000, metavar: 'MS' }),
   }),
   async run(f) {
-    const { OrchestratorConfigSchema } = await import('../orchestrator/config.js');
-    await readJsonFile(f.config, 'orchestrator config', OrchestratorConfigSchema);
+    const state = await checkOrchestratorConfig(f.config);
     const { startOrchestrator } = await import('../orchestrator/main.js');
-    // a refusal of the config's contents (a rule beyond the schema, a file it names) names the config
+    // a refusal of the config's contents names the config; one of the state store names the store
     const running = await startOrchestrator(f.config).catch((e: unknown) => {
-      throw isMpcError(e, 'ERR_CONFIG_INVALID') ? nameFile(e, f.config) : e;
+      if (isMpcError(e, 'ERR_CONFIG_INVALID')) throw nameFile(e, f.config);
+      if (isMpcError(e, 'ERR_ORCH_STORE')) {
+        throw new MpcError(e.code, `${e.reason} (${state})`, { details: { ...e.details, state }, cause: e });
+      }
+      throw e;
     });
     const code = await new Promise<number>((resolve) => {
       const stop = (signal: string) =>
@@ -91,6 +94,47 @@ async function api(url: string, signer: Signer, method: string, path: string, bo
       details: { url, reason: e instanceof Error ? e.name : 'unknown' },
     });
   }
+}
+
+/**
+ * The orchestrator config and every file it names, before anything is opened or connected: its
+ * schema and rules (naming the field), the coordinator config, the policy and registry files, the
+ * TLS files, the SQLite database's directory. Returns the state store as it may be shown (a
+ * PostgreSQL URL without its user:password part).
+ */
+async function checkOrchestratorConfig(file: string): Promise<string> {
+  const { dirname, resolve } = await import('node:path');
+  const { OrchestratorConfigSchema, parseOrchestratorConfig } = await import('../orchestrator/config.js');
+  const raw = await readJsonFile(file, 'orchestrator config', OrchestratorConfigSchema);
+  let cfg: ReturnType<typeof parseOrchestratorConfig>;
+  try {
+    cfg = parseOrchestratorConfig(raw, dirname(resolve(file)));
+  } catch (e) {
+    throw nameFile(e, file);
+  }
+  if (cfg.coordinator === undefined) {
+    throw new MpcError(
+      'ERR_CONFIG_INVALID',
+      'orchestrator config: coordinator (setup’s coordinator.json) is required',
+      {
+        details: { path: file, field: '/coordinator' },
+      },
+    );
+  }
+  await assertReadableFile(cfg.coordinator, 'coordinator config (orchestrator config /coordinator)');
+  if (cfg.policy?.policyFile) await assertReadableFile(cfg.policy.policyFile, 'policy file (/policy/policyFile)');
+  if (cfg.policy?.registryFile) {
+    await assertReadableFile(cfg.policy.registryFile, 'registry file (/policy/registryFile)');
+  }
+  if (cfg.http.tls) {
+    await assertReadableFile(cfg.http.tls.certFile, 'TLS certificate (/http/tls/certFile)');
+    await assertReadableFile(cfg.http.tls.keyFile, 'TLS key (/http/tls/keyFile)');
+  }
+  if (cfg.state.kind === 'sqlite') {
+    await assertWritableFile(cfg.state.path, 'orchestrator database (/state/path)');
+    return cfg.state.path;
+  }
+  return cfg.state.url.replace(/\/\/[^@/]*@/, '//');
 }
 
 /** Exit status of an API answer: 0 for 2xx, 1 otherwise (the JSON says why). */

@@ -170,6 +170,29 @@ describe('every command, every kind of bad input: one coded line naming the culp
       'orch-extra.json',
       JSON.stringify({ bootstrapAdmin: { id: 'admin', publicKey: adminJwk }, surprise: MARKER }),
     );
+    /** Orchestrator configs, each valid but for what it names (relative paths: against the file). */
+    const orch = (name: string, extra: Record<string, unknown>) =>
+      write(
+        name,
+        JSON.stringify({ coordinator: coord, bootstrapAdmin: { id: 'admin', publicKey: adminJwk }, ...extra }),
+      );
+    const orchNoCoordinator = write(
+      'orch-no-coordinator.json',
+      JSON.stringify({ bootstrapAdmin: { id: 'admin', publicKey: adminJwk } }),
+    );
+    const orchCoordinatorGone = orch('orch-coordinator-gone.json', { coordinator: 'gone.json' });
+    const orchNoDbDir = orch('orch-no-db-dir.json', { state: { kind: 'sqlite', path: 'gone/orchestrator.db' } });
+    const orchPolicyGone = orch('orch-policy-gone.json', {
+      policy: { admins: { threshold: 1, admins: [{ id: 'admin', publicKey: adminJwk }] }, policyFile: 'gone.jws' },
+    });
+    const orchTlsGone = orch('orch-tls-gone.json', {
+      http: { host: '127.0.0.1', port: 0, tls: { certFile: 'gone.crt', keyFile: 'gone.key' } },
+    });
+    const orchUnreachable = orch('orch-unreachable.json', { state: { kind: 'sqlite', path: 'orch.db' } });
+    const orchPgUrl = `postgres://127.0.0.1:${httpPort}/custody`;
+    const orchPg = orch('orch-pg.json', {
+      state: { kind: 'postgres', url: `postgres://u:${MARKER}@127.0.0.1:${httpPort}/custody` },
+    });
     const kit = write('kit.json', `{"kit": "${MARKER}"}`);
 
     base = {
@@ -562,6 +585,18 @@ describe('every command, every kind of bad input: one coded line naming the culp
       ...fileRows('orchestrator', '--config', { notJson: 'ERR_FILE_NOT_JSON', shape: 'ERR_INPUT_INVALID' }),
       bad('orchestrator', 'wrong schema', '--config', orchShape, 'ERR_INPUT_INVALID', [orchShape]),
       bad('orchestrator', 'unknown field', '--config', orchExtra, 'ERR_INPUT_INVALID', [orchExtra, 'surprise']),
+      bad('orchestrator', 'wrong schema', '--config', orchNoCoordinator, 'ERR_CONFIG_INVALID', [
+        orchNoCoordinator,
+        'coordinator',
+      ]),
+      bad('orchestrator', 'missing file', '--config', orchCoordinatorGone, 'ERR_FILE_NOT_FOUND', [f('gone.json')]),
+      bad('orchestrator', 'missing file', '--config', orchNoDbDir, 'ERR_FILE_NOT_FOUND', [f('gone/orchestrator.db')]),
+      bad('orchestrator', 'missing file', '--config', orchPolicyGone, 'ERR_FILE_NOT_FOUND', [f('gone.jws')]),
+      bad('orchestrator', 'missing file', '--config', orchTlsGone, 'ERR_FILE_NOT_FOUND', [f('gone.crt')]),
+      bad('orchestrator', 'unreachable', '--config', orchUnreachable, 'ERR_TRANSPORT_CONNECT', [
+        natsUrl.replace('nats:', 'tls:'),
+      ]),
+      bad('orchestrator', 'unreachable', '--config', orchPg, 'ERR_ORCH_STORE', [orchPgUrl]),
 
       // operator, request (the REST client)
       usage('operator keygen', '--id', set1('operator keygen', '--id', '-x')),
