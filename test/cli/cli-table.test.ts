@@ -13,7 +13,7 @@
  * belongs in its own process. The refusals only running parties give (an unknown key at every
  * `coord` command, an unknown presignature at `coord sign`) are rows of cli-table-live.test.ts.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ import { inProcess, type Kind, problemsOf, type Row, type Run, spawned } from '.
 /** Planted in every bad input file: it must never reach the terminal. */
 const MARKER = 'S3CR3T-TABLE-MARKER-7f3a';
 const HEX64 = 'ab'.repeat(32);
+const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
 
 const LEAVES: readonly Command[] = COMMANDS.flatMap((e: Command | CommandGroup) => (isGroup(e) ? e.commands : [e]));
 
@@ -193,6 +194,8 @@ describe('every command, every kind of bad input: one coded line naming the culp
     const orchPg = orch('orch-pg.json', {
       state: { kind: 'postgres', url: `postgres://u:${MARKER}@127.0.0.1:${httpPort}/custody` },
     });
+    mkdirSync(f('tokens'));
+    write('softhsm2.conf', `directories.tokendir = ${f('tokens')}\nobjectstore.backend = file\n`);
     const kit = write('kit.json', `{"kit": "${MARKER}"}`);
 
     base = {
@@ -512,6 +515,26 @@ describe('every command, every kind of bad input: one coded line naming the culp
         names: [notJson],
         env: { MPC_HSM_PIN: MARKER },
       },
+
+      {
+        ...usage('hsm-init', '--so-pin-env', [...(base['hsm-init'] as string[]), '--init-token'], 'MPC_HSM_SO_PIN'),
+        env: { MPC_HSM_PIN: MARKER, MPC_HSM_SO_PIN: '' },
+      },
+      // a token nobody initialized (SoftHSM, where installed)
+      ...(existsSync(SOFTHSM)
+        ? [
+            {
+              cmd: 'hsm-init',
+              kind: 'malformed value',
+              flag: '--token',
+              args: set1('hsm-init', '--token', 'no-such-token'),
+              exit: 1,
+              code: 'ERR_HSM_TOKEN_NOT_FOUND',
+              names: ['"no-such-token"', '--token'],
+              env: { MPC_HSM_PIN: MARKER, SOFTHSM2_CONF: f('softhsm2.conf') },
+            } satisfies Row,
+          ]
+        : []),
 
       // key-repair
       ...partyConfigRows('key-repair'),
