@@ -3,6 +3,7 @@
  * {id, alg, privateJwk}) and authenticated calls, each with a fresh one-request token (auth.ts).
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { Compile } from 'typebox/compile';
 import { assertPrivateFile } from '../daemon/config.js';
@@ -44,24 +45,57 @@ export interface ApiAnswer {
   readonly body: Record<string, unknown>;
 }
 
-/** One authenticated call; the answer's JSON whatever the status. */
+/**
+ * An HTTP(S) request; with `ca` (PEM), HTTPS trusts that CA (a deployment's private CA) instead of
+ * the system store. Resolves with the status and the body text.
+ */
+export function httpRequest(
+  url: URL,
+  o: { method?: string; headers?: Record<string, string>; body?: Uint8Array; ca?: string | Uint8Array } = {},
+): Promise<{ status: number; text: string }> {
+  if (o.ca === undefined) {
+    return fetch(url, {
+      method: o.method ?? 'GET',
+      ...(o.headers ? { headers: o.headers } : {}),
+      ...(o.body ? { body: o.body } : {}),
+    }).then(async (r) => ({ status: r.status, text: await r.text() }));
+  }
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      { method: o.method ?? 'GET', headers: o.headers ?? {}, ca: Buffer.from(o.ca as Uint8Array) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(o.body === undefined ? undefined : Buffer.from(o.body));
+  });
+}
+
+/** One authenticated call; the answer's JSON whatever the status. `ca`: trust this CA for HTTPS. */
 export async function callApi(
   baseUrl: string,
   signer: Signer,
   method: string,
   path: string,
   body?: unknown,
+  o: { ca?: string | Uint8Array } = {},
 ): Promise<ApiAnswer> {
   const bytes = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
   const token = await signApiToken(signer, { method, url: path, ...(bytes ? { body: bytes } : {}) });
-  const res = await fetch(new URL(path, baseUrl), {
+  const res = await httpRequest(new URL(path, baseUrl), {
     method,
     headers: { authorization: `Bearer ${token}`, ...(bytes ? { 'content-type': 'application/json' } : {}) },
     ...(bytes ? { body: bytes } : {}),
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
   });
   let json: Record<string, unknown>;
   try {
-    json = (await res.json()) as Record<string, unknown>;
+    json = JSON.parse(res.text) as Record<string, unknown>;
   } catch {
     json = { code: 'ERR_API_INTERNAL', message: 'the answer is not JSON' };
   }

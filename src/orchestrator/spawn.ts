@@ -1,11 +1,12 @@
 /**
  * Starts `mpc-custody orchestrator --config FILE` as a child process (the process tests, later the
  * demo) and resolves once it logged "orchestrator listening" and its `/readyz` answers 200 (the
- * store is open and a registry and a policy are held). TLS (`https`) is not handled here: the
- * readiness probe uses plain `fetch`, so a TLS config needs its CA trusted by the caller.
+ * store is open and a registry and a policy are held). With TLS (`http.tls`), pass the CA that
+ * signed the server's certificate as `ca` (PEM): the readiness probe trusts it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { MpcError } from '../errors/index.js';
+import { httpRequest } from './client.js';
 
 export interface SpawnedOrchestrator {
   readonly proc: ChildProcess;
@@ -25,7 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function spawnOrchestrator(
   cli: string,
   config: string,
-  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; drainMs?: number } = {},
+  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; drainMs?: number; ca?: string | Uint8Array } = {},
 ): Promise<SpawnedOrchestrator> {
   const drain = o.drainMs === undefined ? [] : ['--drain-ms', String(o.drainMs)];
   const proc = spawn(process.execPath, [cli, 'orchestrator', '--config', config, ...drain], {
@@ -78,7 +79,7 @@ export function spawnOrchestrator(
     const url = await listening;
     for (;;) {
       if (!running()) throw failed(`exited with ${proc.exitCode} before it was ready`);
-      const ok = await fetch(`${url}/readyz`).then(
+      const ok = await httpRequest(new URL('/readyz', url), o.ca === undefined ? {} : { ca: o.ca }).then(
         (r) => r.status === 200,
         () => false,
       );

@@ -28,8 +28,10 @@ import { required } from '../helpers/requirements.js';
  * presignature and viem recovers the address bip32 derives from the xpub. Then the orchestrator is
  * killed (-9) while one request is signing and another was just accepted, and restarted on the same
  * SQLite store: each ends signed once or failed with a typed code, none lost, none signed twice.
- * Finally SIGTERM drains: a request in flight still ends signed, readiness says "draining", new
- * requests are refused, the process exits 0. No timing is asserted.
+ * Then SIGTERM drains: a request in flight still ends signed, readiness says "draining", new
+ * requests are refused, the process exits 0. Last, restarted with `http.tls` (setup's CA-signed
+ * server certificate): a request signs over HTTPS; plain HTTP and an untrusting client get nothing.
+ * No timing is asserted.
  */
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 const canRun =
@@ -318,5 +320,56 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
     } finally {
       await store.close();
     }
+  });
+
+  it('over TLS (http.tls): HTTPS with the deployment CA signs; plain HTTP and a client without the CA are refused', async () => {
+    // the same store, now serving HTTPS with setup's CA-signed server certificate (SAN 127.0.0.1)
+    const tlsConfig = join(dir, 'orchestrator-tls.json');
+    const cfg = JSON.parse(readFileSync(orchConfig, 'utf8'));
+    cfg.http = {
+      host: '127.0.0.1',
+      port: 0,
+      tls: { certFile: setup.nats.serverCertFile, keyFile: setup.nats.serverKeyFile },
+    };
+    writeFileSync(tlsConfig, JSON.stringify(cfg));
+    const ca = readFileSync(setup.nats.caCertFile);
+    orch = await spawnOrchestrator(CLI, tlsConfig, { timeoutMs: 60_000, ca });
+    expect(orch.url.startsWith('https://127.0.0.1:')).toBe(true);
+    const who = await callApi(orch.url, admin, 'GET', '/v1/whoami', undefined, { ca });
+    expect(who.status, JSON.stringify(who.body)).toBe(200);
+    expect(who.body.id).toBe('root');
+    const post = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', await signRequestBody(tx(), 'p-tls'), {
+      ca,
+    });
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    let done = post.body;
+    for (let i = 0; i < 4 && !FINAL.includes(String(done.state)); i++) {
+      done = (
+        await callApi(
+          orch.url,
+          admin,
+          'GET',
+          `/v1/sign-requests/${post.body.id}?waitFor=final&timeoutSeconds=30`,
+          undefined,
+          {
+            ca,
+          },
+        )
+      ).body;
+    }
+    expect(done.state, JSON.stringify(done.error)).toBe('signed');
+    expect(await sender(done)).toBe(address);
+    // a client that does not trust the CA, and plain HTTP on the TLS port, get nothing
+    const untrusted = await fetch(`${orch.url}/healthz`).then(
+      () => 'answered',
+      (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+    );
+    expect(untrusted).toMatch(/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/);
+    const plain = await fetch(orch.url.replace('https://', 'http://') + '/healthz').then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(plain).not.toBe(200);
+    expect(await orch.stop()).toBe(0);
   });
 });
