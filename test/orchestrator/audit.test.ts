@@ -354,7 +354,9 @@ describe('orchestrator audit log on JetStream', () => {
     expect(rep.firstBreak).toBeUndefined();
     // by request: the orchestrator's records of one signed request, in order
     const byRequest = await h.call('root', 'GET', `/v1/audit?request=${created.json.id as string}`);
-    const types = (byRequest.json.items as Item[]).map((i) => parseRecord({ body: i.body, sig: i.sig }).parsed.event.type);
+    const types = (byRequest.json.items as Item[]).map(
+      (i) => parseRecord({ body: i.body, sig: i.sig }).parsed.event.type,
+    );
     expect(types).toEqual(['request.received', 'request.evaluated', 'request.signed']);
     // by emitter and type
     const consumes = await h.call('aud', 'GET', '/v1/audit?emitter=party-1&type=presignature.consumed&limit=1000');

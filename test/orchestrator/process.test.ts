@@ -365,7 +365,7 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
       (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
     );
     expect(untrusted).toMatch(/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/);
-    const plain = await fetch(orch.url.replace('https://', 'http://') + '/healthz').then(
+    const plain = await fetch(`${orch.url.replace('https://', 'http://')}/healthz`).then(
       (r) => r.status,
       () => 'refused',
     );
