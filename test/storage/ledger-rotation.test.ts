@@ -4,6 +4,7 @@
  * of an epoch the key has left.
  */
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
 import { PartyLedger } from '../../src/storage/party-ledger.js';
@@ -89,5 +90,33 @@ describe('ledger rotations (refresh)', () => {
     } finally {
       l.close();
     }
+  });
+  it('a schema-3 ledger gains the epoch columns and the rotations table at open (everything of epoch 0)', async () => {
+    const path = join(dir, 'c.db');
+    const l = PartyLedger.open(path, 1, { sealer: sealer() });
+    l.putKey({ keyId: 'k', publicKey: '02ab', threshold: 2, parties: 3, shareVersion: 1 });
+    await l.addPresignature(id(7), 'k', Buffer.from('v3 era'));
+    l.close();
+    // the same database as schema 3 wrote it: no epoch columns, no rotations table
+    const db = new Database(path);
+    db.exec('ALTER TABLE keys DROP COLUMN epoch');
+    db.exec('ALTER TABLE presignatures DROP COLUMN key_epoch');
+    db.exec('DROP TABLE rotations');
+    db.prepare(`UPDATE meta SET v = '3' WHERE k = 'schema_version'`).run();
+    db.close();
+    const again = PartyLedger.open(path, 1, { sealer: sealer() });
+    try {
+      expect(again.getKey('k')).toEqual({ keyId: 'k', publicKey: '02ab', threshold: 2, parties: 3, shareVersion: 1 });
+      expect(again.presignatureKeyEpoch(id(7))).toBe(0);
+      again.prepareRotation({ keyId: 'k', sid, epoch: 1, digest, shareVersion: 2 });
+      expect(again.getRotation('k')).toMatchObject({ state: 'prepared', epoch: 1 });
+      expect(again.commitRotation('k', sid, 1)).toBe(1); // the v3-era presignature is of epoch 0
+      expect(again.getKey('k')).toMatchObject({ shareVersion: 2, epoch: 1 });
+    } finally {
+      again.close();
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get()).toEqual({ v: '4' });
+    check.close();
   });
 });
