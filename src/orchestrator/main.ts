@@ -49,6 +49,7 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
           specs: cfg.pools,
           concurrency: cfg.poolConcurrency,
           ttlSeconds: cfg.presignatureTtlSeconds,
+          replica: { id: cfg.replicaId },
           metrics,
           log: serviceLog,
         })

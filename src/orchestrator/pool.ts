@@ -6,7 +6,8 @@
  * nor a second replica nor a restarted orchestrator ever hands one out twice:
  *
  *   available → reserved (a request took it) → used (its signature was made) | burnt
- *   available → burnt (older than the TTL);  reserved → burnt (a restart: consumed or not is unknown)
+ *   available → burnt (older than the TTL);  reserved → burnt (a restart or a stale claim: consumed or
+ *   not is unknown; a replica's start leaves the reservations of requests others are signing now)
  *
  * Pools spread over the key's signer sets (signer-sets.ts): a refill tops up the healthy set with
  * the fewest available presignatures first, and a take reserves only a presignature whose signers
@@ -20,7 +21,7 @@ import type { SigningBackend } from './backend.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import type { ServiceLog } from './service.js';
 import { missingParties, SignerHealth, signerSetsOf } from './signer-sets.js';
-import { type OrchestratorStore, signerSetKey } from './store/store.js';
+import { DEFAULT_SIGNING_LEASE_MS, type OrchestratorStore, signerSetKey } from './store/store.js';
 
 export interface PoolSpec {
   readonly keyId: string;
@@ -46,6 +47,12 @@ export interface PoolOptions {
   readonly now?: () => number;
   /** Parties that recently timed out (shared with on-demand signing). */
   readonly health?: SignerHealth;
+  /**
+   * This replica (several on one PostgreSQL database): at start it burns the reservations of its
+   * own earlier run and of stale claims, not those of requests another replica is signing now.
+   * Without it every reservation is burnt at start (a single orchestrator).
+   */
+  readonly replica?: { readonly id: string; readonly signingLeaseMs?: number };
 }
 
 const specKey = (keyId: string, path: readonly number[]) => `${keyId}/${path.join('/')}`;
@@ -79,7 +86,14 @@ export class PresignaturePools {
 
   /** Burns what a previous run left reserved and what is too old, then starts refilling. */
   async start(): Promise<void> {
-    const burnt = await this.#o.store.burnReservedPresignatures(this.#now());
+    const now = this.#now();
+    const r = this.#o.replica;
+    const burnt = await this.#o.store.burnReservedPresignatures(
+      now,
+      r === undefined
+        ? undefined
+        : { replica: r.id, claimedSince: now - (r.signingLeaseMs ?? DEFAULT_SIGNING_LEASE_MS) },
+    );
     if (burnt > 0) this.#o.log?.warn({ burnt }, 'presignatures reserved by an earlier run burnt');
     await this.#sweep();
     this.#timer = setInterval(() => void this.#sweep().catch(() => undefined), this.#o.intervalMs ?? 5000);

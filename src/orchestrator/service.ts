@@ -45,6 +45,7 @@ import type { OrchestratorMetrics } from './metrics.js';
 import type { PresignaturePools } from './pool.js';
 import { missingParties, SignerHealth, signerSetsOf } from './signer-sets.js';
 import {
+  DEFAULT_SIGNING_LEASE_MS,
   FINAL_STATES,
   type KeyRecord,
   MAX_SPENDS_READ,
@@ -633,8 +634,9 @@ export class OrchestratorService {
     to: 'rejected' | 'failed' | 'expired',
     error: { code: string; message: string },
     by: string | null = null,
+    patch: { burnReserved?: boolean } = {},
   ): Promise<boolean> {
-    const moved = await this.#move(id, from, to, { error });
+    const moved = await this.#move(id, from, to, { ...patch, error });
     if (moved) {
       const code = /^ERR_[A-Z0-9_]{1,64}$/.test(error.code) ? error.code : 'ERR_API_INTERNAL';
       await this.#record(
@@ -670,14 +672,19 @@ export class OrchestratorService {
    * unknown, and a request must never be signed twice.
    */
   async #recoverSigning(staleOnly = false): Promise<void> {
-    const lease = this.#o.signingLeaseMs ?? 600_000;
+    const lease = this.#o.signingLeaseMs ?? DEFAULT_SIGNING_LEASE_MS;
     const ids = await this.#o.store.signingToRecover(staleOnly ? '' : this.#replica(), this.#now() - lease);
     for (const id of ids) {
       if (staleOnly && this.#signingHere.has(id)) continue;
-      await this.#fail(id, ['signing'], 'failed', {
-        code: 'ERR_ORCH_INTERRUPTED',
-        message: 'the orchestrator restarted while this request was signing',
-      });
+      // its pooled presignatures, reserved by the replica that died, are burnt in the same commit
+      await this.#fail(
+        id,
+        ['signing'],
+        'failed',
+        { code: 'ERR_ORCH_INTERRUPTED', message: 'the orchestrator restarted while this request was signing' },
+        null,
+        { burnReserved: true },
+      );
     }
   }
 

@@ -194,12 +194,19 @@ export async function makeHarness(
     audit?: AuditLog;
     /** Parties that recently timed out (shared by pools and on-demand signing). */
     health?: SignerHealth;
+    /** The API operators' keys (another replica's harness shares them); fresh ones by default. */
+    keys?: Record<string, OperatorKey>;
+    /** This replica's id and signing lease (several replicas on one PostgreSQL database). */
+    replicaId?: string;
+    signingLeaseMs?: number;
+    /** The service's clock (Unix ms). */
+    now?: () => number;
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
   const store = await OrchestratorStore.open(o.state ?? { kind: 'sqlite', path: join(dir, 'orch.db') });
-  const keys: Record<string, OperatorKey> = {};
-  for (const id of Object.keys(ROLE_OPERATORS)) keys[id] = await makeKey(id, id === 'amy' ? 'ES256' : 'EdDSA');
+  const keys: Record<string, OperatorKey> = { ...o.keys };
+  for (const id of Object.keys(ROLE_OPERATORS)) keys[id] ??= await makeKey(id, id === 'amy' ? 'ES256' : 'EdDSA');
   const admin = o.admin ?? (await makeKey('a1'));
   const backend = o.backend ?? fakeBackend();
   const metrics = new OrchestratorMetrics({ defaultMetrics: false });
@@ -212,6 +219,10 @@ export async function makeHarness(
         intervalMs: 60_000,
         concurrency: 4,
         ...(o.health ? { health: o.health } : {}),
+        ...(o.replicaId !== undefined
+          ? { replica: { id: o.replicaId, ...(o.signingLeaseMs ? { signingLeaseMs: o.signingLeaseMs } : {}) } }
+          : {}),
+        ...(o.now ? { now: o.now } : {}),
       })
     : undefined;
   const service = new OrchestratorService({
@@ -221,6 +232,9 @@ export async function makeHarness(
     ...(pools ? { pools } : {}),
     ...(o.health ? { health: o.health } : {}),
     ...(o.audit ? { audit: o.audit } : {}),
+    ...(o.replicaId !== undefined ? { replicaId: o.replicaId } : {}),
+    ...(o.signingLeaseMs !== undefined ? { signingLeaseMs: o.signingLeaseMs } : {}),
+    ...(o.now ? { now: o.now } : {}),
     config: {
       bootstrapAdmin: { id: 'root', publicKey: (keys.root as OperatorKey).publicJwk as never },
       policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk as never }] } },
@@ -247,8 +261,13 @@ export async function makeHarness(
       { id: 'amy', roles: ['approver'], groups: ['treasury'], publicKey: (keys.amy as OperatorKey).publicJwk },
     ],
   };
-  await service.putRegistry((await signDocument(bytes(registry), REGISTRY_TYP, [admin])) as object);
-  await service.putPolicy((await signDocument(bytes(policyDoc(1)), POLICY_TYP, [admin])) as object);
+  // a replica joining a database that already holds them (init loaded them) signs none again
+  if (service.registry() === undefined) {
+    await service.putRegistry((await signDocument(bytes(registry), REGISTRY_TYP, [admin])) as object);
+  }
+  if (service.latestPolicy() === undefined) {
+    await service.putPolicy((await signDocument(bytes(policyDoc(1)), POLICY_TYP, [admin])) as object);
+  }
   const app = await buildApi({ service, metrics, bodyLimitBytes: 64 * 1024 });
 
   const token: Harness['token'] = (who, method, url, body, opts) =>

@@ -20,23 +20,6 @@ import { createTestDatabase } from './pg.js';
 const PATH = [0, 7];
 const SPEC = { keyId: 'k1', path: PATH, target: 20, lowWater: 5 };
 
-/** Posts the initiator's EIP-1559 sign request (nonce `nonce`, path m/0/7) to key k1; its id. */
-async function post(h: Harness, idempotencyKey: string, nonce: number): Promise<string> {
-  const payload = tx(nonce);
-  const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
-  const r = await h.call('ian', 'POST', '/v1/sign-requests', {
-    keyId: 'k1',
-    kind: 'eth.transaction',
-    payload: hex0x(payload),
-    signedRequest,
-    idempotencyKey,
-  });
-  expect(r.status).toBe(201);
-  return r.json.id as string;
-}
-
-const settled = (h: Harness, id: string) => h.service.waitForSignRequest(id, ['signed', 'failed', 'rejected'], 10_000);
-
 describe('pool over the REST API', () => {
   let h: Harness;
   let backend: ReturnType<typeof fakeBackend>;
@@ -49,7 +32,20 @@ describe('pool over the REST API', () => {
     await h?.close();
   });
 
-  const submit = (nonce: number) => post(h, `pool-${nonce}`, nonce);
+  async function submit(nonce: number) {
+    const idempotencyKey = `pool-${nonce}`;
+    const payload = tx(nonce);
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+      keyId: 'k1',
+      kind: 'eth.transaction',
+      payload: hex0x(payload),
+      signedRequest,
+      idempotencyKey,
+    });
+    expect(r.status).toBe(201);
+    return r.json.id as string;
+  }
 
   it('fills to the target; 50 concurrent requests all sign, no presignature twice; the pool refills', async () => {
     await h.pools?.refill(SPEC);
@@ -113,7 +109,20 @@ describe('signer sets: pools spread over every t-subset and steer around a party
   });
   const bySet = async () => Object.fromEntries(await h.store.countAvailableBySigners('k1', PATH));
 
-  const sign = async (nonce: number) => settled(h, await post(h, `sets-${nonce}`, nonce));
+  async function sign(nonce: number) {
+    const idempotencyKey = `sets-${nonce}`;
+    const payload = tx(nonce);
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+      keyId: 'k1',
+      kind: 'eth.transaction',
+      payload: hex0x(payload),
+      signedRequest,
+      idempotencyKey,
+    });
+    expect(r.status).toBe(201);
+    return h.service.waitForSignRequest(r.json.id as string, ['signed', 'failed', 'rejected'], 10_000);
+  }
 
   it('a refill fills every signer set evenly', async () => {
     await h.pools?.refill(spec);
@@ -162,7 +171,20 @@ describe('signer sets on demand (no pools): round robin over the healthy sets', 
     await h?.close();
   });
 
-  const sign = async (nonce: number) => settled(h, await post(h, `demand-${nonce}`, nonce));
+  async function sign(nonce: number) {
+    const idempotencyKey = `demand-${nonce}`;
+    const payload = tx(nonce);
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+      keyId: 'k1',
+      kind: 'eth.transaction',
+      payload: hex0x(payload),
+      signedRequest,
+      idempotencyKey,
+    });
+    expect(r.status).toBe(201);
+    return h.service.waitForSignRequest(r.json.id as string, ['signed', 'failed', 'rejected'], 10_000);
+  }
 
   it('three requests use the three sets; with party 0 down one times out and then only {1,2} signs', async () => {
     for (let i = 0; i < 3; i++) expect((await sign(i)).state).toBe('signed');

@@ -37,6 +37,9 @@ export const SIGN_REQUEST_STATES = [
 export type SignRequestState = (typeof SIGN_REQUEST_STATES)[number];
 export const FINAL_STATES: readonly SignRequestState[] = ['signed', 'rejected', 'failed', 'expired'];
 
+/** A `signing` claim older than this is stale: its replica died and did not come back (10 min). */
+export const DEFAULT_SIGNING_LEASE_MS = 600_000;
+
 export type PresignatureState = 'available' | 'reserved' | 'used' | 'burnt';
 
 /** A pooled presignature's public part as stored (points as compressed SEC1 hex). */
@@ -115,6 +118,11 @@ export interface SignRequestPatch {
   readonly spend?: SpendRecord;
   /** Pooled presignatures this request reserved, moved reserved → used in the same transaction. */
   readonly presignaturesUsed?: readonly string[];
+  /**
+   * Burn, in the same transaction, every presignature still reserved for this request (a stale or
+   * interrupted claim: whether the parties consumed it is unknown, so it is never offered again).
+   */
+  readonly burnReserved?: boolean;
 }
 
 export interface SignRequestFilter {
@@ -502,16 +510,26 @@ export class OrchestratorStore {
     now: number,
   ): Promise<boolean> {
     const used = patch.presignaturesUsed ?? [];
-    if (used.length === 0) return this.#transition(this.db, id, from, to, patch, now);
+    if (used.length === 0 && !patch.burnReserved) return this.#transition(this.db, id, from, to, patch, now);
     // the request's move and its pooled presignatures' release: one commit
     return this.db.transaction().execute(async (trx) => {
       if (!(await this.#transition(trx, id, from, to, patch, now))) return false;
-      await trx
-        .updateTable('presignatures')
-        .set({ state: 'used', updated_at: now })
-        .where('id', 'in', [...used])
-        .where('state', '=', 'reserved')
-        .execute();
+      if (used.length > 0) {
+        await trx
+          .updateTable('presignatures')
+          .set({ state: 'used', updated_at: now })
+          .where('id', 'in', [...used])
+          .where('state', '=', 'reserved')
+          .execute();
+      }
+      if (patch.burnReserved) {
+        await trx
+          .updateTable('presignatures')
+          .set({ state: 'burnt', updated_at: now })
+          .where('request_id', '=', id)
+          .where('state', '=', 'reserved')
+          .execute();
+      }
       return true;
     });
   }
@@ -718,13 +736,32 @@ export class OrchestratorStore {
     return Number(r.numUpdatedRows);
   }
 
-  /** Burns every reserved presignature (after a restart: whether it was consumed is unknown). */
-  async burnReservedPresignatures(now: number): Promise<number> {
-    const r = await this.db
+  /**
+   * Burns reserved presignatures (after a restart: whether they were consumed is unknown). With
+   * `keep`, those of requests another replica is signing now (claimed since `claimedSince`) are
+   * left to it: a replica starting must not burn another's live reservations.
+   */
+  async burnReservedPresignatures(now: number, keep?: { replica: string; claimedSince: number }): Promise<number> {
+    let q = this.db
       .updateTable('presignatures')
       .set({ state: 'burnt', updated_at: now })
-      .where('state', '=', 'reserved')
-      .executeTakeFirst();
+      .where('state', '=', 'reserved');
+    if (keep !== undefined) {
+      q = q.where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('sign_requests')
+              .select('sign_requests.id')
+              .whereRef('sign_requests.id', '=', 'presignatures.request_id')
+              .where('sign_requests.state', '=', 'signing')
+              .where('sign_requests.claimed_by', '!=', keep.replica)
+              .where('sign_requests.claimed_at', '>=', keep.claimedSince),
+          ),
+        ),
+      );
+    }
+    const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows);
   }
 
