@@ -1,16 +1,39 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { exportJWK, generateKeyPair } from 'jose';
+import { serializeTransaction } from 'viem';
 import { fixtureSetName, readPrimeFixture } from '../src/cli/fixture-primes.js';
+import type { SignAuthorization } from '../src/daemon/control.js';
 import { connectCoordinator } from '../src/daemon/coordinator-client.js';
 import { addCachedPrimes } from '../src/daemon/main.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../src/daemon/nats-server-process.js';
 import { setupPartySet } from '../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../src/daemon/spawn-party.js';
+import {
+  POLICY_TYP,
+  payloadDigest,
+  REGISTRY_TYP,
+  type Signer,
+  signDocument,
+  signSignRequest,
+} from '../src/policy/index.js';
 import { Ed25519Signer, ed25519Verify } from '../src/primitives/ed25519.js';
 import type { PresignaturePublic } from '../src/protocol/sign.js';
 import { PartyLedger } from '../src/storage/party-ledger.js';
@@ -42,6 +65,13 @@ export interface DaemonBenchCounts {
   readonly inFlight: number;
   readonly presignSequential: number;
   readonly presignConcurrency: number;
+  /**
+   * `off` (default): the parties' policy is off and each sign is a random raw digest. `enforce`
+   * (--daemon-policy enforce or MPC_BENCH_DAEMON_POLICY=enforce): every party enforces a 3-of-5
+   * admin-signed policy (a velocity cap and an allow rule) and each sign is an EIP-1559 transfer
+   * with its own initiator-signed request, so every partial runs the co-signer check.
+   */
+  readonly policy: 'off' | 'enforce';
 }
 
 export interface LatencyStats {
@@ -76,7 +106,13 @@ export interface HistogramSnapshot {
 export interface DaemonResult {
   readonly skipped?: string;
   readonly counts?: DaemonBenchCounts;
-  readonly environment?: { readonly benchDir: string; readonly filesystem: string; readonly logLevel: string };
+  readonly environment?: {
+    readonly benchDir: string;
+    readonly filesystem: string;
+    readonly logLevel: string;
+    readonly policy: 'off' | 'enforce';
+    readonly signs: string;
+  };
   readonly keygenMs?: number;
   readonly auxMs?: number;
   readonly presign?: readonly PresignRun[];
@@ -95,6 +131,8 @@ export interface DaemonResult {
   };
   /** Party 0's mpc_sign_duration_seconds: over the latency run only, and cumulative at the end. */
   readonly partySignDuration?: { readonly latencyRun: HistogramSnapshot; readonly total: HistogramSnapshot };
+  /** Party 0's mpc_policy_check_seconds over the latency run (policy enforced only): the check beside the sign. */
+  readonly partyPolicyCheck?: HistogramSnapshot;
   /** In-process costs of the pieces on the sign path (same host, same filesystem). */
   readonly components?: readonly Measurement[];
   readonly goals?: Readonly<Record<string, { measured: string; goal: string; met: string }>>;
@@ -113,7 +151,103 @@ export function daemonCounts(argv: readonly string[] = process.argv): DaemonBenc
     inFlight: 16,
     presignSequential: Math.min(40, Math.max(2, Math.round(signs / 5))),
     presignConcurrency: 4,
+    policy: daemonPolicy(argv),
   };
+}
+
+function daemonPolicy(argv: readonly string[]): 'off' | 'enforce' {
+  const at = argv.indexOf('--daemon-policy');
+  const raw = at >= 0 ? argv[at + 1] : process.env.MPC_BENCH_DAEMON_POLICY;
+  return raw === 'enforce' ? 'enforce' : 'off';
+}
+
+// --- policy enforced: admin set, operator registry, policy, one signed request per sign -----------
+
+type BenchKey = Signer & { publicJwk: Record<string, unknown> };
+async function benchKey(kid: string): Promise<BenchKey> {
+  const { publicKey, privateKey } = await generateKeyPair('Ed25519', { extractable: true });
+  const { kty, crv, x } = await exportJWK(publicKey);
+  return { kid, alg: 'EdDSA', privateKey, publicJwk: { kty, crv, x } };
+}
+
+const BENCH_ETH = 10n ** 18n;
+const BENCH_TO = '0x1111111111111111111111111111111111111111';
+
+/** The policy the enforcing parties hold: a per-key daily cap far above the bench's spends, then allow. */
+const benchPolicy = {
+  schema: 'mpc-custody/policy@1',
+  version: 1,
+  rules: [
+    {
+      id: 'daily-cap',
+      match: {
+        assets: ['ETH'],
+        velocity: {
+          windowSeconds: 86_400,
+          currency: 'native',
+          above: (1_000_000n * BENCH_ETH).toString(),
+          aggregate: 'key',
+        },
+      },
+      action: 'block',
+    },
+    { id: 'transfers', match: { kinds: ['eth.transaction'], assets: ['ETH'] }, action: 'allow' },
+  ],
+};
+
+interface PolicySetup {
+  readonly admins: readonly BenchKey[];
+  readonly initiator: BenchKey;
+}
+
+async function enforcePolicy(dir: string, partyConfigs: readonly string[]): Promise<PolicySetup> {
+  const admins = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => benchKey(id)));
+  const initiator = await benchKey('alice');
+  writeFileSync(
+    join(dir, 'admins.json'),
+    JSON.stringify({ threshold: 3, admins: admins.map((a) => ({ id: a.kid, publicKey: a.publicJwk })) }),
+  );
+  for (const file of partyConfigs) {
+    const cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    cfg.policy = { mode: 'enforce', admins: '../admins.json' };
+    writeFileSync(file, JSON.stringify(cfg));
+  }
+  return { admins, initiator };
+}
+
+/** One EIP-1559 transfer and the initiator's signed request for it (made before the timed run). */
+async function signedTransfer(
+  keyId: string,
+  initiator: BenchKey,
+  nonce: number,
+): Promise<{ payload: Uint8Array; authorization: SignAuthorization }> {
+  const payload = hexToBytes(
+    serializeTransaction({
+      type: 'eip1559',
+      chainId: 1,
+      nonce,
+      to: BENCH_TO,
+      value: BENCH_ETH / 1000n,
+      gas: 21_000n,
+      maxFeePerGas: 30_000_000_000n,
+      maxPriorityFeePerGas: 1_000_000_000n,
+    }).slice(2),
+  );
+  const now = Math.floor(Date.now() / 1000);
+  const signedRequest = await signSignRequest(
+    {
+      v: 1,
+      keyId,
+      kind: 'eth.transaction',
+      payloadSha256: payloadDigest(payload),
+      path: [],
+      idempotencyKey: `bench-${nonce}`,
+      iat: now - 5,
+      exp: now + 3 * 3600,
+    },
+    initiator,
+  );
+  return { payload, authorization: { signedRequest, policyVersion: benchPolicy.version, approvals: [] } };
 }
 
 // --- environment -------------------------------------------------------------------------------
@@ -340,11 +474,17 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const environment = { benchDir: dir, filesystem: filesystemOf(dir), logLevel: 'info' };
+    const environment = {
+      benchDir: dir,
+      filesystem: filesystemOf(dir),
+      logLevel: 'info',
+      policy: counts.policy,
+      signs: counts.policy === 'enforce' ? 'EIP-1559 transfers with a signed request each' : 'random raw digests',
+    };
     log(`daemon: data in ${dir} (${environment.filesystem}); counts ${JSON.stringify(counts)}`);
     // policy off: these signs are raw digests without an initiator's signed request, which an
-    // enforcing party refuses (setup enforces by default since issue #14); the check's own cost is
-    // the cosign suite's
+    // enforcing party refuses (setup enforces by default since issue #14); with --daemon-policy
+    // enforce the parties are configured with an admin set below and every sign carries a request
     const setup = await setupPartySet({
       dir,
       parties: 3,
@@ -361,6 +501,8 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
     for (let i = 0; i < 3; i++) {
       await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(4 * i, 4 * i + 4));
     }
+
+    const policySetup = counts.policy === 'enforce' ? await enforcePolicy(dir, setup.partyConfigs) : undefined;
 
     nats = await runNatsServer(setup.nats.serverConfigFile);
     // started side by side; one that fails to become ready has exited or been killed already
@@ -418,17 +560,51 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
       if (p === undefined) throw new Error('ran out of presignatures');
       return p;
     };
-    const signOnce = () => coordinator.sign({ keyId, presignature: take(), digest: randomBytes(32) });
+    let signOnce: () => Promise<unknown> = () =>
+      coordinator.sign({ keyId, presignature: take(), digest: randomBytes(32) });
+    if (policySetup !== undefined) {
+      const { admins, initiator } = policySetup;
+      const registry = {
+        schema: 'mpc-custody/operators@1',
+        version: 1,
+        operators: [{ id: initiator.kid, roles: ['initiator'], publicKey: initiator.publicJwk }],
+      };
+      const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+      const pushed = [
+        await coordinator.pushRegistry(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))),
+        await coordinator.pushPolicy(await signDocument(bytes(benchPolicy), POLICY_TYP, admins.slice(2, 5))),
+      ];
+      if (!pushed.every((r) => r.ok)) throw new Error('daemon: the parties refused the bench registry or policy');
+      // every request signed before the timed runs: the initiator's client is not what is measured
+      const requests = await Promise.all(Array.from({ length: needed }, (_, i) => signedTransfer(keyId, initiator, i)));
+      log(`daemon: policy enforced at every party (registry v1, policy v1), ${requests.length} signed requests`);
+      signOnce = () => {
+        const r = requests.shift();
+        if (r === undefined) throw new Error('ran out of signed requests');
+        return coordinator.signPayload({
+          keyId,
+          kind: 'eth.transaction',
+          payload: r.payload,
+          presignatures: [take()],
+          authorization: r.authorization,
+        });
+      };
+    }
 
     for (let i = 0; i < counts.warmup; i++) await signOnce();
     const [url0] = urls as [string];
-    const h0 = histogram(await scrape(url0), 'mpc_sign_duration_seconds');
+    const scrape0 = await scrape(url0);
+    const h0 = histogram(scrape0, 'mpc_sign_duration_seconds');
+    const c0 = histogram(scrape0, 'mpc_policy_check_seconds');
     const cpu0 = await cpuSeconds(urls);
     const coordCpu0 = process.cpuUsage();
     const seq = await inParallel(counts.signs, 1, signOnce);
     const coordCpu = process.cpuUsage(coordCpu0);
     const cpu1 = await cpuSeconds(urls);
-    const h1 = histogram(await scrape(url0), 'mpc_sign_duration_seconds');
+    const scrape1 = await scrape(url0);
+    const h1 = histogram(scrape1, 'mpc_sign_duration_seconds');
+    const partyPolicyCheck =
+      policySetup === undefined ? undefined : histogramDelta(histogram(scrape1, 'mpc_policy_check_seconds'), c0);
     const signLatency = {
       ...stats(seq.ms),
       cpuMsPerOpByParty: cpu1.map((c, i) => ((c - (cpu0[i] ?? 0)) * 1000) / counts.signs),
@@ -478,6 +654,7 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
       signLatency,
       signThroughput,
       partySignDuration,
+      ...(partyPolicyCheck === undefined ? {} : { partyPolicyCheck }),
       components: parts,
       goals,
     };
@@ -524,6 +701,19 @@ export function daemonTable(r: DaemonResult): Array<Record<string, string>> {
     row(
       '  party 0 time per partial (mpc_sign_duration_seconds)',
       `mean ${fmt((d.sum / d.count) * 1000)} ms (sum ${d.sum.toFixed(3)} s / count ${d.count}); p50 ${bucketQuantileMs(d, 0.5)} ms, p99 ${bucketQuantileMs(d, 0.99)} ms`,
+    );
+  }
+  const pc = r.partyPolicyCheck;
+  if (pc !== undefined && pc.count > 0) {
+    row(
+      '  party 0 co-signer check per partial (mpc_policy_check_seconds)',
+      `mean ${fmt((pc.sum / pc.count) * 1000)} ms (count ${pc.count}); p50 ${bucketQuantileMs(pc, 0.5)} ms, p99 ${bucketQuantileMs(pc, 0.99)} ms`,
+      '≤ 0.3 ms p50',
+      bucketQuantileMs(pc, 0.5) === 'n/a'
+        ? ''
+        : Number(pc.buckets.find((b) => b.count >= 0.5 * pc.count)?.le) <= 0.0003
+          ? 'yes'
+          : 'no',
     );
   }
   const t = r.signThroughput;

@@ -4,13 +4,15 @@
  *
  * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, cosign, orchestrator, daemon. `--no-<suite>` skips one;
  * `--only <suite>[,<suite>…]` runs just those (e.g. `--only daemon`). The daemon suite takes
- * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200).
+ * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200) and
+ * `--daemon-policy enforce` (or MPC_BENCH_DAEMON_POLICY=enforce) to run its signs through the
+ * co-signer check at every party (results in daemon-policy.json instead of daemon.json).
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { BackendName } from '../src/math/raw.js';
 import { selectBackend } from '../src/math/select.js';
 import { benchCosign, COSIGN_GOAL_US, cosignTable } from './cosign.js';
-import { benchDaemon, daemonTable, sourceState } from './daemon.js';
+import { benchDaemon, daemonCounts, daemonTable, sourceState } from './daemon.js';
 import { fmt, writeResults } from './lib.js';
 import { benchMath, type MathRow } from './math.js';
 import {
@@ -169,10 +171,12 @@ async function main(): Promise<void> {
   if (suites.has('daemon')) {
     log('\n[8/8] party daemons end to end: 3 processes over a loopback nats-server (TLS, nkeys), native backend');
     const source = sourceState(); // at the start: dist/ should be built from this state
-    const daemon = await benchDaemon(log);
+    const counts = daemonCounts();
+    if (counts.policy === 'enforce') log('daemon: policy enforced at every party (--daemon-policy enforce)');
+    const daemon = await benchDaemon(log, counts);
     console.table(daemonTable(daemon));
     written.push(
-      writeResults('daemon.json', {
+      writeResults(counts.policy === 'enforce' ? 'daemon-policy.json' : 'daemon.json', {
         date: new Date().toISOString(),
         node: process.version,
         cores: availableParallelism(),

@@ -16,6 +16,7 @@ export { RAW_DIGEST_BYTES } from './raw-digest.js';
 export {
   assemblePayload,
   decodePayload,
+  digestAt,
   isPayloadKind,
   PAYLOAD_CODECS,
   payloadCodec,

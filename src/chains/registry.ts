@@ -74,7 +74,14 @@ export function assemblePayload(
  * @throws MpcError ERR_CHAIN_DIGEST_INDEX when the payload has no such digest
  */
 export function signingDigest(kind: unknown, bytes: Uint8Array, index: number, ctx: ChainContext = {}): SigningDigest {
-  const decoded = decodePayload(kind, bytes, ctx);
+  return digestAt(decodePayload(kind, bytes, ctx), index);
+}
+
+/**
+ * The digest at `index` of an already decoded payload (`decodePayload`), as `signingDigest`.
+ * @throws MpcError ERR_CHAIN_DIGEST_INDEX when the payload has no such digest
+ */
+export function digestAt(decoded: DecodedPayload, index: number): SigningDigest {
   const d = Number.isInteger(index) && index >= 0 ? decoded.digests[index] : undefined;
   if (d === undefined) {
     throw chainError('ERR_CHAIN_DIGEST_INDEX', 'the payload has no digest at this index', {

@@ -26,8 +26,9 @@ import { demoErc20Transfer, demoPsbt } from './demo-payloads.js';
  * `npm run demo` on embedded defaults: three custodian parties, a 2-of-3 key, fresh 3072-bit
  * Paillier keys from safe primes generated on the worker pool, presignatures, and an
  * Ethereum-style signature verified independently. With a nats-server on PATH the parties are
- * separate daemon processes talking over TLS NATS (demo-nats.ts); otherwise they run in this
- * process over the in-memory transport.
+ * separate daemon processes talking over TLS NATS, enforcing setup's policy, and everything goes
+ * through the orchestrator's REST API (demo-nats.ts); otherwise they run in this process over the
+ * in-memory transport.
  */
 export async function demoCommand(out: (line: string) => void): Promise<number> {
   const timings: Array<[string, number]> = [];

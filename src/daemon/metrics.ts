@@ -22,6 +22,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * | mpc_nats_events_total               | counter   | type               | NATS client status events (disconnect, reconnect, error, …)     |
  * | mpc_storage_available               | gauge     | component          | 1 while `store` (HSM session) / `ledger` (writes commit) is up   |
  * | mpc_store_reopen_attempts_total     | counter   | outcome            | reopen attempts of a lost HSM session; outcome = ok or failed   |
+ * | mpc_policy_check_seconds            | histogram |                    | co-signer check per signed partial: authorize + re-check        |
  *
  * plus Node's default process metrics with the `mpc_` prefix (`mpc_process_cpu_seconds_total`,
  * `mpc_nodejs_eventloop_lag_seconds`, …) unless `defaultMetrics: false`.
@@ -38,6 +39,10 @@ export const SESSION_OUTCOMES: readonly SessionOutcome[] = Object.freeze(['ok', 
 /** 1 ms .. 120 s: a sign session takes milliseconds, keygen with aux-info can take a minute. */
 export const SESSION_BUCKETS: readonly number[] = Object.freeze([
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120,
+]);
+/** 25 µs .. 100 ms: the co-signer check's goal is ≤ 0.3 ms per partial (issue #14). */
+export const POLICY_CHECK_BUCKETS: readonly number[] = Object.freeze([
+  0.000025, 0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.1,
 ]);
 /** 0.25 ms .. 1 s: one partial signature is a few scalar operations plus the ledger's fsync. */
 export const SIGN_BUCKETS: readonly number[] = Object.freeze([
@@ -84,6 +89,7 @@ export class DaemonMetrics {
   readonly #storageAvailable: Gauge<'component'>;
   readonly #reopens: Counter<'outcome'>;
   readonly #policyEnforced: Gauge;
+  readonly #policyCheck: Histogram;
   readonly #policyRefused: Counter<'code'>;
   readonly #policyVersion: Gauge<'document'>;
 
@@ -174,6 +180,12 @@ export class DaemonMetrics {
       name: 'mpc_policy_refusals_total',
       help: 'Sign commands and policy documents refused by the co-signer check, by error code.',
       labelNames: ['code'],
+      registers,
+    });
+    this.#policyCheck = new Histogram({
+      name: 'mpc_policy_check_seconds',
+      help: 'Time of the co-signer check per partial signature released (authorize, then the re-check before the consume), in seconds.',
+      buckets: [...POLICY_CHECK_BUCKETS],
       registers,
     });
     this.#policyVersion = new Gauge({
@@ -268,6 +280,12 @@ export class DaemonMetrics {
   /** A sign command or policy document was refused by the co-signer check with `code`. */
   policyRefused(code: string): void {
     this.#policyRefused.inc({ code: label(code) });
+  }
+
+  /** The co-signer check of a partial that was released took `seconds` (authorize + re-check). */
+  policyChecked(seconds: number): void {
+    const s = amount(seconds);
+    if (s !== undefined) this.#policyCheck.observe(s);
   }
 
   /** The held version of `document` (policy or registry). */

@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../audit/index.js';
-import { type ChainKey, signingDigest } from '../chains/index.js';
+import { type ChainKey, decodePayload, digestAt } from '../chains/index.js';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
 import { systemRng } from '../math/random.js';
@@ -109,6 +109,7 @@ export interface DaemonMetricsSink {
   setPresignaturesAvailable(key: string, n: number): void;
   setPolicyEnforced?(enforced: boolean): void;
   policyRefused?(code: string): void;
+  policyChecked?(seconds: number): void;
   setPolicyVersion?(document: 'policy' | 'registry', version: number): void;
 }
 
@@ -1292,7 +1293,9 @@ export class PartyDaemon {
     const kind = cmd.kind ?? 'raw.digest';
     const key = kind === 'btc.psbt' ? await this.#chainKey(cmd.keyId) : undefined;
     const network = cmd.network ?? 'mainnet';
-    const target = signingDigest(kind, cmd.payload, cmd.digestIndex ?? 0, { ...(key ? { key } : {}), network });
+    // decoded once: the co-signer check below builds its intent from the same decoding
+    const decoded = decodePayload(kind, cmd.payload, { ...(key ? { key } : {}), network });
+    const target = digestAt(decoded, cmd.digestIndex ?? 0);
     // Each cause its own code (issue 20): an unknown key before the policy check and anything about
     // the presignature, then a presignature of another key, then one this party does not hold.
     if (ledger.getKey(cmd.keyId) === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
@@ -1304,10 +1307,13 @@ export class PartyDaemon {
     let evidence: Uint8Array | undefined;
     // The co-signer check (issue #14), before the presignature is even loaded: a refusal names the
     // rule and leaves the ledger untouched.
+    const checkStart = performance.now();
     const permit = await this.#guard.authorize(
-      { keyId: cmd.keyId, kind, payload: cmd.payload, network, authorization: cmd.authorization, key },
+      { keyId: cmd.keyId, kind, payload: cmd.payload, network, authorization: cmd.authorization, key, decoded },
       Math.floor((this.#o.now ?? Date.now)() / 1000),
     );
+    /** Time of the check (authorize, then the re-check before the consume): mpc_policy_check_seconds. */
+    let checkMs = performance.now() - checkStart;
     const owner = ledger.keyOfPresignature(cmd.presignatureId);
     if (owner !== undefined && owner !== cmd.keyId) {
       throw new MpcError('ERR_DAEMON_PRESIGNATURE_OTHER_KEY', 'the presignature belongs to another key');
@@ -1377,9 +1383,14 @@ export class PartyDaemon {
       // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
       // velocity re-check runs right before it, and the request's spend record is written in the
       // consume's transaction (velocity history).
-      partial = issuePartialSignature(presig, target.digest, consumer(ledger, this.#guard, permit, target.digest), {
-        epoch: meta.epoch ?? 0,
-      });
+      partial = issuePartialSignature(
+        presig,
+        target.digest,
+        consumer(ledger, this.#guard, permit, target.digest, (ms) => {
+          checkMs += ms;
+        }),
+        { epoch: meta.epoch ?? 0 },
+      );
       // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
       if (evidence !== undefined) {
         const { id, R, publicKey, signers, path } = presig;
@@ -1396,6 +1407,7 @@ export class PartyDaemon {
     const published = this.#o.testPartial?.(partial) ?? partial;
     await this.#publishControl(sid, 'partial', encodePartialSignature(published));
     this.#o.metrics?.partialIssued((performance.now() - t0) / 1000);
+    if (permit !== undefined) this.#o.metrics?.policyChecked?.(checkMs / 1000);
     this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
   }
 
@@ -1421,16 +1433,26 @@ export class PartyDaemon {
 
 /**
  * The ledger as the signing step sees it: the consume carries the digest signed (its audit record
- * names it) and the request's spend, when there is one.
+ * names it) and the request's spend, when there is one; the guard's synchronous re-check runs
+ * right before it (PolicyGuard.commit).
  */
 function consumer(
   ledger: PartyLedger,
   guard: PolicyGuard,
   permit: SignPermit | undefined,
   digest: Uint8Array,
+  onChecked: (ms: number) => void,
 ): { consume(id: string): void } {
   const hex = Buffer.from(digest).toString('hex');
-  return { consume: (id) => guard.commit(permit, (spend) => ledger.consume(id, hex, spend)) };
+  return {
+    consume: (id) => {
+      const start = performance.now();
+      guard.commit(permit, (spend) => {
+        onChecked(performance.now() - start);
+        return ledger.consume(id, hex, spend);
+      });
+    },
+  };
 }
 
 /** A held document's version (u32 hi, u32 lo) and hash, as a policy / registry result summary. */

@@ -1,4 +1,4 @@
-import { type BtcNetwork, type ChainKey, decodePayload } from '../chains/index.js';
+import { type BtcNetwork, type ChainKey, type DecodedPayload, decodePayload } from '../chains/index.js';
 import { type ErrorCode, MpcError } from '../errors/index.js';
 import {
   type AdminSet,
@@ -71,6 +71,11 @@ export interface SignCheck {
   readonly authorization: SignAuthorization | undefined;
   /** The key's public key and chain code (PSBT change detection); undefined for other kinds. */
   readonly key: ChainKey | undefined;
+  /**
+   * `decodePayload(kind, payload, {key, network})` when the caller decoded it already (the sign
+   * path does, for the digest): the same decoding, not done twice. Absent: the guard decodes.
+   */
+  readonly decoded?: DecodedPayload;
 }
 
 export interface SignPermit {
@@ -246,7 +251,11 @@ export class PolicyGuard {
           }
           signedPath = path;
           const ctx = { ...(c.key ? { key: c.key } : {}), network: c.network };
-          return intentFromPayload(decodePayload(kind, payload, ctx), path);
+          // the caller's decoding is of these very bytes (the signed request's hash was checked against
+          // `payload`, which is c.payload) under the same kind, key and network
+          const decoded =
+            c.decoded !== undefined && payload === c.payload ? c.decoded : decodePayload(kind, payload, ctx);
+          return intentFromPayload(decoded, path);
         },
       },
     );

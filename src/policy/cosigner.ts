@@ -105,13 +105,12 @@ export async function authorizeSignRequest(req: CosignRequest, trust: CosignTrus
   };
   const records: ApprovalRecord[] = [];
   if (decision.action === 'require_approvals') {
-    for (const a of req.approvals) {
-      try {
-        records.push(await verifyApproval(a, trust.registry, trust.jws));
-      } catch (e) {
-        // A statement that does not verify counts for nothing; enough valid ones may still remain.
-        if (!(e instanceof MpcError)) throw e;
-      }
+    // verified side by side (each its own signature check), kept in the order given
+    const settled = await Promise.allSettled(req.approvals.map((a) => verifyApproval(a, trust.registry, trust.jws)));
+    for (const r of settled) {
+      if (r.status === 'fulfilled') records.push(r.value);
+      // A statement that does not verify counts for nothing; enough valid ones may still remain.
+      else if (!(r.reason instanceof MpcError)) throw r.reason;
     }
   }
   const auth: Authorization = { request: verified, intent, decision, spend, approvals: records };

@@ -149,6 +149,7 @@ async function metric(party: number, re: RegExp): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 const partials = (p: number) => metric(p, /^mpc_partial_signatures_total (\d+)/m);
+const policyChecks = (p: number) => metric(p, /^mpc_policy_check_seconds_count (\d+)/m);
 const refusals = (p: number, code: string) =>
   metric(p, new RegExp(`^mpc_policy_refusals_total\\{code="${code}"\\} (\\d+)`, 'm'));
 
@@ -352,9 +353,12 @@ describe.runIf(canRun)('co-signer check at every party (party processes over NAT
 
     // …and the same presignature, never consumed anywhere, signs the allowed request
     const before = await Promise.all(SIGNERS.map(partials));
+    const checked = await Promise.all(SIGNERS.map(policyChecks));
     const r = await sign(pre, small, auth(ok));
     expect(r.signatures).toHaveLength(1);
     expect(await Promise.all(SIGNERS.map(partials))).toEqual(before.map((n) => n + 1));
+    // the check's time is reported per released partial (refusals above released none)
+    expect(await Promise.all(SIGNERS.map(policyChecks))).toEqual(checked.map((n) => n + 1));
   });
 
   it('a transfer over the limit signs after two approvals from the right group; the party keeps velocity itself', async () => {

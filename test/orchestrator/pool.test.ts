@@ -20,6 +20,23 @@ import { createTestDatabase } from './pg.js';
 const PATH = [0, 7];
 const SPEC = { keyId: 'k1', path: PATH, target: 20, lowWater: 5 };
 
+/** Posts the initiator's EIP-1559 sign request (nonce `nonce`, path m/0/7) to key k1; its id. */
+async function post(h: Harness, idempotencyKey: string, nonce: number): Promise<string> {
+  const payload = tx(nonce);
+  const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+  const r = await h.call('ian', 'POST', '/v1/sign-requests', {
+    keyId: 'k1',
+    kind: 'eth.transaction',
+    payload: hex0x(payload),
+    signedRequest,
+    idempotencyKey,
+  });
+  expect(r.status).toBe(201);
+  return r.json.id as string;
+}
+
+const settled = (h: Harness, id: string) => h.service.waitForSignRequest(id, ['signed', 'failed', 'rejected'], 10_000);
+
 describe('pool over the REST API', () => {
   let h: Harness;
   let backend: ReturnType<typeof fakeBackend>;
@@ -32,20 +49,7 @@ describe('pool over the REST API', () => {
     await h?.close();
   });
 
-  async function submit(nonce: number) {
-    const idempotencyKey = `pool-${nonce}`;
-    const payload = tx(nonce);
-    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
-    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
-      keyId: 'k1',
-      kind: 'eth.transaction',
-      payload: hex0x(payload),
-      signedRequest,
-      idempotencyKey,
-    });
-    expect(r.status).toBe(201);
-    return r.json.id as string;
-  }
+  const submit = (nonce: number) => post(h, `pool-${nonce}`, nonce);
 
   it('fills to the target; 50 concurrent requests all sign, no presignature twice; the pool refills', async () => {
     await h.pools?.refill(SPEC);
@@ -109,20 +113,7 @@ describe('signer sets: pools spread over every t-subset and steer around a party
   });
   const bySet = async () => Object.fromEntries(await h.store.countAvailableBySigners('k1', PATH));
 
-  async function sign(nonce: number) {
-    const idempotencyKey = `sets-${nonce}`;
-    const payload = tx(nonce);
-    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
-    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
-      keyId: 'k1',
-      kind: 'eth.transaction',
-      payload: hex0x(payload),
-      signedRequest,
-      idempotencyKey,
-    });
-    expect(r.status).toBe(201);
-    return h.service.waitForSignRequest(r.json.id as string, ['signed', 'failed', 'rejected'], 10_000);
-  }
+  const sign = async (nonce: number) => settled(h, await post(h, `sets-${nonce}`, nonce));
 
   it('a refill fills every signer set evenly', async () => {
     await h.pools?.refill(spec);
@@ -171,20 +162,7 @@ describe('signer sets on demand (no pools): round robin over the healthy sets', 
     await h?.close();
   });
 
-  async function sign(nonce: number) {
-    const idempotencyKey = `demand-${nonce}`;
-    const payload = tx(nonce);
-    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
-    const r = await h.call('ian', 'POST', '/v1/sign-requests', {
-      keyId: 'k1',
-      kind: 'eth.transaction',
-      payload: hex0x(payload),
-      signedRequest,
-      idempotencyKey,
-    });
-    expect(r.status).toBe(201);
-    return h.service.waitForSignRequest(r.json.id as string, ['signed', 'failed', 'rejected'], 10_000);
-  }
+  const sign = async (nonce: number) => settled(h, await post(h, `demand-${nonce}`, nonce));
 
   it('three requests use the three sets; with party 0 down one times out and then only {1,2} signs', async () => {
     for (let i = 0; i < 3; i++) expect((await sign(i)).state).toBe('signed');
