@@ -43,19 +43,30 @@ const replicaA: SigningBackend = {
   },
 };
 /**
- * A stand-in for the audit log that acknowledges each policy decision slowly (as JetStream under
- * load would): a request then waits between its evaluation and its `→ signing` compare-and-set
- * long enough for a joining replica to race the one that created it.
+ * A stand-in for the audit log whose acknowledgement of the first HOLD policy decisions waits (as
+ * JetStream under load might) until a joining replica has taken those requests: their creator is
+ * then between its evaluation and its `→ signing` compare-and-set while the joining replica
+ * resumes, evaluates and signs them, so both replicas certainly race for each of them.
  */
+const HOLD = 5;
+const held: string[] = [];
+let releaseHeld: () => void = () => undefined;
+const heldGate = new Promise<void>((r) => {
+  releaseHeld = r;
+});
 const signedRecords: string[] = [];
-/** Policy decisions written per request (more than one: two replicas evaluated it at once). */
+/** Policy decisions written per request (more than one: two replicas evaluated it). */
 const evaluations = new Map<string, number>();
 const slowAudit: AuditLog = {
   ready: true,
   async write(e) {
     if (e.type === 'request.evaluated') {
-      evaluations.set(e.request, (evaluations.get(e.request) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, 400));
+      const n = (evaluations.get(e.request) ?? 0) + 1;
+      evaluations.set(e.request, n);
+      if (n === 1 && held.length < HOLD) {
+        held.push(e.request);
+        await heldGate;
+      }
     }
     if (e.type === 'request.signed') signedRecords.push(e.request);
   },
@@ -138,11 +149,8 @@ describe('two orchestrator replicas on one PostgreSQL database', () => {
     // racing the replica that created it (only one compare-and-set wins)
     // (and, pools in hand, must not burn the reservations the others are signing with now)
     const joining = (async () => {
-      for (let i = 0; i < 2000 && (await A.store.signRequestIdsIn(['pending_policy'])).length < 5; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })().then(() =>
-      makeHarness({
+      for (let i = 0; i < 2000 && held.length < HOLD; i++) await new Promise((r) => setTimeout(r, 5));
+      const c = await makeHarness({
         state: { kind: 'postgres', url: db.url },
         backend: shared,
         pools: [SPEC],
@@ -151,8 +159,13 @@ describe('two orchestrator replicas on one PostgreSQL database', () => {
         replicaId: 'orch-c',
         signingLeaseMs: LEASE_MS,
         audit: slowAudit,
-      }),
-    );
+      });
+      // the held requests' creators go on only once the joining replica has moved them on
+      await Promise.all(
+        held.map((id) => c.service.waitForSignRequest(id, ['signing', 'signed', 'failed', 'rejected'], 20_000)),
+      );
+      return c;
+    })().finally(releaseHeld);
     const answered = await Promise.all(posts);
     const C = await joining;
     try {
@@ -182,9 +195,18 @@ describe('two orchestrator replicas on one PostgreSQL database', () => {
         .execute();
       expect(claims.reduce((n, c) => n + Number(c.n), 0)).toBe(N);
       expect(claims.every((c) => ['orch-a', 'orch-b', 'orch-c'].includes(c.claimed_by as string))).toBe(true);
-      // the race did happen: the joining replica evaluated requests their creator was evaluating
-      const evaluatedTwice = [...evaluations.values()].filter((n) => n > 1).length;
-      expect(evaluatedTwice).toBeGreaterThan(0);
+      // the race did happen: the joining replica evaluated and won the held requests, whose
+      // creators' `→ signing` compare-and-set then found them moved on (signPayload once, above)
+      expect(held.length).toBe(HOLD);
+      for (const id of held) {
+        expect(evaluations.get(id)).toBe(2);
+        const row = await A.store.db
+          .selectFrom('sign_requests')
+          .select('claimed_by')
+          .where('id', '=', id)
+          .executeTakeFirst();
+        expect(row?.claimed_by).toBe('orch-c');
+      }
       // and exactly one signed record per request in the (shared) audit log
       expect(signedRecords.length).toBe(N);
       expect(new Set(signedRecords).size).toBe(N);
