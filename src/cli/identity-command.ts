@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { MpcError } from '../errors/index.js';
+import { isMpcError, MpcError } from '../errors/index.js';
 import { assertReadableFile, readJsonFile } from './boundary.js';
 import { defineCommand, EXIT } from './command.js';
 import { FileFlag } from './flags.js';
@@ -37,45 +37,68 @@ export const identitySealCommand = defineCommand({
       });
     }
     const plainFile = cfg.identityFile;
-    const keys = await loadIdentity(plainFile, me);
-    const store = await openConfiguredStore(cfg);
+    // a running daemon holds its ledger exclusively: refuse to reseal under its feet
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { PartyLedger } = await import('../storage/party-ledger.js');
+    const at = join(cfg.dataDir, 'ledger.db');
+    let ledger: ReturnType<typeof PartyLedger.open> | undefined;
     try {
-      const id = { partyId: cfg.party, keyId: IDENTITY_KEY_ID };
-      if ((await store.listShares()).some((s) => s.partyId === id.partyId && s.keyId === id.keyId)) {
-        throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'an identity is already sealed in this store');
-      }
-      const bytes = Buffer.from(encodeIdentity(keys));
-      try {
-        await store.putShare(id, 1, bytes);
-      } finally {
-        bytes.fill(0);
-        keys.ed25519Secret.fill(0);
-        keys.x25519Secret.fill(0);
-      }
-      // read it back the way the daemon will before touching the plaintext copy
-      const sealedCfg = { ...cfg, identityFile: undefined };
-      const check = await loadConfiguredIdentity(sealedCfg, store, me);
-      check.ed25519Secret.fill(0);
-      check.x25519Secret.fill(0);
-    } finally {
-      await store.close();
+      ledger = existsSync(at) ? PartyLedger.open(at, cfg.party, { exclusive: true }) : undefined;
+    } catch (e) {
+      if (!isMpcError(e, 'ERR_LEDGER_BUSY')) throw e;
+      throw new MpcError('ERR_LEDGER_BUSY', `the party's ledger ${at} is in use: stop the party daemon first`, {
+        details: { path: at },
+        cause: e,
+      });
     }
-    const raw = (await readJsonFile(f.config, 'party config')) as Record<string, unknown>;
-    delete raw.identityFile;
-    await writeFileAtomic(f.config, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
-    // overwrite, sync, remove (best effort against recovery from the same filesystem)
-    const size = (await stat(plainFile)).size;
-    const fh = await open(plainFile, 'r+');
     try {
-      await fh.write(Buffer.alloc(size), 0, size, 0);
-      await fh.sync();
+      await seal();
     } finally {
-      await fh.close();
+      ledger?.close();
     }
-    await unlink(plainFile);
     io.out(
       `identity-seal: party ${cfg.party}'s identity is sealed in its ${cfg.store.kind} store; ${plainFile} removed`,
     );
     return EXIT.ok;
+
+    async function seal(): Promise<void> {
+      const keys = await loadIdentity(plainFile, me as NonNullable<typeof me>);
+      const store = await openConfiguredStore(cfg);
+      try {
+        const id = { partyId: cfg.party, keyId: IDENTITY_KEY_ID };
+        if ((await store.listShares()).some((s) => s.partyId === id.partyId && s.keyId === id.keyId)) {
+          throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'an identity is already sealed in this store');
+        }
+        const bytes = Buffer.from(encodeIdentity(keys));
+        try {
+          await store.putShare(id, 1, bytes);
+        } finally {
+          bytes.fill(0);
+          keys.ed25519Secret.fill(0);
+          keys.x25519Secret.fill(0);
+        }
+        // read it back the way the daemon will before touching the plaintext copy
+        const sealedCfg = { ...cfg, identityFile: undefined };
+        const check = await loadConfiguredIdentity(sealedCfg, store, me as NonNullable<typeof me>);
+        check.ed25519Secret.fill(0);
+        check.x25519Secret.fill(0);
+      } finally {
+        await store.close();
+      }
+      const raw = (await readJsonFile(f.config, 'party config')) as Record<string, unknown>;
+      delete raw.identityFile;
+      await writeFileAtomic(f.config, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
+      // overwrite, sync, remove (best effort against recovery from the same filesystem)
+      const size = (await stat(plainFile)).size;
+      const fh = await open(plainFile, 'r+');
+      try {
+        await fh.write(Buffer.alloc(size), 0, size, 0);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await unlink(plainFile);
+    }
   },
 });

@@ -42,6 +42,12 @@ export const keyRepair = defineCommand({
       }
       try {
         const before = await inspectKey(store, ledger, cfg.party, f.key);
+        // nothing at all for this id: most likely a mistyped key, say so rather than print an empty state
+        if (!before.core && before.fullShareVersion === 0 && before.ledgerVersion === 0 && !before.presignatures) {
+          throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', `party ${cfg.party} holds nothing for key ${f.key}`, {
+            details: { keyId: f.key, party: cfg.party },
+          });
+        }
         const deleted = f.delete === true ? await deleteUnfinishedKey(store, ledger, cfg.party, f.key) : [];
         io.out(JSON.stringify({ party: cfg.party, ...before, deleted }));
       } finally {

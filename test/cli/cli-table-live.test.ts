@@ -125,6 +125,15 @@ describe.runIf(canRun)('CLI refusals the parties give: unknown key, unknown pres
         names: [join(dirname(setup.partyConfigs[0] as string), 'ledger.db'), 'stop the party daemon'],
       },
       {
+        cmd: 'identity-seal',
+        kind: 'busy',
+        flag: '--config',
+        args: ['--config', setup.partyConfigs[1] as string],
+        exit: 1,
+        code: 'ERR_LEDGER_BUSY',
+        names: [join(dirname(setup.partyConfigs[1] as string), 'ledger.db'), 'stop the party daemon'],
+      },
+      {
         cmd: 'coord sign',
         kind: 'unknown presignature',
         flag: '--presignature',

@@ -540,6 +540,15 @@ describe('every command, every kind of bad input: one coded line naming the culp
       ...partyConfigRows('key-repair'),
       ...keyRows('key-repair'),
       usage('key-repair', '--delete', [...(base['key-repair'] as string[]), '--delete=yes']),
+      {
+        cmd: 'key-repair',
+        kind: 'unknown key',
+        flag: '--key',
+        args: base['key-repair'] as string[],
+        exit: 1,
+        code: 'ERR_DAEMON_KEY_UNKNOWN',
+        names: ['hot'],
+      },
 
       // backup, recovery
       ...partyConfigRows('backup create'),

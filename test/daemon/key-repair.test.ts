@@ -55,6 +55,14 @@ describe('mpc-custody key-repair', () => {
     expect(await shares()).not.toContain('vault');
   });
 
+  it('a key the party holds nothing for is named as unknown (exit 1), not printed as an empty state', async () => {
+    const none = await run('--key', 'nosuchkey');
+    expect(none.code).toBe(1);
+    expect(none.line).toContain('ERR_DAEMON_KEY_UNKNOWN');
+    expect(none.line).toContain('nosuchkey');
+    expect((await run('--key', 'nosuchkey', '--delete')).code).toBe(1);
+  });
+
   it('refuses a key the ledger records, and a key that ever presigned', async () => {
     await put('hot');
     const ledger = PartyLedger.open(ledgerPath(), 0, { sealer: new SoftwareSealer(Buffer.alloc(32, 1)) });
