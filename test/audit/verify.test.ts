@@ -153,6 +153,15 @@ describe('audit log: tampering is detected and named', () => {
     expect(out).toMatchObject({ kind: 'truncated', emitter: 'party-0', seq: 9, index: truncated.length });
   });
 
+  it('an anchor at the head passes; an anchor of an emitter with no record left is a truncation', () => {
+    const log = sampleLog();
+    const last = log.map(body).reduce((m, b, i) => (b.emitter === 'party-0' ? i : m), -1);
+    expect(verifyAuditLog(log, { ...TRUST, anchors: [log[last] as StoredRecord] }).ok).toBe(true);
+    const gone = log.filter((r) => body(r).emitter !== 'party-0');
+    const out = brk(verifyAuditLog(gone, { ...TRUST, anchors: [log[last] as StoredRecord] }));
+    expect(out).toMatchObject({ kind: 'truncated', emitter: 'party-0', seq: 1 });
+  });
+
   it('an anchor that disagrees with the log (a rewritten history) is refused', () => {
     const log = sampleLog();
     const fork = makeEmitter('dep-a', 'party-0');
@@ -170,6 +179,28 @@ describe('audit log: tampering is detected and named', () => {
     const a = log[0] as StoredRecord;
     const forged = { body: a.body, sig: signBody(new Ed25519Signer(emitterKey('party-1').secret), a.body) };
     expect(brk(verifyAuditLog(log, { ...TRUST, anchors: [forged] })).kind).toBe('bad_signature');
+  });
+
+  it('an anchor that is malformed, of another deployment or of an emitter outside the roster is refused', () => {
+    const log = sampleLog();
+    const anchor = log[find(log, 'party-0', 10)] as StoredRecord;
+    expect(brk(verifyAuditLog(log, { ...TRUST, anchors: ['not json'] }))).toMatchObject({
+      kind: 'malformed',
+      index: -1,
+    });
+    const other = sampleLog('dep-b');
+    const foreign = other[find(other, 'party-0', 10)] as StoredRecord;
+    expect(brk(verifyAuditLog(log, { ...TRUST, anchors: [foreign] }))).toMatchObject({
+      kind: 'bad_signature',
+      index: -1,
+      emitter: 'party-0',
+    });
+    const roster = trustFor('dep-a', ['orchestrator', 'party-1']);
+    expect(brk(verifyAuditLog(log, { ...roster, anchors: [anchor] }))).toMatchObject({
+      kind: 'bad_signature',
+      index: -1,
+      emitter: 'party-0',
+    });
   });
 
   it('a forged record signed by another emitter is named with its real signer', () => {
@@ -316,6 +347,11 @@ describe('audit log: cross-checks of every orchestrator signature', () => {
     expect(verifyAuditLog(logOf(honest), TRUST).firstBreak).toBeUndefined();
   });
 
+  it('a request allowed at once needs no approval', () => {
+    const direct: Step[] = [honest[0] as Step, ['orchestrator', evaluated('r1', 'allow')], ...honest.slice(4)];
+    expect(verifyAuditLog(logOf(direct), TRUST).firstBreak).toBeUndefined();
+  });
+
   it.each([
     ['no request.received', without(0), 'has no request.received'],
     ['approvals needed, none recorded', without(2), 'needed approvals'],
@@ -330,6 +366,29 @@ describe('audit log: cross-checks of every orchestrator signature', () => {
       'a signer consumed it for another digest',
       [...without(6), ['party-0', consumed('p1', h(9))]] as Step[],
       'party-0 consumed p1 for another digest',
+    ],
+    [
+      "a signer's presignature.created is not a consume",
+      [
+        ...without(6),
+        ['party-0', { type: 'presignature.created', key: 'hot', presignature: 'p1', signers: [0, 1] }],
+      ] as Step[],
+      'at signer party-0',
+    ],
+    [
+      "a party's request.evaluated does not count as the orchestrator's",
+      [
+        ...honest.slice(0, 4),
+        ['orchestrator', evaluated('r1', 'block')],
+        ['party-1', evaluated('r1', 'allow')],
+        ...honest.slice(4),
+      ] as Step[],
+      '(block)',
+    ],
+    [
+      "a party's request.received does not count as the orchestrator's",
+      [['party-0', received('r1')], ...without(0)] as Step[],
+      'has no request.received',
     ],
     [
       'signed by a party outside the consumers',
