@@ -67,6 +67,18 @@ describe('checkApprovals', () => {
     expect(state(treasury2orCarol, [ok('tom'), ok('tina')])).toBe('approved');
     expect(state(treasury2orCarol, [ok('tom'), ok('sam')])).toBe('pending');
   });
+  it('any: an operator in several groups counts in each (no matching needed for one group)', () => {
+    const anyOf: ApprovalSpec = {
+      groups: [
+        { name: 'b', members: { operators: ['tom', 'carol'] }, threshold: 2 },
+        { name: 'c', members: { operators: ['tina', 'sam'] }, threshold: 2 },
+        { name: 'a', members: { operators: ['tom', 'tina'] }, threshold: 2 },
+      ],
+      combine: 'any',
+      timeoutSeconds: 3600,
+    };
+    expect(state(anyOf, [ok('tom'), ok('tina')])).toBe('approved');
+  });
   it('one person counts towards one group only', () => {
     // "both" is in treasury and security: with tom that is two people for three seats.
     expect(state(treasury2security1, [ok('tom'), ok('both')])).toBe('pending');
@@ -88,6 +100,7 @@ describe('checkApprovals', () => {
   it('a rejection by someone outside every group does not count', () => {
     expect(state(treasury2orCarol, [no('eve'), ok('carol')])).toBe('approved');
     expect(state(treasury2orCarol, [no('sam'), ok('carol')])).toBe('approved');
+    expect(state(treasury2orCarol, [no('mallory'), ok('carol')])).toBe('approved'); // unknown operator
   });
   it('expired statements do not count', () => {
     expect(state(treasury2orCarol, [ok('carol', { expiresAt: NOW })])).toBe('pending');
