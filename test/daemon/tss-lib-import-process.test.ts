@@ -17,6 +17,8 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRecord } from '../../src/audit/index.js';
+import { verifyAuditStream } from '../../src/cli/audit-command.js';
 import { runCli } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { connectCoordinator } from '../../src/daemon/coordinator-client.js';
@@ -25,6 +27,8 @@ import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
+import { readAuditStream } from '../../src/transport/audit-sink.js';
+import { connectNats, loadAuditorNatsConfig } from '../../src/transport/nats.js';
 import { testPrimes } from '../helpers/primes.js';
 import { required } from '../helpers/requirements.js';
 import { syntheticSaveFiles } from '../protocol/tss-lib-synthetic.js';
@@ -92,6 +96,7 @@ describe.runIf(canRun)('tss-lib import over NATS with party processes', () => {
       httpBasePort: 0,
       math: 'native',
       policy: 'off', // the coordinator alone drives these parties (cosign-process.test.ts enforces)
+      audit: 'tsslib', // each party ships its signed audit records (key.imported among them)
     });
     const primes = await testPrimes('safe', 1536);
     for (let i = 0; i < 3; i++) {
@@ -192,5 +197,36 @@ describe.runIf(canRun)('tss-lib import over NATS with party processes', () => {
     } finally {
       await coord.close();
     }
+    // every party's signed chain records the import (shipped to JetStream; read with the auditor's credential)
+    const compressed = Buffer.from(secp256k1.Point.fromBytes(Y).toBytes(true)).toString('hex');
+    let imported: { emitter: string; event: Record<string, unknown> }[] = [];
+    for (let tries = 0; tries < 100 && imported.length < 3; tries++) {
+      const nc = await connectNats(await loadAuditorNatsConfig(setup.nats.auditor?.configFile as string));
+      try {
+        imported = (await readAuditStream(nc, 'tsslib'))
+          .map((l) => parseRecord(l).parsed)
+          .filter((b) => b.event.type === 'key.imported')
+          .map((b) => ({ emitter: b.emitter, event: b.event as Record<string, unknown> }));
+      } finally {
+        await nc.close();
+      }
+      if (imported.length < 3) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(imported.map((x) => x.emitter).sort()).toEqual(['party-0', 'party-1', 'party-2']);
+    for (const x of imported) {
+      expect(x.event).toEqual({
+        type: 'key.imported',
+        key: 'migrated',
+        source: 'tss-lib',
+        parties: 3,
+        publicKey: compressed,
+      });
+    }
+    const report = await verifyAuditStream({
+      roster: setup.rosterFile,
+      deployment: 'tsslib',
+      natsConfig: setup.nats.auditor?.configFile as string,
+    });
+    expect(report.firstBreak).toBeUndefined();
   }, 120_000);
 });
