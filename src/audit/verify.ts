@@ -29,6 +29,7 @@ export type AuditBreakKind =
   | 'chain_break' // prev does not hash the previous record (a fork or a substitution)
   | 'checkpoint_mismatch' // a checkpoint (or anchor) disagrees with the chain
   | 'truncated' // the log ends before an anchor: its tail was removed
+  | 'presignature_reused' // a party consumed one presignature twice (two consume records)
   | 'unbacked_signature'; // the orchestrator signed without a request, an allowing decision, approvals or a consume at a signer
 
 export interface AuditBreak {
@@ -268,12 +269,22 @@ export function verifyAuditLog(records: readonly (string | StoredRecord)[], trus
 function crossCheck(records: readonly ParsedRecord[]): AuditBreak | undefined {
   // presignature → digests consumed, per party emitter
   const consumed = new Map<string, Map<string, (string | undefined)[]>>();
-  for (const r of records) {
+  for (const [index, r] of records.entries()) {
     const e = r.parsed.event;
     if (e.type !== 'presignature.consumed') continue;
     const m = consumed.get(r.parsed.emitter) ?? new Map<string, (string | undefined)[]>();
     consumed.set(r.parsed.emitter, m);
-    m.set(e.presignature, [...(m.get(e.presignature) ?? []), e.digest]);
+    // a party's ledger consumes a presignature (or tombstones an unknown id) once: a second record is reuse
+    if (m.has(e.presignature)) {
+      return {
+        kind: 'presignature_reused',
+        index,
+        emitter: r.parsed.emitter,
+        seq: r.parsed.seq,
+        message: `record ${index} (emitter ${r.parsed.emitter}, seq ${r.parsed.seq}): presignature ${e.presignature} consumed a second time`,
+      };
+    }
+    m.set(e.presignature, [e.digest]);
   }
   const received = new Set<string>();
   const decision = new Map<string, string>();

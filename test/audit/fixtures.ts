@@ -71,7 +71,12 @@ export function sampleEvents(n: number): AuditEvent[] {
     // Appended last: tests index into the log by position (sampleEvents(8) holds one approval).
     { type: 'key.imported', key: 'migrated', source: 'tss-lib', parties: 3, publicKey: `03${h(8)}` },
   ];
-  return Array.from({ length: n }, (_, i) => all[i % all.length] as AuditEvent);
+  // later rounds name other presignatures: a party consumes each one once (the verifier checks it)
+  return Array.from({ length: n }, (_, i) => {
+    const e = all[i % all.length] as AuditEvent;
+    const round = Math.floor(i / all.length);
+    return round > 0 && 'presignature' in e ? ({ ...e, presignature: `${e.presignature}-${round}` } as AuditEvent) : e;
+  });
 }
 
 /** An interleaved log of three emitters, `perEmitter` events each (plus their checkpoints). */

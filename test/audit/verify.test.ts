@@ -347,6 +347,17 @@ describe('audit log: cross-checks of every orchestrator signature', () => {
     expect(verifyAuditLog(logOf(honest), TRUST).firstBreak).toBeUndefined();
   });
 
+  it('a party that consumed one presignature twice (for the same or another digest) is named at the second record', () => {
+    for (const second of [consumed('p1'), consumed('p1', h(9))]) {
+      const log = logOf([...honest, ['party-1', second]]);
+      const out = brk(verifyAuditLog(log, TRUST));
+      expect(out).toMatchObject({ kind: 'presignature_reused', emitter: 'party-1', index: log.length - 1 });
+      expect(out.message).toContain('p1');
+    }
+    // another party consuming the same presignature is the normal case (each signer consumes it once)
+    expect(verifyAuditLog(logOf(honest), TRUST).ok).toBe(true);
+  });
+
   it('a request allowed at once needs no approval', () => {
     const direct: Step[] = [honest[0] as Step, ['orchestrator', evaluated('r1', 'allow')], ...honest.slice(4)];
     expect(verifyAuditLog(logOf(direct), TRUST).firstBreak).toBeUndefined();
