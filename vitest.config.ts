@@ -3,16 +3,32 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Files that are small but run long (seconds of CPU on 2 cores). In a fresh clone vitest has no
- * timing cache and runs the largest files first, which put these last, each alone on one core while
- * the other sat idle. They go first; everything else keeps vitest's order (cached durations, else size).
+ * The longest files, longest first (seconds measured in CI on 2 cores, 2026-12-03). In a fresh clone
+ * vitest has no timing cache and runs the largest files first, which put small-but-long files (the
+ * agreement suites, e2e) last, alone on one core while the other sat idle. Longest-first keeps both
+ * cores busy to the end; every other file keeps vitest's order (cached durations, else size).
  */
 const LONG_FIRST = [
-  'test/math/agreement-6144-exp.test.ts',
-  'test/math/agreement-3072.test.ts',
-  'test/math/agreement-6144-nt.test.ts',
-  'test/math/agreement-small.test.ts',
-  'test/math/agreement-primes.test.ts',
+  'test/math/agreement-6144-exp.test.ts', // 226 s at 10^4 inputs; fewer since
+  'test/protocol/e2e.test.ts', // 144
+  'test/math/agreement-6144-nt.test.ts', // 131 at 10^4 inputs
+  'test/math/agreement-3072.test.ts', // 106
+  'test/math/agreement-small.test.ts', // 103
+  'test/daemon/party-process.test.ts', // 100
+  'test/daemon/refresh-process.test.ts', // 88
+  'test/protocol/identify.test.ts', // 80
+  'test/daemon/party-daemon.test.ts', // 68
+  'test/daemon/cosign-process.test.ts', // 67
+  'test/orchestrator/process.test.ts', // 56
+  'test/protocol/aux-info.test.ts', // 53
+  'test/daemon/storage-faults.test.ts', // 52
+  'test/protocol/presign.test.ts', // 47
+  'test/protocol/sign.test.ts', // 43
+  'test/daemon/identification.test.ts', // 40
+  'test/daemon/tss-lib-import-process.test.ts', // 38
+  'test/math/agreement-primes.test.ts', // 36
+  'test/protocol/refresh.test.ts', // 35
+  'test/daemon/limits.test.ts', // 34
 ];
 
 class LongFirstSequencer extends BaseSequencer {

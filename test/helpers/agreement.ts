@@ -2,7 +2,8 @@
  * Cross-backend agreement: native (GMP), wasm and js (BigInt, the oracle) must return identical
  * results on the same random inputs, for every operation, at every size the protocol uses.
  *
- * Inputs per operation and size: AGREEMENT_INPUTS (default 10^4, override with MATH_AGREEMENT_INPUTS).
+ * Inputs per operation and size: AGREEMENT_INPUTS (default 10^4, override with MATH_AGREEMENT_INPUTS);
+ * 2,500 at 6144 bits (see AGREEMENT_INPUTS_6144).
  * Exponent lengths: most inputs draw a random exponent length in [0, 24] bits (every window shape,
  * zero windows, exponent 0 and 1), and FULL_LENGTH inputs per operation and size use exponents as
  * long as the modulus (capped at 3072 bits for 6144-bit moduli, the Paillier r^N shape), because the
@@ -15,6 +16,16 @@ import { ALL_BACKENDS, backend } from './backends.js';
 import { TestDrbg } from './drbg.js';
 
 const AGREEMENT_INPUTS = Number(process.env.MATH_AGREEMENT_INPUTS ?? 10_000);
+/**
+ * At 6144 bits (the Paillier N² size) 2,500 inputs per operation (MATH_AGREEMENT_INPUTS_6144): the
+ * js oracle's cost grows with the square of the size, and these suites were the longest of CI (about
+ * 6 of its CPU-minutes on 2 cores). What differs at 6144 bits is the limb count each core's loops run
+ * over, which every input exercises; the value-dependent corners (zero, one, m − 1, unreduced bases,
+ * planted common factors, full-length exponents) are planted at fixed positions in every input set.
+ */
+const AGREEMENT_INPUTS_6144 = Number(process.env.MATH_AGREEMENT_INPUTS_6144 ?? 2_500);
+const inputsAt = (bits: number): number =>
+  bits >= 6144 ? Math.min(AGREEMENT_INPUTS, AGREEMENT_INPUTS_6144) : AGREEMENT_INPUTS;
 const FULL_LENGTH = 4;
 
 type Outcome = bigint | number | boolean | string;
@@ -48,7 +59,7 @@ function agree<I>(inputs: readonly I[], op: (m: MathBackend, input: I) => Outcom
       }
     }
   }
-  expect(inputs.length).toBeGreaterThanOrEqual(AGREEMENT_INPUTS);
+  expect(inputs.length).toBeGreaterThanOrEqual(Math.min(AGREEMENT_INPUTS, AGREEMENT_INPUTS_6144));
 }
 
 interface PowInput {
@@ -60,7 +71,7 @@ interface PowInput {
 function powInputs(rng: TestDrbg, bits: number): PowInput[] {
   const out: PowInput[] = [];
   const fullBits = Math.min(bits, 3072);
-  for (let i = 0; i < AGREEMENT_INPUTS + FULL_LENGTH; i++) {
+  for (let i = 0; i < inputsAt(bits) + FULL_LENGTH; i++) {
     const mod = rng.oddModulus(bits);
     let base = rng.bits(bits) % mod;
     if (i % 97 === 1) base = 0n;
@@ -84,7 +95,7 @@ interface MultiInput {
 function multiInputs(rng: TestDrbg, bits: number): MultiInput[] {
   const out: MultiInput[] = [];
   const fullBits = Math.min(bits, 3072);
-  for (let i = 0; i < AGREEMENT_INPUTS + FULL_LENGTH; i++) {
+  for (let i = 0; i < inputsAt(bits) + FULL_LENGTH; i++) {
     const mod = rng.oddModulus(bits);
     const terms = i % 7 === 0 ? 3 : 2; // two bases: the ring-Pedersen s^x·t^y shape
     const bases = Array.from({ length: terms }, () => rng.bits(bits) % mod);
@@ -146,7 +157,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
 
     ntIt('on mulMod (odd and even moduli, some unreduced operands)', () => {
       const rng = new TestDrbg(`mulMod-${bits}`);
-      const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
+      const inputs = Array.from({ length: inputsAt(bits) }, (_, i) => {
         const mod = i % 5 === 0 ? rng.oddModulus(bits) - 1n : rng.oddModulus(bits);
         const a = i % 71 === 0 ? rng.bits(2 * bits) : rng.bits(bits) % mod;
         const b = i % 73 === 0 ? mod - 1n : rng.bits(bits) % mod;
@@ -157,7 +168,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
 
     ntIt('on invMod (odd and even moduli, non-invertible inputs rejected alike)', () => {
       const rng = new TestDrbg(`invMod-${bits}`);
-      const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
+      const inputs = Array.from({ length: inputsAt(bits) }, (_, i) => {
         const mod = i % 4 === 0 ? rng.oddModulus(bits) - 1n : rng.oddModulus(bits);
         let a = rng.bits(bits) % mod;
         if (i % 9 === 0) a = (a * 3n) % mod; // shares a factor with mod more often
@@ -169,7 +180,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
 
     ntIt('on gcd (random and with planted common factors)', () => {
       const rng = new TestDrbg(`gcd-${bits}`);
-      const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
+      const inputs = Array.from({ length: inputsAt(bits) }, (_, i) => {
         let a = rng.bits(bits);
         let b = rng.bits(bits);
         if (i % 3 === 0) {
@@ -185,7 +196,7 @@ export function agreementSuite(bits: number, group: 'exp' | 'nt' | 'all'): void 
 
     ntIt('on jacobi', () => {
       const rng = new TestDrbg(`jacobi-${bits}`);
-      const inputs = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => {
+      const inputs = Array.from({ length: inputsAt(bits) }, (_, i) => {
         const n = rng.oddModulus(bits);
         let a = rng.bits(bits) % n;
         if (i % 13 === 0) a = (a * a) % n; // squares: symbol 1 or 0
