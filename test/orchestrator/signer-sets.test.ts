@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MpcError } from '../../src/errors/index.js';
+import { parseOrchestratorConfig } from '../../src/orchestrator/config.js';
 import { missingParties, SignerHealth, signerSetsOf } from '../../src/orchestrator/signer-sets.js';
 
 describe('signer sets', () => {
@@ -63,5 +64,21 @@ describe('signer sets', () => {
     // round robin over the healthy sets
     const picks = new Set([0, 1, 2].map(() => h.pick(sets).join(',')));
     expect(picks.size).toBe(3);
+  });
+
+  it('a pool config names its signer sets (sorted); a repeated party or one beyond signers.parties is refused', () => {
+    const boot = { id: 'root', publicKey: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) } };
+    const cfg = (signerSets: number[][]) => ({
+      bootstrapAdmin: boot,
+      signers: { parties: 3 },
+      pools: [{ keyId: 'hot', path: 'm/0/7', target: 4, lowWater: 1, signerSets }],
+    });
+    expect(parseOrchestratorConfig(cfg([[2, 0]]), '/tmp').pools[0]?.signerSets).toEqual([[0, 2]]);
+    for (const bad of [[[0, 0]], [[0, 3]]]) {
+      expect(() => parseOrchestratorConfig(cfg(bad), '/tmp')).toThrowError(
+        expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }),
+      );
+    }
+    expect(() => parseOrchestratorConfig(cfg([[-1, 0]]), '/tmp')).toThrow();
   });
 });
