@@ -29,7 +29,9 @@ export async function startOrchestrator(file: string): Promise<RunningOrchestrat
   if (cfg.coordinator === undefined) {
     throw new MpcError('ERR_CONFIG_INVALID', 'orchestrator config: coordinator (setup’s coordinator.json) is required');
   }
-  const store = await OrchestratorStore.open(cfg.state);
+  const store = await OrchestratorStore.open(cfg.state, (e) =>
+    log.warn({ code: (e as { code?: string }).code }, 'a database connection was closed by the server; reconnecting'),
+  );
   const coord = await connectCoordinator(cfg.coordinator).catch(async (e: unknown) => {
     await store.close();
     throw e;

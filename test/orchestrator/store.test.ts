@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateConfig } from '../../src/orchestrator/config.js';
 import { type NewSignRequest, OrchestratorStore } from '../../src/orchestrator/store/store.js';
@@ -196,4 +198,49 @@ storeSuite('SQLite', async () => {
 storeSuite('PostgreSQL', async () => {
   const db = await createTestDatabase('store');
   return { cfg: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() };
+});
+
+describe('PostgreSQL close', () => {
+  it('returns once every connection is closed, so dropping the database right after never fails a closing one', async () => {
+    const db = await createTestDatabase('close');
+    // connected before the close, so the check runs the moment close() returns
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    try {
+      const store = await OrchestratorStore.open({ kind: 'postgres', url: db.url });
+      // several pooled connections at once
+      await Promise.all(Array.from({ length: 8 }, () => sql`select pg_sleep(0.05)`.execute(store.db)));
+      await store.close();
+      const r = await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [
+        new URL(db.url).pathname.slice(1),
+      ]);
+      expect(r.rows[0].n).toBe(0);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
+
+  it('survives the server ending an idle connection (a restart, an admin): the next query opens a new one', async () => {
+    const db = await createTestDatabase('idle');
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    const store = await OrchestratorStore.open({ kind: 'postgres', url: db.url });
+    try {
+      await sql`select 1`.execute(store.db);
+      const name = new URL(db.url).pathname.slice(1);
+      const r = await admin.query(
+        'select count(*)::int as n from (select pg_terminate_backend(pid) from pg_stat_activity where datname = $1) t',
+        [name],
+      );
+      expect(r.rows[0].n).toBeGreaterThan(0);
+      // the idle connection's error reaches the pool; unhandled it would be an uncaught exception here
+      await new Promise((res) => setTimeout(res, 200));
+      expect(await store.ping()).toBe(true);
+    } finally {
+      await store.close();
+      await admin.end();
+      await db.drop();
+    }
+  });
 });

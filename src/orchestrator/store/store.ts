@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { type Insertable, Kysely, PostgresDialect, type Selectable, SqliteDialect } from 'kysely';
+import { type Dialect, type Insertable, Kysely, PostgresDialect, type Selectable, SqliteDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { SignedArtifact } from '../../chains/types.js';
@@ -151,14 +151,22 @@ export function newId(prefix: string, now: number): string {
 
 const INT8_OID = 20;
 
-function openDialect(cfg: StateConfig) {
+/**
+ * The dialect, and for PostgreSQL a wait for the pool's connections to be closed. pg's Pool.end()
+ * resolves once its clients are told to end, before their sockets close: a caller that then drops
+ * or restarts the database would see those closing connections fail after close() returned.
+ */
+function openDialect(
+  cfg: StateConfig,
+  onConnectionError: (e: Error) => void,
+): { dialect: Dialect; closed?: () => Promise<void> } {
   if (cfg.kind === 'sqlite') {
     const db = new Database(cfg.path);
     // WAL + FULL: a committed transition survives a crash or power loss (same as the party ledger)
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
-    return new SqliteDialect({ database: db as never });
+    return { dialect: new SqliteDialect({ database: db as never }) };
   }
   const password = cfg.passwordEnv ? process.env[cfg.passwordEnv] : undefined;
   const pool = new pg.Pool({
@@ -171,7 +179,27 @@ function openDialect(cfg: StateConfig) {
         oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as never)) as never,
     },
   });
-  return new PostgresDialect({ pool });
+  // An idle connection's error (the server restarted, an admin ended the session) is emitted on the
+  // pool; unhandled it would kill the process. The pool drops that connection and the next query
+  // opens a new one; a failing query still rejects to its caller.
+  pool.on('error', (e) => onConnectionError(e));
+  const open = new Set<pg.PoolClient>();
+  pool.on('connect', (c) => open.add(c));
+  pool.on('remove', (c) => open.delete(c));
+  const closed = async () => {
+    const ends = [...open].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const done = () => resolve();
+          c.once('end', done);
+          // already closed, or a bounded wait: a peer that never answers must not hang shutdown
+          if ((c as unknown as { _ended?: boolean })._ended === true) resolve();
+          setTimeout(done, 5000).unref();
+        }),
+    );
+    await Promise.all(ends);
+  };
+  return { dialect: new PostgresDialect({ pool }), closed };
 }
 
 const json = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -237,16 +265,28 @@ export class OrchestratorStore {
   readonly db: Kysely<Tables>;
   readonly kind: StateConfig['kind'];
 
-  private constructor(db: Kysely<Tables>, kind: StateConfig['kind']) {
+  readonly #closed: (() => Promise<void>) | undefined;
+
+  private constructor(db: Kysely<Tables>, kind: StateConfig['kind'], closed?: () => Promise<void>) {
     this.db = db;
     this.kind = kind;
+    this.#closed = closed;
   }
 
-  /** Opens the database and brings its schema up to date. */
-  static async open(cfg: StateConfig): Promise<OrchestratorStore> {
+  /**
+   * Opens the database and brings its schema up to date. `onConnectionError` hears of a PostgreSQL
+   * connection the server ended while idle (logged by the service; the pool replaces it).
+   */
+  static async open(
+    cfg: StateConfig,
+    onConnectionError: (e: Error) => void = () => undefined,
+  ): Promise<OrchestratorStore> {
     let db: Kysely<Tables>;
+    let closed: (() => Promise<void>) | undefined;
     try {
-      db = new Kysely<Tables>({ dialect: openDialect(cfg) });
+      const opened = openDialect(cfg, onConnectionError);
+      closed = opened.closed;
+      db = new Kysely<Tables>({ dialect: opened.dialect });
     } catch (e) {
       throw storeError('open', e);
     }
@@ -255,11 +295,13 @@ export class OrchestratorStore {
       await db.destroy().catch(() => undefined);
       throw storeError('migration', error);
     }
-    return new OrchestratorStore(db, cfg.kind);
+    return new OrchestratorStore(db, cfg.kind, closed);
   }
 
+  /** Closes the database; for PostgreSQL, returns once every connection has closed. */
   async close(): Promise<void> {
     await this.db.destroy();
+    await this.#closed?.();
   }
 
   async ping(): Promise<boolean> {
