@@ -146,7 +146,8 @@ export const coordAux = defineCommand({
 
 export const coordImport = defineCommand({
   name: 'coord import',
-  summary: 'import a tss-lib key staged at parties 0..N-1 (agree, convert, aux info); prints the public key and xpub',
+  summary:
+    'import a tss-lib key staged at parties 0..N-1 (agree, convert, aux info, refresh); prints the public key and xpub',
   flags: Type.Object({
     ...base,
     parties: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'parties 0..N-1 import' }),
@@ -155,7 +156,10 @@ export const coordImport = defineCommand({
     'Each party first stages its tss-lib save file: mpc-custody import tss-lib --party-file FILE --config PARTY_CONFIG --key ID.\n' +
     'The parties then check that all of them staged the same key (ECDSAPub, Ks, BigXj, chain code),\n' +
     'convert their shares into an additive N-of-N key among them and run fresh aux info (never the\n' +
-    'tss-lib Paillier keys). ERR_IMPORT_MISMATCH names the parties whose staged key differs.',
+    'tss-lib Paillier keys), then refresh it at once: the shares are re-dealt as an N-of-N Feldman key\n' +
+    '(epoch 1), so the tss-lib shares, wherever copies remain, no longer combine with the new ones.\n' +
+    'ERR_IMPORT_MISMATCH names the parties whose staged key differs. When the refresh fails the key is\n' +
+    'imported and usable; finish with: mpc-custody coord refresh --key ID.',
   async run(f, io) {
     const { xpub } = await import('../chains/index.js');
     const { encodePoint } = await import('../primitives/curve.js');
@@ -180,6 +184,18 @@ export const coordImport = defineCommand({
         throw e;
       }
       await c.auxInfo({ keyId: f.key, parties: f.parties });
+      let refreshed: Awaited<ReturnType<Coordinator['refresh']>>;
+      try {
+        refreshed = await c.refresh({ keyId: f.key, parties: f.parties });
+      } catch (e) {
+        const cause = e instanceof MpcError ? e : undefined;
+        throw new MpcError(
+          cause?.code ?? 'ERR_DAEMON_SESSION_FAILED',
+          `the key "${f.key}" was imported, but its refresh failed (${cause?.reason ?? 'unknown error'}); ` +
+            `the tss-lib shares still combine with it until it is refreshed: mpc-custody coord refresh --key ${f.key}`,
+          { details: { ...(cause?.details ?? {}), key: f.key }, cause: e },
+        );
+      }
       const key = await c.keyInfo({ keyId: f.key, parties: members });
       io.out(
         JSON.stringify({
@@ -191,6 +207,8 @@ export const coordImport = defineCommand({
           xpub: xpub(key, 'mainnet'),
           tpub: xpub(key, 'testnet'),
           aux: 'ok',
+          refreshed: true,
+          epoch: refreshed.epoch,
         }),
       );
     });

@@ -14,7 +14,9 @@
  * and the caller burns them and deletes the old share only once every party has sealed its new one
  * (commit). The paper sends the refresh shares Paillier-encrypted over the broadcast channel; here
  * they travel point to point, on the transport's authenticated and encrypted channels, as keygen's.
- * Additive n-of-n shares are not refreshed by this protocol (the input is refused).
+ * An additive n-of-n key (a tss-lib import) is refreshed by re-dealing its shares as a Feldman
+ * sharing with t = n on the same committee (reshare.ts, "Additive n-of-n keys"): afterwards it is an
+ * ordinary t-of-n key, and the imported shares are useless with the new ones.
  */
 import type { AuxInput } from './aux-info.js';
 import { auxInfo } from './aux-info.js';
@@ -32,7 +34,7 @@ export interface RefreshInput {
 
 /**
  * The refresh protocol: the zero-sharing dealing (rounds `share-*`), then aux-info (`aux-*`).
- * @throws MpcError ERR_PROTOCOL_INPUT (init) for an additive share, a share of another party index,
+ * @throws MpcError ERR_PROTOCOL_INPUT (init) for a share of another party index,
  *   unusable primes; the session aborts with blame on any faulty message
  * @example const r = simulate(refresh, shares.map((s, i) => ({ core: s.core, primes: fresh[i] })), opts);
  */

@@ -30,6 +30,13 @@
  * A faulty σ is a point-to-point fault: its recipient blames the dealer, and `judge` re-runs the
  * Feldman check on public data (the echoed S_d, the recipient's new index) for the abort notice.
  *
+ * Additive n-of-n keys (a tss-lib import, tss-lib-import.ts: Σ_d X_d = Y, λ_d = 1). The dealers must be
+ * all n holders. 'reshare' deals g_d(0) = x_d as above. 'refresh' cannot add a sharing of zero to
+ * additive shares and keep a Feldman-checkable result, so for an additive key it re-deals the shares
+ * the way 'reshare' does, onto the same committee with t = n: Y and the chain code stay, the new
+ * shares are Feldman shares at the canonical points 1..n (additive: false), and the old additive
+ * shares — and the tss-lib shares behind them — say nothing about the new ones.
+ *
  * Output: the receiver's new CoreKeyShare (epoch + 1, no aux info yet: the new committee runs
  * aux-info, refresh.ts does it in the same session), or null for a party that only deals. The old
  * share stays valid until the caller commits the new epoch (two-phase: prepare = this protocol and
@@ -80,6 +87,8 @@ export interface KeyRecord {
   readonly n: number;
   /** X_d of every old party d. */
   readonly publicShares: readonly Point[];
+  /** true for an n-of-n additive key (Σ_d X_d = Y, t = n); absent or false for Feldman t-of-n. */
+  readonly additive?: boolean;
 }
 
 /** Who deals and who receives, by session party index u (identical at every party). */
@@ -147,7 +156,13 @@ export function keyRecordOf(share: CoreKeyShare): KeyRecord {
     t: share.t,
     n: share.n,
     publicShares: share.publicShares,
+    additive: share.additive,
   };
+}
+
+/** Whether this session deals a sharing of zero (refresh of a Feldman key) rather than the shares. */
+function dealsZero(mode: DealingMode, key: KeyRecord): boolean {
+  return mode === 'refresh' && key.additive !== true;
 }
 
 function recordDigest(mode: DealingMode, key: KeyRecord, roles: ReshareRoles): Uint8Array {
@@ -156,6 +171,7 @@ function recordDigest(mode: DealingMode, key: KeyRecord, roles: ReshareRoles): U
     .u32(key.epoch)
     .u32(key.t)
     .u32(key.n)
+    .u8(key.additive === true ? 1 : 0)
     .fixed(encodePoint(key.publicKey))
     .fixed(key.chainCode);
   for (const X of key.publicShares) w.fixed(encodePoint(X));
@@ -196,13 +212,20 @@ function checkInput(mode: DealingMode, input: ReshareInput, ctx: RoundCtx): void
     inputError(mode, 'chain code must be 32 bytes');
   }
   if (key.publicShares.length !== key.n) inputError(mode, 'the record needs n old public shares');
-  // The old public shares lie on one polynomial of degree t − 1 through Y (a record of a real key).
-  const pts = Array.from({ length: key.t }, (_, j) => evaluationPoint(j));
-  const base = key.publicShares.slice(0, key.t);
-  if (!interpolatePoints(pts, base, 0n).equals(key.publicKey)) inputError(mode, 'old public shares do not give Y');
-  for (let j = key.t; j < key.n; j++) {
-    if (!interpolatePoints(pts, base, evaluationPoint(j)).equals(key.publicShares[j] as Point)) {
-      inputError(mode, `old public share ${j} is off the sharing polynomial`);
+  if (key.additive === true) {
+    // n-of-n additive: every holder deals, and the public shares sum to Y.
+    if (key.t !== key.n) inputError(mode, 'an additive key has t = n');
+    const sum = key.publicShares.reduce((acc, X) => acc.add(X), Point.ZERO);
+    if (!sum.equals(key.publicKey)) inputError(mode, 'old public shares do not sum to Y');
+  } else {
+    // The old public shares lie on one polynomial of degree t − 1 through Y (a record of a real key).
+    const pts = Array.from({ length: key.t }, (_, j) => evaluationPoint(j));
+    const base = key.publicShares.slice(0, key.t);
+    if (!interpolatePoints(pts, base, 0n).equals(key.publicKey)) inputError(mode, 'old public shares do not give Y');
+    for (let j = key.t; j < key.n; j++) {
+      if (!interpolatePoints(pts, base, evaluationPoint(j)).equals(key.publicShares[j] as Point)) {
+        inputError(mode, `old public share ${j} is off the sharing polynomial`);
+      }
     }
   }
   const dealers = checkIndexList(mode, roles.oldIndex, key.n, 'old index');
@@ -223,8 +246,8 @@ function checkInput(mode: DealingMode, input: ReshareInput, ctx: RoundCtx): void
   }
   if (input.share === undefined) inputError(mode, 'a dealer needs its current share');
   const share = validateCoreKeyShare(input.share);
-  if (share.additive) inputError(mode, 'additive n-of-n shares are not supported');
   const same =
+    share.additive === (key.additive === true) &&
     share.i === own &&
     share.n === key.n &&
     share.t === key.t &&
@@ -257,8 +280,9 @@ function dealersOf(roles: ReshareRoles): number[] {
   return roles.oldIndex.filter((x): x is number => x !== null).sort((a, b) => a - b);
 }
 
-/** λ_d over the dealers' evaluation points at 0 (refresh: unused). */
-function lambdaOf(roles: ReshareRoles, d: number): bigint {
+/** λ_d over the dealers' evaluation points at 0 (1 for an additive key; refresh of Feldman: unused). */
+function lambdaOf(key: KeyRecord, roles: ReshareRoles, d: number): bigint {
+  if (key.additive === true) return 1n;
   const ds = dealersOf(roles);
   return lagrangeCoefficient(ds.map(evaluationPoint), ds.indexOf(d), 0n);
 }
@@ -272,8 +296,9 @@ function lambdaOf(roles: ReshareRoles, d: number): bigint {
 export function dealingProtocol(mode: DealingMode): ProtocolDef<ReshareInput, ReshareState, ReshareOutput> {
   const NAME = mode === 'reshare' ? 'reshare' : 'key-refresh';
   const schCtx = (ctx: RoundCtx, u: number) => ({ sid: ctx.sid, prover: u, label: NAME });
-  const firstPower = mode === 'refresh' ? 1 : 0;
-  const commitmentCount = (roles: ReshareRoles) => (mode === 'refresh' ? roles.newT - 1 : roles.newT);
+  // a sharing of zero omits the constant term's commitment
+  const firstPower = (key: KeyRecord) => (dealsZero(mode, key) ? 1 : 0);
+  const commitmentCount = (key: KeyRecord, roles: ReshareRoles) => roles.newT - firstPower(key);
   const unattributed = (round: string, why: string) => protocolAbort(NAME, round, [], why);
 
   const round1: RoundDef<DealingR1> = {
@@ -360,9 +385,9 @@ export function dealingProtocol(mode: DealingMode): ProtocolDef<ReshareInput, Re
     if (own !== null) {
       const share = input.share as CoreKeyShare;
       // reshare: g_d(0) = λ_d·x_d; refresh: g_d(0) = 0. Higher coefficients uniform in [1, q).
-      const constant = mode === 'refresh' ? 0n : mod(lambdaOf(roles, own) * share.x, CURVE_ORDER);
+      const constant = dealsZero(mode, input.key) ? 0n : mod(lambdaOf(input.key, roles, own) * share.x, CURVE_ORDER);
       poly = [constant, ...Array.from({ length: roles.newT - 1 }, () => randNonZero(ctx))];
-      S = poly.slice(firstPower).map((a) => mulBase(a));
+      S = poly.slice(firstPower(input.key)).map((a) => mulBase(a));
     }
     const receives = roles.newIndex[ctx.self] !== null;
     const alpha = receives ? randNonZero(ctx) : null;
@@ -385,7 +410,7 @@ export function dealingProtocol(mode: DealingMode): ProtocolDef<ReshareInput, Re
       return;
     }
     const d = roles.oldIndex[u] ?? null;
-    const want = d === null ? 0 : commitmentCount(roles);
+    const want = d === null ? 0 : commitmentCount(key, roles);
     if (m.S.length !== want) {
       blame.blame(u, `dealing commitment has ${m.S.length} entries, expected ${want}`);
       return;
@@ -395,20 +420,20 @@ export function dealingProtocol(mode: DealingMode): ProtocolDef<ReshareInput, Re
       return;
     }
     // reshare: S_{d,0} = λ_d·X_d — the dealt constant is the dealer's own weighted share.
-    if (mode === 'reshare' && d !== null) {
-      const expected = mulPublic(key.publicShares[d] as Point, lambdaOf(roles, d));
+    if (!dealsZero(mode, key) && d !== null) {
+      const expected = mulPublic(key.publicShares[d] as Point, lambdaOf(key, roles, d));
       if (!(m.S[0] as Point).equals(expected)) blame.blame(u, 'dealt constant term is not λ_d·X_d');
     }
   }
 
   /** σ_{d,r}·G = Σ_k (r+1)^k·S_{d,k}, or the right "no share" marker. */
   function shareOk(state: ReshareState, S: readonly Point[], dealer: number, recipient: number, m: DealingShare) {
-    const { roles } = state.input;
+    const { key, roles } = state.input;
     const r = roles.newIndex[recipient] ?? null;
     const d = roles.oldIndex[dealer] ?? null;
     if (r === null || d === null) return m.sigma === null;
     if (m.sigma === null) return false;
-    return mulBase(m.sigma).equals(evalCommitment(S, evaluationPoint(r), firstPower));
+    return mulBase(m.sigma).equals(evalCommitment(S, evaluationPoint(r), firstPower(key)));
   }
 
   function afterR1(state: ReshareState, inbox: ReadonlyMap<number, unknown>, ctx: RoundCtx) {
@@ -428,11 +453,13 @@ export function dealingProtocol(mode: DealingMode): ProtocolDef<ReshareInput, Re
     const newN = roles.newIndex.filter((x) => x !== null).length;
     // X'_r = [X_r] + Σ_d Σ_k (r+1)^k·S_{d,k}
     const newPublicShares = Array.from({ length: newN }, (_, r) => {
-      let acc = mode === 'refresh' ? (key.publicShares[r] as Point) : Point.ZERO;
-      for (const m of all) if (m.S.length > 0) acc = acc.add(evalCommitment(m.S, evaluationPoint(r), firstPower));
+      let acc = dealsZero(mode, key) ? (key.publicShares[r] as Point) : Point.ZERO;
+      for (const m of all) {
+        if (m.S.length > 0) acc = acc.add(evalCommitment(m.S, evaluationPoint(r), firstPower(key)));
+      }
       return acc;
     });
-    if (mode === 'reshare') {
+    if (!dealsZero(mode, key)) {
       // Σ_d S_{d,0} = Σ_d λ_d·X_d = Y (holds by the per-dealer check; asserted).
       const Y = all.reduce((acc, m) => (m.S.length > 0 ? acc.add(m.S[0] as Point) : acc), Point.ZERO);
       if (!Y.equals(key.publicKey)) throw unattributed('r1', 'dealt constants do not sum to the public key');
@@ -448,7 +475,7 @@ export function dealingProtocol(mode: DealingMode): ProtocolDef<ReshareInput, Re
     const r = roles.newIndex[ctx.self] ?? null;
     let x = 0n;
     if (r !== null) {
-      if (mode === 'refresh') x = (state.input.share as CoreKeyShare).x;
+      if (dealsZero(mode, state.input.key)) x = (state.input.share as CoreKeyShare).x;
       if (roles.oldIndex[ctx.self] !== null) x = mod(x + evalPoly(state.poly, evaluationPoint(r)), CURVE_ORDER);
     }
     for (let u = 0; u < ctx.n; u++) {

@@ -4,7 +4,7 @@
  * tss-lib save file (test/fixtures/tss-lib-ecdsa, real tss-lib output: 5 parties, threshold 2) with
  * `mpc-custody import tss-lib` (plaintext file removed), the coordinator runs `mpc-custody coord
  * import` (the parties agree on the public data, convert to the additive 3-of-3 key, run fresh aux
- * info), then a presignature and an EIP-1559 transaction signed by the imported key: viem recovers
+ * info and refresh it at once to a 3-of-3 Feldman key of epoch 1), then a presignature and an EIP-1559 transaction signed by the imported key: viem recovers
  * the fixture ECDSAPub's address and @noble/curves verifies the signature under the ECDSAPub read
  * from the file. Refused before that: parties that staged save files of different keys
  * (ERR_IMPORT_MISMATCH naming the odd party, nothing imported anywhere) and a key nobody staged.
@@ -143,7 +143,7 @@ describe.runIf(canRun)('tss-lib import over NATS with party processes', () => {
     expect(none.stderr).toMatch(/ERR_IMPORT_NOT_STAGED: party [0-2] has no tss-lib share staged for "nobody"/);
   }, 60_000);
 
-  it('imports the three fixture save files, runs aux info and signs an EIP-1559 transaction under ECDSAPub', async () => {
+  it('imports the three fixture save files, runs aux info and a refresh, signs an EIP-1559 transaction under ECDSAPub', async () => {
     for (let i = 0; i < 3; i++) await stage(i, 'migrated', fixture(i));
     const r = await cli([
       'coord',
@@ -159,7 +159,15 @@ describe.runIf(canRun)('tss-lib import over NATS with party processes', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
     const Y = fixturePublicKey();
-    expect(out).toMatchObject({ keyId: 'migrated', imported: 'tss-lib', aux: 'ok', signers: 3 });
+    // imported, fresh aux info, and refreshed at once: epoch 1, the tss-lib shares no longer combine
+    expect(out).toMatchObject({
+      keyId: 'migrated',
+      imported: 'tss-lib',
+      aux: 'ok',
+      signers: 3,
+      refreshed: true,
+      epoch: 1,
+    });
     expect(out.publicKey).toBe(Buffer.from(secp256k1.Point.fromBytes(Y).toBytes(true)).toString('hex'));
     for (let i = 0; i < 3; i++) {
       const ids = await held(i);
@@ -199,19 +207,32 @@ describe.runIf(canRun)('tss-lib import over NATS with party processes', () => {
     }
     // every party's signed chain records the import (shipped to JetStream; read with the auditor's credential)
     const compressed = Buffer.from(secp256k1.Point.fromBytes(Y).toBytes(true)).toString('hex');
-    let imported: { emitter: string; event: Record<string, unknown> }[] = [];
-    for (let tries = 0; tries < 100 && imported.length < 3; tries++) {
+    let records: { emitter: string; event: Record<string, unknown> }[] = [];
+    const of = (type: string) => records.filter((x) => x.event.type === type);
+    const committed = () =>
+      of('refresh.step').filter((x) => x.event.step === 'committed' && x.event.key === 'migrated');
+    for (let tries = 0; tries < 100 && (of('key.imported').length < 3 || committed().length < 3); tries++) {
       const nc = await connectNats(await loadAuditorNatsConfig(setup.nats.auditor?.configFile as string));
       try {
-        imported = (await readAuditStream(nc, 'tsslib'))
+        records = (await readAuditStream(nc, 'tsslib'))
           .map((l) => parseRecord(l).parsed)
-          .filter((b) => b.event.type === 'key.imported')
           .map((b) => ({ emitter: b.emitter, event: b.event as Record<string, unknown> }));
       } finally {
         await nc.close();
       }
-      if (imported.length < 3) await new Promise((res) => setTimeout(res, 200));
+      if (of('key.imported').length < 3 || committed().length < 3) await new Promise((res) => setTimeout(res, 200));
     }
+    const imported = of('key.imported');
+    // the refresh right after the import committed epoch 1 at every holder
+    expect(
+      committed()
+        .map((x) => [x.emitter, x.event.epoch])
+        .sort(),
+    ).toEqual([
+      ['party-0', 1],
+      ['party-1', 1],
+      ['party-2', 1],
+    ]);
     expect(imported.map((x) => x.emitter).sort()).toEqual(['party-0', 'party-1', 'party-2']);
     for (const x of imported) {
       expect(x.event).toEqual({

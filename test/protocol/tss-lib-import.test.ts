@@ -3,17 +3,21 @@
  * made by tss-lib's own tests, threshold 2): validation, the agreed public data, conversion of the
  * three importers' Shamir shares at tss-lib's share ids into an additive 3-of-3 key on canonical
  * indices — which then presigns and signs under the fixture's ECDSAPub (checked by @noble/curves
- * and OpenSSL) — and a typed refusal for every kind of bad file.
+ * and OpenSSL) — a typed refusal for every kind of bad file, and the refresh that re-deals the
+ * imported key as a Feldman key the tss-lib shares no longer combine with.
  */
 import { readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MpcError } from '../../src/errors/index.js';
-import { mulBase, Point } from '../../src/primitives/curve.js';
+import { mod } from '../../src/math/bits.js';
+import { CURVE_ORDER, mulBase, Point } from '../../src/primitives/curve.js';
 import type { CoreKeyShare, KeyShare } from '../../src/protocol/key-share.js';
+import { evaluationPoint, lagrangeCoefficient } from '../../src/protocol/lagrange.js';
 import { type Presignature, presign } from '../../src/protocol/presign.js';
+import { dealingProtocol, keyRecordOf, type ReshareInput } from '../../src/protocol/reshare.js';
 import { combineSignature, issuePartialSignature, MemoryPresignatureLedger } from '../../src/protocol/sign.js';
-import { simulate } from '../../src/protocol/simulation.js';
+import { simulate, type Tamper } from '../../src/protocol/simulation.js';
 import {
   decodeStagedImport,
   defaultChainCode,
@@ -330,3 +334,91 @@ describe('staged import and the import session (agreement, conversion)', () => {
     expect(r.errors.map((e) => e?.code)).toEqual(['ERR_IMPORT_INVALID', 'ERR_IMPORT_INVALID']);
   });
 });
+
+describe('refresh of the imported key: its additive shares re-dealt as a 3-of-3 Feldman key', () => {
+  const IDENTITY = { oldIndex: [0, 1, 2], newIndex: [0, 1, 2], newT: 3 };
+  let cores: CoreKeyShare[];
+  const Y = () => fixturePublicKey(files[0] as string);
+  const deal = (name: string, inputs?: ReshareInput[], tamper?: Map<number, Tamper>) =>
+    simulate(
+      dealingProtocol('refresh'),
+      inputs ?? cores.map((c): ReshareInput => ({ key: keyRecordOf(c), roles: IDENTITY, share: c })),
+      { sid: sid(`import-refresh-${name}`), math, rngs: [0, 1, 2].map((i) => new TestDrbg(`${name}-${i}`)), tamper },
+    );
+  beforeAll(() => {
+    const importers = shares.map((s) => s.shareId);
+    cores = shares.map((s) => toAdditiveKeyShare(s, importers)).sort((a, b) => a.i - b.i);
+  });
+
+  it('same Y and chain code, Feldman shares at the canonical points, epoch 1; it signs under ECDSAPub', async () => {
+    const r = deal('honest');
+    expect(r.errors).toEqual([undefined, undefined, undefined]);
+    const fresh = r.outputs.map((o) => (o as { share: CoreKeyShare }).share);
+    // test-only reconstruction: Σ w_j of the import = the Lagrange combination of the new shares at 1..3
+    const secret = cores.reduce((a, c) => mod(a + c.x, CURVE_ORDER), 0n);
+    const pts = [0, 1, 2].map(evaluationPoint);
+    const lagrange = (xs: readonly bigint[], at: readonly bigint[]) =>
+      xs.reduce((a, x, j) => mod(a + lagrangeCoefficient(at, j, 0n) * x, CURVE_ORDER), 0n);
+    expect(
+      lagrange(
+        fresh.map((c) => c.x),
+        pts,
+      ),
+    ).toBe(secret);
+    for (const [i, c] of fresh.entries()) {
+      expect([c.additive, c.t, c.n, c.i, c.epoch]).toEqual([false, 3, 3, i, 1]);
+      expect(c.publicKey.equals(Y())).toBe(true);
+      expect(c.chainCode).toEqual(cores[i]?.chainCode);
+      expect(c.publicShares[i]?.equals(mulBase(c.x))).toBe(true);
+      expect(c.x).not.toBe(cores[i]?.x);
+    }
+    // The tss-lib shares Xi (at their share ids) and the imported shares, combined with new shares,
+    // no longer give the key: every mix of old and new is off (each old one replaces its own new one).
+    const tssPoints = shares.map((s) => s.shareId);
+    for (let mask = 1; mask < 7; mask++) {
+      const pick = (k: number) => ((mask >> k) & 1) === 1;
+      const mixed = [0, 1, 2].map((k) => (pick(k) ? (shares[k] as TssLibShare).xi : (fresh[k] as CoreKeyShare).x));
+      const at = [0, 1, 2].map((k) => (pick(k) ? (tssPoints[k] as bigint) : (pts[k] as bigint)));
+      expect(lagrange(mixed, at)).not.toBe(secret);
+      const mixedAdditive = [0, 1, 2].map((k) =>
+        pick(k) ? (cores[k] as CoreKeyShare).x : (fresh[k] as CoreKeyShare).x,
+      );
+      expect(lagrange(mixedAdditive, pts)).not.toBe(secret);
+    }
+    await signWith(fresh, Y());
+  });
+
+  it('a dealer whose dealt constant is not its imported share is blamed by everyone', () => {
+    const tamper = new Map<number, Tamper>([
+      [1, (m) => (m.round === 'r1' ? { ...(m.body as object), S: shiftFirst((m.body as { S: Point[] }).S) } : m.body)],
+    ]);
+    const r = deal('bad-constant', undefined, tamper);
+    expect(r.outputs.every((o) => o === undefined)).toBe(true);
+    for (const k of [0, 2]) {
+      expect(r.errors[k]?.blame.map((b) => b.party)).toEqual([1]);
+      expect(r.errors[k]?.blame[0]?.reason).toMatch(/constant term/);
+    }
+  });
+
+  it('refuses a record that is not the key: public shares not summing to Y, t ≠ n, or additive flags that differ', () => {
+    const ctx = { self: 0, n: 3, sid: sid('x'), math, rng: new TestDrbg('x') };
+    const c = cores[0] as CoreKeyShare;
+    const base: ReshareInput = { key: keyRecordOf(c), roles: IDENTITY, share: c };
+    expect(() => dealingProtocol('refresh').init(base, ctx)).not.toThrow();
+    const swapped = [...c.publicShares];
+    swapped[1] = (swapped[1] as Point).add(Point.BASE);
+    const bad: [ReshareInput, string, RegExp][] = [
+      [{ ...base, key: { ...base.key, publicShares: swapped } }, 'ERR_PROTOCOL_INPUT', /do not sum to Y/],
+      [{ ...base, key: { ...base.key, t: 2 } }, 'ERR_PROTOCOL_INPUT', /t = n/],
+      [{ ...base, key: { ...base.key, additive: false } }, 'ERR_PROTOCOL_INPUT', /do not give Y/],
+      // an additive share read as a Feldman one is not a share of Y at all
+      [{ ...base, share: { ...c, additive: false } }, 'ERR_KEY_SHARE_INVALID', /interpolate to the public key/],
+    ];
+    for (const [input, code, why] of bad) {
+      expect(() => dealingProtocol('refresh').init(input, ctx)).toThrow(expect.objectContaining({ code }));
+      expect(() => dealingProtocol('refresh').init(input, ctx)).toThrow(why);
+    }
+  });
+});
+
+const shiftFirst = (S: readonly Point[]): Point[] => [(S[0] as Point).add(Point.BASE), ...S.slice(1)];
