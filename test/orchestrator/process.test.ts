@@ -3,9 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hexToBytes } from '@noble/hashes/utils.js';
+import { Transaction as BtcTransaction, Psbt } from 'bitcoinjs-lib';
+import * as ecc from 'tiny-secp256k1';
 import { type Hex, recoverTransactionAddress, serializeTransaction } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { btcNetwork } from '../../src/chains/btc-network.js';
+import { demoPsbt } from '../../src/cli/demo-payloads.js';
 import { addCachedPrimes } from '../../src/daemon/main.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
@@ -25,7 +29,8 @@ import { required } from '../helpers/requirements.js';
  * check) and the orchestrator as its own process (`mpc-custody orchestrator --config`), driven only
  * through its REST API with operator tokens. An admin creates a 2-of-3 key (keygen + aux info job),
  * the presignature pool fills, an initiator's EIP-1559 transaction is signed with the pooled
- * presignature and viem recovers the address bip32 derives from the xpub. Then the orchestrator is
+ * presignature and viem recovers the address bip32 derives from the xpub; a PSBT signed through the
+ * API finalizes with the xpub-derived key (bitcoinjs + tiny-secp256k1). Then the orchestrator is
  * killed (-9) while one request is signing and another was just accepted, and restarted on the same
  * SQLite store: each ends signed once or failed with a typed code, none lost, none signed twice.
  * Then SIGTERM drains: a request in flight still ends signed, readiness says "draining", new
@@ -70,16 +75,26 @@ function tx(): Uint8Array {
   return hexToBytes(hex.slice(2));
 }
 
-/** The POST body of a sign request for `payload`, with the initiator's signed request. */
-async function signRequestBody(payload: Uint8Array, idempotencyKey: string, path: number[] = PATH) {
+/**
+ * The POST body of a sign request for `payload` (an EIP-1559 transaction at `path`, or a PSBT whose
+ * inputs name their paths, with its network), with the initiator's signed request.
+ */
+async function signRequestBody(
+  payload: Uint8Array,
+  idempotencyKey: string,
+  path: number[] = PATH,
+  psbtNetwork?: 'regtest',
+) {
   const now = Math.floor(Date.now() / 1000);
+  const kind = psbtNetwork === undefined ? 'eth.transaction' : 'btc.psbt';
+  const where = psbtNetwork === undefined ? { path } : { network: psbtNetwork };
   const signedRequest = await signSignRequest(
     {
       v: 1,
       keyId: KEY,
-      kind: 'eth.transaction',
+      kind,
       payloadSha256: payloadDigest(payload),
-      path,
+      ...where,
       idempotencyKey,
       iat: now - 5,
       exp: now + 600,
@@ -88,8 +103,9 @@ async function signRequestBody(payload: Uint8Array, idempotencyKey: string, path
   );
   return {
     keyId: KEY,
-    kind: 'eth.transaction',
+    kind,
     payload: `0x${Buffer.from(payload).toString('hex')}`,
+    ...(psbtNetwork === undefined ? {} : { network: psbtNetwork }),
     signedRequest,
     idempotencyKey,
   };
@@ -220,6 +236,29 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
     expect([...delta].sort()).toEqual([0, 1, 1]);
   });
 
+  it('a PSBT through the API: the finalized transaction carries the xpub-derived key and a signature bitcoinjs and tiny-secp256k1 accept', async () => {
+    const key = { publicKey: decodePoint(xpubNode.publicKey), chainCode: new Uint8Array(xpubNode.chainCode) };
+    const inputPath = [0, 1];
+    const payload = demoPsbt(key, [{ path: inputPath, value: 150_000n }], [1, 2]);
+    const post = await callApi(
+      orch.url,
+      initiator,
+      'POST',
+      '/v1/sign-requests',
+      await signRequestBody(payload, 'p-psbt', PATH, 'regtest'),
+    );
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    const done = await final(post.body.id as string);
+    expect(done.state, JSON.stringify(done.error)).toBe('signed');
+    const tx = BtcTransaction.fromHex((done.artifact as { hex: string }).hex);
+    const witness = tx.ins[0]?.witness as Uint8Array[];
+    const pub = inputPath.reduce((n, j) => n.derive(j), xpubNode).publicKey;
+    expect(Buffer.from(witness[1] as Uint8Array).equals(Buffer.from(pub))).toBe(true);
+    const check = Psbt.fromBuffer(payload, { network: btcNetwork('regtest') });
+    check.updateInput(0, { partialSig: [{ pubkey: witness[1] as Uint8Array, signature: witness[0] as Uint8Array }] });
+    expect(check.validateSignaturesOfAllInputs((pk, hash, sig) => ecc.verify(hash, pk, sig))).toBe(true);
+  });
+
   it('kill -9 while one request is signing and another was just accepted; restarted on the same store each ends signed once or failed typed, none lost', async () => {
     const before = await partials();
     // A at m/0/9 presigns on demand (seconds in `signing`); B at m/0/7 takes the pooled presignature
@@ -267,7 +306,7 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
     expect(total).toBeLessThanOrEqual(4);
     const list = await callApi(orch.url, admin, 'GET', '/v1/sign-requests?limit=50');
     const keys = (list.body.items as { idempotencyKey: string }[]).map((r) => r.idempotencyKey).sort();
-    expect(keys).toEqual(['p-1', 'p-crash-a', 'p-crash-b']);
+    expect(keys).toEqual(['p-1', 'p-crash-a', 'p-crash-b', 'p-psbt']);
   });
 
   it('SIGTERM drains: a request in flight ends signed, readiness says draining, new requests are refused, exit 0', async () => {
@@ -316,6 +355,7 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
         'p-3',
         'p-crash-a',
         'p-crash-b',
+        'p-psbt',
       ]);
     } finally {
       await store.close();
