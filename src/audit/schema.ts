@@ -50,6 +50,8 @@ export const AuditEventSchema = Type.Union([
     parties: Type.Integer({ minimum: 1, maximum: 1024 }),
     publicKey: Hex,
   }),
+  /** A party's core share rebuilt from a backup kit (issue #16), at key epoch `epoch`; a refresh follows. */
+  ev('key.restored', { key: Ref, epoch: Count, publicKey: Hex }),
   ev('key.share_updated', { key: Ref, shareVersion: Count }),
   ev('aux.done', { key: Ref, parties: Parties }),
   ev('presignature.created', { key: Ref, presignature: Ref, signers: Type.Optional(Parties) }),

@@ -1,8 +1,11 @@
 import Type from 'typebox';
+import type { PartyConfig } from '../daemon/config.js';
 import { isMpcError, MpcError } from '../errors/index.js';
+import type { MathBackend } from '../math/backend.js';
 import type { OpenedPiece } from '../protocol/backup.js';
 import type { CoreKeyShare } from '../protocol/key-share.js';
-import type { SecretStore } from '../storage/secret-store.js';
+import type { LedgerOptions, PartyLedger } from '../storage/party-ledger.js';
+import type { SealedSecretStore, SecretStore } from '../storage/secret-store.js';
 import { assertReadableFile, assertWritableFile, nameFile, readInputFile } from './boundary.js';
 import { type CommandGroup, defineCommand, EXIT, runCli } from './command.js';
 import { FileFlag, KeyIdFlag } from './flags.js';
@@ -16,9 +19,10 @@ import { FileFlag, KeyIdFlag } from './flags.js';
  *   recovery restore --config FILE --key ID --kit FILE --piece J:SECRETFILE …
  *
  * A custodian secret file holds the 32-byte X25519 secret as 64 hex digits. The restore checks every
- * piece before anything is written, refuses to overwrite a share the store already holds, and
- * seals the core share where the daemon looks for it; the party then needs a refresh (it has no aux
- * info) before it can presign. The protocol modules load lazily: `--help` and usage errors stay fast.
+ * piece before anything is written, refuses to overwrite a share the store or the ledger already
+ * holds, seals the core share where the daemon looks for it and records the key in the party's
+ * ledger as restored (share version 0, the kit's epoch; audit `key.restored`); the party then needs
+ * a refresh (it has no aux info) before it can presign: `coord refresh --key` with every holder. The protocol modules load lazily: `--help` and usage errors stay fast.
  */
 
 /** Where the party daemon keeps a key's core share (party-daemon.ts `#coreId`): stored at version 1. */
@@ -27,31 +31,52 @@ export function coreShareId(partyId: number, keyId: string) {
 }
 
 /**
- * Reads the party's core share of `keyId` from its store and makes a kit for the custodians.
+ * The core share of `keyId` the party holds now: the one inside its active full share (the newest
+ * version of `<key>`, after aux info or a refresh), else the keygen output (`<key>.core`, before aux
+ * info, or restored from a kit). A prepared, uncommitted refresh (`<key>.next`) is not the key yet.
+ * @throws MpcError ERR_DAEMON_KEY_UNKNOWN when the store holds neither
+ */
+export async function activeCoreShare(
+  store: SecretStore,
+  math: MathBackend,
+  partyId: number,
+  keyId: string,
+): Promise<CoreKeyShare> {
+  const held = (await store.listShares()).filter((s) => s.partyId === partyId);
+  const full = held.find((s) => s.keyId === keyId);
+  if (full !== undefined) {
+    const { getKeyShare } = await import('../storage/secret-store.js');
+    return (await getKeyShare(store, math, { partyId, keyId }, full.version)).share.core;
+  }
+  if (!held.some((s) => s.keyId === coreShareId(partyId, keyId).keyId)) {
+    throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', `party ${partyId} holds no share of key "${keyId}" (--key)`, {
+      details: { key: keyId },
+    });
+  }
+  const { decodeCoreKeyShare } = await import('../protocol/keygen.js');
+  const got = await store.getShare(coreShareId(partyId, keyId), 1);
+  try {
+    return decodeCoreKeyShare(got.plaintext);
+  } finally {
+    got.plaintext.fill(0);
+  }
+}
+
+/**
+ * Reads the party's current core share of `keyId` from its store and makes a kit for the custodians.
+ * A kit restores the key's epoch it was made at: make a new one after every refresh.
  * @throws MpcError ERR_DAEMON_KEY_UNKNOWN when the store has no share of the key; ERR_PROTOCOL_INPUT for bad k / custodians
- * @example const kit = await createKitFromStore(store, 1, 'treasury', { k: 2, custodians });
+ * @example const kit = await createKitFromStore(store, math, 1, 'treasury', { k: 2, custodians });
  */
 export async function createKitFromStore(
   store: SecretStore,
+  math: MathBackend,
   partyId: number,
   keyId: string,
   opts: { readonly k: number; readonly custodians: readonly Uint8Array[] },
 ): Promise<Uint8Array> {
   const { createBackupKit, encodeBackupKit } = await import('../protocol/backup.js');
-  const { decodeCoreKeyShare } = await import('../protocol/keygen.js');
-  const got = await store.getShare(coreShareId(partyId, keyId), 1).catch((e: unknown) => {
-    if (!isMpcError(e, 'ERR_STORAGE_NOT_FOUND')) throw e;
-    throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', `party ${partyId} holds no share of key "${keyId}" (--key)`, {
-      details: { key: keyId },
-      cause: e,
-    });
-  });
-  let core: CoreKeyShare;
-  try {
-    core = decodeCoreKeyShare(got.plaintext);
-  } finally {
-    got.plaintext.fill(0);
-  }
+  const core = await activeCoreShare(store, math, partyId, keyId);
   return encodeBackupKit(createBackupKit(core, { keyId, k: opts.k, custodians: opts.custodians }));
 }
 
@@ -69,16 +94,36 @@ export async function restoreKitIntoStore(
   kitBytes: Uint8Array,
   custodians: ReadonlyArray<{ readonly piece: number; readonly secret: Uint8Array }>,
 ): Promise<CoreKeyShare> {
+  const core = await openKit(partyId, keyId, kitBytes, custodians);
+  await sealRestoredCore(store, partyId, keyId, core);
+  return core;
+}
+
+/**
+ * Decodes the kit and opens the pieces: the rebuilt core share, or a typed refusal naming the piece.
+ * Reads nothing but its arguments (every check before any store, ledger or network is touched).
+ */
+async function openKit(
+  partyId: number,
+  keyId: string,
+  kitBytes: Uint8Array,
+  custodians: ReadonlyArray<{ readonly piece: number; readonly secret: Uint8Array }>,
+): Promise<CoreKeyShare> {
   const { decodeBackupKit, openBackupPiece, restoreFromBackup } = await import('../protocol/backup.js');
-  const { encodeCoreKeyShare } = await import('../protocol/keygen.js');
   const kit = decodeBackupKit(kitBytes);
   if (kit.party !== partyId || kit.keyId !== keyId) {
     throw new MpcError('ERR_BACKUP_KIT_INVALID', 'backup kit refused: it is for another party or key');
   }
   const pieces: OpenedPiece[] = custodians.map((c) => openBackupPiece(kit, c.piece, c.secret));
-  const core = restoreFromBackup(kit, pieces);
+  return restoreFromBackup(kit, pieces);
+}
+
+/** Seals a rebuilt core share where the daemon looks for it, unless the store holds the key already. */
+async function sealRestoredCore(store: SecretStore, partyId: number, keyId: string, core: CoreKeyShare): Promise<void> {
+  const { encodeCoreKeyShare } = await import('../protocol/keygen.js');
   const id = coreShareId(partyId, keyId);
-  if ((await store.listShares()).some((s) => s.partyId === id.partyId && s.keyId === id.keyId)) {
+  const ids = [id.keyId, keyId, `${keyId}.next`];
+  if ((await store.listShares()).some((s) => s.partyId === id.partyId && ids.includes(s.keyId))) {
     throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'the store already holds a share of this key');
   }
   const bytes = encodeCoreKeyShare(core);
@@ -87,7 +132,6 @@ export async function restoreKitIntoStore(
   } finally {
     bytes.fill(0);
   }
-  return core;
 }
 
 async function readSecret(path: string): Promise<Uint8Array> {
@@ -115,6 +159,75 @@ async function partyStore(config: string) {
   return { cfg, store: await openConfiguredStore(cfg) };
 }
 
+/**
+ * Where this party's audit chain stands in the stream: its last shipped record, checked to be its
+ * own (emitter and Ed25519 signature), as the anchor a ledger that starts over continues from.
+ * Undefined when the stream holds nothing of this party.
+ * @throws MpcError ERR_AUDIT_SINK_UNAVAILABLE when NATS or the stream cannot be read; ERR_AUDIT_CHAIN_FORK
+ *   when the last record is not this party's
+ */
+async function streamAnchor(cfg: PartyConfig, ownKey: Uint8Array): Promise<{ seq: number; hash: string } | undefined> {
+  if (cfg.audit === undefined) return undefined;
+  const { loadPartyNatsConfig, connectNats } = await import('../transport/nats.js');
+  const { emitterLastRecord } = await import('../transport/audit-sink.js');
+  const { parseRecord, verifyRecordSignature } = await import('../audit/index.js');
+  const { partyEmitterId } = await import('../daemon/party-audit.js');
+  const settings = await loadPartyNatsConfig(cfg.nats);
+  let line: string | undefined;
+  try {
+    const nc = await connectNats(settings).catch((e: unknown) => {
+      throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'cannot reach NATS to read where the audit chain stands', {
+        cause: e,
+      });
+    });
+    try {
+      line = await emitterLastRecord(nc, cfg.audit.deployment, partyEmitterId(cfg.party));
+    } finally {
+      await nc.close();
+    }
+  } finally {
+    settings.nkeySeed.fill(0);
+  }
+  if (line === undefined) return undefined;
+  const record = parseRecord(line);
+  if (record.parsed.emitter !== partyEmitterId(cfg.party) || !verifyRecordSignature(ownKey, record)) {
+    throw new MpcError('ERR_AUDIT_CHAIN_FORK', "the stream's last record of this party is not signed by it");
+  }
+  return { seq: record.parsed.seq, hash: record.hash };
+}
+
+/**
+ * The party's ledger, opened exclusively (a running daemon holds it: refused), with the party's
+ * signed audit chain when the config ships audit records, so a restore is recorded like any change.
+ * A new ledger (the data directory was lost) continues the chain from the party's last record in
+ * the stream, so what it records next ships instead of forking the chain.
+ */
+async function partyLedger(cfg: PartyConfig, store: SealedSecretStore): Promise<PartyLedger> {
+  const { join } = await import('node:path');
+  const { PartyLedger } = await import('../storage/party-ledger.js');
+  const at = join(cfg.dataDir, 'ledger.db');
+  let audit: LedgerOptions['audit'];
+  if (cfg.audit !== undefined) {
+    const { loadRoster } = await import('../daemon/config.js');
+    const { loadConfiguredIdentity } = await import('../daemon/main.js');
+    const { partyAuditEmitter } = await import('../daemon/party-audit.js');
+    const me = (await loadRoster(cfg.roster)).parties[cfg.party];
+    if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
+    const keys = await loadConfiguredIdentity(cfg, store, me);
+    const anchor = await streamAnchor(cfg, me.ed25519);
+    audit = { ...partyAuditEmitter(cfg.audit, cfg.party, keys.ed25519Secret), ...(anchor ? { anchor } : {}) };
+  }
+  try {
+    return PartyLedger.open(at, cfg.party, { exclusive: true, ...(audit ? { audit } : {}) });
+  } catch (e) {
+    if (!isMpcError(e, 'ERR_LEDGER_BUSY')) throw e;
+    throw new MpcError('ERR_LEDGER_BUSY', `the party's ledger ${at} is in use: stop the party daemon first`, {
+      details: { path: at },
+      cause: e,
+    });
+  }
+}
+
 export const backupCreate = defineCommand({
   name: 'backup create',
   summary: "split a party's key share k-of-m among recovery custodians (X25519 public keys) into an offline kit",
@@ -131,7 +244,8 @@ export const backupCreate = defineCommand({
     const { cfg, store } = await partyStore(f.config);
     let kit: Uint8Array;
     try {
-      kit = await createKitFromStore(store, cfg.party, f.key, { k: f.k, custodians });
+      const { pickBackend } = await import('../daemon/main.js');
+      kit = await createKitFromStore(store, pickBackend(cfg.math), cfg.party, f.key, { k: f.k, custodians });
     } finally {
       await store.close();
     }
@@ -172,7 +286,13 @@ export const backupVerify = defineCommand({
 
 export const recoveryRestore = defineCommand({
   name: 'recovery restore',
-  summary: "rebuild a party's share from k custodians' pieces into its store (then run a refresh)",
+  summary: "rebuild a party's share from k custodians' pieces into its store and ledger (then coord refresh)",
+  help:
+    'Run with the party daemon stopped. Every piece is checked before anything is written; a key the\n' +
+    "store or the ledger already holds is refused. The key is recorded in the party's ledger as restored:\n" +
+    'it presigns only after `mpc-custody coord refresh --key ID` gives it a new share and aux info. With\n' +
+    "audit configured, the party's last record is read from the JetStream stream (its own NATS credential)\n" +
+    'so the new ledger continues the chain; NATS must be reachable.',
   flags: Type.Object({
     config: FileFlag('party config'),
     key: KeyIdFlag,
@@ -196,10 +316,43 @@ export const recoveryRestore = defineCommand({
       }
       const { cfg, store } = await partyStore(f.config);
       try {
-        const core = await restoreKitIntoStore(store, cfg.party, f.key, kitBytes, custodians).catch((e: unknown) => {
+        // the kit and the pieces first, then the ledger (a running daemon, or a key the ledger knows,
+        // refuses): nothing is written before every check passed
+        const core = await openKit(cfg.party, f.key, kitBytes, custodians).catch((e: unknown) => {
           throw nameFile(e, f.kit);
         });
-        io.out(JSON.stringify({ ok: true, party: core.i, key: f.key, epoch: core.epoch ?? 0, next: 'run a refresh' }));
+        const ledger = await partyLedger(cfg, store);
+        try {
+          if (ledger.getKey(f.key) !== undefined) {
+            throw new MpcError(
+              'ERR_STORAGE_VERSION_CONFLICT',
+              `party ${cfg.party}'s ledger already holds key "${f.key}"`,
+              {
+                details: { key: f.key },
+              },
+            );
+          }
+          await sealRestoredCore(store, cfg.party, f.key, core);
+          const { encodePoint } = await import('../primitives/curve.js');
+          ledger.restoreKey({
+            keyId: f.key,
+            publicKey: Buffer.from(encodePoint(core.publicKey)).toString('hex'),
+            threshold: core.t,
+            parties: core.n,
+            epoch: core.epoch ?? 0,
+          });
+          io.out(
+            JSON.stringify({
+              ok: true,
+              party: core.i,
+              key: f.key,
+              epoch: core.epoch ?? 0,
+              next: 'coord refresh --key',
+            }),
+          );
+        } finally {
+          ledger.close();
+        }
       } finally {
         await store.close();
       }

@@ -1047,7 +1047,8 @@ export class PartyDaemon {
     const { ledger, store } = this.#o;
     const meta = ledger.getKey(cmd.keyId);
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
-    const share = await this.#loadShare(cmd.keyId);
+    // a share restored from a backup kit has no aux info yet: the refresh gives it some
+    const share = { core: await this.#activeCore(cmd.keyId) };
     if (share.core.n !== cmd.members.length) {
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'refresh needs every holder of the key (0..n-1)');
     }
@@ -1145,7 +1146,7 @@ export class PartyDaemon {
     if (!same || rot.state !== 'prepared') {
       throw new MpcError('ERR_ROTATION_STATE', 'no such refresh is prepared at this party');
     }
-    const active = await this.#loadShare(cmd.keyId);
+    const active = { core: await this.#activeCore(cmd.keyId) } as KeyShare;
     const { share: next } = await getKeyShare(
       store,
       this.#o.math,
@@ -1214,6 +1215,8 @@ export class PartyDaemon {
       }
     }
     if ((await this.#fullShareVersion(this.#nextKeyId(keyId))) > 0) await store.deleteShare(nextId);
+    // a core restored from a backup kit is of the old epoch: the committed full share replaces it
+    if (await this.#hasCore(keyId)) await store.deleteShare(this.#coreId(keyId));
   }
 
   #nextKeyId(keyId: string): string {
@@ -1248,11 +1251,24 @@ export class PartyDaemon {
     }
   }
 
+  /** The core share of a key on its current epoch: the full share's, or a restored core (share version 0). */
+  async #activeCore(keyId: string): Promise<CoreKeyShare> {
+    const meta = this.#o.ledger.getKey(keyId);
+    if (meta?.shareVersion === 0) return this.#loadCore(keyId);
+    return (await this.#loadShare(keyId)).core;
+  }
+
   async #loadShare(keyId: string): Promise<KeyShare> {
     const cached = this.#shares.get(keyId);
     if (cached) return cached;
     const meta = this.#o.ledger.getKey(keyId);
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    if (meta.shareVersion === 0) {
+      throw new MpcError(
+        'ERR_DAEMON_KEY_RESTORED',
+        'this party restored its share of the key from a backup kit: it has no aux info until a refresh (coord refresh)',
+      );
+    }
     const rot = this.#o.ledger.getRotation(keyId);
     if (rot?.state === 'committed' && rot.shareVersion === meta.shareVersion) {
       // a crash between the ledger's commit and the store step: finish it (idempotent)
@@ -1267,8 +1283,9 @@ export class PartyDaemon {
 
   /** The key's root public key and chain code (after keygen, before or after aux info). */
   async #chainKey(keyId: string): Promise<ChainKey> {
-    const core =
-      this.#o.ledger.getKey(keyId) === undefined ? await this.#loadCore(keyId) : (await this.#loadShare(keyId)).core;
+    // before aux info, and after a restore from a backup kit (share version 0), only the core share exists
+    const version = this.#o.ledger.getKey(keyId)?.shareVersion ?? 0;
+    const core = version === 0 ? await this.#loadCore(keyId) : (await this.#loadShare(keyId)).core;
     return { publicKey: core.publicKey, chainCode: core.chainCode };
   }
 

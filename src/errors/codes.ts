@@ -139,6 +139,8 @@ export const ERROR_CODES = {
   ERR_DAEMON_SESSION_REUSED: 'bug',
   ERR_DAEMON_COMMAND_INVALID: 'invalid_args',
   ERR_DAEMON_KEY_UNKNOWN: 'invalid_args',
+  // a share restored from a backup kit (no aux info): it presigns after a refresh (issue 16)
+  ERR_DAEMON_KEY_RESTORED: 'invalid_args',
   ERR_DAEMON_PRESIGNATURE_UNKNOWN: 'invalid_args',
   ERR_DAEMON_PRESIGNATURE_OTHER_KEY: 'invalid_args',
   ERR_DAEMON_DRAINING: 'closing',

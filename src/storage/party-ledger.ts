@@ -64,8 +64,13 @@ export interface LedgerOptions {
    * When set, every ledger change appends its signed audit record (src/audit) to the
    * `audit_records` table inside the same transaction: no extra fsync, and no change without its
    * record. The chain head is read back from the table at open.
+   *
+   * `anchor`: the emitter's last record already in the audit stream (sequence and record hash), for
+   * a ledger that starts over while its chain goes on — a party rebuilt from a backup kit after its
+   * data directory was lost. Taken only by a ledger holding no audit record and no anchor yet; kept
+   * in the ledger, so the next record extends the stream instead of forking the chain at seq 1.
    */
-  readonly audit?: Omit<AuditEmitterOptions, 'head'>;
+  readonly audit?: Omit<AuditEmitterOptions, 'head'> & { readonly anchor?: ChainHead };
 }
 
 export interface KeyMeta {
@@ -270,7 +275,12 @@ export class PartyLedger implements PresignatureLedger {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger epoch is invalid');
       }
       const burnt = opts.sealer === undefined ? 0 : burnForeign(db, epoch, opts.sealer.keyRef);
-      const audit = opts.audit === undefined ? undefined : new AuditEmitter({ ...opts.audit, head: auditHead(db) });
+      let audit: AuditEmitter | undefined;
+      if (opts.audit !== undefined) {
+        const { anchor, ...emitter } = opts.audit;
+        if (anchor !== undefined) anchorChain(db, anchor);
+        audit = new AuditEmitter({ ...emitter, head: auditHead(db) });
+      }
       const opened =
         audit !== undefined && burnt > 0
           ? audit.prepare({ type: 'presignatures.burnt', count: burnt, reason: 'open' })
@@ -341,6 +351,41 @@ export class PartyLedger implements PresignatureLedger {
               }
             : { type: 'key.share_updated', key: meta.keyId, shareVersion: meta.shareVersion },
       );
+    });
+  }
+
+  /**
+   * Records a key whose core share was just rebuilt from a backup kit (issue #16): share version 0
+   * (no full share yet: the party has no aux info and presigns only after the refresh that follows),
+   * at the kit's key epoch, so that refresh moves it to epoch + 1 like every other holder. Audit:
+   * `key.restored`.
+   * @throws MpcError ERR_STORAGE_VERSION_CONFLICT when the ledger already knows the key
+   */
+  restoreKey(meta: Omit<KeyMeta, 'shareVersion' | 'epoch'> & { readonly epoch: number }): void {
+    assertId(meta.keyId, 'key id');
+    if (!HEX_RE.test(meta.publicKey)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'public key must be hex');
+    const ints = [meta.threshold, meta.parties];
+    if (
+      !ints.every((x) => Number.isInteger(x) && x >= 1 && x <= 0xffffffff) ||
+      meta.threshold > meta.parties ||
+      !Number.isInteger(meta.epoch) ||
+      meta.epoch < 0 ||
+      meta.epoch > 0xffffffff
+    ) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'key metadata has invalid threshold, parties or epoch');
+    }
+    this.#tx('restoreKey', () => {
+      if (this.getKey(meta.keyId) !== undefined) {
+        throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'the ledger already holds this key');
+      }
+      const now = Date.now();
+      this.#db
+        .prepare(
+          `INSERT INTO keys (key_id, public_key, threshold, parties, share_version, created_at, updated_at, epoch)
+           VALUES (?, ?, ?, ?, 0, ?, ?, ?)`,
+        )
+        .run(meta.keyId, meta.publicKey, meta.threshold, meta.parties, now, now, meta.epoch);
+      this.#auditInTx({ type: 'key.restored', key: meta.keyId, epoch: meta.epoch, publicKey: meta.publicKey });
     });
   }
 
@@ -1006,11 +1051,28 @@ function burnForeign(db: Database, epoch: number, keyRef: string): number {
 }
 
 /** The last stored audit record's seq and hash (the emitter resumes from it). */
+/** Stores `anchor` as the chain's start when the ledger has no audit record and no anchor yet. */
+function anchorChain(db: Database, anchor: ChainHead): void {
+  if (!Number.isSafeInteger(anchor.seq) || anchor.seq < 1 || !/^[0-9a-f]{64}$/.test(anchor.hash)) {
+    throw new MpcError('ERR_AUDIT_EVENT_INVALID', 'audit chain anchor is malformed');
+  }
+  const rows = db.prepare('SELECT count(*) AS n FROM audit_records').get() as { n: number };
+  const stored = db.prepare(`SELECT v FROM meta WHERE k = 'audit_anchor'`).get();
+  if (rows.n > 0 || stored !== undefined) return;
+  db.prepare(`INSERT INTO meta (k, v) VALUES ('audit_anchor', ?)`).run(`${anchor.seq}:${anchor.hash}`);
+}
+
 function auditHead(db: Database): ChainHead {
   const row = db.prepare('SELECT seq, body FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
     | { seq: unknown; body: unknown }
     | undefined;
-  if (row === undefined) return EMPTY_HEAD;
+  if (row === undefined) {
+    // a chain continued from the stream (anchorChain), or a new one
+    const anchor = (db.prepare(`SELECT v FROM meta WHERE k = 'audit_anchor'`).get() as { v: string } | undefined)?.v;
+    const m = anchor === undefined ? null : /^([1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(anchor);
+    if (anchor !== undefined && m === null) throw new MpcError('ERR_LEDGER_CORRUPT', 'audit anchor is invalid');
+    return m === null ? EMPTY_HEAD : { seq: Number(m[1]), hash: m[2] as string };
+  }
   if (typeof row.seq !== 'number' || typeof row.body !== 'string')
     throw new MpcError('ERR_LEDGER_CORRUPT', 'audit row is invalid');
   return { seq: row.seq, hash: recordHash(row.body) };
@@ -1063,7 +1125,10 @@ function rowToKey(row: unknown): KeyMeta {
     ID_RE.test(r.key_id) &&
     typeof r.public_key === 'string' &&
     HEX_RE.test(r.public_key) &&
-    [r.threshold, r.parties, r.share_version].every((x) => Number.isInteger(x) && (x as number) >= 1);
+    [r.threshold, r.parties].every((x) => Number.isInteger(x) && (x as number) >= 1) &&
+    // share version 0: restored from a backup kit, no full share yet (restoreKey)
+    Number.isInteger(r.share_version) &&
+    (r.share_version as number) >= 0;
   if (!ok) throw new MpcError('ERR_LEDGER_CORRUPT', 'key metadata row is invalid');
   return {
     keyId: r.key_id as string,

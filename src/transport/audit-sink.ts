@@ -167,6 +167,27 @@ export class AuditPublisher {
   }
 }
 
+/**
+ * The emitter's last record in the stream as its stored line, or undefined when the emitter has
+ * none: where a ledger that starts over continues the chain (party-ledger.ts `audit.anchor`).
+ */
+export async function emitterLastRecord(
+  nc: NatsConnection,
+  deployment: string,
+  emitter: string,
+): Promise<string | undefined> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  try {
+    const m = await jsm.direct.getMessage(auditStreamName(deployment), {
+      last_by_subj: auditSubject(deployment, emitter),
+    });
+    return m === null ? undefined : m.string();
+  } catch (e) {
+    if (/no message found|not found/i.test(String((e as Error)?.message))) return undefined;
+    throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'cannot read the audit stream head', { cause: e });
+  }
+}
+
 /** Every record of the deployment's stream, in stream order, as JSONL lines (the auditor's read). */
 export async function readAuditStream(nc: NatsConnection, deployment: string): Promise<string[]> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });

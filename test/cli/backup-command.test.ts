@@ -14,9 +14,10 @@ import { MpcError } from '../../src/errors/index.js';
 import type { CoreKeyShare } from '../../src/protocol/key-share.js';
 import { decodeCoreKeyShare, encodeCoreKeyShare } from '../../src/protocol/keygen.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
-import type { SealedSecretStore } from '../../src/storage/secret-store.js';
+import { putKeyShare, type SealedSecretStore } from '../../src/storage/secret-store.js';
 import { createKeyFile } from '../../src/storage/software-sealer.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
+import { math } from '../helpers/keys.js';
 import { tempDir } from '../storage/helpers.js';
 
 const secrets = [1, 2, 3].map((i) => new Uint8Array(32).fill(0x60 + i));
@@ -64,7 +65,7 @@ afterEach(() => {
 describe('backup → loss → recovery through the sealed store', () => {
   it('rebuilds the lost share from two custodians into a fresh store', async () => {
     const old = await storeWithShare(1);
-    const kit = await createKitFromStore(old, 1, 'treasury', { k: 2, custodians });
+    const kit = await createKitFromStore(old, math, 1, 'treasury', { k: 2, custodians });
     await old.close(); // the party's disk is gone
     const { store } = await freshStore();
     const core = await restoreKitIntoStore(store, 1, 'treasury', kit, [
@@ -77,9 +78,32 @@ describe('backup → loss → recovery through the sealed store', () => {
     await store.close();
   });
 
+  it('backs up the share a daemon holds after aux info (the full share; the keygen output is gone), not a prepared refresh', async () => {
+    const { store } = await freshStore();
+    const full = dealt.shares[1] as (typeof dealt.shares)[number];
+    await putKeyShare(store, { partyId: 1, keyId: 'treasury' }, 3, full);
+    // a refresh prepared but not committed: another share under `<key>.next`
+    const other = dealt.shares[2] as (typeof dealt.shares)[number];
+    await putKeyShare(store, { partyId: 1, keyId: 'treasury.next' }, 4, other);
+    const kit = await createKitFromStore(store, math, 1, 'treasury', { k: 2, custodians });
+    await store.close();
+    const { store: fresh } = await freshStore();
+    const core = await restoreKitIntoStore(fresh, 1, 'treasury', kit, [
+      { piece: 0, secret: secrets[0] as Uint8Array },
+      { piece: 1, secret: secrets[1] as Uint8Array },
+    ]);
+    expect(core.x).toBe(full.core.x);
+    await fresh.close();
+    const { store: empty } = await freshStore();
+    expect((await refused(createKitFromStore(empty, math, 1, 'treasury', { k: 2, custodians }))).code).toBe(
+      'ERR_DAEMON_KEY_UNKNOWN',
+    );
+    await empty.close();
+  });
+
   it('writes nothing on a tampered piece, a wrong custodian key or a kit of another party', async () => {
     const source = await storeWithShare(1);
-    const kit = await createKitFromStore(source, 1, 'treasury', { k: 2, custodians });
+    const kit = await createKitFromStore(source, math, 1, 'treasury', { k: 2, custodians });
     await source.close();
     const tampered = Uint8Array.from(kit);
     tampered[tampered.length - 10] = (tampered[tampered.length - 10] as number) ^ 1; // inside piece 2's ciphertext
@@ -108,7 +132,7 @@ describe('backup → loss → recovery through the sealed store', () => {
 
   it('never overwrites a share the store already holds', async () => {
     const store = await storeWithShare(1);
-    const kit = await createKitFromStore(store, 1, 'treasury', { k: 2, custodians });
+    const kit = await createKitFromStore(store, math, 1, 'treasury', { k: 2, custodians });
     const pieces = [0, 1].map((piece) => ({ piece, secret: secrets[piece] as Uint8Array }));
     expect((await refused(restoreKitIntoStore(store, 1, 'treasury', kit, pieces))).code).toBe(
       'ERR_STORAGE_VERSION_CONFLICT',
@@ -118,7 +142,7 @@ describe('backup → loss → recovery through the sealed store', () => {
 
   it('`backup verify` checks one custodian piece from files, and names the piece it refuses', async () => {
     const store = await storeWithShare(0);
-    const kit = await createKitFromStore(store, 0, 'treasury', { k: 2, custodians });
+    const kit = await createKitFromStore(store, math, 0, 'treasury', { k: 2, custodians });
     await store.close();
     const t = tempDir('backup-verify');
     cleanups.push(t.cleanup);

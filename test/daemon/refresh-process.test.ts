@@ -9,17 +9,24 @@
  * the burn (presignatures.burnt, reason epoch) and every party's the refresh steps. Then a holder is
  * killed (SIGKILL) after the next refresh prepared everywhere and before the commit reached it: the
  * others commit, it restarts on the old epoch with the new share prepared, and `coord refresh`
- * completes that commit (resumed); the key is then on one epoch at every holder and signs.
+ * completes that commit (resumed); the key is then on one epoch at every holder and signs. Last,
+ * a 2-of-3 custodian backup kit of holder 2's share (`backup create`), its data directory lost (share
+ * store, ledger, prime cache, store key: only its config and identity are left), `recovery restore`
+ * from two custodians' pieces: the restarted holder refuses to presign (ERR_DAEMON_KEY_RESTORED) until
+ * `coord refresh` gives it a new share and aux info, then it signs under the original key; its new
+ * ledger continued its audit chain from the stream (key.restored shipped, the stream verifies).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRecord } from '../../src/audit/index.js';
+import { verifyAuditStream } from '../../src/cli/audit-command.js';
 import { runCli } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { presignatureToJson } from '../../src/cli/presignature-file.js';
@@ -30,6 +37,7 @@ import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
 import { encodePoint } from '../../src/primitives/curve.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
+import { createKeyFile } from '../../src/storage/software-sealer.js';
 import { readAuditStream } from '../../src/transport/audit-sink.js';
 import { connectNats, loadAuditorNatsConfig } from '../../src/transport/nats.js';
 import { testPrimes } from '../helpers/primes.js';
@@ -96,10 +104,10 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       policy: 'off', // the coordinator alone drives these parties (cosign-process.test.ts enforces)
       audit: DEPLOYMENT,
     });
-    // aux info and each of the two refreshes take two fresh safe primes per party
+    // aux info and each of the three refreshes take two fresh safe primes per party
     const primes = await testPrimes('safe', 1536);
     for (let i = 0; i < 3; i++) {
-      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(6 * i, 6 * i + 6));
+      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(8 * i, 8 * i + 8));
     }
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
@@ -251,6 +259,124 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
     } finally {
       await quick.close();
+      await coord.close();
+    }
+  }, 300_000);
+
+  it('holder 2 loses its data directory: restored from 2 of 3 custodians, it refuses to presign until a refresh, then signs', async () => {
+    const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
+    try {
+      const c = coord.coordinator;
+      const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] })).publicKey;
+      const from = (await c.rotationStatus({ keyId: 'rk', parties: 3 }))[0]?.keyEpoch ?? 0;
+      const config = setup.partyConfigs[2] as string;
+      const pdir = join(dir, 'party-2');
+      // three recovery custodians; the kit holds the share the daemon holds now (after aux info and refreshes)
+      const secrets = [1, 2, 3].map((k) => new Uint8Array(32).fill(0x70 + k));
+      const custodianFlags = secrets.flatMap((x) => [
+        '--custodian',
+        Buffer.from(x25519.getPublicKey(x)).toString('hex'),
+      ]);
+      const kit = join(dir, 'party-2.kit');
+      const made = await cli([
+        'backup',
+        'create',
+        '--config',
+        config,
+        '--key',
+        'rk',
+        '--k',
+        '2',
+        ...custodianFlags,
+        '--out',
+        kit,
+      ]);
+      expect(made.stderr).toBe('');
+      expect(made.status).toBe(0);
+      const secretFiles = secrets.map((x, k) => {
+        const f = join(dir, `custodian-${k}.hex`);
+        writeFileSync(f, `${Buffer.from(x).toString('hex')}\n`, { mode: 0o600 });
+        return f;
+      });
+
+      // the disk is gone: only the config and the identity (provisioned with the host) are left
+      expect(await (daemons[2] as SpawnedParty).stop(10_000)).toBe(0);
+      for (const name of readdirSync(pdir)) {
+        if (name !== 'config.json' && name !== 'identity.key')
+          await rm(join(pdir, name), { recursive: true, force: true });
+      }
+      await createKeyFile(join(pdir, 'store.key'));
+      const restored = await cli([
+        'recovery',
+        'restore',
+        '--config',
+        config,
+        '--key',
+        'rk',
+        '--kit',
+        kit,
+        '--piece',
+        `2:${secretFiles[2]}`,
+        '--piece',
+        `0:${secretFiles[0]}`,
+      ]);
+      expect(restored.stderr).toBe('');
+      expect(JSON.parse(restored.stdout)).toMatchObject({ ok: true, key: 'rk', epoch: from });
+      // a second restore of the same key is refused, nothing written
+      const again = await cli([
+        'recovery',
+        'restore',
+        '--config',
+        config,
+        '--key',
+        'rk',
+        '--kit',
+        kit,
+        '--piece',
+        `1:${secretFiles[1]}`,
+        '--piece',
+        `0:${secretFiles[0]}`,
+      ]);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toMatch(/ERR_STORAGE_VERSION_CONFLICT/);
+      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(24, 26));
+      daemons[2] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
+
+      // no aux info at the restored holder: it refuses to presign, naming why
+      await expect(c.presign({ keyId: 'rk', signers: [1, 2] })).rejects.toMatchObject({
+        details: { codes: expect.stringContaining('ERR_DAEMON_KEY_RESTORED') },
+      });
+      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: from + 1, resumed: false });
+      const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from + 1}:committed`));
+      // the restored core is replaced by the committed full share
+      expect((await held(2)).filter((x) => x.keyId.startsWith('rk'))).toEqual([{ keyId: 'rk', version: 1 }]);
+
+      const digest = sha256(new TextEncoder().encode('after the restore'));
+      const pre = await c.presign({ keyId: 'rk', signers: [1, 2] });
+      const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
+      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
+      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
+      // the new ledger continued party 2's chain from its last record in the stream: the restore and
+      // the refresh after it are shipped, and the whole stream verifies (no fork at party 2)
+      const events = await auditEvents(2, (e) =>
+        e.some((x) => x.type === 'refresh.step' && x.step === 'committed' && x.epoch === from + 1),
+      );
+      expect(events.find((x) => x.type === 'key.restored')).toEqual({
+        type: 'key.restored',
+        key: 'rk',
+        epoch: from,
+        publicKey: Buffer.from(encodePoint(Y)).toString('hex'),
+      });
+      const report = await verifyAuditStream({
+        roster: setup.rosterFile,
+        deployment: DEPLOYMENT,
+        natsConfig: setup.nats.auditor?.configFile as string,
+      });
+      expect(report.firstBreak).toBeUndefined();
+    } finally {
       await coord.close();
     }
   }, 300_000);

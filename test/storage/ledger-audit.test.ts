@@ -129,3 +129,60 @@ describe('party ledger: audit records in the same transaction as the change', ()
     l.close();
   });
 });
+
+describe('a ledger that starts over continues the chain (restore after the data directory was lost)', () => {
+  it('the first record extends the anchor; the chain of old and new records verifies as one', () => {
+    // the chain as the stream holds it: 5 records from the lost ledger
+    const lost = PartyLedger.open(join(dir, 'lost.db'), 1, { sealer: sealer(), audit: audit(0) });
+    for (let i = 0; i < 5; i++) lost.appendAudit({ type: 'daemon.started', party: 1 });
+    const shipped = lost.recordsAfter(0, 100);
+    const head = lost.auditHead;
+    lost.close();
+
+    const path = join(dir, 'restored.db');
+    const fresh = PartyLedger.open(path, 1, { sealer: sealer(), audit: { ...audit(0), anchor: head } });
+    fresh.restoreKey({ keyId: 'hot', publicKey: `02${'ab'.repeat(32)}`, threshold: 2, parties: 3, epoch: 2 });
+    expect(fresh.getKey('hot')).toMatchObject({ shareVersion: 0, epoch: 2 });
+    // the same key again: refused, nothing recorded
+    expect(() =>
+      fresh.restoreKey({ keyId: 'hot', publicKey: `02${'ab'.repeat(32)}`, threshold: 2, parties: 3, epoch: 2 }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_STORAGE_VERSION_CONFLICT' }));
+    const added = fresh.recordsAfter(0, 100);
+    expect(added.map((r) => JSON.parse(r.body).seq)).toEqual([6]);
+    expect(JSON.parse(added[0]?.body as string).event).toEqual({
+      type: 'key.restored',
+      key: 'hot',
+      epoch: 2,
+      publicKey: `02${'ab'.repeat(32)}`,
+    });
+    expect(verifyAuditLog([...shipped, ...added], trust).firstBreak).toBeUndefined();
+    fresh.close();
+
+    // reopened (without the anchor, or with another one): the chain goes on from its own records
+    const other = { seq: 99, hash: 'ee'.repeat(32) };
+    const again = PartyLedger.open(path, 1, { sealer: sealer(), audit: { ...audit(0), anchor: other } });
+    again.appendAudit({ type: 'daemon.stopped', reason: 'sigterm' });
+    expect(verifyAuditLog([...shipped, ...again.recordsAfter(0, 100)], trust).firstBreak).toBeUndefined();
+    again.close();
+  });
+
+  it('an anchor taken before any record is kept across a reopen; without one a new ledger starts at seq 1', () => {
+    const head = { seq: 41, hash: 'ab'.repeat(32) };
+    const path = join(dir, 'anchored.db');
+    PartyLedger.open(path, 1, { sealer: sealer(), audit: { ...audit(0), anchor: head } }).close();
+    const l = PartyLedger.open(path, 1, { sealer: sealer(), audit: audit(0) });
+    expect(l.auditHead).toEqual(head);
+    l.appendAudit({ type: 'daemon.started', party: 1 });
+    expect(JSON.parse(l.recordsAfter(0, 10)[0]?.body as string)).toMatchObject({ seq: 42, prev: head.hash });
+    l.close();
+    const plain = PartyLedger.open(join(dir, 'plain.db'), 1, { sealer: sealer(), audit: audit(0) });
+    expect(plain.auditHead.seq).toBe(0);
+    plain.close();
+    expect(() =>
+      PartyLedger.open(join(dir, 'bad-anchor.db'), 1, {
+        sealer: sealer(),
+        audit: { ...audit(0), anchor: { seq: 0, hash: 'x' } },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_AUDIT_EVENT_INVALID' }));
+  });
+});
