@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hexToBytes } from '@noble/hashes/utils.js';
+import Database from 'better-sqlite3';
 import { Transaction as BtcTransaction, Psbt } from 'bitcoinjs-lib';
 import * as ecc from 'tiny-secp256k1';
 import { type Hex, recoverTransactionAddress, serializeTransaction } from 'viem';
@@ -36,6 +37,8 @@ import { required } from '../helpers/requirements.js';
  * Then SIGTERM drains: a request in flight still ends signed, readiness says "draining", new
  * requests are refused, the process exits 0. Last, restarted with `http.tls` (setup's CA-signed
  * server certificate): a request signs over HTTPS; plain HTTP and an untrusting client get nothing.
+ * Then killed (-9) while its pool refills: restarted, the pool fills to its target and four requests
+ * sign once each with distinct presignatures (the store and the parties' partial counters agree).
  * No timing is asserted.
  */
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
@@ -411,5 +414,66 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
     );
     expect(plain).not.toBe(200);
     expect(await orch.stop()).toBe(0);
+  });
+
+  it('kill -9 while the pool refills: restarted, the pool fills to its target; four requests sign once each, no presignature twice', async () => {
+    // a pool at m/0/8 (target 3, one presign at a time); killed once the first presignature is stored
+    const poolConfig = join(dir, 'orchestrator-pool.json');
+    const cfg = JSON.parse(readFileSync(orchConfig, 'utf8'));
+    cfg.pools = [{ keyId: KEY, path: 'm/0/8', target: 3, lowWater: 3 }];
+    writeFileSync(poolConfig, JSON.stringify(cfg));
+    const db = join(dir, 'orchestrator.db');
+    const at = (state: string) => {
+      const d = new Database(db, { readonly: true });
+      try {
+        return (
+          d.prepare(`SELECT count(*) AS n FROM presignatures WHERE path = '[0,8]' AND state = ?`).get(state) as {
+            n: number;
+          }
+        ).n;
+      } finally {
+        d.close();
+      }
+    };
+    orch = await spawnOrchestrator(CLI, poolConfig, { timeoutMs: 60_000, drainMs: 60_000 });
+    while (at('available') < 1) await new Promise((r) => setTimeout(r, 100));
+    await orch.kill(); // the refill of the other two is cut off (a presign session may be left at the parties)
+    expect(at('available')).toBeLessThan(3);
+
+    orch = await spawnOrchestrator(CLI, poolConfig, { timeoutMs: 60_000, drainMs: 60_000 });
+    while (at('available') < 3) await new Promise((r) => setTimeout(r, 200));
+    const before = await partials();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const post = await callApi(
+        orch.url,
+        initiator,
+        'POST',
+        '/v1/sign-requests',
+        await signRequestBody(tx(), `p-pool-${i}`, [0, 8]),
+      );
+      expect(post.status, JSON.stringify(post.body)).toBe(201);
+      const done = await final(post.body.id as string);
+      expect(done.state, JSON.stringify(done.error)).toBe('signed');
+      expect(await sender(done)).toBe(addressAt([0, 8]));
+      ids.push(post.body.id as string);
+    }
+    // two partials per request, none more: every signature had its own presignature at its signers
+    const delta = (await partials()).map((n, i) => n - (before[i] as number));
+    expect(delta.reduce((x, y) => x + y, 0)).toBe(8);
+    expect(await orch.stop()).toBe(0);
+    // the store: each used presignature went to exactly one of the requests, at least three from the pool
+    const d = new Database(db, { readonly: true });
+    try {
+      const used = d
+        .prepare(`SELECT id, request_id FROM presignatures WHERE path = '[0,8]' AND state = 'used'`)
+        .all() as { id: string; request_id: string }[];
+      expect(used.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(used.map((u) => u.request_id)).size).toBe(used.length);
+      for (const u of used) expect(ids).toContain(u.request_id);
+      expect(d.prepare(`SELECT count(*) AS n FROM presignatures WHERE state = 'reserved'`).get()).toEqual({ n: 0 });
+    } finally {
+      d.close();
+    }
   });
 });
