@@ -9,7 +9,9 @@
  * the burn (presignatures.burnt, reason epoch) and every party's the refresh steps. Then a holder is
  * killed (SIGKILL) after the next refresh prepared everywhere and before the commit reached it: the
  * others commit, it restarts on the old epoch with the new share prepared, and `coord refresh`
- * completes that commit (resumed); the key is then on one epoch at every holder and signs. Last,
+ * completes that commit (resumed); the key is then on one epoch at every holder and signs. A holder
+ * killed during a refresh session: nobody commits, the key stays on its epoch everywhere, and after
+ * the restart a new refresh completes. Last,
  * a 2-of-3 custodian backup kit of holder 2's share (`backup create`), its data directory lost (share
  * store, ledger, prime cache, store key: only its config and identity are left), `recovery restore`
  * from two custodians' pieces: the restarted holder refuses to presign (ERR_DAEMON_KEY_RESTORED) until
@@ -104,10 +106,10 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       policy: 'off', // the coordinator alone drives these parties (cosign-process.test.ts enforces)
       audit: DEPLOYMENT,
     });
-    // aux info and each of the three refreshes take two fresh safe primes per party
+    // aux info and each of the five refresh sessions (one cut off) take two fresh safe primes per party
     const primes = await testPrimes('safe', 1536);
     for (let i = 0; i < 3; i++) {
-      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(8 * i, 8 * i + 8));
+      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(12 * i, 12 * i + 12));
     }
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
@@ -263,6 +265,48 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
     }
   }, 300_000);
 
+  it('kill -9 of a holder during the refresh session: no holder commits, the key stays on its epoch; after the restart a retried refresh completes', async () => {
+    const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
+    const quick = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 5_000, roundTimeoutMs: 5_000 });
+    try {
+      const c = coord.coordinator;
+      const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] })).publicKey;
+      const from = (await c.rotationStatus({ keyId: 'rk', parties: 3 }))[0]?.keyEpoch ?? 0;
+      const victim = daemons[1] as SpawnedParty;
+      const mark = victim.lines.length;
+      const attempt = quick.coordinator.refresh({ keyId: 'rk', parties: 3 });
+      attempt.catch(() => undefined);
+      // killed as soon as it has taken up the refresh session (its primes drawn, rounds running)
+      while (!victim.lines.slice(mark).some((l) => l.includes('"op":"refresh"') && l.includes('session requested'))) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      victim.proc.kill('SIGKILL');
+      await victim.exit;
+      await expect(attempt).rejects.toMatchObject({
+        code: expect.stringMatching(/^ERR_DAEMON_SESSION_(TIMEOUT|FAILED)$/),
+      });
+      daemons[1] = await spawnParty(CLI, setup.partyConfigs[1] as string, { timeoutMs: 30_000, drainMs: 3000 });
+      // every holder is on the old epoch and none committed the attempt (the others may hold it prepared)
+      const during = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+      expect(during.map((x) => x.keyEpoch)).toEqual([from, from, from]);
+      for (const x of during) expect(x.state === 'committed' ? x.epoch : from).toBe(from);
+
+      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: from + 1, resumed: false });
+      const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from + 1}:committed`));
+      const digest = sha256(new TextEncoder().encode('after the cut-off refresh'));
+      const pre = await c.presign({ keyId: 'rk', signers: [0, 1] });
+      const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
+      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
+      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
+    } finally {
+      await quick.close();
+      await coord.close();
+    }
+  }, 300_000);
+
   it('holder 2 loses its data directory: restored from 2 of 3 custodians, it refuses to presign until a refresh, then signs', async () => {
     const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
     try {
@@ -339,7 +383,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       ]);
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/ERR_STORAGE_VERSION_CONFLICT/);
-      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(24, 26));
+      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(36, 38));
       daemons[2] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
 
       // no aux info at the restored holder: it refuses to presign, naming why
