@@ -37,7 +37,7 @@ import { addCachedPrimes } from '../../src/daemon/main.js';
 import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
-import { encodePoint } from '../../src/primitives/curve.js';
+import { encodePoint, type Point } from '../../src/primitives/curve.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
 import { createKeyFile } from '../../src/storage/software-sealer.js';
 import { readAuditStream } from '../../src/transport/audit-sink.js';
@@ -92,6 +92,42 @@ async function auditEvents(
     await new Promise((r) => setTimeout(r, 200));
   }
   return events;
+}
+
+type Coord = Awaited<ReturnType<typeof connectCoordinator>>['coordinator'];
+
+/**
+ * Runs `f` with two coordinator connections: `c` (patient) and `quick` (5 s rounds, for sessions
+ * that wait on a dead holder).
+ */
+async function withCoordinators(f: (c: Coord, quick: Coord) => Promise<void>): Promise<void> {
+  const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
+  const quick = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 5_000, roundTimeoutMs: 5_000 });
+  try {
+    await f(coord.coordinator, quick.coordinator);
+  } finally {
+    await quick.close();
+    await coord.close();
+  }
+}
+
+/** A fresh presignature of `signers` signs `text`'s SHA-256; @noble/curves verifies it under `Y`. */
+async function signsUnder(c: Coord, Y: Point, signers: number[], text: string): Promise<void> {
+  const digest = sha256(new TextEncoder().encode(text));
+  const pre = await c.presign({ keyId: 'rk', signers });
+  const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
+  const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
+  expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
+}
+
+/** `coord refresh` through the CLI reaches `epoch` (a new refresh, or a resumed commit) at every holder. */
+async function refreshTo(c: Coord, epoch: number, resumed: boolean): Promise<void> {
+  const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch, resumed });
+  const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
+  expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${epoch}:committed`));
 }
 
 describe.runIf(canRun)('key refresh over NATS with party processes', () => {
@@ -204,11 +240,8 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
   }, 300_000);
 
   it('kill -9 of a holder between prepare and commit: a retried coord refresh completes the commit; one epoch everywhere', async () => {
-    const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
-    // the commit to a dead holder waits only this long
-    const quick = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 5_000, roundTimeoutMs: 5_000 });
-    try {
-      const c = coord.coordinator;
+    await withCoordinators(async (c, quick) => {
+      // `quick`: the commit to a dead holder waits only 5 s
       const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] })).publicKey;
       const from = (await c.rotationStatus({ keyId: 'rk', parties: 3 }))[0]?.keyEpoch ?? 0;
       const commit = await c.prepareRefresh({ keyId: 'rk', parties: 3 });
@@ -220,11 +253,9 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
         ...commit,
         acks: commit.acks.map((a) => (a.holder === 1 ? { holder: 1, sig: (commit.acks[0] as typeof a).sig } : a)),
       };
-      await expect(quick.coordinator.commitRotation({ keyId: 'rk', parties: 3, commit: forged })).rejects.toMatchObject(
-        {
-          details: { codes: 'ERR_ROTATION_ACK_INVALID' },
-        },
-      );
+      await expect(quick.commitRotation({ keyId: 'rk', parties: 3, commit: forged })).rejects.toMatchObject({
+        details: { codes: 'ERR_ROTATION_ACK_INVALID' },
+      });
       const refused = await c.rotationStatus({ keyId: 'rk', parties: 3 });
       expect(refused.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from}:prepared`));
 
@@ -232,7 +263,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       const victim = daemons[2] as SpawnedParty;
       victim.proc.kill('SIGKILL');
       await victim.exit;
-      const half = quick.coordinator.commitRotation({ keyId: 'rk', parties: 3, commit });
+      const half = quick.commitRotation({ keyId: 'rk', parties: 3, commit });
       await expect(half).rejects.toMatchObject({ code: 'ERR_DAEMON_SESSION_TIMEOUT', details: { missing: '2' } });
 
       daemons[2] = await spawnParty(CLI, setup.partyConfigs[2] as string, { timeoutMs: 30_000, drainMs: 3000 });
@@ -245,36 +276,21 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
         `${from}:prepared`,
       ]);
 
-      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: from + 1, resumed: true });
-      const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
-      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from + 1}:committed`));
+      await refreshTo(c, from + 1, true);
       for (let i = 0; i < 3; i++) expect((await held(i)).filter((s) => s.keyId.startsWith('rk.'))).toEqual([]);
 
       // the restarted holder signs with a holder that committed without it, under the original key
-      const digest = sha256(new TextEncoder().encode('after the interrupted refresh'));
-      const pre = await c.presign({ keyId: 'rk', signers: [0, 2] });
-      const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
-      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
-      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
-    } finally {
-      await quick.close();
-      await coord.close();
-    }
+      await signsUnder(c, Y, [0, 2], 'after the interrupted refresh');
+    });
   }, 300_000);
 
   it('kill -9 of a holder during the refresh session: no holder commits, the key stays on its epoch; after the restart a retried refresh completes', async () => {
-    const coord = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 20_000 });
-    const quick = await connectCoordinator(setup.coordinatorConfig, { readyTimeoutMs: 5_000, roundTimeoutMs: 5_000 });
-    try {
-      const c = coord.coordinator;
+    await withCoordinators(async (c, quick) => {
       const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] })).publicKey;
       const from = (await c.rotationStatus({ keyId: 'rk', parties: 3 }))[0]?.keyEpoch ?? 0;
       const victim = daemons[1] as SpawnedParty;
       const mark = victim.lines.length;
-      const attempt = quick.coordinator.refresh({ keyId: 'rk', parties: 3 });
+      const attempt = quick.refresh({ keyId: 'rk', parties: 3 });
       attempt.catch(() => undefined);
       // killed as soon as it has taken up the refresh session (its primes drawn, rounds running)
       while (!victim.lines.slice(mark).some((l) => l.includes('"op":"refresh"') && l.includes('session requested'))) {
@@ -291,20 +307,9 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       expect(during.map((x) => x.keyEpoch)).toEqual([from, from, from]);
       for (const x of during) expect(x.state === 'committed' ? x.epoch : from).toBe(from);
 
-      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
-      expect(r.stderr).toBe('');
-      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: from + 1, resumed: false });
-      const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
-      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from + 1}:committed`));
-      const digest = sha256(new TextEncoder().encode('after the cut-off refresh'));
-      const pre = await c.presign({ keyId: 'rk', signers: [0, 1] });
-      const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
-      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
-      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
-    } finally {
-      await quick.close();
-      await coord.close();
-    }
+      await refreshTo(c, from + 1, false);
+      await signsUnder(c, Y, [0, 1], 'after the cut-off refresh');
+    });
   }, 300_000);
 
   it('holder 2 loses its data directory: restored from 2 of 3 custodians, it refuses to presign until a refresh, then signs', async () => {
@@ -350,37 +355,23 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
           await rm(join(pdir, name), { recursive: true, force: true });
       }
       await createKeyFile(join(pdir, 'store.key'));
-      const restored = await cli([
-        'recovery',
-        'restore',
-        '--config',
-        config,
-        '--key',
-        'rk',
-        '--kit',
-        kit,
-        '--piece',
-        `2:${secretFiles[2]}`,
-        '--piece',
-        `0:${secretFiles[0]}`,
-      ]);
+      const restore = (pieces: number[]) =>
+        cli([
+          'recovery',
+          'restore',
+          '--config',
+          config,
+          '--key',
+          'rk',
+          '--kit',
+          kit,
+          ...pieces.flatMap((k) => ['--piece', `${k}:${secretFiles[k]}`]),
+        ]);
+      const restored = await restore([2, 0]);
       expect(restored.stderr).toBe('');
       expect(JSON.parse(restored.stdout)).toMatchObject({ ok: true, key: 'rk', epoch: from });
       // a second restore of the same key is refused, nothing written
-      const again = await cli([
-        'recovery',
-        'restore',
-        '--config',
-        config,
-        '--key',
-        'rk',
-        '--kit',
-        kit,
-        '--piece',
-        `1:${secretFiles[1]}`,
-        '--piece',
-        `0:${secretFiles[0]}`,
-      ]);
+      const again = await restore([1, 0]);
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/ERR_STORAGE_VERSION_CONFLICT/);
       await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(36, 38));
@@ -390,19 +381,11 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       await expect(c.presign({ keyId: 'rk', signers: [1, 2] })).rejects.toMatchObject({
         details: { codes: expect.stringContaining('ERR_DAEMON_KEY_RESTORED') },
       });
-      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
-      expect(r.stderr).toBe('');
-      expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: from + 1, resumed: false });
-      const after = await c.rotationStatus({ keyId: 'rk', parties: 3 });
-      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(3).fill(`${from + 1}:committed`));
+      await refreshTo(c, from + 1, false);
       // the restored core is replaced by the committed full share
       expect((await held(2)).filter((x) => x.keyId.startsWith('rk'))).toEqual([{ keyId: 'rk', version: 1 }]);
 
-      const digest = sha256(new TextEncoder().encode('after the restore'));
-      const pre = await c.presign({ keyId: 'rk', signers: [1, 2] });
-      const sig = await c.sign({ keyId: 'rk', presignature: pre, digest });
-      const compact = new secp256k1.Signature(sig.r, sig.s).toBytes('compact');
-      expect(secp256k1.verify(compact, digest, encodePoint(Y), { prehash: false })).toBe(true);
+      await signsUnder(c, Y, [1, 2], 'after the restore');
       // the new ledger continued party 2's chain from its last record in the stream: the restore and
       // the refresh after it are shipped, and the whole stream verifies (no fork at party 2)
       const events = await auditEvents(2, (e) =>
