@@ -9,13 +9,13 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * cores busy to the end; every other file keeps vitest's order (cached durations, else size).
  */
 const LONG_FIRST = [
+  'test/daemon/refresh-process.test.ts', // 126 s here (2026-12-03: five process tests, ~88 s before)
   'test/math/agreement-6144-exp.test.ts', // 226 s at 10^4 inputs; fewer since
   'test/protocol/e2e.test.ts', // 144
   'test/math/agreement-6144-nt.test.ts', // 131 at 10^4 inputs
   'test/math/agreement-3072.test.ts', // 106
   'test/math/agreement-small.test.ts', // 103
   'test/daemon/party-process.test.ts', // 100
-  'test/daemon/refresh-process.test.ts', // 88
   'test/protocol/identify.test.ts', // 80
   'test/daemon/party-daemon.test.ts', // 68
   'test/daemon/cosign-process.test.ts', // 67

@@ -251,6 +251,49 @@ export const coordRefresh = defineCommand({
   },
 });
 
+export const coordReshare = defineCommand({
+  name: 'coord reshare',
+  summary:
+    'reshare that adds holders: the key of parties 0..FROM-1 re-dealt to 0..TO-1 with threshold T (same public key)',
+  flags: Type.Object({
+    ...base,
+    from: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'the current holders 0..N-1' }),
+    to: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'M', description: 'the new holders 0..M-1 (M ≥ N)' }),
+    threshold: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'T', description: 'signers needed afterwards' }),
+  }),
+  help:
+    'The current holders re-deal the key to holders 0..M-1 (parties N..M-1 join with their roster\n' +
+    'identities) with Feldman-checked shares and Πsch proofs, then the new committee runs aux info with\n' +
+    'fresh safe primes; every new holder seals its next-epoch share and acknowledges (prepare), and the\n' +
+    "commit moves every holder to the new epoch and T-of-M, burning the older epoch's presignatures.\n" +
+    'Until the commit the old holders sign as before. Removing holders over NATS is not offered yet.',
+  async run(f, io) {
+    if (f.to < f.from) {
+      throw new MpcError('ERR_CLI_USAGE', '--to must be at least --from (holders can only be added)', {
+        details: { flag: '--to' },
+      });
+    }
+    if (f.threshold > f.to) {
+      throw new MpcError('ERR_CLI_USAGE', '--threshold must not exceed --to', { details: { flag: '--threshold' } });
+    }
+    const r = await withCoordinator(f.config, f, (c, n) => {
+      assertInRoster('--to', upTo(f.to), n);
+      return c.reshare({ keyId: f.key, from: f.from, to: f.to, threshold: f.threshold });
+    });
+    io.out(
+      JSON.stringify({
+        keyId: f.key,
+        reshared: true,
+        parties: f.to,
+        threshold: f.threshold,
+        epoch: r.epoch,
+        digest: bytesToHex(r.digest),
+      }),
+    );
+    return EXIT.ok;
+  },
+});
+
 export const coordPresign = defineCommand({
   name: 'coord presign',
   summary: 'one presignature; prints its public part (JSON, the file `sign --presignature` reads)',
@@ -491,6 +534,7 @@ export const coordGroup: CommandGroup = {
     coordAux,
     coordImport,
     coordRefresh,
+    coordReshare,
     coordPresign,
     coordSign,
     coordXpub,

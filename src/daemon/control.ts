@@ -62,6 +62,8 @@ const MAX_COMMAND_BYTES =
   MAX_APPROVALS * MAX_APPROVAL_BYTES +
   64 * 1024;
 const MAX_RESULT_BYTES = 64 * 1024;
+/** A reshare's key record: flags, Y, chain code, epoch, t, n, count, then n public shares (33 bytes). */
+const MAX_RECORD_BYTES = 3 + 33 + 32 + 16 + MAX_MEMBERS * 33;
 /** A commit's acknowledgements: sid, epoch, digest, then (holder, Ed25519 signature) per holder. */
 const MAX_COMMIT_BYTES = 64 + 4 + 32 + 4 + MAX_MEMBERS * (4 + 64);
 const MAX_SKEW_MS = 5 * 60_000;
@@ -77,7 +79,9 @@ export type SessionOp =
   | 'import'
   | 'refresh'
   | 'commit'
-  | 'rotation';
+  | 'rotation'
+  | 'record'
+  | 'reshare';
 /**
  * `import` (issue #19): the staged tss-lib shares' agreement and conversion (tss-lib-import.ts).
  * `refresh` (issue #16): the key refresh session (refresh.ts); each holder seals its next-epoch share
@@ -85,7 +89,11 @@ export type SessionOp =
  * holder's acknowledgement (payload, `encodeRotationCommit`); each holder checks all of them itself
  * and only then moves the key to the new epoch (rotation.ts). `rotation`: each holder reports the key's
  * last rotation (none, prepared or committed, with its acknowledgement), so a coordinator can finish a
- * commit that reached only some holders (`encodeRotationStatus`).
+ * commit that reached only some holders (`encodeRotationStatus`). `record`: each holder reports the
+ * key's public record (reshare.ts `encodeKeyRecord`), which the coordinator hands to joining parties.
+ * `reshare`: the key re-dealt to holders 0..n′−1 with threshold `threshold` (parties n..n′−1 join;
+ * payload: the old key record), then aux info of the new committee, prepared like a refresh and
+ * committed with `commit`.
  */
 const OPS: readonly SessionOp[] = [
   'keygen',
@@ -99,6 +107,8 @@ const OPS: readonly SessionOp[] = [
   'refresh',
   'commit',
   'rotation',
+  'record',
+  'reshare',
 ];
 /** Ops that carry an admin-signed document and name no key. */
 const DOCUMENT_OPS: readonly SessionOp[] = ['policy', 'registry'];
@@ -193,7 +203,9 @@ export function assertStartCommand(c: StartCommand): void {
     c.op === 'import' ||
     c.op === 'refresh' ||
     c.op === 'commit' ||
-    c.op === 'rotation'
+    c.op === 'rotation' ||
+    c.op === 'record' ||
+    c.op === 'reshare'
   ) {
     if (!c.members.every((m, j) => m === j) || c.members.length < 2) {
       throw invalid('keygen/aux/import/refresh members must be 0..n-1');
@@ -212,9 +224,9 @@ export function assertStartCommand(c: StartCommand): void {
     if (c.op !== 'sign') throw invalid('authorization is for sign only');
     assertAuthorization(c.authorization);
   }
-  if (c.op === 'keygen') {
+  if (c.op === 'keygen' || c.op === 'reshare') {
     if (!Number.isInteger(c.threshold) || c.threshold < 2 || c.threshold > c.members.length) throw invalid('threshold');
-  } else if (c.threshold !== 0) throw invalid('threshold is for keygen only');
+  } else if (c.threshold !== 0) throw invalid('threshold is for keygen and reshare only');
   if (c.op === 'presign') {
     try {
       assertDerivationPath(c.path);
@@ -233,9 +245,10 @@ export function assertStartCommand(c: StartCommand): void {
     const index = c.digestIndex ?? 0;
     if (!Number.isInteger(index) || index < 0 || index >= BTC_PSBT_MAX_INPUTS) throw invalid('digest index');
     if (!BTC_NETWORKS.includes(c.network ?? 'mainnet')) throw invalid('network');
-  } else if (c.op === 'commit') {
-    if (!(c.payload instanceof Uint8Array) || c.payload.length < 1 || c.payload.length > MAX_COMMIT_BYTES) {
-      throw invalid('commit payload missing or too large');
+  } else if (c.op === 'commit' || c.op === 'reshare') {
+    const max = c.op === 'commit' ? MAX_COMMIT_BYTES : MAX_RECORD_BYTES;
+    if (!(c.payload instanceof Uint8Array) || c.payload.length < 1 || c.payload.length > max) {
+      throw invalid(`${c.op} payload missing or too large`);
     }
     if (c.presignatureId !== '' || c.kind !== undefined || (c.digestIndex ?? 0) !== 0 || c.network !== undefined) {
       throw invalid('presignature is for sign only');

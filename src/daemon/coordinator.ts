@@ -327,7 +327,9 @@ export class Coordinator {
       const first = part(summaries[0] as Uint8Array);
       const disagree = cmd.members.filter((_, j) => !equal(part(summaries[j] as Uint8Array), first));
       if (disagree.length > 0) {
-        if (cmd.op === 'refresh') await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+        if (cmd.op === 'refresh' || cmd.op === 'reshare') {
+          await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+        }
         throw new MpcError('ERR_DAEMON_SESSION_FAILED', `${cmd.op}: members report different outcomes`, {
           details: { sid: token, op: cmd.op, disagree: disagree.join(',') },
         });
@@ -483,6 +485,81 @@ export class Coordinator {
     }
     const { epoch, digest } = reports[0] as RotationReport;
     return { sid, epoch, digest, acks: reports.map((r, holder) => ({ holder, sig: r.sig })) };
+  }
+
+  /**
+   * Reshare that adds holders (issue #16): the key of holders 0..from−1 re-dealt to holders
+   * 0..to−1 (to ≥ from; parties from..to−1 join with their roster identities) with threshold
+   * `threshold`, then aux info of the new committee — prepared like a refresh (each new holder seals
+   * its next-epoch share and acknowledges), then committed with every acknowledgement. The old
+   * holders must all report the same key record (handed to the joiners; each old holder checks it
+   * against its own share). Returns the new epoch and its public-data digest. Until the commit the
+   * old committee signs; after it the key is t′-of-n′ and every presignature of the old epoch is burnt.
+   * @throws MpcError ERR_DAEMON_SESSION_FAILED when the old holders disagree on the key record
+   */
+  async reshare(o: { keyId: string; from: number; to: number; threshold: number }): Promise<{
+    epoch: number;
+    digest: Uint8Array;
+  }> {
+    const record = await this.keyRecord({ keyId: o.keyId, parties: o.from });
+    const members = [...Array(o.to).keys()];
+    const { sid, summaries } = await this.#sessionRun(
+      {
+        op: 'reshare',
+        keyId: o.keyId,
+        members,
+        threshold: o.threshold,
+        path: [],
+        presignatureId: '',
+        payload: record,
+      },
+      10,
+      false,
+      36,
+    );
+    let reports: RotationReport[];
+    try {
+      reports = summaries.map(decodeRotationReport);
+    } catch (e) {
+      await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
+      throw e;
+    }
+    const { epoch, digest } = reports[0] as RotationReport;
+    const commit = { sid, epoch, digest, acks: reports.map((r, holder) => ({ holder, sig: r.sig })) };
+    await this.commitRotation({ keyId: o.keyId, parties: o.to, commit });
+    return { epoch, digest };
+  }
+
+  /** The key's public record as every holder 0..parties−1 reports it (identical bytes, else refused). */
+  async keyRecord(o: { keyId: string; parties: number }): Promise<Uint8Array> {
+    const members = [...Array(o.parties).keys()];
+    const cmd: StartCommand = {
+      op: 'record',
+      keyId: o.keyId,
+      members,
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload: new Uint8Array(0),
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const bytes = encodeStartCommand(cmd);
+    const { sid, token, w } = this.#open(members);
+    try {
+      await this.#publish(sid, 'start', bytes);
+      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'record');
+      const summaries = members.map((m) => (w.results.get(m) as SessionResult).summary);
+      const first = summaries[0] as Uint8Array;
+      const differ = members.filter((_, j) => !equal(summaries[j] as Uint8Array, first));
+      if (differ.length > 0) {
+        throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'record: the holders report different key records', {
+          details: { sid: token, disagree: differ.join(',') },
+        });
+      }
+      return first;
+    } finally {
+      this.#waiters.delete(token);
+    }
   }
 
   /** Every holder's epoch of the key and its last rotation (prepared or committed), with its ack. */

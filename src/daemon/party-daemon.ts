@@ -12,7 +12,8 @@ import { validateKeyShare } from '../protocol/key-share-validate.js';
 import { decodeCoreKeyShare, encodeCoreKeyShare, keygen } from '../protocol/keygen.js';
 import { type Presignature, type PresignInput, type PresignState, presign } from '../protocol/presign.js';
 import { decodePresignature, encodePresignature } from '../protocol/presignature-codec.js';
-import { refresh } from '../protocol/refresh.js';
+import { refresh, reshareSession } from '../protocol/refresh.js';
+import { decodeKeyRecord, encodeKeyRecord, keyRecordOf } from '../protocol/reshare.js';
 import { acknowledgeRotation, commitRotation, epochDigest, type RotationTarget } from '../protocol/rotation.js';
 import {
   decodePartialSignature,
@@ -472,7 +473,7 @@ export class PartyDaemon {
     const log = { sid: token, op: cmd.op, keyId: cmd.keyId };
     this.#log.info(log, 'session requested');
     let outcome: 'ok' | 'abort' | 'timeout' | 'error' = 'ok';
-    const rotation = cmd.op === 'refresh' || cmd.op === 'commit';
+    const rotation = cmd.op === 'refresh' || cmd.op === 'reshare' || cmd.op === 'commit';
     let locked = false;
     try {
       if (this.#draining) throw new MpcError('ERR_DAEMON_DRAINING', 'party is shutting down');
@@ -493,6 +494,8 @@ export class PartyDaemon {
         await this.#commit(sid, cmd);
       } else if (cmd.op === 'rotation') {
         await this.#rotationStatus(sid, cmd);
+      } else if (cmd.op === 'record') {
+        await this.#keyRecord(sid, cmd);
       } else {
         await this.#protocolSession(sid, token, cmd);
       }
@@ -523,7 +526,8 @@ export class PartyDaemon {
         cmd.op === 'policy' ||
         cmd.op === 'registry' ||
         cmd.op === 'commit' ||
-        cmd.op === 'rotation'
+        cmd.op === 'rotation' ||
+        cmd.op === 'record'
       ) {
         // these have no joined session: answer on a one-off control frame
         await this.#publishControl(sid, 'result', encodeSessionResult(failure(err, cmd.members))).catch(
@@ -573,7 +577,7 @@ export class PartyDaemon {
           ? undefined
           : new RemoteRunner<unknown>(
               {
-                protocol: cmd.op as 'keygen' | 'aux' | 'presign' | 'refresh',
+                protocol: cmd.op as 'keygen' | 'aux' | 'presign' | 'refresh' | 'reshare',
                 backend: this.#o.math.name,
                 self: ctx.self,
                 n: ctx.n,
@@ -594,7 +598,8 @@ export class PartyDaemon {
           keepJoined: true,
           blameTransportFaults: true,
           // aux info ends with P2P proofs: wait briefly for a peer's abort notice before sealing
-          noticeGraceMs: cmd.op === 'aux' || cmd.op === 'refresh' ? Math.min(cmd.roundTimeoutMs, 1000) : 0,
+          noticeGraceMs:
+            cmd.op === 'aux' || cmd.op === 'refresh' || cmd.op === 'reshare' ? Math.min(cmd.roundTimeoutMs, 1000) : 0,
           evidenceWaitMs: Math.min(cmd.roundTimeoutMs, 5000),
           ...(remote ? { runner: remote } : local ? { runner: local } : {}),
           onRefused: (err) => this.#o.metrics?.frameRefused(err.code),
@@ -881,6 +886,7 @@ export class PartyDaemon {
   }> {
     const { ledger, store } = this.#o;
     if (cmd.op === 'refresh') return this.#prepareRefresh(cmd, token);
+    if (cmd.op === 'reshare') return this.#prepareReshare(cmd, token);
     if (cmd.op === 'keygen') {
       if (
         ledger.getKey(cmd.keyId) !== undefined ||
@@ -1044,9 +1050,10 @@ export class PartyDaemon {
     input: unknown;
     persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
   }> {
-    const { ledger, store } = this.#o;
-    const meta = ledger.getKey(cmd.keyId);
-    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    const { ledger } = this.#o;
+    if (ledger.getKey(cmd.keyId) === undefined) {
+      throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    }
     // a share restored from a backup kit has no aux info yet: the refresh gives it some
     const share = { core: await this.#activeCore(cmd.keyId) };
     if (share.core.n !== cmd.members.length) {
@@ -1078,40 +1085,140 @@ export class PartyDaemon {
             'the refresh output does not continue the key (Y, chain code, epoch)',
           );
         }
-        // an earlier prepared, never committed refresh of this key is dropped (its `.next` is replaced)
-        if (ledger.getRotation(cmd.keyId)?.state === 'prepared') ledger.abandonRotation(cmd.keyId);
-        // the store's version rule: every version only moves forward
-        const version =
-          Math.max(
-            await this.#fullShareVersion(cmd.keyId),
-            meta.shareVersion,
-            await this.#fullShareVersion(this.#nextKeyId(cmd.keyId)),
-          ) + 1;
-        await putKeyShare(store, { partyId: this.self, keyId: this.#nextKeyId(cmd.keyId) }, version, next);
-        const digest = epochDigest(next.core);
-        const sid = ctx.sid;
-        ledger.prepareRotation({
-          keyId: cmd.keyId,
-          sid: token,
-          epoch,
-          digest: Buffer.from(digest).toString('hex'),
-          shareVersion: version,
-        });
-        const undo = () => {
-          // the coordinator aborted the refresh after this party prepared: the key stays on its epoch
-          if (ledger.getRotation(cmd.keyId)?.sid === token) ledger.abandonRotation(cmd.keyId);
-        };
-        if (this.#abortedWhileRunning.delete(token)) {
-          undo();
-          throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'the coordinator aborted the refresh');
-        }
-        this.#remember(this.#recent, token, undo);
-        const holders = cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
-        const ack = acknowledgeRotation(this.#signer, { sid, epoch, digest, holders }, ctx.self);
-        this.#log.info({ keyId: cmd.keyId, epoch, version }, 'refresh prepared: next epoch sealed, waiting for commit');
-        return encodeRotationReport({ epoch, digest, sig: ack.sig });
+        return this.#sealPrepared(cmd, token, next, ctx, 'refresh');
       },
     };
+  }
+
+  /**
+   * reshare (join): the key re-dealt from holders 0..n−1 to holders 0..n′−1 (n′ ≥ n; parties n..n′−1
+   * join) with threshold t′ = cmd.threshold, then aux info of the new committee (refresh.ts
+   * reshareSession). An old holder checks the coordinator's key record against its own share; a
+   * joining party takes it as given (the dealing's record digest, compared with every old holder's,
+   * refuses a wrong one before any share is used). Prepared and committed like a refresh.
+   */
+  async #prepareReshare(
+    cmd: StartCommand,
+    token: string,
+  ): Promise<{
+    def: ProtocolDef<never, unknown, unknown>;
+    input: unknown;
+    persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
+  }> {
+    const { ledger } = this.#o;
+    const record = decodeKeyRecord(cmd.payload);
+    const newN = cmd.members.length;
+    if (newN < record.n) {
+      throw new MpcError(
+        'ERR_DAEMON_COMMAND_INVALID',
+        'a reshare over NATS adds holders (n′ ≥ n); one that removes holders is not supported yet',
+      );
+    }
+    const holder = this.self < record.n;
+    let core: CoreKeyShare | undefined;
+    if (holder) {
+      core = await this.#activeCore(cmd.keyId);
+      if (!sameBytes(encodeKeyRecord(keyRecordOf(core)), encodeKeyRecord(record))) {
+        throw new MpcError('ERR_ROTATION_STATE', "the coordinator's key record differs from this holder's share");
+      }
+    } else if (ledger.getKey(cmd.keyId) !== undefined || (await this.#fullShareVersion(cmd.keyId)) > 0) {
+      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a joining party already holds a key with this id');
+    }
+    let primes: bigint[];
+    try {
+      primes = await this.#o.primes.take(2);
+    } catch (e) {
+      throw new MpcError('ERR_DAEMON_PRIMES_EXHAUSTED', 'no fresh safe primes available', { cause: asMpc(e) });
+    }
+    const roles = {
+      oldIndex: cmd.members.map((m) => (m < record.n ? m : null)),
+      newIndex: cmd.members.map((m) => m),
+      newT: cmd.threshold,
+    };
+    return {
+      def: reshareSession as never,
+      input: {
+        dealing: { key: record, roles, ...(core === undefined ? {} : { share: core }) },
+        primes: { p: primes[0], q: primes[1] },
+      },
+      persist: async (out, ctx) => {
+        const next = validateKeyShare(this.#o.math, out as KeyShare);
+        const epoch = record.epoch + 1;
+        if (
+          (next.core.epoch ?? 0) !== epoch ||
+          next.core.i !== this.self ||
+          next.core.t !== cmd.threshold ||
+          next.core.n !== newN ||
+          !sameBytes(encodePoint(next.core.publicKey), encodePoint(record.publicKey)) ||
+          !sameBytes(next.core.chainCode, record.chainCode)
+        ) {
+          throw new MpcError(
+            'ERR_ROTATION_STATE',
+            'the reshare output does not continue the key (Y, chain code, epoch)',
+          );
+        }
+        if (!holder && ledger.getKey(cmd.keyId) === undefined) {
+          ledger.joinKey({
+            keyId: cmd.keyId,
+            publicKey: Buffer.from(encodePoint(record.publicKey)).toString('hex'),
+            threshold: cmd.threshold,
+            parties: newN,
+            epoch: record.epoch,
+          });
+        }
+        return this.#sealPrepared(cmd, token, next, ctx, 'reshare');
+      },
+    };
+  }
+
+  /**
+   * The prepare step shared by refresh and reshare: the next epoch's share sealed as `<key>.next`
+   * beside the active one, the rotation recorded as prepared, and this holder's acknowledgement
+   * signed over (session, epoch, public-data digest) for the coordinator to relay at the commit.
+   */
+  async #sealPrepared(
+    cmd: StartCommand,
+    token: string,
+    next: KeyShare,
+    ctx: RoundCtx,
+    what: 'refresh' | 'reshare',
+  ): Promise<Uint8Array> {
+    const { ledger, store } = this.#o;
+    const meta = ledger.getKey(cmd.keyId);
+    if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    const epoch = next.core.epoch ?? 0;
+    // an earlier prepared, never committed rotation of this key is dropped (its `.next` is replaced)
+    if (ledger.getRotation(cmd.keyId)?.state === 'prepared') ledger.abandonRotation(cmd.keyId);
+    // the store's version rule: every version only moves forward
+    const version =
+      Math.max(
+        await this.#fullShareVersion(cmd.keyId),
+        meta.shareVersion,
+        await this.#fullShareVersion(this.#nextKeyId(cmd.keyId)),
+      ) + 1;
+    await putKeyShare(store, { partyId: this.self, keyId: this.#nextKeyId(cmd.keyId) }, version, next);
+    const digest = epochDigest(next.core);
+    const sid = ctx.sid;
+    ledger.prepareRotation({
+      keyId: cmd.keyId,
+      sid: token,
+      epoch,
+      digest: Buffer.from(digest).toString('hex'),
+      shareVersion: version,
+    });
+    const undo = () => {
+      // the coordinator aborted after this party prepared: the key stays on its epoch
+      if (ledger.getRotation(cmd.keyId)?.sid === token) ledger.abandonRotation(cmd.keyId);
+    };
+    if (this.#abortedWhileRunning.delete(token)) {
+      undo();
+      throw new MpcError('ERR_DAEMON_SESSION_FAILED', `the coordinator aborted the ${what}`);
+    }
+    this.#remember(this.#recent, token, undo);
+    const holders = cmd.members.map((m) => (this.#o.roster[m] as RosterEntry).ed25519);
+    const ack = acknowledgeRotation(this.#signer, { sid, epoch, digest, holders }, ctx.self);
+    this.#log.info({ keyId: cmd.keyId, epoch, version }, `${what} prepared: next epoch sealed, waiting for commit`);
+    return encodeRotationReport({ epoch, digest, sig: ack.sig });
   }
 
   /**
@@ -1126,15 +1233,18 @@ export class PartyDaemon {
     const c = decodeRotationCommit(cmd.payload);
     const meta = ledger.getKey(cmd.keyId);
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
-    if (cmd.members.length !== meta.parties) {
-      throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'commit needs every holder of the key (0..n-1)');
-    }
+    const everyHolder = (n: number) => {
+      if (cmd.members.length !== n) {
+        throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'commit needs every holder of the key (0..n-1)');
+      }
+    };
     const sidHex = Buffer.from(c.sid).toString('hex');
     const digestHex = Buffer.from(c.digest).toString('hex');
     const rot = ledger.getRotation(cmd.keyId);
     const same = rot !== undefined && rot.sid === sidHex && rot.epoch === c.epoch && rot.digest === digestHex;
     const summary = encodeRotationReport({ epoch: c.epoch, digest: c.digest, sig: new Uint8Array(64) }).subarray(0, 36);
     if (same && rot.state === 'committed') {
+      everyHolder(meta.parties);
       await this.#finishCommit(cmd.keyId, rot.shareVersion);
       await this.#publishControl(
         sid,
@@ -1144,15 +1254,19 @@ export class PartyDaemon {
       return;
     }
     if (!same || rot.state !== 'prepared') {
-      throw new MpcError('ERR_ROTATION_STATE', 'no such refresh is prepared at this party');
+      throw new MpcError('ERR_ROTATION_STATE', 'no such refresh or reshare is prepared at this party');
     }
-    const active = { core: await this.#activeCore(cmd.keyId) } as KeyShare;
+    // a party joining by a reshare has no active share yet (share version 0 and no restored core)
+    const joining = meta.shareVersion === 0 && !(await this.#hasCore(cmd.keyId));
+    const active = joining ? null : ({ core: await this.#activeCore(cmd.keyId) } as KeyShare);
     const { share: next } = await getKeyShare(
       store,
       this.#o.math,
       { partyId: this.self, keyId: this.#nextKeyId(cmd.keyId) },
       rot.shareVersion,
     );
+    // the new committee: the key's holders for a refresh, more of them after a reshare that adds some
+    everyHolder(next.core.n);
     const target: RotationTarget = {
       sid: c.sid,
       epoch: c.epoch,
@@ -1161,11 +1275,11 @@ export class PartyDaemon {
     };
     // the coordinator relays the acknowledgements; it cannot forge one (each is checked against the roster)
     commitRotation({ phase: 'prepared', active, next, target }, c.acks);
-    const burnt = ledger.commitRotation(cmd.keyId, sidHex, c.epoch);
+    const burnt = ledger.commitRotation(cmd.keyId, sidHex, c.epoch, { threshold: next.core.t, parties: next.core.n });
     this.#shares.set(cmd.keyId, next);
     await this.#finishCommit(cmd.keyId, rot.shareVersion);
     this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
-    this.#log.info({ keyId: cmd.keyId, epoch: c.epoch, burnt }, 'refresh committed: the key is on its new epoch');
+    this.#log.info({ keyId: cmd.keyId, epoch: c.epoch, burnt }, 'rotation committed: the key is on its new epoch');
     await this.#publishControl(
       sid,
       'result',
@@ -1290,6 +1404,16 @@ export class PartyDaemon {
   }
 
   /** keyinfo: report the key's public key and chain code (public data: the coordinator's xpub). */
+  /** record: the key's public record (Y, chain code, epoch, t, n, public shares), for a reshare's joiners. */
+  async #keyRecord(sid: Uint8Array, cmd: StartCommand): Promise<void> {
+    const summary = encodeKeyRecord(keyRecordOf(await this.#activeCore(cmd.keyId)));
+    await this.#publishControl(
+      sid,
+      'result',
+      encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }),
+    );
+  }
+
   async #keyInfo(sid: Uint8Array, cmd: StartCommand): Promise<void> {
     const key = await this.#chainKey(cmd.keyId);
     const summary = new Uint8Array(65);

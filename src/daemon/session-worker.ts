@@ -9,7 +9,7 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from '../protocol/envel
 import { identifyDelta, identifySignature } from '../protocol/identify.js';
 import { keygen } from '../protocol/keygen.js';
 import { presign } from '../protocol/presign.js';
-import { refresh } from '../protocol/refresh.js';
+import { refresh, reshareSession } from '../protocol/refresh.js';
 import { MAX_BODY_BYTES, PartyRunner } from '../protocol/runner.js';
 import { ed25519Authenticator } from '../protocol/simulation.js';
 import type { ProtocolDef } from '../protocol/types.js';
@@ -29,7 +29,7 @@ import { RetainingPresignRunner } from './identification.js';
  */
 export interface StartRequest {
   readonly op: 'start';
-  readonly protocol: 'keygen' | 'aux' | 'presign' | 'refresh' | 'identify-delta' | 'identify-signature';
+  readonly protocol: 'keygen' | 'aux' | 'presign' | 'refresh' | 'reshare' | 'identify-delta' | 'identify-signature';
   readonly backend: BackendName;
   readonly self: number;
   readonly n: number;
@@ -80,6 +80,7 @@ export const PROTOCOLS: Readonly<Record<StartRequest['protocol'], ProtocolDef<ne
   aux: auxInfo as never,
   presign: presign as never,
   refresh: refresh as never,
+  reshare: reshareSession as never,
   'identify-delta': identifyDelta as never,
   'identify-signature': identifySignature as never,
 };

@@ -18,6 +18,8 @@
  * sharing with t = n on the same committee (reshare.ts, "Additive n-of-n keys"): afterwards it is an
  * ordinary t-of-n key, and the imported shares are useless with the new ones.
  */
+
+import { MpcError } from '../errors/index.js';
 import type { AuxInput } from './aux-info.js';
 import { auxInfo } from './aux-info.js';
 import type { AuxInfo, CoreKeyShare, KeyShare } from './key-share.js';
@@ -55,6 +57,38 @@ export const refresh = sequence({
   secondInput: (input: RefreshInput) => input.primes,
   output(_input: RefreshInput, dealt: ReshareOutput, aux: AuxInfo, ctx): KeyShare {
     // Every refresh party is a receiver: its dealing output is a share.
+    return validateKeyShare(ctx.math, { core: dealt.share as CoreKeyShare, aux });
+  },
+});
+
+export interface ReshareSessionInput {
+  /** The dealing's input: the old key record, the roles (every party receives), the own share if any. */
+  readonly dealing: ReshareInput;
+  /** Two fresh safe primes from the prime pool, for the new committee's aux info. */
+  readonly primes: AuxInput;
+}
+
+/**
+ * A reshare in which every party of the session is in the new committee (the same holders, or
+ * more: parties join, none leave): the verifiable re-dealing (reshare.ts, rounds `share-*`), then
+ * aux-info among the new committee (`aux-*`), so each holder ends with its full KeyShare of epoch
+ * e + 1. Holders that leave cannot be in an aux-info session of the new committee; a reshare that
+ * drops holders needs two sessions and is not offered here.
+ * @throws MpcError ERR_PROTOCOL_INPUT (init) when a party of the session receives no new share
+ */
+export const reshareSession = sequence({
+  name: 'reshare',
+  first: dealingProtocol('reshare'),
+  second: auxInfo,
+  prefixes: ['share', 'aux'],
+  firstInput(input: ReshareSessionInput, ctx): ReshareInput {
+    if (input.dealing.roles.newIndex.some((r, u) => r !== u) || input.dealing.roles.newIndex.length !== ctx.n) {
+      throw new MpcError('ERR_PROTOCOL_INPUT', 'reshare: every party of the session must hold new index = its own');
+    }
+    return input.dealing;
+  },
+  secondInput: (input: ReshareSessionInput) => input.primes,
+  output(_input: ReshareSessionInput, dealt: ReshareOutput, aux: AuxInfo, ctx): KeyShare {
     return validateKeyShare(ctx.math, { core: dealt.share as CoreKeyShare, aux });
   },
 });

@@ -160,6 +160,55 @@ export function keyRecordOf(share: CoreKeyShare): KeyRecord {
   };
 }
 
+const RECORD_TAG = 0x6b;
+const RECORD_VERSION = 1;
+const RECORD_MAX_BYTES = 2 + 1 + POINT_BYTES + CHAIN_CODE_BYTES + 12 + 4 + POINT_BYTES * KEYGEN_MAX_PARTIES;
+
+/**
+ * The public record as bytes: what a coordinator hands to the parties joining a reshare (each old
+ * holder compares it with its own share's; the dealing's record digest catches any difference).
+ */
+export function encodeKeyRecord(key: KeyRecord): Uint8Array {
+  const w = new WireWriter()
+    .u8(RECORD_TAG)
+    .u8(RECORD_VERSION)
+    .u8(key.additive === true ? 1 : 0)
+    .fixed(encodePoint(key.publicKey))
+    .fixed(key.chainCode)
+    .u32(key.epoch)
+    .u32(key.t)
+    .u32(key.n)
+    .u32(key.publicShares.length);
+  for (const X of key.publicShares) w.fixed(encodePoint(X));
+  return w.finish();
+}
+
+/**
+ * Decodes a key record strictly (size bound first, every point on the curve, counts in range).
+ * @throws MpcError ERR_WIRE_* for malformed bytes; ERR_PROTOCOL_INPUT for counts out of range
+ */
+export function decodeKeyRecord(bytes: Uint8Array): KeyRecord {
+  const r = new WireReader(bytes, RECORD_MAX_BYTES);
+  r.tag('keyRecord.tag', RECORD_TAG);
+  r.tag('keyRecord.version', RECORD_VERSION);
+  const flag = r.u8('keyRecord.additive');
+  if (flag > 1) throw new MpcError('ERR_WIRE_BAD_TAG', 'keyRecord.additive must be 0 or 1');
+  const publicKey = decodePoint(r.fixed('keyRecord.publicKey', POINT_BYTES), 'keyRecord.publicKey');
+  const chainCode = r.fixed('keyRecord.chainCode', CHAIN_CODE_BYTES);
+  const epoch = r.u32('keyRecord.epoch');
+  const t = r.u32('keyRecord.t');
+  const n = r.u32('keyRecord.n');
+  const count = r.u32('keyRecord.publicShares.count');
+  if (n < 2 || n > KEYGEN_MAX_PARTIES || t < 2 || t > n || count !== n || epoch >= MAX_KEY_EPOCH) {
+    throw new MpcError('ERR_PROTOCOL_INPUT', 'key record: threshold, party count or epoch out of range');
+  }
+  const publicShares = Array.from({ length: n }, (_, j) =>
+    decodePoint(r.fixed(`keyRecord.publicShares[${j}]`, POINT_BYTES), `keyRecord.publicShares[${j}]`),
+  );
+  r.end();
+  return { publicKey, chainCode: Uint8Array.from(chainCode), epoch, t, n, publicShares, additive: flag === 1 };
+}
+
 /** Whether this session deals a sharing of zero (refresh of a Feldman key) rather than the shares. */
 function dealsZero(mode: DealingMode, key: KeyRecord): boolean {
   return mode === 'refresh' && key.additive !== true;

@@ -73,6 +73,9 @@ export interface LedgerOptions {
   readonly audit?: Omit<AuditEmitterOptions, 'head'> & { readonly anchor?: ChainHead };
 }
 
+/** A key recorded before this party holds a full share of it (restored from a kit, or joining). */
+export type PendingKey = Omit<KeyMeta, 'shareVersion' | 'epoch'> & { readonly epoch: number };
+
 export interface KeyMeta {
   readonly keyId: string;
   /** Compressed public key, hex. */
@@ -361,7 +364,32 @@ export class PartyLedger implements PresignatureLedger {
    * `key.restored`.
    * @throws MpcError ERR_STORAGE_VERSION_CONFLICT when the ledger already knows the key
    */
-  restoreKey(meta: Omit<KeyMeta, 'shareVersion' | 'epoch'> & { readonly epoch: number }): void {
+  restoreKey(meta: PendingKey): void {
+    this.#insertPendingKey(meta, 'restoreKey', {
+      type: 'key.restored',
+      key: meta.keyId,
+      epoch: meta.epoch,
+      publicKey: meta.publicKey,
+    });
+  }
+
+  /**
+   * Records a key this party joins by a reshare (issue #16), as it prepares its first share of it:
+   * share version 0 at the old epoch, so the reshare's commit moves it to epoch + 1 with every other
+   * holder. `threshold` and `parties` are the new committee's. Audit: `reshare.step` joining.
+   * @throws MpcError ERR_STORAGE_VERSION_CONFLICT when the ledger already knows the key
+   */
+  joinKey(meta: PendingKey): void {
+    this.#insertPendingKey(meta, 'joinKey', {
+      type: 'reshare.step',
+      key: meta.keyId,
+      step: 'joining',
+      epoch: meta.epoch,
+      parties: Array.from({ length: meta.parties }, (_, j) => j),
+    });
+  }
+
+  #insertPendingKey(meta: PendingKey, what: string, event: AuditEvent): void {
     assertId(meta.keyId, 'key id');
     if (!HEX_RE.test(meta.publicKey)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'public key must be hex');
     const ints = [meta.threshold, meta.parties];
@@ -374,7 +402,7 @@ export class PartyLedger implements PresignatureLedger {
     ) {
       throw new MpcError('ERR_STORAGE_KEY_INVALID', 'key metadata has invalid threshold, parties or epoch');
     }
-    this.#tx('restoreKey', () => {
+    this.#tx(what, () => {
       if (this.getKey(meta.keyId) !== undefined) {
         throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'the ledger already holds this key');
       }
@@ -385,7 +413,7 @@ export class PartyLedger implements PresignatureLedger {
            VALUES (?, ?, ?, ?, 0, ?, ?, ?)`,
         )
         .run(meta.keyId, meta.publicKey, meta.threshold, meta.parties, now, now, meta.epoch);
-      this.#auditInTx({ type: 'key.restored', key: meta.keyId, epoch: meta.epoch, publicKey: meta.publicKey });
+      this.#auditInTx(event);
     });
   }
 
@@ -757,7 +785,12 @@ export class PartyLedger implements PresignatureLedger {
    * rotation is marked committed (audit refresh.step committed). Returns how many were burnt.
    * @throws MpcError ERR_ROTATION_STATE when no rotation of that session and epoch is prepared
    */
-  commitRotation(keyId: string, sid: string, epoch: number): number {
+  commitRotation(
+    keyId: string,
+    sid: string,
+    epoch: number,
+    shape?: { readonly threshold: number; readonly parties: number },
+  ): number {
     assertId(keyId, 'key id');
     let burnt = 0;
     this.#tx('commitRotation', () => {
@@ -766,9 +799,22 @@ export class PartyLedger implements PresignatureLedger {
         throw new MpcError('ERR_ROTATION_STATE', 'no such rotation is prepared for this key');
       }
       const now = Date.now();
+      // a reshare also moves the key to its new committee's threshold and size
       const moved = this.#db
-        .prepare('UPDATE keys SET share_version = ?, epoch = ?, updated_at = ? WHERE key_id = ? AND epoch = ?')
-        .run(r.shareVersion, r.epoch, now, keyId, r.epoch - 1).changes;
+        .prepare(
+          `UPDATE keys SET share_version = ?, epoch = ?, updated_at = ?,
+             threshold = coalesce(?, threshold), parties = coalesce(?, parties)
+           WHERE key_id = ? AND epoch = ?`,
+        )
+        .run(
+          r.shareVersion,
+          r.epoch,
+          now,
+          shape?.threshold ?? null,
+          shape?.parties ?? null,
+          keyId,
+          r.epoch - 1,
+        ).changes;
       if (moved !== 1) throw new MpcError('ERR_ROTATION_STATE', 'the key is not on the epoch before the rotation');
       burnt = this.#db
         .prepare(

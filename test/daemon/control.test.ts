@@ -27,6 +27,25 @@ const presign: StartCommand = {
 };
 
 describe('start commands', () => {
+  it('a reshare carries the key record and the new threshold; anything else is refused', () => {
+    const reshare: StartCommand = {
+      ...presign,
+      op: 'reshare',
+      members: [0, 1, 2, 3],
+      threshold: 3,
+      path: [],
+      payload: new Uint8Array(200).fill(5),
+    };
+    expect(decodeStartCommand(encodeStartCommand(reshare))).toEqual(reshare);
+    const refused = (c: StartCommand) => () => encodeStartCommand(c);
+    expect(refused({ ...reshare, payload: new Uint8Array(0) })).toThrow(/reshare payload missing/);
+    expect(refused({ ...reshare, threshold: 5 })).toThrow(/threshold/);
+    expect(refused({ ...reshare, members: [0, 1, 3] })).toThrow(/0\.\.n-1/);
+    expect(refused({ ...reshare, op: 'record', threshold: 0 })).toThrow(/payload are for sign only/);
+    const record: StartCommand = { ...reshare, op: 'record', threshold: 0, payload: new Uint8Array(0) };
+    expect(decodeStartCommand(encodeStartCommand(record))).toEqual(record);
+  });
+
   it('round-trip exactly', () => {
     expect(decodeStartCommand(encodeStartCommand(presign))).toEqual(presign);
     const sign: StartCommand = {

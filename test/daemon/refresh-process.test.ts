@@ -17,6 +17,9 @@
  * from two custodians' pieces: the restarted holder refuses to presign (ERR_DAEMON_KEY_RESTORED) until
  * `coord refresh` gives it a new share and aux info, then it signs under the original key; its new
  * ledger continued its audit chain from the stream (key.restored shipped, the stream verifies).
+ * Then a reshare that adds a holder (`coord reshare --from 3 --to 4 --threshold 3`): party 3, in the
+ * roster but holding nothing, joins; the key keeps its public key and chain code at all four, an
+ * old-epoch presignature is refused, three signers including the new one sign, two are refused.
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -122,7 +125,7 @@ async function signsUnder(c: Coord, Y: Point, signers: number[], text: string): 
 
 /** `coord refresh` through the CLI reaches `epoch` (a new refresh, or a resumed commit) at every holder. */
 async function refreshTo(c: Coord, epoch: number, resumed: boolean): Promise<void> {
-  const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+  const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk', '--parties', '3']);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch, resumed });
@@ -135,7 +138,8 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
     dir = await mkdtemp(join(tmpdir(), 'mpc-refresh-'));
     setup = await setupPartySet({
       dir,
-      parties: 3,
+      // party 3 is in the roster and running, and joins the key by the reshare at the end
+      parties: 4,
       natsPort: await freePort(),
       httpBasePort: 0,
       math: 'native',
@@ -147,6 +151,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
     for (let i = 0; i < 3; i++) {
       await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(12 * i, 12 * i + 12));
     }
+    await addCachedPrimes(setup.partyConfigs[3] as string, primes.slice(36, 38));
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
     const a = setup.nats.auditor;
@@ -177,7 +182,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       const old = await c.presign({ keyId: 'rk', signers: [0, 1] });
       const versions = await Promise.all([0, 1, 2].map(held));
 
-      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk']);
+      const r = await cli(['coord', 'refresh', '--config', setup.coordinatorConfig, '--key', 'rk', '--parties', '3']);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ keyId: 'rk', refreshed: true, epoch: 1 });
@@ -374,7 +379,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       const again = await restore([1, 0]);
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/ERR_STORAGE_VERSION_CONFLICT/);
-      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(36, 38));
+      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(38, 40));
       daemons[2] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
 
       // no aux info at the restored holder: it refuses to presign, naming why
@@ -406,5 +411,49 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
     } finally {
       await coord.close();
     }
+  }, 300_000);
+
+  it('reshare that adds a holder: 2-of-3 → 3-of-4 with party 3 joining; same key, old presignature refused, three signers needed', async () => {
+    await withCoordinators(async (c) => {
+      const before = await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2] });
+      const from = (await c.rotationStatus({ keyId: 'rk', parties: 3 }))[0]?.keyEpoch ?? 0;
+      const old = await c.presign({ keyId: 'rk', signers: [0, 1] });
+      const r = await cli([
+        'coord',
+        'reshare',
+        '--config',
+        setup.coordinatorConfig,
+        '--key',
+        'rk',
+        '--from',
+        '3',
+        '--to',
+        '4',
+        '--threshold',
+        '3',
+      ]);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        keyId: 'rk',
+        reshared: true,
+        parties: 4,
+        threshold: 3,
+        epoch: from + 1,
+      });
+      const after = await c.rotationStatus({ keyId: 'rk', parties: 4 });
+      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(4).fill(`${from + 1}:committed`));
+      // the same public key and chain code at every holder, the new one included (same xpub)
+      const key = await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2, 3] });
+      expect(encodePoint(key.publicKey)).toEqual(encodePoint(before.publicKey));
+      expect(key.chainCode).toEqual(before.chainCode);
+      // a presignature of the old committee no longer signs
+      const digest = sha256(new TextEncoder().encode('with an old presignature'));
+      await expect(c.sign({ keyId: 'rk', presignature: old, digest })).rejects.toThrow(/ERR_PRESIGNATURE_EPOCH/);
+      // the joining holder signs with two others under the original key; two signers are not enough
+      await signsUnder(c, before.publicKey, [1, 2, 3], 'after the reshare');
+      await expect(c.presign({ keyId: 'rk', signers: [0, 3] })).rejects.toMatchObject({
+        details: { codes: expect.stringContaining('ERR_DAEMON_COMMAND_INVALID') },
+      });
+    });
   }, 300_000);
 });

@@ -16,7 +16,14 @@ import type { AuxInfo, CoreKeyShare, KeyShare } from '../../src/protocol/key-sha
 import { validateKeyShare } from '../../src/protocol/key-share-validate.js';
 import { evaluationPoint, lagrangeCoefficient } from '../../src/protocol/lagrange.js';
 import { type Presignature, presign } from '../../src/protocol/presign.js';
-import { keyRecordOf, type ReshareInput, type ReshareOutput, reshare } from '../../src/protocol/reshare.js';
+import {
+  decodeKeyRecord,
+  encodeKeyRecord,
+  keyRecordOf,
+  type ReshareInput,
+  type ReshareOutput,
+  reshare,
+} from '../../src/protocol/reshare.js';
 import { combineSignature, issuePartialSignature, MemoryPresignatureLedger } from '../../src/protocol/sign.js';
 import { type SimulationResult, simulate, type Tamper } from '../../src/protocol/simulation.js';
 import { type DealtKey, dealAux, dealKeyShares } from '../helpers/dealer.js';
@@ -268,5 +275,35 @@ describe('reshare: malicious parties', () => {
     for (const input of bad) {
       expect(() => reshare.init(input, ctx)).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL_INPUT' }));
     }
+  });
+});
+
+describe('the key record handed to joining parties (encodeKeyRecord / decodeKeyRecord)', () => {
+  it('round-trips exactly; truncated, padded, off-curve or out-of-range records are refused', () => {
+    const record = keyRecordOf(k35.shares[2]?.core as CoreKeyShare);
+    const bytes = encodeKeyRecord(record);
+    const back = decodeKeyRecord(bytes);
+    expect(encodeKeyRecord(back)).toEqual(bytes);
+    expect(back.publicKey.equals(record.publicKey)).toBe(true);
+    expect([back.t, back.n, back.epoch, back.additive]).toEqual([3, 5, 0, false]);
+    expect(back.publicShares.map((X) => X.toHex())).toEqual(record.publicShares.map((X) => X.toHex()));
+    const code = (b: Uint8Array) => {
+      try {
+        decodeKeyRecord(b);
+        return 'accepted';
+      } catch (e) {
+        return (e as MpcError).code;
+      }
+    };
+    expect(code(bytes.subarray(0, bytes.length - 1))).toMatch(/^ERR_WIRE_/);
+    expect(code(Uint8Array.from([...bytes, 0]))).toMatch(/^ERR_WIRE_/);
+    // the first public share's x coordinate off the curve (0x02 ‖ 32 × 0x00 is not a point)
+    const offCurve = Uint8Array.from(bytes);
+    const at = bytes.length - 5 * 33;
+    offCurve.set(new Uint8Array(32), at + 1);
+    expect(code(offCurve)).toMatch(/^ERR_(WIRE|CURVE)_/);
+    // t > n
+    const badT = encodeKeyRecord({ ...record, t: 6 });
+    expect(code(badT)).toBe('ERR_PROTOCOL_INPUT');
   });
 });
