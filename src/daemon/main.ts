@@ -377,6 +377,10 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
       readyTimeoutMs: cfg.readyTimeoutMs,
       maxSessions: cfg.maxSessions,
       sessionHeapMb: cfg.sessionHeapMb,
+      // crash tests only (test/daemon/refresh-process.test.ts): die between the ledger's commit and the store step
+      ...(process.env.MPC_TEST_CRASH_AT === 'rotation-commit'
+        ? { testAfterRotationCommit: () => process.kill(process.pid, 'SIGKILL') }
+        : {}),
     });
     // the daemon signs with the identity keys for its whole life: wiped when it stops
     closers.unshift([

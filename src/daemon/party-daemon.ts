@@ -162,6 +162,12 @@ export interface PartyDaemonOptions {
   readonly testPresign?: ProtocolDef<PresignInput, PresignState, Presignature>;
   /** Test hook (malicious-party tests): rewrites the partial signature as published. Never set in production. */
   readonly testPartial?: (p: PartialSignature) => PartialSignature;
+  /**
+   * Test hook (crash tests): called right after the ledger committed a rotation, before the store
+   * step that puts the new share in place; a crash test exits the process there. Never set in
+   * production (main.ts sets it only from MPC_TEST_CRASH_AT=rotation-commit).
+   */
+  readonly testAfterRotationCommit?: () => void;
 }
 
 /** A presigning run's identification evidence, kept until it expires (identification.ts). */
@@ -513,6 +519,8 @@ export class PartyDaemon {
           code: err.code,
           ...(typeof err.details.rule === 'string' ? { rule: err.details.rule } : {}),
           blame: err.blame.map((b) => b.party),
+          // the protocol's public reasons (which check failed), never message contents
+          ...(err.blame.length > 0 ? { reasons: err.blame.map((b) => b.reason) } : {}),
           ms: Math.round(performance.now() - t0),
         },
         'session failed',
@@ -1276,6 +1284,7 @@ export class PartyDaemon {
     // the coordinator relays the acknowledgements; it cannot forge one (each is checked against the roster)
     commitRotation({ phase: 'prepared', active, next, target }, c.acks);
     const burnt = ledger.commitRotation(cmd.keyId, sidHex, c.epoch, { threshold: next.core.t, parties: next.core.n });
+    this.#o.testAfterRotationCommit?.();
     this.#shares.set(cmd.keyId, next);
     await this.#finishCommit(cmd.keyId, rot.shareVersion);
     this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));

@@ -19,7 +19,9 @@
  * ledger continued its audit chain from the stream (key.restored shipped, the stream verifies).
  * Then a reshare that adds a holder (`coord reshare --from 3 --to 4 --threshold 3`): party 3, in the
  * roster but holding nothing, joins; the key keeps its public key and chain code at all four, an
- * old-epoch presignature is refused, three signers including the new one sign, two are refused.
+ * old-epoch presignature is refused, three signers including the new one sign, two are refused. Last,
+ * a holder killed inside the commit (its ledger committed, the store step not done): restarted, the
+ * key is on the new epoch everywhere and the holder finishes the step and signs.
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -146,12 +148,12 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       policy: 'off', // the coordinator alone drives these parties (cosign-process.test.ts enforces)
       audit: DEPLOYMENT,
     });
-    // aux info and each of the five refresh sessions (one cut off) take two fresh safe primes per party
+    // Every aux info, refresh and reshare session (a cut-off one too) takes two fresh safe primes at
+    // each party taking part: parties 0 and 1 take part in eight, party 2 in five before its disk is
+    // lost (three after its restore), party 3 in two. Enough are cached: none is searched for.
     const primes = await testPrimes('safe', 1536);
-    for (let i = 0; i < 3; i++) {
-      await addCachedPrimes(setup.partyConfigs[i] as string, primes.slice(12 * i, 12 * i + 12));
-    }
-    await addCachedPrimes(setup.partyConfigs[3] as string, primes.slice(36, 38));
+    const stock = [primes.slice(0, 16), primes.slice(16, 32), primes.slice(32, 42), primes.slice(42, 46)];
+    for (const [i, p] of stock.entries()) await addCachedPrimes(setup.partyConfigs[i] as string, p);
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
     const a = setup.nats.auditor;
@@ -379,7 +381,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       const again = await restore([1, 0]);
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/ERR_STORAGE_VERSION_CONFLICT/);
-      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(38, 40));
+      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(46, 52));
       daemons[2] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
 
       // no aux info at the restored holder: it refuses to presign, naming why
@@ -454,6 +456,38 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       await expect(c.presign({ keyId: 'rk', signers: [0, 3] })).rejects.toMatchObject({
         details: { codes: expect.stringContaining('ERR_DAEMON_COMMAND_INVALID') },
       });
+    });
+  }, 300_000);
+
+  it('kill -9 of a holder inside the commit (after its ledger committed, before the store step): restarted, it finishes the step and signs on the new epoch', async () => {
+    await withCoordinators(async (c, quick) => {
+      const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2, 3] })).publicKey;
+      const from = (await c.rotationStatus({ keyId: 'rk', parties: 4 }))[0]?.keyEpoch ?? 0;
+      // holder 3 runs with the crash hook: it dies right after its ledger commits a rotation
+      expect(await (daemons[3] as SpawnedParty).stop(10_000)).toBe(0);
+      const config = setup.partyConfigs[3] as string;
+      daemons[3] = await spawnParty(CLI, config, {
+        env: { ...process.env, MPC_TEST_CRASH_AT: 'rotation-commit' },
+        timeoutMs: 30_000,
+        drainMs: 3000,
+      });
+      const victim = daemons[3] as SpawnedParty;
+      // the refresh session at full round deadlines (aux info of four parties); the commit to the holder that dies waits 5 s
+      const commit = await c.prepareRefresh({ keyId: 'rk', parties: 4 });
+      await expect(quick.commitRotation({ keyId: 'rk', parties: 4, commit })).rejects.toMatchObject({
+        code: 'ERR_DAEMON_SESSION_TIMEOUT',
+        details: { missing: '3' },
+      });
+      await victim.exit;
+      daemons[3] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
+      // its ledger committed: every holder is on the new epoch; its store still had the step to do
+      const after = await c.rotationStatus({ keyId: 'rk', parties: 4 });
+      expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(4).fill(`${from + 1}:committed`));
+      // the first use of the key finishes the step: it signs with the new epoch's share
+      await signsUnder(c, Y, [1, 2, 3], 'after the commit was cut');
+      expect((await held(3)).filter((x) => x.keyId.startsWith('rk'))).toEqual([
+        { keyId: 'rk', version: expect.any(Number) },
+      ]);
     });
   }, 300_000);
 });
