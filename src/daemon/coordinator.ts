@@ -497,11 +497,21 @@ export class Coordinator {
    * old committee signs; after it the key is t′-of-n′ and every presignature of the old epoch is burnt.
    * @throws MpcError ERR_DAEMON_SESSION_FAILED when the old holders disagree on the key record
    */
-  async reshare(o: { keyId: string; from: number; to: number; threshold: number }): Promise<{
+  async reshare(o: {
+    keyId: string;
+    from: number;
+    to: number;
+    threshold: number;
+    /**
+     * The record to hand out instead of reading it from the holders: what a coordinator that lies
+     * would send (tests show every old holder refusing it). Never needed otherwise.
+     */
+    record?: Uint8Array;
+  }): Promise<{
     epoch: number;
     digest: Uint8Array;
   }> {
-    const record = await this.keyRecord({ keyId: o.keyId, parties: o.from });
+    const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
     const members = [...Array(o.to).keys()];
     const { sid, summaries } = await this.#sessionRun(
       {
