@@ -85,6 +85,12 @@ function assertInRoster(flag: string, ids: readonly number[], rosterSize: number
 }
 const upTo = (n: number): number[] => [...Array(n).keys()];
 
+/** How many parties hold the key: its record as holders 0 and 1 (every key has them) report it. */
+async function holderCount(c: Coordinator, keyId: string): Promise<number> {
+  const { decodeKeyRecord } = await import('../protocol/reshare.js');
+  return decodeKeyRecord(await c.keyRecord({ keyId, parties: 2 })).n;
+}
+
 /** Connects, runs `fn`, closes; refusals are named (see partyRefusal). */
 async function withCoordinator<T>(
   config: string,
@@ -223,7 +229,12 @@ export const coordRefresh = defineCommand({
   flags: Type.Object({
     ...base,
     parties: Type.Optional(
-      Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'the key holders 0..N-1 (default: all)' }),
+      Type.Integer({
+        minimum: 2,
+        maximum: 1024,
+        metavar: 'N',
+        description: "the key holders 0..N-1 (default: the key's holder count, as holders 0 and 1 report it)",
+      }),
     ),
   }),
   help:
@@ -234,9 +245,10 @@ export const coordRefresh = defineCommand({
     'refresh and some did not commit it (a holder was down), running it again completes that commit\n' +
     '(output "resumed": true) instead of starting a new refresh.',
   async run(f, io) {
-    const r = await withCoordinator(f.config, f, (c, n) => {
-      assertInRoster('--parties', upTo(f.parties ?? n), n);
-      return c.refresh({ keyId: f.key, parties: f.parties ?? n });
+    const r = await withCoordinator(f.config, f, async (c, n) => {
+      const parties = f.parties ?? (await holderCount(c, f.key));
+      assertInRoster('--parties', upTo(parties), n);
+      return c.refresh({ keyId: f.key, parties });
     });
     io.out(
       JSON.stringify({
