@@ -461,21 +461,23 @@ export class Coordinator {
 
   /** Phase one of `refresh`: the refresh session; returns what `commitRotation` relays. */
   async prepareRefresh(o: { keyId: string; parties: number }): Promise<RotationCommit> {
-    const members = [...Array(o.parties).keys()];
-    const { sid, summaries } = await this.#sessionRun(
-      {
-        op: 'refresh',
-        keyId: o.keyId,
-        members,
-        threshold: 0,
-        path: [],
-        presignatureId: '',
-        payload: new Uint8Array(0),
-      },
-      10,
-      false,
-      36,
-    );
+    return this.#prepareRotation('refresh', o.keyId, o.parties, 0, new Uint8Array(0));
+  }
+
+  /**
+   * Runs a rotation session (refresh or reshare) among holders 0..parties−1: each new holder reports
+   * the new epoch, its public-data digest (identical everywhere) and its signed acknowledgement.
+   */
+  async #prepareRotation(
+    op: 'refresh' | 'reshare',
+    keyId: string,
+    parties: number,
+    threshold: number,
+    payload: Uint8Array,
+  ): Promise<RotationCommit> {
+    const members = [...Array(parties).keys()];
+    const cmd = { op, keyId, members, threshold, path: [], presignatureId: '', payload };
+    const { sid, summaries } = await this.#sessionRun(cmd, 10, false, 36);
     let reports: RotationReport[];
     try {
       reports = summaries.map(decodeRotationReport);
@@ -512,88 +514,59 @@ export class Coordinator {
     digest: Uint8Array;
   }> {
     const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
-    const members = [...Array(o.to).keys()];
-    const { sid, summaries } = await this.#sessionRun(
-      {
-        op: 'reshare',
-        keyId: o.keyId,
-        members,
-        threshold: o.threshold,
-        path: [],
-        presignatureId: '',
-        payload: record,
-      },
-      10,
-      false,
-      36,
-    );
-    let reports: RotationReport[];
-    try {
-      reports = summaries.map(decodeRotationReport);
-    } catch (e) {
-      await this.#publish(sid, 'abort', new Uint8Array(0)).catch(() => undefined);
-      throw e;
-    }
-    const { epoch, digest } = reports[0] as RotationReport;
-    const commit = { sid, epoch, digest, acks: reports.map((r, holder) => ({ holder, sig: r.sig })) };
+    const commit = await this.#prepareRotation('reshare', o.keyId, o.to, o.threshold, record);
     await this.commitRotation({ keyId: o.keyId, parties: o.to, commit });
-    return { epoch, digest };
+    return { epoch: commit.epoch, digest: commit.digest };
+  }
+
+  /**
+   * A one-off command to holders 0..parties−1 (no joined session): each answers with a result on the
+   * control channel; their summaries, in member order. `failFast` as in `#until`.
+   */
+  async #ask(
+    op: 'record' | 'rotation' | 'commit',
+    o: { keyId: string; parties: number },
+    payload: Uint8Array = new Uint8Array(0),
+    failFast = true,
+  ): Promise<{ token: string; summaries: Uint8Array[] }> {
+    const members = [...Array(o.parties).keys()];
+    const cmd: StartCommand = {
+      op,
+      keyId: o.keyId,
+      members,
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload,
+      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+    };
+    const bytes = encodeStartCommand(cmd);
+    const { sid, token, w } = this.#open(members);
+    try {
+      await this.#publish(sid, 'start', bytes);
+      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, op, failFast);
+      return { token, summaries: members.map((m) => (w.results.get(m) as SessionResult).summary) };
+    } finally {
+      this.#waiters.delete(token);
+    }
   }
 
   /** The key's public record as every holder 0..parties−1 reports it (identical bytes, else refused). */
   async keyRecord(o: { keyId: string; parties: number }): Promise<Uint8Array> {
-    const members = [...Array(o.parties).keys()];
-    const cmd: StartCommand = {
-      op: 'record',
-      keyId: o.keyId,
-      members,
-      threshold: 0,
-      path: [],
-      presignatureId: '',
-      payload: new Uint8Array(0),
-      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
-    };
-    const bytes = encodeStartCommand(cmd);
-    const { sid, token, w } = this.#open(members);
-    try {
-      await this.#publish(sid, 'start', bytes);
-      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'record');
-      const summaries = members.map((m) => (w.results.get(m) as SessionResult).summary);
-      const first = summaries[0] as Uint8Array;
-      const differ = members.filter((_, j) => !equal(summaries[j] as Uint8Array, first));
-      if (differ.length > 0) {
-        throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'record: the holders report different key records', {
-          details: { sid: token, disagree: differ.join(',') },
-        });
-      }
-      return first;
-    } finally {
-      this.#waiters.delete(token);
+    const { token, summaries } = await this.#ask('record', o);
+    const first = summaries[0] as Uint8Array;
+    const differ = summaries.flatMap((x, j) => (equal(x, first) ? [] : [j]));
+    if (differ.length > 0) {
+      throw new MpcError('ERR_DAEMON_SESSION_FAILED', 'record: the holders report different key records', {
+        details: { sid: token, disagree: differ.join(',') },
+      });
     }
+    return first;
   }
 
   /** Every holder's epoch of the key and its last rotation (prepared or committed), with its ack. */
   async rotationStatus(o: { keyId: string; parties: number }): Promise<RotationStatus[]> {
-    const members = [...Array(o.parties).keys()];
-    const cmd: StartCommand = {
-      op: 'rotation',
-      keyId: o.keyId,
-      members,
-      threshold: 0,
-      path: [],
-      presignatureId: '',
-      payload: new Uint8Array(0),
-      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
-    };
-    const bytes = encodeStartCommand(cmd);
-    const { sid, token, w } = this.#open(members);
-    try {
-      await this.#publish(sid, 'start', bytes);
-      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'rotation');
-      return members.map((m) => decodeRotationStatus((w.results.get(m) as SessionResult).summary));
-    } finally {
-      this.#waiters.delete(token);
-    }
+    return (await this.#ask('rotation', o)).summaries.map((x) => decodeRotationStatus(x));
   }
 
   /**
@@ -601,25 +574,7 @@ export class Coordinator {
    * holder checks them itself. Safe to repeat: a holder that committed already answers ok.
    */
   async commitRotation(o: { keyId: string; parties: number; commit: RotationCommit }): Promise<void> {
-    const members = [...Array(o.parties).keys()];
-    const cmd: StartCommand = {
-      op: 'commit',
-      keyId: o.keyId,
-      members,
-      threshold: 0,
-      path: [],
-      presignatureId: '',
-      payload: encodeRotationCommit(o.commit),
-      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
-    };
-    const bytes = encodeStartCommand(cmd);
-    const { sid, token, w } = this.#open(members);
-    try {
-      await this.#publish(sid, 'start', bytes);
-      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, 'commit', false);
-    } finally {
-      this.#waiters.delete(token);
-    }
+    await this.#ask('commit', o, encodeRotationCommit(o.commit), false);
   }
 
   /** One presignature among `signers` (exactly t roster ids, ascending) bound to `path`. */

@@ -170,6 +170,13 @@ export interface PartyDaemonOptions {
   readonly testAfterRotationCommit?: () => void;
 }
 
+/** What a session needs before its rounds run: the protocol, its input and how its output is kept. */
+interface PreparedSession {
+  def: ProtocolDef<never, unknown, unknown>;
+  input: unknown;
+  persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
+}
+
 /** A presigning run's identification evidence, kept until it expires (identification.ts). */
 interface KeptEvidence {
   /**
@@ -884,14 +891,7 @@ export class PartyDaemon {
   }
 
   /** Checks preconditions and loads inputs before announcing ready (a party that cannot run says so). */
-  async #prepare(
-    cmd: StartCommand,
-    token: string,
-  ): Promise<{
-    def: ProtocolDef<never, unknown, unknown>;
-    input: unknown;
-    persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
-  }> {
+  async #prepare(cmd: StartCommand, token: string): Promise<PreparedSession> {
     const { ledger, store } = this.#o;
     if (cmd.op === 'refresh') return this.#prepareRefresh(cmd, token);
     if (cmd.op === 'reshare') return this.#prepareReshare(cmd, token);
@@ -1050,14 +1050,7 @@ export class PartyDaemon {
    * active share and recorded as a prepared rotation; the active share still signs. The report
    * carries the new epoch, the digest of its public data and this holder's signed acknowledgement.
    */
-  async #prepareRefresh(
-    cmd: StartCommand,
-    token: string,
-  ): Promise<{
-    def: ProtocolDef<never, unknown, unknown>;
-    input: unknown;
-    persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
-  }> {
+  async #prepareRefresh(cmd: StartCommand, token: string): Promise<PreparedSession> {
     const { ledger } = this.#o;
     if (ledger.getKey(cmd.keyId) === undefined) {
       throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
@@ -1067,12 +1060,7 @@ export class PartyDaemon {
     if (share.core.n !== cmd.members.length) {
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'refresh needs every holder of the key (0..n-1)');
     }
-    let primes: bigint[];
-    try {
-      primes = await this.#o.primes.take(2);
-    } catch (e) {
-      throw new MpcError('ERR_DAEMON_PRIMES_EXHAUSTED', 'no fresh safe primes available', { cause: asMpc(e) });
-    }
+    const primes = await this.#takePrimes();
     return {
       def: refresh as never,
       input: { core: share.core, primes: { p: primes[0], q: primes[1] } },
@@ -1105,14 +1093,7 @@ export class PartyDaemon {
    * joining party takes it as given (the dealing's record digest, compared with every old holder's,
    * refuses a wrong one before any share is used). Prepared and committed like a refresh.
    */
-  async #prepareReshare(
-    cmd: StartCommand,
-    token: string,
-  ): Promise<{
-    def: ProtocolDef<never, unknown, unknown>;
-    input: unknown;
-    persist: (output: unknown, ctx: RoundCtx) => Promise<Uint8Array>;
-  }> {
+  async #prepareReshare(cmd: StartCommand, token: string): Promise<PreparedSession> {
     const { ledger } = this.#o;
     const record = decodeKeyRecord(cmd.payload);
     const newN = cmd.members.length;
@@ -1132,12 +1113,7 @@ export class PartyDaemon {
     } else if (ledger.getKey(cmd.keyId) !== undefined || (await this.#fullShareVersion(cmd.keyId)) > 0) {
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a joining party already holds a key with this id');
     }
-    let primes: bigint[];
-    try {
-      primes = await this.#o.primes.take(2);
-    } catch (e) {
-      throw new MpcError('ERR_DAEMON_PRIMES_EXHAUSTED', 'no fresh safe primes available', { cause: asMpc(e) });
-    }
+    const primes = await this.#takePrimes();
     const roles = {
       oldIndex: cmd.members.map((m) => (m < record.n ? m : null)),
       newIndex: cmd.members.map((m) => m),
@@ -1371,6 +1347,15 @@ export class PartyDaemon {
       return decodeCoreKeyShare(got.plaintext);
     } finally {
       got.plaintext.fill(0);
+    }
+  }
+
+  /** Two fresh safe primes for a new Paillier key (aux info, refresh, reshare). */
+  async #takePrimes(): Promise<bigint[]> {
+    try {
+      return await this.#o.primes.take(2);
+    } catch (e) {
+      throw new MpcError('ERR_DAEMON_PRIMES_EXHAUSTED', 'no fresh safe primes available', { cause: asMpc(e) });
     }
   }
 

@@ -1,15 +1,19 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { Coordinator } from '../../src/daemon/coordinator.js';
 import { type DaemonMetricsSink, PartyDaemon, type PrimeSource } from '../../src/daemon/party-daemon.js';
+import { encodePoint } from '../../src/primitives/curve.js';
+import type { KeyShare } from '../../src/protocol/key-share.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
 import { type LedgerOptions, PartyLedger } from '../../src/storage/party-ledger.js';
-import type { SealedSecretStore } from '../../src/storage/secret-store.js';
+import { putKeyShare, type SealedSecretStore } from '../../src/storage/secret-store.js';
 import { createKeyFile, sealerFromKeyFile } from '../../src/storage/software-sealer.js';
 import type { Bus } from '../../src/transport/bus.js';
 import { generatePartyKeys, type PartyKeys, type RosterEntry } from '../../src/transport/frame.js';
 import type { Transport } from '../../src/transport/types.js';
+import type { DealtKey } from '../helpers/dealer.js';
 import { math } from '../helpers/keys.js';
 import { testPrimes } from '../helpers/primes.js';
 
@@ -122,4 +126,21 @@ export async function startCluster(o: {
       }
     },
   };
+}
+
+/**
+ * Gives every party of the cluster its share of a dealt key as the aux-info step would leave it:
+ * the full share sealed at version 1 and the key recorded in its ledger.
+ */
+export async function installDealtKey(parties: readonly ClusterParty[], keyId: string, key: DealtKey): Promise<void> {
+  for (const [i, p] of parties.entries()) {
+    await putKeyShare(p.store, { partyId: i, keyId }, 1, key.shares[i] as KeyShare);
+    p.ledger.putKey({
+      keyId,
+      publicKey: bytesToHex(encodePoint(key.publicKey)),
+      threshold: key.shares[i]?.core.t as number,
+      parties: parties.length,
+      shareVersion: 1,
+    });
+  }
 }

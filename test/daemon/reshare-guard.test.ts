@@ -8,15 +8,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePoint, Point } from '../../src/primitives/curve.js';
+import { Point } from '../../src/primitives/curve.js';
 import type { CoreKeyShare } from '../../src/protocol/key-share.js';
 import { encodeKeyRecord, keyRecordOf } from '../../src/protocol/reshare.js';
-import { putKeyShare } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
-import { clusterIdentities, startCluster } from './cluster.js';
+import { clusterIdentities, installDealtKey, startCluster } from './cluster.js';
 
 let dir: string;
 let key: DealtKey;
@@ -34,16 +32,7 @@ beforeAll(async () => {
     roundTimeoutMs: 5_000,
   });
   key = await dealKeyShares({ n: 3, t: 2, seed: 'reshare-guard' });
-  for (const [i, p] of cluster.parties.entries()) {
-    await putKeyShare(p.store, { partyId: i, keyId: 'hot' }, 1, key.shares[i] as never);
-    p.ledger.putKey({
-      keyId: 'hot',
-      publicKey: bytesToHex(encodePoint(key.publicKey)),
-      threshold: 2,
-      parties: 3,
-      shareVersion: 1,
-    });
-  }
+  await installDealtKey(cluster.parties, 'hot', key);
 }, 60_000);
 
 afterAll(async () => {

@@ -24,10 +24,10 @@ import { coordinatorBackend, type SigningBackend } from '../../src/orchestrator/
 import { loadAdminSet } from '../../src/policy/index.js';
 import { encodePoint } from '../../src/primitives/curve.js';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
-import { getKeyShare, putKeyShare } from '../../src/storage/secret-store.js';
+import { getKeyShare } from '../../src/storage/secret-store.js';
 import { readAuditHeads, readAuditStream } from '../../src/transport/audit-sink.js';
 import { MemoryHub } from '../../src/transport/memory.js';
-import { clusterIdentities, startCluster } from '../daemon/cluster.js';
+import { clusterIdentities, installDealtKey, startCluster } from '../daemon/cluster.js';
 import { dealKeyShares } from '../helpers/dealer.js';
 import { math } from '../helpers/keys.js';
 import { makeKey } from '../helpers/operator-keys.js';
@@ -115,16 +115,7 @@ beforeAll(async () => {
     ),
   );
   const key = await dealKeyShares({ n: 3, t: 2, seed: 'orchestrator-audit' });
-  for (const [i, p] of cluster.parties.entries()) {
-    await putKeyShare(p.store, { partyId: i, keyId: 'hot' }, 1, key.shares[i] as never);
-    p.ledger.putKey({
-      keyId: 'hot',
-      publicKey: bytesToHex(encodePoint(key.publicKey)),
-      threshold: 2,
-      parties: 3,
-      shareVersion: 1,
-    });
-  }
+  await installDealtKey(cluster.parties, 'hot', key);
   audit = await OrchestratorAudit.open({
     nc,
     deployment: DEPLOYMENT,

@@ -23,10 +23,9 @@ import { demoPsbt } from '../../src/cli/demo-payloads.js';
 import { coordinatorBackend } from '../../src/orchestrator/backend.js';
 import { loadAdminSet, POLICY_TYP, signDocument } from '../../src/policy/index.js';
 import { decodePoint, encodePoint } from '../../src/primitives/curve.js';
-import { putKeyShare } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { bip32 } from '../chains/helpers.js';
-import { clusterIdentities, startCluster } from '../daemon/cluster.js';
+import { clusterIdentities, installDealtKey, startCluster } from '../daemon/cluster.js';
 import { dealKeyShares } from '../helpers/dealer.js';
 import { makeKey } from '../helpers/operator-keys.js';
 import { bytes, type Harness, makeHarness } from './harness.js';
@@ -55,16 +54,7 @@ beforeAll(async () => {
     options: () => ({ policy: { mode: 'enforce', admins } }),
   });
   const key = await dealKeyShares({ n: 3, t: 2, seed: 'orchestrator-integration' });
-  for (const [i, p] of cluster.parties.entries()) {
-    await putKeyShare(p.store, { partyId: i, keyId: 'hot' }, 1, key.shares[i] as never);
-    p.ledger.putKey({
-      keyId: 'hot',
-      publicKey: bytesToHex(encodePoint(key.publicKey)),
-      threshold: 2,
-      parties: 3,
-      shareVersion: 1,
-    });
-  }
+  await installDealtKey(cluster.parties, 'hot', key);
   const backend = coordinatorBackend(cluster.coordinator);
   // the harness publishes the registry and policy: the orchestrator relays them to every party
   h = await makeHarness({ backend, pools: [POOL], admin });
