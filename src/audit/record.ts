@@ -71,7 +71,7 @@ export function assertAuditEvent(event: unknown): asserts event is AuditEvent {
     const first = checkEvent.Errors(event)[0];
     throw new MpcError(
       'ERR_AUDIT_EVENT_INVALID',
-      `audit event does not match schema v1 at ${first?.instancePath ?? '/'}`,
+      `audit event does not match schema v1 at ${first?.instancePath || '/'}`,
     );
   }
 }
