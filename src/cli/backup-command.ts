@@ -214,8 +214,16 @@ async function partyLedger(cfg: PartyConfig, store: SealedSecretStore): Promise<
     const me = (await loadRoster(cfg.roster)).parties[cfg.party];
     if (me === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'party index is not in the roster');
     const keys = await loadConfiguredIdentity(cfg, store, me);
+    let emitter: ReturnType<typeof partyAuditEmitter>;
+    try {
+      // the signer keeps its own copy (an OpenSSL key object): the raw identity secrets are wiped here
+      emitter = partyAuditEmitter(cfg.audit, cfg.party, keys.ed25519Secret);
+    } finally {
+      keys.ed25519Secret.fill(0);
+      keys.x25519Secret.fill(0);
+    }
     const anchor = await streamAnchor(cfg, me.ed25519);
-    audit = { ...partyAuditEmitter(cfg.audit, cfg.party, keys.ed25519Secret), ...(anchor ? { anchor } : {}) };
+    audit = { ...emitter, ...(anchor ? { anchor } : {}) };
   }
   try {
     return PartyLedger.open(at, cfg.party, { exclusive: true, ...(audit ? { audit } : {}) });
