@@ -95,7 +95,8 @@ async function timeTask(name: string, fn: () => Promise<unknown>, timeMs: number
 
 export async function benchCosign(log: (line: string) => void, timeMs = 1500): Promise<CosignRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'mpc-bench-cosign-'));
-  const ledger = PartyLedger.open(join(dir, 'ledger.db'), 0);
+  // opened as the party daemon opens it (src/daemon/main.ts): exclusive, WAL
+  const ledger = PartyLedger.open(join(dir, 'ledger.db'), 0, { exclusive: true });
   try {
     const admins = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => makeKey(id)));
     const adminSet = await loadAdminSet({

@@ -296,7 +296,7 @@ export class PolicyGuard {
     recheckAuthorization(authorization, policy, registry.registry, {
       now,
       history: [],
-      velocity: this.#source(policy, now, permit.spend.request),
+      velocity: this.#source(policy, now, permit.spend.request, held),
     });
     const recorded = consume(permit.spend) === true;
     if (recorded) held.totals.add(permit.spend);
@@ -329,10 +329,19 @@ export class PolicyGuard {
     return held;
   }
 
-  /** Window totals at `now` for `policy`'s rules, without request `exclude`, read when asked. */
-  #source(policy: PolicyVersion, now: number, exclude: string): VelocitySource {
+  /**
+   * Window totals at `now` for `policy`'s rules, without request `exclude`: `held` when given (the
+   * synchronous re-check in `commit`), else resolved at the first rule that asks and kept for the
+   * rest of this evaluation (one ledger generation read per check, not one per velocity rule; the
+   * evaluation itself is synchronous, and `commit` decides again against the totals of its moment).
+   */
+  #source(policy: PolicyVersion, now: number, exclude: string, held?: { readonly totals: VelocityTotals }): VelocitySource {
+    let resolved = held;
     return {
-      windowTotal: (rule, scope) => this.#velocity(policy, now).totals.windowTotal(rule, scope, now, exclude),
+      windowTotal: (rule, scope) => {
+        resolved ??= this.#velocity(policy, now);
+        return resolved.totals.windowTotal(rule, scope, now, exclude);
+      },
     };
   }
 }

@@ -21,6 +21,8 @@ declare module 'better-sqlite3' {
       run(...params: unknown[]): RunResult;
       get(...params: unknown[]): unknown;
       all(...params: unknown[]): unknown[];
+      /** Rows come back as their first column's value. */
+      pluck(toggle?: boolean): Statement;
     }
     interface Options {
       readonly?: boolean;

@@ -213,6 +213,8 @@ export class PartyLedger implements PresignatureLedger {
   #burntAtOpen = 0;
   /** Spend records this connection committed (spendGeneration). */
   #spendWrites = 0;
+  /** `PRAGMA data_version`, prepared at the first spendGeneration. */
+  #dataVersion: Database.Statement | undefined;
   #audit: AuditEmitter | undefined;
   /** The audit head written by the open transaction; moved into the emitter after COMMIT. */
   #auditPending: ChainHead | undefined;
@@ -692,7 +694,10 @@ export class PartyLedger implements PresignatureLedger {
    * running totals built from `spendsSince` reloads when it changes under it.
    */
   spendGeneration(): string {
-    const version = this.#run('spendGeneration', () => this.#db.pragma('data_version', { simple: true }));
+    // prepared once: `db.pragma()` prepares its statement on every call (most of a co-signer check)
+    this.#dataVersion ??= this.#db.prepare('PRAGMA data_version').pluck();
+    const statement = this.#dataVersion;
+    const version = this.#run('spendGeneration', () => statement.get());
     return `${this.#spendWrites}:${String(version)}`;
   }
 
