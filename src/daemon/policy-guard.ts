@@ -335,7 +335,12 @@ export class PolicyGuard {
    * rest of this evaluation (one ledger generation read per check, not one per velocity rule; the
    * evaluation itself is synchronous, and `commit` decides again against the totals of its moment).
    */
-  #source(policy: PolicyVersion, now: number, exclude: string, held?: { readonly totals: VelocityTotals }): VelocitySource {
+  #source(
+    policy: PolicyVersion,
+    now: number,
+    exclude: string,
+    held?: { readonly totals: VelocityTotals },
+  ): VelocitySource {
     let resolved = held;
     return {
       windowTotal: (rule, scope) => {
