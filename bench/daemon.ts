@@ -133,6 +133,8 @@ export interface DaemonResult {
   readonly partySignDuration?: { readonly latencyRun: HistogramSnapshot; readonly total: HistogramSnapshot };
   /** Party 0's mpc_policy_check_seconds over the latency run (policy enforced only): the check beside the sign. */
   readonly partyPolicyCheck?: HistogramSnapshot;
+  /** Party 0's mpc_policy_check_cpu_seconds over the same run: the check's CPU time (wall time less descheduling). */
+  readonly partyPolicyCheckCpu?: HistogramSnapshot;
   /** In-process costs of the pieces on the sign path (same host, same filesystem). */
   readonly components?: readonly Measurement[];
   readonly goals?: Readonly<Record<string, { measured: string; goal: string; met: string }>>;
@@ -596,6 +598,7 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
     const scrape0 = await scrape(url0);
     const h0 = histogram(scrape0, 'mpc_sign_duration_seconds');
     const c0 = histogram(scrape0, 'mpc_policy_check_seconds');
+    const cc0 = histogram(scrape0, 'mpc_policy_check_cpu_seconds');
     const cpu0 = await cpuSeconds(urls);
     const coordCpu0 = process.cpuUsage();
     const seq = await inParallel(counts.signs, 1, signOnce);
@@ -605,6 +608,8 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
     const h1 = histogram(scrape1, 'mpc_sign_duration_seconds');
     const partyPolicyCheck =
       policySetup === undefined ? undefined : histogramDelta(histogram(scrape1, 'mpc_policy_check_seconds'), c0);
+    const partyPolicyCheckCpu =
+      policySetup === undefined ? undefined : histogramDelta(histogram(scrape1, 'mpc_policy_check_cpu_seconds'), cc0);
     const signLatency = {
       ...stats(seq.ms),
       cpuMsPerOpByParty: cpu1.map((c, i) => ((c - (cpu0[i] ?? 0)) * 1000) / counts.signs),
@@ -655,6 +660,7 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
       signThroughput,
       partySignDuration,
       ...(partyPolicyCheck === undefined ? {} : { partyPolicyCheck }),
+      ...(partyPolicyCheckCpu === undefined ? {} : { partyPolicyCheckCpu }),
       components: parts,
       goals,
     };
@@ -703,10 +709,13 @@ export function daemonTable(r: DaemonResult): Array<Record<string, string>> {
       `mean ${fmt((d.sum / d.count) * 1000)} ms (sum ${d.sum.toFixed(3)} s / count ${d.count}); p50 ${bucketQuantileMs(d, 0.5)} ms, p99 ${bucketQuantileMs(d, 0.99)} ms`,
     );
   }
-  const pc = r.partyPolicyCheck;
-  if (pc !== undefined && pc.count > 0) {
+  for (const [pc, label] of [
+    [r.partyPolicyCheck, '  party 0 co-signer check per partial, wall (mpc_policy_check_seconds)'],
+    [r.partyPolicyCheckCpu, '  party 0 co-signer check per partial, CPU (mpc_policy_check_cpu_seconds)'],
+  ] as const) {
+    if (pc === undefined || pc.count === 0) continue;
     row(
-      '  party 0 co-signer check per partial (mpc_policy_check_seconds)',
+      label,
       `mean ${fmt((pc.sum / pc.count) * 1000)} ms (count ${pc.count}); p50 ${bucketQuantileMs(pc, 0.5)} ms, p99 ${bucketQuantileMs(pc, 0.99)} ms`,
       '≤ 0.3 ms p50',
       bucketQuantileMs(pc, 0.5) === 'n/a'

@@ -23,6 +23,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * | mpc_storage_available               | gauge     | component          | 1 while `store` (HSM session) / `ledger` (writes commit) is up   |
  * | mpc_store_reopen_attempts_total     | counter   | outcome            | reopen attempts of a lost HSM session; outcome = ok or failed   |
  * | mpc_policy_check_seconds            | histogram |                    | co-signer check per signed partial: authorize + re-check        |
+ * | mpc_policy_check_cpu_seconds        | histogram |                    | the same check's CPU time (this process; wall time less waits)  |
  *
  * plus Node's default process metrics with the `mpc_` prefix (`mpc_process_cpu_seconds_total`,
  * `mpc_nodejs_eventloop_lag_seconds`, …) unless `defaultMetrics: false`.
@@ -90,6 +91,7 @@ export class DaemonMetrics {
   readonly #reopens: Counter<'outcome'>;
   readonly #policyEnforced: Gauge;
   readonly #policyCheck: Histogram;
+  readonly #policyCheckCpu: Histogram;
   readonly #policyRefused: Counter<'code'>;
   readonly #policyVersion: Gauge<'document'>;
 
@@ -188,6 +190,15 @@ export class DaemonMetrics {
       buckets: [...POLICY_CHECK_BUCKETS],
       registers,
     });
+    // Wall time counts the moments the process is descheduled (several parties on few cores); the
+    // CPU time is what the check itself costs. process.cpuUsage counts every thread of the process,
+    // so it errs high when session workers run at the same time.
+    this.#policyCheckCpu = new Histogram({
+      name: 'mpc_policy_check_cpu_seconds',
+      help: 'CPU time of the co-signer check per partial signature released (this process, all threads), in seconds.',
+      buckets: [...POLICY_CHECK_BUCKETS],
+      registers,
+    });
     this.#policyVersion = new Gauge({
       name: 'mpc_policy_version',
       help: 'Version of the admin-signed policy and operator registry this party holds (0: none).',
@@ -282,10 +293,12 @@ export class DaemonMetrics {
     this.#policyRefused.inc({ code: label(code) });
   }
 
-  /** The co-signer check of a partial that was released took `seconds` (authorize + re-check). */
-  policyChecked(seconds: number): void {
+  /** The co-signer check of a partial that was released took `seconds` (authorize + re-check), `cpuSeconds` of CPU. */
+  policyChecked(seconds: number, cpuSeconds?: number): void {
     const s = amount(seconds);
     if (s !== undefined) this.#policyCheck.observe(s);
+    const c = cpuSeconds === undefined ? undefined : amount(cpuSeconds);
+    if (c !== undefined) this.#policyCheckCpu.observe(c);
   }
 
   /** The held version of `document` (policy or registry). */

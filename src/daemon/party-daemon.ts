@@ -110,7 +110,7 @@ export interface DaemonMetricsSink {
   setPresignaturesAvailable(key: string, n: number): void;
   setPolicyEnforced?(enforced: boolean): void;
   policyRefused?(code: string): void;
-  policyChecked?(seconds: number): void;
+  policyChecked?(seconds: number, cpuSeconds?: number): void;
   setPolicyVersion?(document: 'policy' | 'registry', version: number): void;
 }
 
@@ -1443,12 +1443,15 @@ export class PartyDaemon {
     // The co-signer check (issue #14), before the presignature is even loaded: a refusal names the
     // rule and leaves the ledger untouched.
     const checkStart = performance.now();
+    const cpuStart = process.cpuUsage();
     const permit = await this.#guard.authorize(
       { keyId: cmd.keyId, kind, payload: cmd.payload, network, authorization: cmd.authorization, key, decoded },
       Math.floor((this.#o.now ?? Date.now)() / 1000),
     );
     /** Time of the check (authorize, then the re-check before the consume): mpc_policy_check_seconds. */
     let checkMs = performance.now() - checkStart;
+    /** Its CPU time (µs): mpc_policy_check_cpu_seconds. */
+    let checkCpuUs = cpuMicros(process.cpuUsage(cpuStart));
     const owner = ledger.keyOfPresignature(cmd.presignatureId);
     if (owner !== undefined && owner !== cmd.keyId) {
       throw new MpcError('ERR_DAEMON_PRESIGNATURE_OTHER_KEY', 'the presignature belongs to another key');
@@ -1521,8 +1524,9 @@ export class PartyDaemon {
       partial = issuePartialSignature(
         presig,
         target.digest,
-        consumer(ledger, this.#guard, permit, target.digest, (ms) => {
+        consumer(ledger, this.#guard, permit, target.digest, (ms, cpuUs) => {
           checkMs += ms;
+          checkCpuUs += cpuUs;
         }),
         { epoch: meta.epoch ?? 0 },
       );
@@ -1542,7 +1546,7 @@ export class PartyDaemon {
     const published = this.#o.testPartial?.(partial) ?? partial;
     await this.#publishControl(sid, 'partial', encodePartialSignature(published));
     this.#o.metrics?.partialIssued((performance.now() - t0) / 1000);
-    if (permit !== undefined) this.#o.metrics?.policyChecked?.(checkMs / 1000);
+    if (permit !== undefined) this.#o.metrics?.policyChecked?.(checkMs / 1000, checkCpuUs / 1e6);
     this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, ledger.countAvailable(cmd.keyId));
   }
 
@@ -1576,19 +1580,22 @@ function consumer(
   guard: PolicyGuard,
   permit: SignPermit | undefined,
   digest: Uint8Array,
-  onChecked: (ms: number) => void,
+  onChecked: (ms: number, cpuUs: number) => void,
 ): { consume(id: string): void } {
   const hex = Buffer.from(digest).toString('hex');
   return {
     consume: (id) => {
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       guard.commit(permit, (spend) => {
-        onChecked(performance.now() - start);
+        onChecked(performance.now() - start, cpuMicros(process.cpuUsage(cpuStart)));
         return ledger.consume(id, hex, spend);
       });
     },
   };
 }
+
+const cpuMicros = (u: NodeJS.CpuUsage): number => u.user + u.system;
 
 /** A held document's version (u32 hi, u32 lo) and hash, as a policy / registry result summary. */
 export function encodeHeld(h: { version: number; hash: string }): Uint8Array {

@@ -9,10 +9,13 @@ import {
   type DecodedIntent,
   intentFromPayload,
   longestVelocityWindow,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_REQUEST_LIFETIME_SECONDS,
   type PayloadKind,
   type PolicyVersion,
   type RegistryVersion,
   recheckAuthorization,
+  replacedBefore,
   requestDigest,
   type VelocitySource,
   VelocityTotals,
@@ -50,9 +53,11 @@ import type { SignAuthorization } from './control.js';
  * check runs on every sign. Operator keys are imported once per registry version and the policy
  * parsed once per version (both held from `accept`/`load`).
  *
- * Only the current policy version is honoured: a request evaluated under an older version must be
- * re-evaluated (and re-approved) after an update, so a compromised coordinator cannot pick an older,
- * looser version the party once held.
+ * Policy versions: the current one, and each version it replaced for as long as a request issued
+ * before the replacement can still be valid (MAX_REQUEST_LIFETIME_SECONDS + skew). A request is
+ * signed under a replaced version only if the initiator issued it (signed `iat`) before this party
+ * replaced that version: in-flight requests keep the version they were evaluated (and approved)
+ * under, while a compromised coordinator cannot steer a newer request to an older, looser version.
  */
 export type PartyPolicy =
   /** `admins` undefined: fail closed (no admin set configured: nothing is ever held, every sign refused). */
@@ -94,6 +99,17 @@ export interface SignPermit {
   };
 }
 
+/** How long a replaced policy version is kept: the longest a request issued before then stays valid. */
+export const KEEP_SUPERSEDED_SECONDS = MAX_REQUEST_LIFETIME_SECONDS + MAX_CLOCK_SKEW_SECONDS;
+/** Velocity totals kept at once (the current version and replaced ones that in-flight requests use). */
+const MAX_TOTALS = 4;
+
+interface HeldTotals {
+  readonly policy: PolicyVersion;
+  readonly totals: VelocityTotals;
+  generation: string;
+}
+
 export interface HeldDocument {
   readonly version: number;
   readonly hash: string;
@@ -105,9 +121,11 @@ export class PolicyGuard {
   readonly #policy: PartyPolicy;
   readonly #ledger: PartyLedger;
   #current: PolicyVersion | undefined;
+  /** Versions #current replaced, by version, with when they were replaced here (unix seconds). */
+  readonly #superseded = new Map<number, { readonly policy: PolicyVersion; readonly at: number }>();
   #registry: RegistryVersion | undefined;
-  /** Running velocity totals of #current's rules, and the ledger's spend generation they reflect. */
-  #totals: { readonly policy: PolicyVersion; readonly totals: VelocityTotals; generation: string } | undefined;
+  /** Running velocity totals per policy version in use, and the ledger's spend generation each reflects. */
+  readonly #totals = new Map<PolicyVersion, HeldTotals>();
   readonly #jws = new CachingJwsVerifier();
 
   constructor(policy: PartyPolicy, ledger: PartyLedger) {
@@ -157,6 +175,17 @@ export class PolicyGuard {
         dropped.push({ kind: d.kind, code: e instanceof MpcError ? e.code : 'ERR_POLICY_SIGNED_MALFORMED' });
       }
     }
+    for (const d of this.#ledger.supersededPolicies()) {
+      try {
+        const v = await verifySignedPolicy(d.document, admins);
+        if (v.version !== d.version || v.hash !== d.hash)
+          throw new MpcError('ERR_LEDGER_CORRUPT', 'stored policy differs from its row');
+        if (this.#current !== undefined && v.version < this.#current.version)
+          this.#superseded.set(v.version, { policy: v, at: Math.floor(d.supersededAt / 1000) });
+      } catch (e) {
+        dropped.push({ kind: 'policy', code: e instanceof MpcError ? e.code : 'ERR_POLICY_SIGNED_MALFORMED' });
+      }
+    }
     return dropped;
   }
 
@@ -167,7 +196,11 @@ export class PolicyGuard {
    * @throws MpcError ERR_POLICY_ADMIN_SET_INVALID (enforcement off: no admin set), ERR_POLICY_QUORUM,
    *   ERR_POLICY_SIGNED_MALFORMED, ERR_POLICY_VERSION_OLD, ERR_POLICY_VERSION_CONFLICT, document errors
    */
-  async accept(kind: 'policy' | 'registry', document: Uint8Array): Promise<HeldDocument> {
+  async accept(
+    kind: 'policy' | 'registry',
+    document: Uint8Array,
+    nowSeconds = Math.floor(Date.now() / 1000),
+  ): Promise<HeldDocument> {
     if (this.#policy.mode !== 'enforce' || this.#policy.admins === undefined) {
       throw new MpcError('ERR_POLICY_ADMIN_SET_INVALID', 'this party has no admin set configured');
     }
@@ -175,9 +208,17 @@ export class PolicyGuard {
     if (kind === 'policy') {
       const v = await verifySignedPolicy(document, admins);
       const held = acceptUpdate(this.#current, v, 'policy');
-      if (held !== this.#current) {
-        this.#ledger.putPolicyDocument({ kind, version: v.version, hash: v.hash, document });
+      const replaced = this.#current;
+      if (held !== replaced) {
+        this.#ledger.putPolicyDocument(
+          { kind, version: v.version, hash: v.hash, document },
+          { nowMs: nowSeconds * 1000, keepSupersededMs: KEEP_SUPERSEDED_SECONDS * 1000 },
+        );
         this.#current = held;
+        if (replaced !== undefined) this.#superseded.set(replaced.version, { policy: replaced, at: nowSeconds });
+        for (const [version, s] of this.#superseded) {
+          if (s.at < nowSeconds - KEEP_SUPERSEDED_SECONDS) this.#superseded.delete(version);
+        }
       }
       return { version: held.version, hash: held.hash };
     }
@@ -202,7 +243,7 @@ export class PolicyGuard {
     if (a === undefined) {
       throw refusal('ERR_POLICY_REQUEST_INVALID', 'sign command carries no signed request', 'request-required');
     }
-    const policy = this.#current;
+    const current = this.#current;
     const registry = this.#registry;
     if (this.unconfigured) {
       throw refusal(
@@ -211,12 +252,21 @@ export class PolicyGuard {
         'admin-set',
       );
     }
-    if (policy === undefined || registry === undefined) {
+    if (current === undefined || registry === undefined) {
       throw refusal(
         'ERR_POLICY_VERSION_UNKNOWN',
-        `this party holds no ${policy === undefined ? 'policy' : 'operator registry'} yet`,
+        `this party holds no ${current === undefined ? 'policy' : 'operator registry'} yet`,
         'policy-held',
       );
+    }
+    // the version the request names, if held (else authorizeSignRequest refuses it, after the
+    // request itself was verified)
+    const policy = this.#superseded.get(a.policyVersion)?.policy ?? current;
+    const policies = new Map<number, PolicyVersion>([[current.version, current]]);
+    const supersededAt = new Map<number, number>();
+    for (const [version, s] of this.#superseded) {
+      policies.set(version, s.policy);
+      supersededAt.set(version, s.at);
     }
     // this request's own record (another input of the same PSBT signed before, a retry) must not
     // count against it a second time
@@ -234,7 +284,8 @@ export class PolicyGuard {
         network: c.network,
       },
       {
-        policies: new Map([[policy.version, policy]]),
+        policies,
+        supersededAt,
         registry: registry.registry,
         history: [],
         velocity,
@@ -285,13 +336,17 @@ export class PolicyGuard {
       return;
     }
     const { authorization, policy, registry, now } = permit.checked;
-    if (policy !== this.#current) {
+    // still held, and (if replaced since `authorize`) replaced after the request was issued
+    const replaced = this.#superseded.get(policy.version);
+    if (policy !== this.#current && replaced?.policy !== policy) {
       throw refusal(
         'ERR_POLICY_VERSION_UNKNOWN',
-        `policy version ${policy.version} was replaced while the request was checked: sign again`,
+        `policy version ${policy.version} is no longer held here: sign again`,
         'policy-held',
       );
     }
+    const iat = authorization.request.request.iat;
+    if (replaced !== undefined && iat >= replaced.at) throw replacedBefore(policy.version, replaced.at, iat);
     const held = this.#velocity(policy, now);
     recheckAuthorization(authorization, policy, registry.registry, {
       now,
@@ -310,20 +365,22 @@ export class PolicyGuard {
    * A read that hits the ledger's row cap would undercount the window's total and let a limit be
    * exceeded: refuse instead (fail closed).
    */
-  #velocity(
-    policy: PolicyVersion,
-    now: number,
-  ): { readonly policy: PolicyVersion; readonly totals: VelocityTotals; generation: string } {
+  #velocity(policy: PolicyVersion, now: number): HeldTotals {
     const generation = this.#ledger.spendGeneration();
-    let held = this.#totals;
-    if (held === undefined || held.policy !== policy || held.generation !== generation || !held.totals.covers(now)) {
-      this.#totals = undefined;
+    let held = this.#totals.get(policy);
+    if (held === undefined || held.generation !== generation || !held.totals.covers(now)) {
+      this.#totals.delete(policy);
       const window = Math.min(longestVelocityWindow(policy.policy), MAX_VELOCITY_WINDOW_SECONDS);
       const since = now - window;
       const rows = window === 0 ? [] : this.#ledger.spendsSince(since);
       if (rows.length >= MAX_SPENDS_READ) throw truncated(window);
       held = { policy, totals: new VelocityTotals(policy.policy, rows, since), generation };
-      this.#totals = held;
+      this.#totals.set(policy, held);
+      // the least recently loaded go first: versions no request names any more
+      for (const old of this.#totals.keys()) {
+        if (this.#totals.size <= MAX_TOTALS) break;
+        this.#totals.delete(old);
+      }
     }
     if (held.totals.size >= MAX_SPENDS_READ) throw truncated(held.totals.longest);
     return held;

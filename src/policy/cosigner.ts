@@ -39,6 +39,13 @@ export interface CosignRequest {
 export interface CosignTrust {
   /** Policy versions this holder verified and holds, by version. */
   readonly policies: ReadonlyMap<number, PolicyVersion>;
+  /**
+   * Unix seconds at which this holder replaced each held version that is no longer its current
+   * one. A request is evaluated under such a version only if it was issued (its signed `iat`)
+   * before that moment: an in-flight request keeps the version it was evaluated under, while a
+   * request issued later cannot be steered to an older, looser version. Absent: no such limit.
+   */
+  readonly supersededAt?: ReadonlyMap<number, number>;
   readonly registry: OperatorRegistry;
   /** What this holder signed before (its own durable record), for velocity. */
   readonly history: readonly SpendRecord[];
@@ -64,6 +71,14 @@ export interface Authorization {
 
 const named = (d: Decision) => ({ details: { rule: d.ruleId, policyVersion: d.policyVersion } });
 
+/** The refusal of a request issued after the version it names was replaced here. */
+export const replacedBefore = (version: number, replacedAt: number, iat: number): MpcError =>
+  new MpcError(
+    'ERR_POLICY_VERSION_OLD',
+    `policy version ${version} was replaced here at ${replacedAt}, before the request was issued (iat ${iat}): only requests issued while it was current keep it`,
+    { details: { rule: 'policy-held', policyVersion: version } },
+  );
+
 /**
  * @throws MpcError ERR_POLICY_REQUEST_INVALID, ERR_POLICY_PAYLOAD_MISMATCH, ERR_POLICY_VERSION_UNKNOWN,
  *   ERR_POLICY_BLOCKED, ERR_POLICY_APPROVALS_MISSING, ERR_POLICY_REJECTED, ERR_POLICY_EXPIRED, or the
@@ -86,6 +101,8 @@ export async function authorizeSignRequest(req: CosignRequest, trust: CosignTrus
   if (held === undefined) {
     throw new MpcError('ERR_POLICY_VERSION_UNKNOWN', `policy version ${req.policyVersion} is not held here`);
   }
+  const replacedAt = trust.supersededAt?.get(req.policyVersion);
+  if (replacedAt !== undefined && r.iat >= replacedAt) throw replacedBefore(req.policyVersion, replacedAt, r.iat);
   const decoded = trust.decode(r.kind, req.payload, r.path);
   const intent: PolicyIntent = {
     ...decoded,

@@ -110,7 +110,9 @@ export interface RotationRecord {
  * 3: spends (velocity history, written with the consume) and policy_documents (issue #14); the
  *    tables are created at open, so a v1 or v2 ledger is migrated by the CREATE IF NOT EXISTS.
  * 4: keys.epoch, presignatures.key_epoch and rotations (key refresh, issue #16): an older ledger
- *    gets the columns (default 0: every key and presignature of epoch 0) at open.
+ *    gets the columns (default 0: every key and presignature of epoch 0) at open. Still 4 with
+ *    superseded_policies (in-flight requests keep their policy version, issue #14): a table created
+ *    at open, which an older build ignores.
  */
 const SCHEMA_VERSION = 4;
 const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
@@ -144,6 +146,8 @@ CREATE INDEX IF NOT EXISTS spends_at ON spends (at);
 CREATE TABLE IF NOT EXISTS policy_documents (
   kind TEXT PRIMARY KEY CHECK (kind IN ('policy', 'registry')), version INTEGER NOT NULL, hash TEXT NOT NULL,
   document BLOB NOT NULL, stored_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS superseded_policies (
+  version INTEGER PRIMARY KEY, hash TEXT NOT NULL, document BLOB NOT NULL, superseded_at INTEGER NOT NULL) STRICT;
 `;
 
 /**
@@ -166,6 +170,22 @@ export interface StoredPolicyDocument {
   readonly version: number;
   readonly hash: string;
   readonly document: Uint8Array;
+}
+
+/** A policy version this party held before the current one, and when it was replaced here. */
+export interface SupersededPolicy {
+  readonly version: number;
+  readonly hash: string;
+  readonly document: Uint8Array;
+  /** Unix milliseconds: when the next version was stored. */
+  readonly supersededAt: number;
+}
+
+export interface PutPolicyOptions {
+  /** Unix milliseconds of the change (default: now). */
+  readonly nowMs?: number;
+  /** Replaced policy versions are kept this long after their replacement, then deleted (default: kept). */
+  readonly keepSupersededMs?: number;
 }
 
 /** Spend rows read back for one velocity check at most (older rows are outside every window anyway). */
@@ -859,25 +879,40 @@ export class PartyLedger implements PresignatureLedger {
     return rows.map(rowToSpend);
   }
 
-  /** Stores the held version of an admin-signed document (the caller verified quorum and order). */
-  putPolicyDocument(d: StoredPolicyDocument): void {
+  /**
+   * Stores the held version of an admin-signed document (the caller verified quorum and order). A
+   * policy version it replaces is kept in superseded_policies with the moment of its replacement
+   * (requests issued before then may still be signed under it), for `keepSupersededMs`.
+   */
+  putPolicyDocument(d: StoredPolicyDocument, opts: PutPolicyOptions = {}): void {
     if ((d.kind !== 'policy' && d.kind !== 'registry') || !Number.isSafeInteger(d.version) || d.version < 1)
       throw new MpcError('ERR_STORAGE_KEY_INVALID', 'policy document kind or version is invalid');
     if (!/^[0-9a-f]{64}$/.test(d.hash)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'document hash must be hex');
+    const now = opts.nowMs ?? Date.now();
     this.#tx('putPolicyDocument', () => {
-      const old = this.#db.prepare('SELECT version FROM policy_documents WHERE kind = ?').get(d.kind) as
-        | { version: number }
+      const old = this.#db.prepare('SELECT version, hash, document FROM policy_documents WHERE kind = ?').get(d.kind) as
+        | { version: number; hash: string; document: Buffer }
         | undefined;
       // defence in depth below the caller's acceptUpdate: the stored version never moves back
       if (old !== undefined && old.version > d.version)
         throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', `${d.kind} may only move to a newer version`);
+      if (d.kind === 'policy' && old !== undefined && old.version < d.version) {
+        this.#db
+          .prepare(
+            'INSERT OR IGNORE INTO superseded_policies (version, hash, document, superseded_at) VALUES (?, ?, ?, ?)',
+          )
+          .run(old.version, old.hash, old.document, now);
+      }
+      if (opts.keepSupersededMs !== undefined) {
+        this.#db.prepare('DELETE FROM superseded_policies WHERE superseded_at < ?').run(now - opts.keepSupersededMs);
+      }
       this.#db
         .prepare(
           `INSERT INTO policy_documents (kind, version, hash, document, stored_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (kind) DO UPDATE SET version = excluded.version, hash = excluded.hash,
              document = excluded.document, stored_at = excluded.stored_at`,
         )
-        .run(d.kind, d.version, d.hash, Buffer.from(d.document), Date.now());
+        .run(d.kind, d.version, d.hash, Buffer.from(d.document), now);
       this.#auditInTx({
         type: 'policy.changed',
         version: d.version,
@@ -902,6 +937,28 @@ export class PartyLedger implements PresignatureLedger {
       )
         throw new MpcError('ERR_LEDGER_CORRUPT', 'policy document row is invalid');
       return { kind: r.kind, version: r.version, hash: r.hash, document: new Uint8Array(r.document) };
+    });
+  }
+
+  /** Policy versions replaced here and still kept, oldest first. */
+  supersededPolicies(): SupersededPolicy[] {
+    const rows = this.#run('supersededPolicies', () =>
+      this.#db.prepare('SELECT version, hash, document, superseded_at FROM superseded_policies ORDER BY version').all(),
+    ) as Array<Record<string, unknown>>;
+    return rows.map((r) => {
+      if (
+        typeof r.version !== 'number' ||
+        typeof r.hash !== 'string' ||
+        !Buffer.isBuffer(r.document) ||
+        typeof r.superseded_at !== 'number'
+      )
+        throw new MpcError('ERR_LEDGER_CORRUPT', 'superseded policy row is invalid');
+      return {
+        version: r.version,
+        hash: r.hash,
+        document: new Uint8Array(r.document),
+        supersededAt: r.superseded_at,
+      };
     });
   }
 

@@ -15,7 +15,7 @@ import {
   type StartCommand,
 } from '../../src/daemon/control.js';
 import { loadPartyPolicy } from '../../src/daemon/policy-config.js';
-import { PolicyGuard, type SignCheck } from '../../src/daemon/policy-guard.js';
+import { KEEP_SUPERSEDED_SECONDS, PolicyGuard, type SignCheck } from '../../src/daemon/policy-guard.js';
 import { setupPartySet } from '../../src/daemon/setup.js';
 import { MpcError } from '../../src/errors/index.js';
 import {
@@ -285,13 +285,12 @@ describe('party policy guard', () => {
       // the same request again (another PSBT input, a retry) is re-checked without itself and records nothing new
       g.commit(pc, (spend) => l.consume('c2', undefined, spend));
       expect(l.spendsSince(NOW - 100)).toHaveLength(2);
-      // a permit checked under a policy version that was replaced since is refused at the consume
+      // a permit checked under a policy version that was replaced since, for a request issued before
+      // the replacement: the in-flight request keeps its version (policy-versions test below)
       const late = await g.authorize(await signed(0n), NOW);
-      await g.accept('policy', await policyDoc(2, 3n));
-      expect(() => g.commit(late, (spend) => l.consume('late', undefined, spend))).toThrow(
-        /ERR_POLICY_VERSION_UNKNOWN/,
-      );
-      expect(l.isConsumed('late')).toBe(false);
+      await g.accept('policy', await policyDoc(2, 3n), NOW);
+      g.commit(late, (spend) => l.consume('late', undefined, spend));
+      expect(l.isConsumed('late')).toBe(true);
       // restart: the totals are rebuilt from the ledger's records and decide the same
       l.close();
       l = PartyLedger.open(path, 0);
@@ -315,6 +314,66 @@ describe('party policy guard', () => {
       // the window moves on: a day later the spends no longer count
       expect(await again(3n * ETH, NOW + 86_400)).toBe('accepted');
       expect(await again(3n * ETH + 1n, NOW + 86_400)).toBe('ERR_POLICY_BLOCKED:daily-cap');
+    } finally {
+      l.close();
+    }
+  });
+
+  it('in-flight requests keep their policy version; a request issued after a replacement cannot name the old one', async () => {
+    const path = join(dir, 'versions.db');
+    let l = PartyLedger.open(path, 0);
+    const registry = {
+      schema: 'mpc-custody/operators@1',
+      version: 1,
+      operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
+    };
+    let g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, l);
+    const at = (version: number, iat: number, wei = ETH) => {
+      const p = tx(wei);
+      return request(p, { iat, exp: iat + 3600 }).then((r) => check(p, auth(r, version)));
+    };
+    try {
+      await g.accept('registry', bytes(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))));
+      await g.accept('policy', await policyDoc(1, 3n), NOW - 100);
+      const inFlight = await at(1, NOW - 50); // issued (and evaluated) under version 1
+      // version 2 at NOW - 10: a cap of 0 ETH blocks every transfer of value
+      await g.accept('policy', await policyDoc(2, 0n), NOW - 10);
+      expect((await g.authorize(inFlight, NOW))?.policyVersion).toBe(1);
+      // issued after version 1 was replaced here: it may not name version 1 (a looser, older policy)
+      const late = await at(1, NOW - 5);
+      expect(await refusal(g.authorize(late, NOW))).toBe('ERR_POLICY_VERSION_OLD:policy-held');
+      // issued at the very second of the replacement: not before it
+      expect(await refusal(g.authorize(await at(1, NOW - 10), NOW))).toBe('ERR_POLICY_VERSION_OLD:policy-held');
+      // under the current version it is evaluated by the current rules
+      expect(await refusal(g.authorize(await at(2, NOW - 5), NOW))).toBe('ERR_POLICY_BLOCKED:daily-cap');
+      // replaced again between the check and the consume: still honoured (issued before either replacement)
+      const permit = await g.authorize(inFlight, NOW);
+      await g.accept('policy', await policyDoc(3, 10n), NOW);
+      g.commit(permit, (spend) => l.consume('in-flight', undefined, spend));
+      expect(l.isConsumed('in-flight')).toBe(true);
+      // a request stamped slightly in the future (clock skew) checked under the current version, which
+      // is replaced before the consume at a moment earlier than its iat: refused at the consume
+      const ahead = await g.authorize(await at(3, NOW + 30, 0n), NOW);
+      await g.accept('policy', await policyDoc(4, 10n), NOW + 10);
+      expect(() => g.commit(ahead, (spend) => l.consume('ahead', undefined, spend))).toThrow(/ERR_POLICY_VERSION_OLD/);
+      expect(l.isConsumed('ahead')).toBe(false);
+      // restart: the replaced versions and their replacement times come back from the ledger
+      l.close();
+      l = PartyLedger.open(path, 0);
+      g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, l);
+      expect(await g.load()).toEqual([]);
+      expect(g.policyVersion).toBe(4);
+      expect((await g.authorize(await at(1, NOW - 50, 1n), NOW))?.policyVersion).toBe(1);
+      expect(await refusal(g.authorize(await at(1, NOW - 5), NOW))).toBe('ERR_POLICY_VERSION_OLD:policy-held');
+      expect(l.supersededPolicies().map((x) => [x.version, x.supersededAt / 1000])).toEqual([
+        [1, NOW - 10],
+        [2, NOW],
+        [3, NOW + 10],
+      ]);
+      // kept only as long as a request issued before the replacement can be valid
+      await g.accept('policy', await policyDoc(5, 0n), NOW - 10 + KEEP_SUPERSEDED_SECONDS + 1);
+      expect(l.supersededPolicies().map((x) => x.version)).toEqual([2, 3, 4]);
+      expect(await refusal(g.authorize(await at(1, NOW - 50, 1n), NOW))).toBe('ERR_POLICY_VERSION_UNKNOWN:');
     } finally {
       l.close();
     }
@@ -344,7 +403,12 @@ describe('party policy guard', () => {
       },
       ledger,
     );
-    expect((await foreign.load()).map((d) => d.code)).toEqual(['ERR_POLICY_QUORUM', 'ERR_POLICY_QUORUM']);
+    // the policy, the registry and the policy version 2 replaced: none verifies under another admin set
+    expect((await foreign.load()).map((d) => d.code)).toEqual([
+      'ERR_POLICY_QUORUM',
+      'ERR_POLICY_QUORUM',
+      'ERR_POLICY_QUORUM',
+    ]);
     expect([foreign.policyVersion, foreign.registryVersion]).toEqual([0, 0]);
     // a row whose version or hash is not its document's is not held
     const db = new Database(join(dir, 'ledger.db'));

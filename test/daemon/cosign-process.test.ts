@@ -60,6 +60,7 @@ let alice: OperatorKey; // initiator
 let vic: OperatorKey; // viewer: registered, but not an initiator
 let tom: OperatorKey; // treasury approvers
 let tina: OperatorKey;
+let inFlight: { payload: Uint8Array; request: string } | undefined; // a request issued under policy version 1
 let mallory: OperatorKey; // not registered (forges as alice / tom)
 let nonce = 0;
 
@@ -150,6 +151,7 @@ async function metric(party: number, re: RegExp): Promise<number> {
 }
 const partials = (p: number) => metric(p, /^mpc_partial_signatures_total (\d+)/m);
 const policyChecks = (p: number) => metric(p, /^mpc_policy_check_seconds_count (\d+)/m);
+const policyCheckCpu = (p: number) => metric(p, /^mpc_policy_check_cpu_seconds_count (\d+)/m);
 const refusals = (p: number, code: string) =>
   metric(p, new RegExp(`^mpc_policy_refusals_total\\{code="${code}"\\} (\\d+)`, 'm'));
 
@@ -245,6 +247,9 @@ describe.runIf(canRun)('co-signer check at every party (party processes over NAT
   });
 
   it('a 3-of-5 admin quorum publishes a policy; a 2-of-5 attempt and an older version are refused at every party', async () => {
+    // issued (and evaluated, by a coordinator) while version 1 is current: in flight across the update
+    const payload = tx(0n);
+    inFlight = { payload, request: await request(payload) };
     expectPushed(await c.pushPolicy(await signedPolicy(2, 3n, [admins[0], admins[2], admins[4]] as OperatorKey[])), 2);
     // the same document again changes nothing
     expectPushed(await c.pushPolicy(await signedPolicy(2, 3n, [admins[0], admins[2], admins[4]] as OperatorKey[])), 2);
@@ -307,9 +312,11 @@ describe.runIf(canRun)('co-signer check at every party (party processes over NAT
       async () => sign(pre, small, auth(await request(small, { claims: { iat: now() - 7200, exp: now() - 60 } }))),
       'ERR_POLICY_REQUEST_INVALID',
     );
-    // a policy version the parties do not hold (the 2-of-5 one), and the older one they replaced
+    // a policy version the parties do not hold (the 2-of-5 one), and, for a request issued after
+    // the update, the older one they replaced
     await refusedEverywhere(async () => sign(pre, small, auth(ok, [], 3)), 'ERR_POLICY_VERSION_UNKNOWN');
-    await refusedEverywhere(async () => sign(pre, small, auth(ok, [], 1)), 'ERR_POLICY_VERSION_UNKNOWN');
+    const afterUpdate = await request(small, { claims: { iat: now(), exp: now() + 600 } });
+    await refusedEverywhere(async () => sign(pre, small, auth(afterUpdate, [], 1)), 'ERR_POLICY_VERSION_OLD');
 
     // over the single-transaction limit: approvals from the treasury group are needed
     const large = tx(ETH + 1n);
@@ -354,11 +361,17 @@ describe.runIf(canRun)('co-signer check at every party (party processes over NAT
     // …and the same presignature, never consumed anywhere, signs the allowed request
     const before = await Promise.all(SIGNERS.map(partials));
     const checked = await Promise.all(SIGNERS.map(policyChecks));
+    const checkedCpu = await Promise.all(SIGNERS.map(policyCheckCpu));
     const r = await sign(pre, small, auth(ok));
     expect(r.signatures).toHaveLength(1);
     expect(await Promise.all(SIGNERS.map(partials))).toEqual(before.map((n) => n + 1));
     // the check's time is reported per released partial (refusals above released none)
     expect(await Promise.all(SIGNERS.map(policyChecks))).toEqual(checked.map((n) => n + 1));
+    expect(await Promise.all(SIGNERS.map(policyCheckCpu))).toEqual(checkedCpu.map((n) => n + 1));
+    // the request issued before the update keeps version 1 at every party
+    const held = inFlight as { payload: Uint8Array; request: string };
+    const again = await c.presign({ keyId: KEY, signers: SIGNERS, path: PATH });
+    expect((await sign(again, held.payload, auth(held.request, [], 1))).signatures).toHaveLength(1);
   });
 
   it('a transfer over the limit signs after two approvals from the right group; the party keeps velocity itself', async () => {

@@ -264,6 +264,24 @@ describe('authorizeSignRequest', () => {
     expect((await refusal(cmd(r, { policyVersion: 4 }))).code).toBe('ERR_POLICY_VERSION_UNKNOWN');
   });
 
+  it('evaluates a replaced version only for a request issued before its replacement', async () => {
+    const r = await request({ payload: payloadOf(EXCHANGE, ETH) }); // iat NOW - 10
+    // version 3 replaced at NOW - 5 (after the request was issued): the request keeps it
+    const before = trust({ supersededAt: new Map([[3, NOW - 5]]) });
+    expect((await authorizeSignRequest(cmd(r), before)).decision.policyVersion).toBe(3);
+    // replaced at the second the request was issued, or before: refused, naming the version
+    for (const at of [NOW - 10, NOW - 60]) {
+      expect(await refusal(cmd(r), trust({ supersededAt: new Map([[3, at]]) }))).toMatchObject({
+        code: 'ERR_POLICY_VERSION_OLD',
+        rule: 'policy-held',
+      });
+    }
+    // another version's replacement time does not bear on this one
+    expect(
+      (await authorizeSignRequest(cmd(r), trust({ supersededAt: new Map([[2, NOW - 60]]) }))).decision.ruleId,
+    ).toBe('whitelist');
+  });
+
   it('refuses without approvals, naming the rule', async () => {
     const r = await request();
     expect(await refusal(cmd(r))).toMatchObject({ code: 'ERR_POLICY_APPROVALS_MISSING', rule: 'one-time' });
