@@ -30,8 +30,14 @@ export interface SigningBackend {
     authorization: SignAuthorization;
   }): Promise<{ artifact: SignedArtifact; signatures?: readonly EcdsaSignature[] }>;
   /** Relays an admin-signed policy version / operator registry to the parties, if supported. */
-  pushPolicy?(doc: object): Promise<{ ok: boolean }>;
-  pushRegistry?(doc: object): Promise<{ ok: boolean }>;
+  pushPolicy?(doc: object): Promise<DocumentPushResult>;
+  pushRegistry?(doc: object): Promise<DocumentPushResult>;
+}
+
+/** What a relay reached: `ok` when every party holds the document; each party's outcome when known. */
+export interface DocumentPushResult {
+  readonly ok: boolean;
+  readonly parties?: readonly { readonly party: number; readonly ok: boolean; readonly code: string }[];
 }
 
 /** The coordinator as a SigningBackend. */

@@ -87,6 +87,8 @@ export interface OrchestratorServiceOptions {
    * results before they are answered; without it nothing is recorded.
    */
   readonly audit?: AuditLog;
+  /** Period of the background sweep: expiry, stale signing claims, re-delivery of documents (default 5 s). */
+  readonly sweepMs?: number;
 }
 
 export interface NewSignRequestInput {
@@ -110,6 +112,9 @@ export class OrchestratorService {
   #admins: AdminSet | undefined;
   readonly #policies = new Map<number, PolicyVersion & { raw: object }>();
   #registry: (RegistryVersion & { raw: object }) | undefined;
+  /** Documents some party did not take when last relayed: relayed again at every sweep (#redeliver). */
+  readonly #undelivered = new Set<'policy' | 'registry'>();
+  #redelivering = false;
   #draining = false;
   /** Requests this process is signing now (never failed as stale under its feet). */
   readonly #signingHere = new Set<string>();
@@ -240,7 +245,10 @@ export class OrchestratorService {
     await this.#recoverSigning();
     await this.#expireDue();
     for (const id of await s.signRequestIdsIn(['received', 'pending_policy'])) this.#spawn(this.#advance(id));
-    this.#sweep = setInterval(() => this.#spawn(this.#expireDue().then(() => this.#recoverSigning(true))), 5000);
+    this.#sweep = setInterval(
+      () => this.#spawn(this.#expireDue().then(() => Promise.all([this.#recoverSigning(true), this.#redeliver()]))),
+      this.#o.sweepMs ?? 5000,
+    );
     this.#sweep.unref();
     await this.#o.pools?.start();
   }
@@ -361,10 +369,7 @@ export class OrchestratorService {
       by: by ?? 'config',
       document: 'policy',
     });
-    if (this.#o.backend.pushPolicy) {
-      const r = await this.#o.backend.pushPolicy(raw);
-      if (!r.ok && !quiet) this.#log().warn({ version: v.version }, 'not every party holds the pushed policy');
-    }
+    await this.#relay('policy', raw, v.version, quiet);
     return { version: v.version, hash: v.hash };
   }
 
@@ -377,11 +382,68 @@ export class OrchestratorService {
       const who = by ?? 'config';
       await this.#record({ type: 'policy.changed', version: v.version, hash: v.hash, by: who, document: 'registry' });
     }
-    if (this.#o.backend.pushRegistry) {
-      const r = await this.#o.backend.pushRegistry(raw);
-      if (!r.ok && !quiet) this.#log().warn({ version: v.version }, 'not every party holds the pushed registry');
-    }
+    await this.#relay('registry', raw, v.version, quiet);
     return { version: v.version, hash: v.hash };
+  }
+
+  /**
+   * Relays a held document to every party. One that some party did not take (offline, no answer in
+   * time, store down) is relayed again by every sweep until each party holds it or a newer version
+   * (ERR_POLICY_VERSION_OLD: it got a newer one another way): a party that was down during an
+   * update catches up without an operator. A party that lost its documents (a restored ledger)
+   * refuses signs with ERR_POLICY_VERSION_UNKNOWN, which marks both documents for re-delivery.
+   */
+  async #relay(kind: 'policy' | 'registry', raw: object, version: number, quiet: boolean): Promise<void> {
+    const push = kind === 'policy' ? this.#o.backend.pushPolicy : this.#o.backend.pushRegistry;
+    if (push === undefined) return;
+    let missing: number[] | undefined;
+    try {
+      const r = await push.call(this.#o.backend, raw);
+      missing = r.ok
+        ? []
+        : (r.parties ?? [{ party: -1, ok: false, code: '' }])
+            .filter((p) => !p.ok && p.code !== 'ERR_POLICY_VERSION_OLD')
+            .map((p) => p.party);
+    } catch (e) {
+      this.#log().warn({ err: e, document: kind, version }, 'relaying a document to the parties failed');
+    }
+    const pending = this.#undelivered.has(kind);
+    if (missing !== undefined && missing.length === 0) {
+      this.#undelivered.delete(kind);
+      if (pending) this.#log().info({ document: kind, version }, 'every party now holds the document');
+      return;
+    }
+    this.#undelivered.add(kind);
+    if (!pending && !quiet) {
+      this.#log().warn(
+        { document: kind, version, parties: missing },
+        'not every party holds the document: relaying it again at every sweep',
+      );
+    }
+  }
+
+  /** Relays again what some party did not take (registry first: a policy may name its operators). */
+  async #redeliver(): Promise<void> {
+    // one at a time: a relay waits up to the parties' answer timeout, longer than a sweep period
+    if (this.#draining || this.#redelivering) return;
+    this.#redelivering = true;
+    try {
+      await this.#redeliverOnce();
+    } finally {
+      this.#redelivering = false;
+    }
+  }
+
+  async #redeliverOnce(): Promise<void> {
+    const registry = this.#registry;
+    if (this.#undelivered.has('registry') && registry !== undefined) {
+      await this.#relay('registry', registry.raw, registry.version, true);
+    }
+    const policy = this.latestPolicy();
+    const raw = policy === undefined ? undefined : this.#policies.get(policy.version)?.raw;
+    if (this.#undelivered.has('policy') && policy !== undefined && raw !== undefined) {
+      await this.#relay('policy', raw, policy.version, true);
+    }
   }
 
   latestPolicy(): PolicyVersion | undefined {
@@ -912,6 +974,11 @@ export class OrchestratorService {
       await this.#move(id, ['signing'], 'signed', { artifact: out.artifact, presignaturesUsed: pooled });
     } catch (e) {
       this.#log().warn({ err: e, id }, 'signing failed');
+      // a party without the documents (its ledger restored, or it missed every relay so far)
+      if (/ERR_POLICY_VERSION_UNKNOWN/.test(String((e as Error).message))) {
+        this.#undelivered.add('registry');
+        this.#undelivered.add('policy');
+      }
       await this.#fail(id, ['signing'], 'failed', errorOf(e));
     }
   }

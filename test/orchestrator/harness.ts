@@ -201,6 +201,8 @@ export async function makeHarness(
     signingLeaseMs?: number;
     /** The service's clock (Unix ms). */
     now?: () => number;
+    /** The service's background sweep period (default 5 s). */
+    sweepMs?: number;
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-api-'));
@@ -235,6 +237,7 @@ export async function makeHarness(
     ...(o.replicaId !== undefined ? { replicaId: o.replicaId } : {}),
     ...(o.signingLeaseMs !== undefined ? { signingLeaseMs: o.signingLeaseMs } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.sweepMs !== undefined ? { sweepMs: o.sweepMs } : {}),
     config: {
       bootstrapAdmin: { id: 'root', publicKey: (keys.root as OperatorKey).publicJwk as never },
       policy: { admins: { threshold: 1, admins: [{ id: 'a1', publicKey: admin.publicJwk as never }] } },
