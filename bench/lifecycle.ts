@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/lifecycle.js [--n 3,5]`: wall time of the key lifecycle protocols with warm
+ * `npm run bench -- --only lifecycle` (or `node dist/bench/lifecycle.js [--n 3,5]`): wall time of the key lifecycle protocols with warm
  * prime pools (the committed fixture primes stand in for the pool: prime search is benched apart),
  * all parties in one process on one thread:
  *   refresh   zero-sharing dealing + aux-info with fresh primes (one session);
@@ -8,6 +8,7 @@
  * Benchmarks are not tests: nothing here fails on a slow number.
  */
 import { randomFillSync } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { loadBackend } from '../src/math/select.js';
 import type { CoreKeyShare } from '../src/protocol/key-share.js';
 import { type LocalOptions, runAuxInfo, runKeygen, runRefresh, runReshare } from '../src/protocol/local.js';
@@ -22,7 +23,18 @@ function timed<T>(fn: () => T): { out: T; ms: number } {
   return { out, ms: performance.now() - t0 };
 }
 
-export function benchLifecycle(sizes: readonly number[], log: (line: string) => void): void {
+export interface LifecycleRow {
+  readonly n: number;
+  readonly t: number;
+  /** Refresh: dealing + aux-info, one session, every party in this process (ms). */
+  readonly refreshMs: number;
+  /** Reshare (t, n) → (t, n): the dealing alone, then the new committee's aux-info (ms). */
+  readonly reshareDealingMs: number;
+  readonly reshareAuxMs: number;
+}
+
+export function benchLifecycle(sizes: readonly number[], log: (line: string) => void): LifecycleRow[] {
+  const rows: LifecycleRow[] = [];
   const math = loadBackend('native');
   const primes = fixtureSafePrimes();
   const pair = (i: number) => ({ p: primes[2 * i] as bigint, q: primes[2 * i + 1] as bigint });
@@ -59,10 +71,15 @@ export function benchLifecycle(sizes: readonly number[], log: (line: string) => 
     log(
       `  n=${n} t=${t} reshare  ${d.ms.toFixed(0).padStart(7)} ms dealing + ${a.ms.toFixed(0)} ms aux-info of the new committee`,
     );
+    rows.push({ n, t, refreshMs: r.ms, reshareDealingMs: d.ms, reshareAuxMs: a.ms });
   }
+  return rows;
 }
 
-const at = process.argv.indexOf('--n');
-const sizes = at >= 0 ? (process.argv[at + 1] ?? '').split(',').map(Number) : [3, 5];
-if (sizes.some((x) => !Number.isInteger(x) || x < 2 || x > 10)) throw new Error('--n takes sizes in [2, 10]');
-benchLifecycle(sizes, (line) => console.log(line));
+// run directly: `node dist/bench/lifecycle.js [--n 3,5]`
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const at = process.argv.indexOf('--n');
+  const sizes = at >= 0 ? (process.argv[at + 1] ?? '').split(',').map(Number) : [3, 5];
+  if (sizes.some((x) => !Number.isInteger(x) || x < 2 || x > 10)) throw new Error('--n takes sizes in [2, 10]');
+  benchLifecycle(sizes, (line) => console.log(line));
+}

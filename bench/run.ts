@@ -2,7 +2,8 @@
  * `npm run bench`: the math core's numbers, as tables on stdout and JSON in bench/results/.
  * Benchmarks are not tests: nothing here fails on a slow number; targets are reported side by side.
  *
- * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, cosign, orchestrator, daemon. `--no-<suite>` skips one;
+ * Suites: math (steps 1–5), secp256k1, zk, storage, protocol, lifecycle, cosign, orchestrator, daemon.
+ * `--no-<suite>` skips one;
  * `--only <suite>[,<suite>…]` runs just those (e.g. `--only daemon`). The daemon suite takes
  * `--daemon-signs N` (or MPC_BENCH_DAEMON_SIGNS=N) to scale its counts (default 200) and
  * `--daemon-policy enforce` (or MPC_BENCH_DAEMON_POLICY=enforce) to run its signs through the
@@ -14,6 +15,7 @@ import { selectBackend } from '../src/math/select.js';
 import { benchCosign, COSIGN_GOAL_US, cosignTable } from './cosign.js';
 import { benchDaemon, daemonCounts, daemonTable, sourceState } from './daemon.js';
 import { fmt, writeResults } from './lib.js';
+import { benchLifecycle } from './lifecycle.js';
 import { benchMath, type MathRow } from './math.js';
 import {
   API_GOAL_MS,
@@ -34,7 +36,17 @@ import { benchZk, type ZkRow } from './zk.js';
 
 const log = (line: string): void => console.log(line);
 
-const SUITES = ['math', 'secp256k1', 'zk', 'storage', 'protocol', 'cosign', 'orchestrator', 'daemon'] as const;
+const SUITES = [
+  'math',
+  'secp256k1',
+  'zk',
+  'storage',
+  'protocol',
+  'lifecycle',
+  'cosign',
+  'orchestrator',
+  'daemon',
+] as const;
 type Suite = (typeof SUITES)[number];
 
 /** `--only a,b` runs just those suites; otherwise every suite not named by `--no-<suite>`. */
@@ -127,6 +139,27 @@ async function main(): Promise<void> {
       })),
     );
     written.push(writeResults('protocol.json', { date: new Date().toISOString(), node: process.version, phases }));
+  }
+  if (suites.has('lifecycle')) {
+    log('\nkey lifecycle: refresh and reshare wall time, warm primes (fixture), all parties in one process');
+    const lifecycle = benchLifecycle([3, 5], log);
+    console.table(
+      lifecycle.map((r) => ({
+        'n/t': `${r.n}/${r.t}`,
+        'refresh ms': fmt(r.refreshMs),
+        'reshare dealing ms': fmt(r.reshareDealingMs),
+        'reshare aux-info ms': fmt(r.reshareAuxMs),
+      })),
+    );
+    written.push(
+      writeResults('lifecycle.json', {
+        date: new Date().toISOString(),
+        node: process.version,
+        cores: availableParallelism(),
+        loadavg: loadavg(),
+        lifecycle,
+      }),
+    );
   }
   if (suites.has('cosign')) {
     log(`\nco-signer check at a party (PolicyGuard.authorize over a PartyLedger; goal ≤ ${COSIGN_GOAL_US} µs p50)`);

@@ -160,43 +160,6 @@ async function partyStore(config: string) {
 }
 
 /**
- * Where this party's audit chain stands in the stream: its last shipped record, checked to be its
- * own (emitter and Ed25519 signature), as the anchor a ledger that starts over continues from.
- * Undefined when the stream holds nothing of this party.
- * @throws MpcError ERR_AUDIT_SINK_UNAVAILABLE when NATS or the stream cannot be read; ERR_AUDIT_CHAIN_FORK
- *   when the last record is not this party's
- */
-async function streamAnchor(cfg: PartyConfig, ownKey: Uint8Array): Promise<{ seq: number; hash: string } | undefined> {
-  if (cfg.audit === undefined) return undefined;
-  const { loadPartyNatsConfig, connectNats } = await import('../transport/nats.js');
-  const { emitterLastRecord } = await import('../transport/audit-sink.js');
-  const { parseRecord, verifyRecordSignature } = await import('../audit/index.js');
-  const { partyEmitterId } = await import('../daemon/party-audit.js');
-  const settings = await loadPartyNatsConfig(cfg.nats);
-  let line: string | undefined;
-  try {
-    const nc = await connectNats(settings).catch((e: unknown) => {
-      throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'cannot reach NATS to read where the audit chain stands', {
-        cause: e,
-      });
-    });
-    try {
-      line = await emitterLastRecord(nc, cfg.audit.deployment, partyEmitterId(cfg.party));
-    } finally {
-      await nc.close();
-    }
-  } finally {
-    settings.nkeySeed.fill(0);
-  }
-  if (line === undefined) return undefined;
-  const record = parseRecord(line);
-  if (record.parsed.emitter !== partyEmitterId(cfg.party) || !verifyRecordSignature(ownKey, record)) {
-    throw new MpcError('ERR_AUDIT_CHAIN_FORK', "the stream's last record of this party is not signed by it");
-  }
-  return { seq: record.parsed.seq, hash: record.hash };
-}
-
-/**
  * The party's ledger, opened exclusively (a running daemon holds it: refused), with the party's
  * signed audit chain when the config ships audit records, so a restore is recorded like any change.
  * A new ledger (the data directory was lost) continues the chain from the party's last record in
@@ -222,6 +185,7 @@ async function partyLedger(cfg: PartyConfig, store: SealedSecretStore): Promise<
       keys.ed25519Secret.fill(0);
       keys.x25519Secret.fill(0);
     }
+    const { streamAnchor } = await import('../daemon/audit-anchor.js');
     const anchor = await streamAnchor(cfg, me.ed25519);
     audit = { ...emitter, ...(anchor ? { anchor } : {}) };
   }

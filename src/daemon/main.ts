@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpcError } from '../errors/index.js';
 import type { MathBackend } from '../math/backend.js';
@@ -14,6 +15,7 @@ import type { SealedSecretStore } from '../storage/secret-store.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { loadPartyNatsConfig, NatsTransport } from '../transport/nats.js';
 import { SECURITY } from '../zk/params.js';
+import { streamAnchor } from './audit-anchor.js';
 import {
   assertPrivateFile,
   configWarnings,
@@ -290,12 +292,20 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
     // restored snapshot nothing stored before can be used, and open burns it (issue 17 item 1).
     const presignatureSealer = ephemeralSealer(store.sealer);
     closers.push(['presignature key', () => presignatureSealer.close()]);
-    at = join(cfg.dataDir, 'ledger.db');
-    const ledger = PartyLedger.open(join(cfg.dataDir, 'ledger.db'), cfg.party, {
+    const ledgerPath = join(cfg.dataDir, 'ledger.db');
+    at = ledgerPath;
+    // A new ledger while the stream already holds this party's chain (the data directory was lost
+    // and not restored through `recovery restore`, which anchors itself): continue the chain from
+    // its last record, else everything recorded from now on is refused by the stream as a fork.
+    const anchor = cfg.audit !== undefined && !existsSync(ledgerPath) ? await streamAnchor(cfg, me.ed25519) : undefined;
+    if (anchor !== undefined) log.warn({ seq: anchor.seq }, 'new ledger: the audit chain continues from the stream');
+    const ledger = PartyLedger.open(ledgerPath, cfg.party, {
       sealer: presignatureSealer,
       exclusive: true,
       // each ledger change carries its signed audit record, in the same transaction (issue #15)
-      ...(cfg.audit ? { audit: partyAuditEmitter(cfg.audit, cfg.party, keys.ed25519Secret) } : {}),
+      ...(cfg.audit
+        ? { audit: { ...partyAuditEmitter(cfg.audit, cfg.party, keys.ed25519Secret), ...(anchor ? { anchor } : {}) } }
+        : {}),
     });
     closers.push(['ledger', () => ledger.close()]);
     log.info({ burnt: ledger.burntAtOpen }, 'presignatures of earlier runs burnt');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditTrust, parseRecord, recordLine, signBody, verifyAuditLog } from '../../src/audit/index.js';
 import { auditCommand } from '../../src/cli/audit-command.js';
 import type { PartyAuditConfig } from '../../src/daemon/audit-config.js';
-import { encodeRoster } from '../../src/daemon/config.js';
+import { encodeRoster, loadPartyConfig } from '../../src/daemon/config.js';
 import { startParty } from '../../src/daemon/main.js';
 import { type NatsServerProcess, runNatsServer } from '../../src/daemon/nats-server-process.js';
 import { type AuditShipping, partyAuditEmitter, startAuditShipping } from '../../src/daemon/party-audit.js';
@@ -270,6 +270,23 @@ describe('party audit log on JetStream', () => {
       } finally {
         await pnc.close();
       }
+      // the party's data directory loses its ledger (not restored from a backup kit): the new ledger
+      // continues the chain from the party's last record in the stream instead of forking it
+      const dataDir = (await loadPartyConfig(cfgFile)).dataDir;
+      for (const f of ['ledger.db', 'ledger.db-wal', 'ledger.db-shm']) await rm(join(dataDir, f), { force: true });
+      const again = await startParty(cfgFile);
+      await again.shutdown('test', 1000);
+      const head = async () => {
+        const c = await connectNats(
+          await loadPartyNatsConfig(cfg.nats === undefined ? '' : join(sdir, 'party-0', cfg.nats as string)),
+        );
+        try {
+          return (await readAuditHeads(c, 'dep-s', ['party-0'])).map((h) => parseRecord(h).parsed);
+        } finally {
+          await c.close();
+        }
+      };
+      expect(await head()).toMatchObject([{ emitter: 'party-0', seq: 4, event: { type: 'daemon.stopped' } }]);
       // the auditor credential (TLS + nkey) reads and verifies the stream, and may do nothing else
       const auditor = setup.nats.auditor;
       if (auditor === undefined) throw new Error('setup wrote no auditor credential');
@@ -277,7 +294,7 @@ describe('party audit log on JetStream', () => {
       const out: string[] = [];
       const args = ['--roster', setup.rosterFile, '--deployment', 'dep-s', '--nats-config', auditor.configFile];
       expect(await auditCommand(['verify', ...args], (l) => out.push(l))).toBe(0);
-      expect(JSON.parse(out.at(-1) as string)).toMatchObject({ ok: true, emitters: { 'party-0': { records: 2 } } });
+      expect(JSON.parse(out.at(-1) as string)).toMatchObject({ ok: true, emitters: { 'party-0': { records: 4 } } });
       const anc = await connectNats(await loadAuditorNatsConfig(auditor.configFile));
       try {
         const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
@@ -286,7 +303,7 @@ describe('party audit log on JetStream', () => {
         await expect(jsm.streams.purge('AUDIT_dep-s')).rejects.toThrow();
         await expect(jsm.streams.delete('AUDIT_dep-s')).rejects.toThrow();
         await expect(jsm.streams.update('AUDIT_dep-s', { max_msgs: 1 })).rejects.toThrow();
-        expect(await readAuditStream(anc, 'dep-s')).toHaveLength(2);
+        expect(await readAuditStream(anc, 'dep-s')).toHaveLength(4);
       } finally {
         await anc.close();
       }
