@@ -117,6 +117,17 @@ async function refusal(p: Promise<unknown>): Promise<string> {
   }
   return 'accepted';
 }
+/** An enforcing guard over `ledger` that holds a registry with alice as the initiator. */
+async function guardWithRegistry(ledger: PartyLedger): Promise<PolicyGuard> {
+  const g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, ledger);
+  const registry = {
+    schema: 'mpc-custody/operators@1',
+    version: 1,
+    operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
+  };
+  await g.accept('registry', bytes(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))));
+  return g;
+}
 const policyDoc = async (version: number, cap: bigint, signers = admins.slice(0, 3)) =>
   new TextEncoder().encode(JSON.stringify(await signDocument(bytes(policy(version, cap)), POLICY_TYP, signers)));
 
@@ -244,13 +255,7 @@ describe('party policy guard', () => {
   it('re-decides velocity in the consume step: concurrent signs cannot together pass a cap; totals equal the records, also after a restart', async () => {
     const path = join(dir, 'race.db');
     let l = PartyLedger.open(path, 0);
-    const registry = {
-      schema: 'mpc-custody/operators@1',
-      version: 1,
-      operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
-    };
-    let g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, l);
-    await g.accept('registry', bytes(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))));
+    let g = await guardWithRegistry(l);
     await g.accept('policy', await policyDoc(1, 3n));
     const signed = async (wei: bigint) => {
       const p = tx(wei);
@@ -322,18 +327,12 @@ describe('party policy guard', () => {
   it('in-flight requests keep their policy version; a request issued after a replacement cannot name the old one', async () => {
     const path = join(dir, 'versions.db');
     let l = PartyLedger.open(path, 0);
-    const registry = {
-      schema: 'mpc-custody/operators@1',
-      version: 1,
-      operators: [{ id: 'alice', roles: ['initiator'], publicKey: alice.publicJwk }],
-    };
-    let g = new PolicyGuard({ mode: 'enforce', admins: adminSet }, l);
+    let g = await guardWithRegistry(l);
     const at = (version: number, iat: number, wei = ETH) => {
       const p = tx(wei);
       return request(p, { iat, exp: iat + 3600 }).then((r) => check(p, auth(r, version)));
     };
     try {
-      await g.accept('registry', bytes(await signDocument(bytes(registry), REGISTRY_TYP, admins.slice(0, 3))));
       await g.accept('policy', await policyDoc(1, 3n), NOW - 100);
       const inFlight = await at(1, NOW - 50); // issued (and evaluated) under version 1
       // version 2 at NOW - 10: a cap of 0 ETH blocks every transfer of value
