@@ -1110,7 +1110,8 @@ export class PartyDaemon {
       if (!sameBytes(encodeKeyRecord(keyRecordOf(core)), encodeKeyRecord(record))) {
         throw new MpcError('ERR_ROTATION_STATE', "the coordinator's key record differs from this holder's share");
       }
-    } else if (ledger.getKey(cmd.keyId) !== undefined || (await this.#fullShareVersion(cmd.keyId)) > 0) {
+    } else if (await this.#holdsShareOf(cmd.keyId)) {
+      // a joiner never deals from, nor overwrites, a share it holds (an unfinished join is no share)
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a joining party already holds a key with this id');
     }
     const primes = await this.#takePrimes();
@@ -1141,14 +1142,17 @@ export class PartyDaemon {
             'the reshare output does not continue the key (Y, chain code, epoch)',
           );
         }
-        if (!holder && ledger.getKey(cmd.keyId) === undefined) {
-          ledger.joinKey({
+        if (!holder) {
+          const joining = {
             keyId: cmd.keyId,
             publicKey: Buffer.from(encodePoint(record.publicKey)).toString('hex'),
             threshold: cmd.threshold,
             parties: newN,
             epoch: record.epoch,
-          });
+          };
+          // an earlier attempt this party prepared and never committed is replaced by this one
+          if (ledger.getKey(cmd.keyId) === undefined) ledger.joinKey(joining);
+          else ledger.rejoinKey(joining);
         }
         return this.#sealPrepared(cmd, token, next, ctx, 'reshare');
       },
@@ -1330,6 +1334,20 @@ export class PartyDaemon {
   async #fullShareVersion(keyId: string): Promise<number> {
     const s = (await this.#o.store.listShares()).find((x) => x.partyId === this.self && x.keyId === keyId);
     return s?.version ?? 0;
+  }
+
+  /**
+   * Whether this party holds a share of `keyId`: a committed one (ledger share version > 0, or a
+   * sealed full share) or a core (from keygen before aux info, or restored from a backup kit). A
+   * reshare it joined and never committed (share version 0, only `<key>.next`) is none.
+   */
+  async #holdsShareOf(keyId: string): Promise<boolean> {
+    const meta = this.#o.ledger.getKey(keyId);
+    return (
+      (meta !== undefined && meta.shareVersion > 0) ||
+      (await this.#fullShareVersion(keyId)) > 0 ||
+      (await this.#hasCore(keyId))
+    );
   }
 
   async #hasCore(keyId: string): Promise<boolean> {
