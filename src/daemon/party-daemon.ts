@@ -240,8 +240,12 @@ export class PartyDaemon {
   /** Largest pending inbound amounts any session of this daemon saw (bounded by the inbox limits). */
   readonly #inboxPeaks: InboxPeaks = newInboxPeaks();
   readonly #guard: PolicyGuard;
-  /** Keys with a refresh or commit running here (one at a time per key). */
-  readonly #rotating = new Set<string>();
+  /**
+   * Keys with a refresh, reshare or commit running here (one at a time per key), with the session
+   * holding the key: a rotation session lets go of it once its output is persisted, before it
+   * reports (see #releaseRotation).
+   */
+  readonly #rotating = new Map<string, string>();
   /** Serializes check → consume while the policy is enforced (see #sign). */
 
   constructor(o: PartyDaemonOptions) {
@@ -494,7 +498,7 @@ export class PartyDaemon {
         if (this.#rotating.has(cmd.keyId)) {
           throw new MpcError('ERR_ROTATION_STATE', 'a refresh or commit of this key is running at this party');
         }
-        this.#rotating.add(cmd.keyId);
+        this.#rotating.set(cmd.keyId, token);
         locked = true;
       }
       if (cmd.op === 'sign') {
@@ -550,7 +554,7 @@ export class PartyDaemon {
         );
       }
     } finally {
-      if (locked) this.#rotating.delete(cmd.keyId);
+      if (locked) this.#releaseRotation(cmd.keyId, token);
       this.#o.metrics?.sessionEnded(protocol, outcome, (performance.now() - t0) / 1000);
     }
   }
@@ -625,6 +629,10 @@ export class PartyDaemon {
         if (evidence !== undefined) this.#keepEvidence(token, evidence, cmd);
       }
       const summary = await prepared.persist(output, ctx);
+      // The coordinator sends the commit as soon as every member reported: a refresh or reshare lets
+      // go of the key before its report, or the commit could find it still held (the session leaves
+      // its subjects after the report) and be refused here while the other holders commit.
+      this.#releaseRotation(cmd.keyId, token);
       await report({ ok: true, code: '', message: '', blame: [], summary });
     } catch (e) {
       if (!reported) await report(failure(asMpc(e), cmd.members)).catch(() => undefined);
@@ -632,6 +640,11 @@ export class PartyDaemon {
     } finally {
       await joined.leave().catch(() => undefined);
     }
+  }
+
+  /** Lets go of `keyId` if session `token` holds it (a later commit may hold it already). */
+  #releaseRotation(keyId: string, token: string): void {
+    if (this.#rotating.get(keyId) === token) this.#rotating.delete(keyId);
   }
 
   // --- identifiable abort (PROTOCOL.md §7.2, issue 17 item 5) ------------------------------------------
