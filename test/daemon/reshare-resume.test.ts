@@ -40,7 +40,7 @@ let dir: string;
 let hub: MemoryHub;
 let ids: ReturnType<typeof clusterIdentities>;
 let cluster: Awaited<ReturnType<typeof startCluster>>;
-/** A coordinator whose commit to a party that is cut off gives up after 2 s. */
+/** A coordinator whose commit to a party that is cut off gives up after 5 s. */
 let quick: Coordinator;
 const keys = new Map<string, DealtKey>();
 
@@ -147,7 +147,7 @@ beforeAll(async () => {
     // party 3 for two
     primesPerParty: 12,
   });
-  quick = new Coordinator({ bus: hub.bus(), roster: ids.roster, secret: ids.coordinatorSecret, roundTimeoutMs: 2_000 });
+  quick = new Coordinator({ bus: hub.bus(), roster: ids.roster, secret: ids.coordinatorSecret, roundTimeoutMs: 5_000 });
   await quick.start();
 }, 60_000);
 
