@@ -278,7 +278,10 @@ export const coordReshare = defineCommand({
     'identities) with Feldman-checked shares and Πsch proofs, then the new committee runs aux info with\n' +
     'fresh safe primes; every new holder seals its next-epoch share and acknowledges (prepare), and the\n' +
     "commit moves every holder to the new epoch and T-of-M, burning the older epoch's presignatures.\n" +
-    'Until the commit the old holders sign as before. Removing holders over NATS is not offered yet.',
+    'Until the commit the old holders sign as before. Removing holders over NATS is not offered yet.\n' +
+    'A failed reshare leaves the key with the old holders; run it again (a joiner that prepared the\n' +
+    'failed attempt takes part in the new one). When the commit reached only some parties, running\n' +
+    'it again finishes that commit (output "resumed": true) so that every party is on the new epoch.',
   async run(f, io) {
     if (f.to < f.from) {
       throw new MpcError('ERR_CLI_USAGE', '--to must be at least --from (holders can only be added)', {
@@ -300,6 +303,7 @@ export const coordReshare = defineCommand({
         threshold: f.threshold,
         epoch: r.epoch,
         digest: bytesToHex(r.digest),
+        resumed: r.resumed,
       }),
     );
     return EXIT.ok;

@@ -10,6 +10,7 @@ import {
 import { MpcError } from '../errors/index.js';
 import { decodePoint, type Point } from '../primitives/curve.js';
 import { Ed25519Signer } from '../primitives/ed25519.js';
+import { decodeKeyRecord } from '../protocol/reshare.js';
 import {
   combineSignature,
   decodePartialSignature,
@@ -495,9 +496,18 @@ export class Coordinator {
    * `threshold`, then aux info of the new committee — prepared like a refresh (each new holder seals
    * its next-epoch share and acknowledges), then committed with every acknowledgement. The old
    * holders must all report the same key record (handed to the joiners; each old holder checks it
-   * against its own share). Returns the new epoch and its public-data digest. Until the commit the
-   * old committee signs; after it the key is t′-of-n′ and every presignature of the old epoch is burnt.
+   * against its own share). Until the commit the old committee signs; after it the key is t′-of-n′
+   * and every presignature of the old epoch is burnt.
+   *
+   * First, holders 0..to−1 report the key's last rotation (a joiner that never prepared one holds no
+   * key: none). When they all hold the same rotation and some holder committed it (the commit reached
+   * only some, the coordinator stopped half way), that commit is finished (`resumed`) instead: once
+   * one holder is on the new epoch, only finishing it leaves one committee. When every holder
+   * prepared it and none committed, a new reshare runs instead (it replaces the prepared one
+   * everywhere, joiners included): the statuses do not say which threshold was prepared.
+   * Returns the new epoch and its public-data digest.
    * @throws MpcError ERR_DAEMON_SESSION_FAILED when the old holders disagree on the key record
+   * @throws MpcError ERR_ROTATION_STATE when the finished reshare has another threshold than asked
    */
   async reshare(o: {
     keyId: string;
@@ -509,14 +519,57 @@ export class Coordinator {
      * would send (tests show every old holder refusing it). Never needed otherwise.
      */
     record?: Uint8Array;
-  }): Promise<{
-    epoch: number;
-    digest: Uint8Array;
-  }> {
-    const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
-    const commit = await this.#prepareRotation('reshare', o.keyId, o.to, o.threshold, record);
+  }): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
+    const statuses = await this.#reshareStatuses(o);
+    const pending = pendingCommit(statuses);
+    if (pending !== undefined && statuses.some((x) => x.state === 'committed')) {
+      await this.commitRotation({ keyId: o.keyId, parties: o.to, commit: pending });
+      const now = decodeKeyRecord(await this.keyRecord({ keyId: o.keyId, parties: o.to }));
+      if (now.t !== o.threshold) {
+        throw new MpcError(
+          'ERR_ROTATION_STATE',
+          `finished an interrupted reshare of this key to ${now.t}-of-${now.n} (epoch ${pending.epoch}), not the requested threshold ${o.threshold}; reshare again for it`,
+          { details: { epoch: pending.epoch, threshold: now.t, parties: now.n } },
+        );
+      }
+      return { epoch: pending.epoch, digest: pending.digest, resumed: true };
+    }
+    const commit = await this.prepareReshare(o);
     await this.commitRotation({ keyId: o.keyId, parties: o.to, commit });
-    return { epoch: commit.epoch, digest: commit.digest };
+    return { epoch: commit.epoch, digest: commit.digest, resumed: false };
+  }
+
+  /** Phase one of `reshare`: the reshare session (no status check); returns what `commitRotation` relays. */
+  async prepareReshare(o: {
+    keyId: string;
+    from: number;
+    to: number;
+    threshold: number;
+    record?: Uint8Array;
+  }): Promise<RotationCommit> {
+    const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
+    return this.#prepareRotation('reshare', o.keyId, o.to, o.threshold, record);
+  }
+
+  /**
+   * Every party 0..to−1's rotation status of the key; a joiner (from..to−1) that holds no key of
+   * this id (it never prepared a join) reports state none.
+   */
+  async #reshareStatuses(o: { keyId: string; from: number; to: number }): Promise<RotationStatus[]> {
+    const { token, results } = await this.#askAll('rotation', { keyId: o.keyId, parties: o.to });
+    const refused = new Map(
+      results.flatMap((r, m) => (r.ok || (m >= o.from && r.code === 'ERR_DAEMON_KEY_UNKNOWN') ? [] : [[m, r]])),
+    );
+    if (refused.size > 0) throw sessionFailed('rotation', refused, token);
+    const none: RotationStatus = {
+      keyEpoch: 0,
+      state: 'none',
+      sid: new Uint8Array(0),
+      epoch: 0,
+      digest: new Uint8Array(32),
+      sig: new Uint8Array(64),
+    };
+    return results.map((r) => (r.ok ? decodeRotationStatus(r.summary) : none));
   }
 
   /**
@@ -529,6 +582,48 @@ export class Coordinator {
     payload: Uint8Array = new Uint8Array(0),
     failFast = true,
   ): Promise<{ token: string; summaries: Uint8Array[] }> {
+    const { token, w } = await this.#askOpen(op, o, payload);
+    try {
+      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), this.#timeout(), op, failFast);
+      return { token, summaries: w.members.map((m) => (w.results.get(m) as SessionResult).summary) };
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+
+  /**
+   * As #ask, but waits for every member's answer and returns them all, refusals included (the caller
+   * judges them); only silence fails (ERR_DAEMON_SESSION_TIMEOUT, naming who did not answer).
+   */
+  async #askAll(
+    op: 'record' | 'rotation' | 'commit',
+    o: { keyId: string; parties: number },
+  ): Promise<{ token: string; results: SessionResult[] }> {
+    const { token, w } = await this.#askOpen(op, o, new Uint8Array(0));
+    try {
+      const missing = await this.#settle(w, (m) => w.results.has(m), this.#timeout());
+      if (missing.length > 0) {
+        throw new MpcError('ERR_DAEMON_SESSION_TIMEOUT', `${op}: no answer from ${missing.join(', ')} in time`, {
+          details: { sid: token, missing: missing.join(',') },
+          blame: missing.map((party) => ({ party, msgIds: [], reason: `timeout: no ${op} report` })),
+        });
+      }
+      return { token, results: w.members.map((m) => w.results.get(m) as SessionResult) };
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+
+  #timeout(): number {
+    return this.#o.roundTimeoutMs ?? 30_000;
+  }
+
+  /** Publishes a one-off command's start to holders 0..parties−1; the caller deletes the waiter. */
+  async #askOpen(
+    op: 'record' | 'rotation' | 'commit',
+    o: { keyId: string; parties: number },
+    payload: Uint8Array,
+  ): Promise<{ token: string; w: Waiter }> {
     const members = [...Array(o.parties).keys()];
     const cmd: StartCommand = {
       op,
@@ -538,17 +633,16 @@ export class Coordinator {
       path: [],
       presignatureId: '',
       payload,
-      roundTimeoutMs: this.#o.roundTimeoutMs ?? 30_000,
+      roundTimeoutMs: this.#timeout(),
     };
-    const bytes = encodeStartCommand(cmd);
     const { sid, token, w } = this.#open(members);
     try {
-      await this.#publish(sid, 'start', bytes);
-      await this.#until(token, w, (x) => x.members.every((m) => x.results.has(m)), cmd.roundTimeoutMs, op, failFast);
-      return { token, summaries: members.map((m) => (w.results.get(m) as SessionResult).summary) };
-    } finally {
+      await this.#publish(sid, 'start', encodeStartCommand(cmd));
+    } catch (e) {
       this.#waiters.delete(token);
+      throw e;
     }
+    return { token, w };
   }
 
   /** The key's public record as every holder 0..parties−1 reports it (identical bytes, else refused). */

@@ -240,8 +240,12 @@ export class PartyDaemon {
   /** Largest pending inbound amounts any session of this daemon saw (bounded by the inbox limits). */
   readonly #inboxPeaks: InboxPeaks = newInboxPeaks();
   readonly #guard: PolicyGuard;
-  /** Keys with a refresh or commit running here (one at a time per key). */
-  readonly #rotating = new Set<string>();
+  /**
+   * Keys with a refresh, reshare or commit running here (one at a time per key), with the session
+   * holding the key: a rotation session lets go of it once its output is persisted, before it
+   * reports (see #releaseRotation).
+   */
+  readonly #rotating = new Map<string, string>();
   /** Serializes check → consume while the policy is enforced (see #sign). */
 
   constructor(o: PartyDaemonOptions) {
@@ -494,7 +498,7 @@ export class PartyDaemon {
         if (this.#rotating.has(cmd.keyId)) {
           throw new MpcError('ERR_ROTATION_STATE', 'a refresh or commit of this key is running at this party');
         }
-        this.#rotating.add(cmd.keyId);
+        this.#rotating.set(cmd.keyId, token);
         locked = true;
       }
       if (cmd.op === 'sign') {
@@ -550,7 +554,7 @@ export class PartyDaemon {
         );
       }
     } finally {
-      if (locked) this.#rotating.delete(cmd.keyId);
+      if (locked) this.#releaseRotation(cmd.keyId, token);
       this.#o.metrics?.sessionEnded(protocol, outcome, (performance.now() - t0) / 1000);
     }
   }
@@ -625,6 +629,10 @@ export class PartyDaemon {
         if (evidence !== undefined) this.#keepEvidence(token, evidence, cmd);
       }
       const summary = await prepared.persist(output, ctx);
+      // The coordinator sends the commit as soon as every member reported: a refresh or reshare lets
+      // go of the key before its report, or the commit could find it still held (the session leaves
+      // its subjects after the report) and be refused here while the other holders commit.
+      this.#releaseRotation(cmd.keyId, token);
       await report({ ok: true, code: '', message: '', blame: [], summary });
     } catch (e) {
       if (!reported) await report(failure(asMpc(e), cmd.members)).catch(() => undefined);
@@ -632,6 +640,11 @@ export class PartyDaemon {
     } finally {
       await joined.leave().catch(() => undefined);
     }
+  }
+
+  /** Lets go of `keyId` if session `token` holds it (a later commit may hold it already). */
+  #releaseRotation(keyId: string, token: string): void {
+    if (this.#rotating.get(keyId) === token) this.#rotating.delete(keyId);
   }
 
   // --- identifiable abort (PROTOCOL.md §7.2, issue 17 item 5) ------------------------------------------
@@ -1110,7 +1123,8 @@ export class PartyDaemon {
       if (!sameBytes(encodeKeyRecord(keyRecordOf(core)), encodeKeyRecord(record))) {
         throw new MpcError('ERR_ROTATION_STATE', "the coordinator's key record differs from this holder's share");
       }
-    } else if (ledger.getKey(cmd.keyId) !== undefined || (await this.#fullShareVersion(cmd.keyId)) > 0) {
+    } else if (await this.#holdsShareOf(cmd.keyId)) {
+      // a joiner never deals from, nor overwrites, a share it holds (an unfinished join is no share)
       throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'a joining party already holds a key with this id');
     }
     const primes = await this.#takePrimes();
@@ -1141,14 +1155,17 @@ export class PartyDaemon {
             'the reshare output does not continue the key (Y, chain code, epoch)',
           );
         }
-        if (!holder && ledger.getKey(cmd.keyId) === undefined) {
-          ledger.joinKey({
+        if (!holder) {
+          const joining = {
             keyId: cmd.keyId,
             publicKey: Buffer.from(encodePoint(record.publicKey)).toString('hex'),
             threshold: cmd.threshold,
             parties: newN,
             epoch: record.epoch,
-          });
+          };
+          // an earlier attempt this party prepared and never committed is replaced by this one
+          if (ledger.getKey(cmd.keyId) === undefined) ledger.joinKey(joining);
+          else ledger.rejoinKey(joining);
         }
         return this.#sealPrepared(cmd, token, next, ctx, 'reshare');
       },
@@ -1330,6 +1347,20 @@ export class PartyDaemon {
   async #fullShareVersion(keyId: string): Promise<number> {
     const s = (await this.#o.store.listShares()).find((x) => x.partyId === this.self && x.keyId === keyId);
     return s?.version ?? 0;
+  }
+
+  /**
+   * Whether this party holds a share of `keyId`: a committed one (ledger share version > 0, or a
+   * sealed full share) or a core (from keygen before aux info, or restored from a backup kit). A
+   * reshare it joined and never committed (share version 0, only `<key>.next`) is none.
+   */
+  async #holdsShareOf(keyId: string): Promise<boolean> {
+    const meta = this.#o.ledger.getKey(keyId);
+    return (
+      (meta !== undefined && meta.shareVersion > 0) ||
+      (await this.#fullShareVersion(keyId)) > 0 ||
+      (await this.#hasCore(keyId))
+    );
   }
 
   async #hasCore(keyId: string): Promise<boolean> {

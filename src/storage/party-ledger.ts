@@ -411,7 +411,43 @@ export class PartyLedger implements PresignatureLedger {
     });
   }
 
-  #insertPendingKey(meta: PendingKey, what: string, event: AuditEvent): void {
+  /**
+   * Replaces an unfinished join of `meta.keyId` (issue #16): a reshare this party prepared as a
+   * joiner whose commit never came (the coordinator stopped, or the session was aborted) is replaced
+   * by a new attempt, whose committee, threshold or key epoch may differ. In one transaction the
+   * prepared rotation, if any, is dropped (refresh.step abandoned) and the key row takes the new
+   * attempt's metadata (reshare.step joining). Only a row with no committed share is replaced: the
+   * caller has checked that it holds no restored core of the key (the ledger cannot tell one apart).
+   * @throws MpcError ERR_DAEMON_KEY_UNKNOWN when the ledger holds no such key
+   * @throws MpcError ERR_STORAGE_VERSION_CONFLICT when this party holds a committed share of the key
+   */
+  rejoinKey(meta: PendingKey): void {
+    this.#checkPendingKey(meta);
+    this.#tx('rejoinKey', () => {
+      const old = this.getKey(meta.keyId);
+      if (old === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+      // a committed share is a real share: never replaced (a commit always moves the version past 0)
+      if (old.shareVersion !== 0) {
+        throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'this party holds a committed share of this key');
+      }
+      this.#abandonInTx(meta.keyId);
+      this.#db
+        .prepare(
+          `UPDATE keys SET public_key = ?, threshold = ?, parties = ?, epoch = ?, updated_at = ?
+           WHERE key_id = ? AND share_version = 0`,
+        )
+        .run(meta.publicKey, meta.threshold, meta.parties, meta.epoch, Date.now(), meta.keyId);
+      this.#auditInTx({
+        type: 'reshare.step',
+        key: meta.keyId,
+        step: 'joining',
+        epoch: meta.epoch,
+        parties: Array.from({ length: meta.parties }, (_, j) => j),
+      });
+    });
+  }
+
+  #checkPendingKey(meta: PendingKey): void {
     assertId(meta.keyId, 'key id');
     if (!HEX_RE.test(meta.publicKey)) throw new MpcError('ERR_STORAGE_KEY_INVALID', 'public key must be hex');
     const ints = [meta.threshold, meta.parties];
@@ -424,6 +460,10 @@ export class PartyLedger implements PresignatureLedger {
     ) {
       throw new MpcError('ERR_STORAGE_KEY_INVALID', 'key metadata has invalid threshold, parties or epoch');
     }
+  }
+
+  #insertPendingKey(meta: PendingKey, what: string, event: AuditEvent): void {
+    this.#checkPendingKey(meta);
     this.#tx(what, () => {
       if (this.getKey(meta.keyId) !== undefined) {
         throw new MpcError('ERR_STORAGE_VERSION_CONFLICT', 'the ledger already holds this key');
@@ -793,14 +833,16 @@ export class PartyLedger implements PresignatureLedger {
   /** Drops a prepared rotation (the key stays on its epoch). Audit: refresh.step abandoned. No-op otherwise. */
   abandonRotation(keyId: string): void {
     assertId(keyId, 'key id');
-    this.#tx('abandonRotation', () => {
-      const r = this.#db.prepare(`SELECT epoch FROM rotations WHERE key_id = ? AND state = 'prepared'`).get(keyId) as
-        | { epoch: number }
-        | undefined;
-      if (r === undefined) return;
-      this.#db.prepare('DELETE FROM rotations WHERE key_id = ?').run(keyId);
-      this.#auditInTx({ type: 'refresh.step', key: keyId, step: 'abandoned', epoch: r.epoch });
-    });
+    this.#tx('abandonRotation', () => this.#abandonInTx(keyId));
+  }
+
+  #abandonInTx(keyId: string): void {
+    const r = this.#db.prepare(`SELECT epoch FROM rotations WHERE key_id = ? AND state = 'prepared'`).get(keyId) as
+      | { epoch: number }
+      | undefined;
+    if (r === undefined) return;
+    this.#db.prepare('DELETE FROM rotations WHERE key_id = ?').run(keyId);
+    this.#auditInTx({ type: 'refresh.step', key: keyId, step: 'abandoned', epoch: r.epoch });
   }
 
   /**

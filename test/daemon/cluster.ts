@@ -60,6 +60,8 @@ export async function startCluster(o: {
   options?: (i: number) => Partial<ConstructorParameters<typeof PartyDaemon>[0]>;
   /** Extra ledger options for party i (e.g. its audit emitter). */
   ledgerOptions?: (i: number) => Partial<LedgerOptions>;
+  /** Fixture safe primes each party may draw (default 4: two aux / refresh / reshare sessions). */
+  primesPerParty?: number;
 }): Promise<{
   parties: ClusterParty[];
   coordinator: Coordinator;
@@ -89,7 +91,7 @@ export async function startCluster(o: {
       store,
       ledger,
       math,
-      primes: await fixturePrimeSource(i),
+      primes: await fixturePrimeSource(i, o.primesPerParty),
       // the in-process daemon tests drive the coordinator alone: enforcement off, explicitly
       policy: { mode: 'off' },
       ...(metrics ? { metrics } : {}),

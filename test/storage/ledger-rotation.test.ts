@@ -91,6 +91,37 @@ describe('ledger rotations (refresh)', () => {
       l.close();
     }
   });
+  it('an unfinished join is replaced by a new attempt; a committed share of the key never is', () => {
+    const l = PartyLedger.open(join(dir, 'd.db'), 3, { sealer: sealer(), audit });
+    try {
+      const join1 = { keyId: 'k', publicKey: '02ab', threshold: 3, parties: 4, epoch: 0 };
+      l.joinKey(join1);
+      l.prepareRotation({ keyId: 'k', sid, epoch: 1, digest, shareVersion: 1 });
+      // the commit never came: a new attempt (another threshold, another key epoch) replaces it
+      l.rejoinKey({ ...join1, threshold: 2, epoch: 4 });
+      expect(l.getKey('k')).toEqual({ ...join1, threshold: 2, epoch: 4, shareVersion: 0 });
+      expect(l.getRotation('k')).toBeUndefined();
+      expect(events(l).slice(-2)).toEqual([
+        { type: 'refresh.step', key: 'k', step: 'abandoned', epoch: 1 },
+        { type: 'reshare.step', key: 'k', step: 'joining', epoch: 4, parties: [0, 1, 2, 3] },
+      ]);
+      // this attempt is committed: the share is real, a later "join" of the key id is refused
+      l.prepareRotation({ keyId: 'k', sid, epoch: 5, digest, shareVersion: 2 });
+      l.commitRotation('k', sid, 5, { threshold: 2, parties: 4 });
+      const held = l.getKey('k');
+      expect(() => l.rejoinKey({ ...join1, epoch: 5 })).toThrow(/ERR_STORAGE_VERSION_CONFLICT/);
+      expect(l.getKey('k')).toEqual(held);
+      expect(l.getRotation('k')).toMatchObject({ state: 'committed', epoch: 5 });
+      // a key generated or imported here (a full share) is refused the same way; an unknown one too
+      l.putKey({ keyId: 'own', publicKey: '02cd', threshold: 2, parties: 3, shareVersion: 1 });
+      expect(() => l.rejoinKey({ ...join1, keyId: 'own' })).toThrow(/ERR_STORAGE_VERSION_CONFLICT/);
+      expect(l.getKey('own')).toMatchObject({ publicKey: '02cd', shareVersion: 1 });
+      expect(() => l.rejoinKey({ ...join1, keyId: 'none' })).toThrow(/ERR_DAEMON_KEY_UNKNOWN/);
+    } finally {
+      l.close();
+    }
+  });
+
   it('a schema-3 ledger gains the epoch columns and the rotations table at open (everything of epoch 0)', async () => {
     const path = join(dir, 'c.db');
     const l = PartyLedger.open(path, 1, { sealer: sealer() });
