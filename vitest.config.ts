@@ -16,6 +16,7 @@ const LONG_FIRST = [
   'test/math/agreement-3072.test.ts', // 106
   'test/math/agreement-small.test.ts', // 103
   'test/daemon/party-process.test.ts', // 100
+  'test/daemon/reshare-resume.test.ts', // ~75 s under load (2026-12-03: two in-process 4-party reshares)
   'test/protocol/identify.test.ts', // 80
   'test/daemon/party-daemon.test.ts', // 68
   'test/daemon/cosign-process.test.ts', // 67
