@@ -170,8 +170,12 @@ describe('caching JWS verifier', () => {
     const [h, p, s] = t.split('.') as [string, string, string];
     const flipped = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BA' : 'AA'}`;
     await expect(v.verify(flipped, aliceKey, ['EdDSA'])).rejects.toThrow();
-    // the returned payload is a copy: changing it does not change what the cache returns
+    // the returned payload is a copy: changing it does not change what the cache returns, on a miss
+    // or on a hit
     first.fill(0);
+    const hit = await v.verify(t, aliceKey, ['EdDSA']);
+    expect(hit[0]).not.toBe(0);
+    hit.fill(0);
     expect((await v.verify(t, aliceKey, ['EdDSA']))[0]).not.toBe(0);
     for (let i = 1; i < 10; i++) await v.verify(await token(i), aliceKey, ['EdDSA']);
     expect(v.size).toBe(4);

@@ -130,7 +130,32 @@ describe('signed policy versions (3-of-5 admin quorum)', () => {
       }
     })();
     expect(old?.code).toBe('ERR_POLICY_VERSION_OLD');
+    // the refusal says what is held and what was offered (the orchestrator and parties report both)
+    expect(old?.details).toMatchObject({ held: 5, offered: 4 });
     expect(() => acceptUpdate(v5, v5other)).toThrow(/ERR_POLICY_VERSION_CONFLICT/);
+  });
+
+  it('the document types on the wire are the documented ones', async () => {
+    // what every holder checks in each signature's protected header (a changed constant would still
+    // sign and verify with itself, and no other deployment would accept the documents)
+    expect([POLICY_TYP, REGISTRY_TYP]).toEqual(['mpc-custody-policy+json', 'mpc-custody-operators+json']);
+    const jws = (await signDocument(bytes(policyDoc(4)), POLICY_TYP, admins.slice(0, 1))) as {
+      signatures: Array<{ protected: string }>;
+    };
+    const header = JSON.parse(Buffer.from(jws.signatures[0]?.protected ?? '', 'base64url').toString('utf8'));
+    expect(header.typ).toBe('mpc-custody-policy+json');
+  });
+
+  it('a quorum-signed payload that is not strict UTF-8 JSON is refused as malformed', async () => {
+    const raw = (text: Uint8Array) => signDocument(text, POLICY_TYP, admins.slice(0, 3));
+    const notJson = await raw(new TextEncoder().encode('version 4, allow everything'));
+    expect((await rejected(verifySignedPolicy(notJson, adminSet))).code).toBe('ERR_POLICY_SIGNED_MALFORMED');
+    // an invalid UTF-8 byte inside a JSON string: a lenient decoder would read U+FFFD and accept
+    const json = new TextEncoder().encode(JSON.stringify({ ...policyDoc(4), description: 'AB' }));
+    const at = json.indexOf(0x41); // the 'A'
+    json[at] = 0xff;
+    const lenient = await raw(json);
+    expect((await rejected(verifySignedPolicy(lenient, adminSet))).code).toBe('ERR_POLICY_SIGNED_MALFORMED');
   });
 });
 
