@@ -61,6 +61,13 @@ export interface CoordinatorOptions {
   readonly roundTimeoutMs?: number;
   /** How long to wait for every member's ready (default 30 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * How long a policy / registry push waits for the parties' answers (default 5 s). A party answers
+   * one message after a few signature checks and one ledger write; one that is down must not hold
+   * an admin's `PUT /v1/policy` for the session ready timeout (the orchestrator relays the document
+   * again at every sweep until every party holds it).
+   */
+  readonly pushTimeoutMs?: number;
 }
 
 interface Waiter {
@@ -741,7 +748,7 @@ export class Coordinator {
     const { sid, token, w } = this.#open(members);
     try {
       await this.#publish(sid, 'start', bytes);
-      await this.#settle(w, (m) => w.results.has(m), this.#o.readyTimeoutMs ?? 30_000);
+      await this.#settle(w, (m) => w.results.has(m), this.#o.pushTimeoutMs ?? 5_000);
       const outcomes = members.map((party): PushOutcome => {
         const r = w.results.get(party);
         if (r === undefined)

@@ -91,6 +91,14 @@ export interface OrchestratorServiceOptions {
   readonly sweepMs?: number;
 }
 
+/** What `PUT /v1/policy` and `PUT /v1/registry` answer. */
+export interface DocumentPut {
+  readonly version: number;
+  readonly hash: string;
+  /** Every party holds this version (false: relayed again at every sweep until they do). */
+  readonly delivered: boolean;
+}
+
 export interface NewSignRequestInput {
   readonly keyId: string;
   readonly kind: PayloadKind;
@@ -358,7 +366,11 @@ export class OrchestratorService {
 
   /** Verifies (admin quorum), holds and persists a policy version; relays it to the parties. */
   /** `by`: the operator who uploaded it (API); absent for the config's files at start. */
-  async putPolicy(raw: object, quiet = false, by?: string): Promise<{ version: number; hash: string }> {
+  /**
+   * Holds and relays a policy version. `delivered` is false when some party did not take it yet:
+   * the answer does not wait for it (the sweep relays it again until every party holds it).
+   */
+  async putPolicy(raw: object, quiet = false, by?: string): Promise<DocumentPut> {
     this.#assertOpen();
     if (by !== undefined) this.#assertAudit();
     const v = await this.#holdPolicy(raw, true);
@@ -369,11 +381,12 @@ export class OrchestratorService {
       by: by ?? 'config',
       document: 'policy',
     });
-    await this.#relay('policy', raw, v.version, quiet);
-    return { version: v.version, hash: v.hash };
+    const delivered = await this.#relay('policy', raw, v.version, quiet);
+    return { version: v.version, hash: v.hash, delivered };
   }
 
-  async putRegistry(raw: object, quiet = false, by?: string): Promise<{ version: number; hash: string }> {
+  /** Holds and relays an operator registry version, as `putPolicy`. */
+  async putRegistry(raw: object, quiet = false, by?: string): Promise<DocumentPut> {
     this.#assertOpen();
     if (by !== undefined) this.#assertAudit();
     const held = this.#registry;
@@ -382,8 +395,8 @@ export class OrchestratorService {
       const who = by ?? 'config';
       await this.#record({ type: 'policy.changed', version: v.version, hash: v.hash, by: who, document: 'registry' });
     }
-    await this.#relay('registry', raw, v.version, quiet);
-    return { version: v.version, hash: v.hash };
+    const delivered = await this.#relay('registry', raw, v.version, quiet);
+    return { version: v.version, hash: v.hash, delivered };
   }
 
   /**
@@ -393,9 +406,9 @@ export class OrchestratorService {
    * update catches up without an operator. A party that lost its documents (a restored ledger)
    * refuses signs with ERR_POLICY_VERSION_UNKNOWN, which marks both documents for re-delivery.
    */
-  async #relay(kind: 'policy' | 'registry', raw: object, version: number, quiet: boolean): Promise<void> {
+  async #relay(kind: 'policy' | 'registry', raw: object, version: number, quiet: boolean): Promise<boolean> {
     const push = kind === 'policy' ? this.#o.backend.pushPolicy : this.#o.backend.pushRegistry;
-    if (push === undefined) return;
+    if (push === undefined) return true;
     let missing: number[] | undefined;
     try {
       const r = await push.call(this.#o.backend, raw);
@@ -411,7 +424,7 @@ export class OrchestratorService {
     if (missing !== undefined && missing.length === 0) {
       this.#undelivered.delete(kind);
       if (pending) this.#log().info({ document: kind, version }, 'every party now holds the document');
-      return;
+      return true;
     }
     this.#undelivered.add(kind);
     if (!pending && !quiet) {
@@ -420,6 +433,7 @@ export class OrchestratorService {
         'not every party holds the document: relaying it again at every sweep',
       );
     }
+    return false;
   }
 
   /** Relays again what some party did not take (registry first: a policy may name its operators). */

@@ -18,7 +18,7 @@ import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-
 import { callApi, generateOperatorKey, loadOperatorKey } from '../../src/orchestrator/client.js';
 import { type SpawnedOrchestrator, spawnOrchestrator } from '../../src/orchestrator/spawn.js';
 import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
-import { payloadDigest, type Signer, signSignRequest } from '../../src/policy/index.js';
+import { POLICY_TYP, payloadDigest, type Signer, signDocument, signSignRequest } from '../../src/policy/index.js';
 import { decodePoint } from '../../src/primitives/curve.js';
 import { bip32 } from '../chains/helpers.js';
 import { testPrimes } from '../helpers/primes.js';
@@ -39,6 +39,8 @@ import { required } from '../helpers/requirements.js';
  * server certificate): a request signs over HTTPS; plain HTTP and an untrusting client get nothing.
  * Then killed (-9) while its pool refills: restarted, the pool fills to its target and four requests
  * sign once each with distinct presignatures (the store and the parties' partial counters agree).
+ * Last, a party is down while an admin publishes policy v2: the PUT answers without waiting for it
+ * (delivered: false), the others hold v2; restarted, the orchestrator's sweep relays v2 to it.
  * No timing is asserted.
  */
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
@@ -475,5 +477,38 @@ describe.runIf(canRun)('orchestrator process over party daemon processes and a r
     } finally {
       d.close();
     }
+  });
+
+  it('a party down while policy v2 is published: the PUT answers delivered false at once; restarted, the sweep relays v2 to it', async () => {
+    const policy = setup.policy as NonNullable<SetupResult['policy']>;
+    const held = (url: string) => metric(url, /^mpc_policy_version\{document="policy"\} (\d+)/m);
+    orch = await start();
+    expect(await daemons[2]?.stop()).toBe(0);
+    // v2: setup's v1 rules under a new version, signed by a quorum of setup's admins (2 of 3)
+    const v1 = JSON.parse(readFileSync(policy.policyFile, 'utf8')) as { payload: string };
+    const doc = JSON.parse(Buffer.from(v1.payload, 'base64url').toString('utf8'));
+    const quorum = await Promise.all(policy.adminKeys.slice(0, 2).map((f) => loadOperatorKey(f)));
+    const v2 = await signDocument(new TextEncoder().encode(JSON.stringify({ ...doc, version: 2 })), POLICY_TYP, quorum);
+    // answered once the parties that are up took it (party 2's silence is not waited for to the
+    // session timeout; the document push has its own short one)
+    const put = await callApi(orch.url, admin, 'PUT', '/v1/policy', v2);
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body).toMatchObject({ version: 2, delivered: false });
+    for (const d of daemons.slice(0, 2)) expect(await held(d.url)).toBe(2);
+    // restarted on its ledger it holds v1; a sweep (every 5 s) relays v2
+    daemons[2] = await spawnParty(CLI, setup.partyConfigs[2] as string, { timeoutMs: 60_000, drainMs: 3000 });
+    const restarted = daemons[2];
+    expect(await held(restarted.url)).toBe(1);
+    for (let i = 0; i < 300 && (await held(restarted.url)) !== 2; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await held(restarted.url)).toBe(2);
+    expect(restarted.lines.join('\n')).not.toMatch(/ERR_POLICY_QUORUM/);
+    // the policy state the API reports is v2, and an initiator's request signs under it
+    expect((await callApi(orch.url, admin, 'GET', '/v1/policy')).body).toMatchObject({ policy: { version: 2 } });
+    const post = await callApi(orch.url, initiator, 'POST', '/v1/sign-requests', await signRequestBody(tx(), 'p-v2'));
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    const done = await final(post.body.id as string);
+    expect(done.state, JSON.stringify(done.error)).toBe('signed');
+    expect(done).toMatchObject({ policyVersion: 2 });
+    expect(await orch.stop()).toBe(0);
   });
 });

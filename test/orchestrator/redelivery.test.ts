@@ -72,7 +72,10 @@ describe('re-delivery of policy and registry to parties that missed them', () =>
     const count = (k: string) => b.relays.filter((r) => r.kind === k).length;
     await until(() => count('registry') >= 4 && count('policy') >= 4);
     // a newer policy while party 2 is still down: the sweeps relay the newest one
-    await h.service.putPolicy((await signDocument(bytes(policyDoc(2)), POLICY_TYP, [h.admin])) as object);
+    // the answer says so at once (it does not wait for party 2)
+    expect(
+      await h.service.putPolicy((await signDocument(bytes(policyDoc(2)), POLICY_TYP, [h.admin])) as object),
+    ).toMatchObject({ version: 2, delivered: false });
     const mark = b.relays.length;
     await until(() => b.relays.length >= mark + 2);
     expect(b.relays.slice(mark).filter((r) => r.kind === 'policy')[0]).toEqual({ kind: 'policy', version: 2 });
@@ -93,10 +96,20 @@ describe('re-delivery of policy and registry to parties that missed them', () =>
     h = await makeHarness({ backend: b, sweepMs: 20 });
     await sleep(150);
     expect(b.relays).toHaveLength(2);
+    expect(
+      await h.service.putPolicy((await signDocument(bytes(policyDoc(2)), POLICY_TYP, [h.admin])) as object),
+    ).toMatchObject({ version: 2, delivered: true });
+    await sleep(100);
+    expect(b.relays).toHaveLength(3);
     b.state.answer = 'ERR_STORE_UNAVAILABLE';
-    await h.service.putPolicy((await signDocument(bytes(policyDoc(2)), POLICY_TYP, [h.admin])) as object);
-    await until(() => b.relays.length >= 4);
-    expect(b.relays.slice(2, 4).map((r) => r.kind)).toEqual(['policy', 'policy']);
+    expect(
+      await h.service.putPolicy((await signDocument(bytes(policyDoc(3)), POLICY_TYP, [h.admin])) as object),
+    ).toMatchObject({ version: 3, delivered: false });
+    await until(() => b.relays.length >= 5);
+    expect(b.relays.slice(3, 5)).toEqual([
+      { kind: 'policy', version: 3 },
+      { kind: 'policy', version: 3 },
+    ]);
   });
 
   it('a sign refused because a party holds no such version marks both documents for re-delivery', async () => {

@@ -69,6 +69,16 @@ export const SignedDocument = Type.Object(
 );
 export type SignedDocument = Static<typeof SignedDocument>;
 export const DocumentVersion = Type.Object({ version: Type.Integer(), hash: Type.String() }, closed);
+export const DocumentPut = Type.Object(
+  {
+    version: Type.Integer(),
+    hash: Type.String(),
+    delivered: Type.Boolean({
+      description: 'every party holds this version; false: the orchestrator relays it again at every sweep',
+    }),
+  },
+  closed,
+);
 export const PolicyState = Type.Object(
   {
     policy: Type.Union([DocumentVersion, Type.Null()]),

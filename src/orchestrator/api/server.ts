@@ -283,15 +283,11 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     };
   };
   app.get('/v1/policy', { schema: { response: { 200: S.PolicyState, ...E } } }, async () => docState());
-  app.put(
-    '/v1/policy',
-    { schema: { body: S.SignedDocument, response: { 200: S.DocumentVersion, ...E } } },
-    async (req) => svc.putPolicy(req.body, false, op(req).id),
+  app.put('/v1/policy', { schema: { body: S.SignedDocument, response: { 200: S.DocumentPut, ...E } } }, async (req) =>
+    svc.putPolicy(req.body, false, op(req).id),
   );
-  app.put(
-    '/v1/registry',
-    { schema: { body: S.SignedDocument, response: { 200: S.DocumentVersion, ...E } } },
-    async (req) => svc.putRegistry(req.body, false, op(req).id),
+  app.put('/v1/registry', { schema: { body: S.SignedDocument, response: { 200: S.DocumentPut, ...E } } }, async (req) =>
+    svc.putRegistry(req.body, false, op(req).id),
   );
 
   // keys ----------------------------------------------------------------------------------------
