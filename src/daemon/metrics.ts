@@ -24,6 +24,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * | mpc_store_reopen_attempts_total     | counter   | outcome            | reopen attempts of a lost HSM session; outcome = ok or failed   |
  * | mpc_policy_check_seconds            | histogram |                    | co-signer check per signed partial: authorize + re-check        |
  * | mpc_policy_check_cpu_seconds        | histogram |                    | the same check's CPU time (this process; wall time less waits)  |
+ * | mpc_ledger_consume_group_size       | histogram |                    | consumes per signing-path ledger commit (group commit, 1 fsync) |
  *
  * plus Node's default process metrics with the `mpc_` prefix (`mpc_process_cpu_seconds_total`,
  * `mpc_nodejs_eventloop_lag_seconds`, …) unless `defaultMetrics: false`.
@@ -94,6 +95,7 @@ export class DaemonMetrics {
   readonly #policyCheckCpu: Histogram;
   readonly #policyRefused: Counter<'code'>;
   readonly #policyVersion: Gauge<'document'>;
+  readonly #consumeGroup: Histogram;
 
   constructor(opts: DaemonMetricsOptions = {}) {
     const registers = [this.#registry];
@@ -205,6 +207,12 @@ export class DaemonMetrics {
       labelNames: ['document'],
       registers,
     });
+    this.#consumeGroup = new Histogram({
+      name: 'mpc_ledger_consume_group_size',
+      help: 'Presignature consumes committed per ledger transaction on the signing path (one fsync each).',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    });
     this.#natsConnected.set(0);
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.#registry, prefix: 'mpc_' });
   }
@@ -305,6 +313,12 @@ export class DaemonMetrics {
   setPolicyVersion(document: 'policy' | 'registry', version: number): void {
     const v = amount(version);
     if (v !== undefined) this.#policyVersion.set({ document }, v);
+  }
+
+  /** One signing-path ledger transaction committed `size` consumes. */
+  consumeGroupCommitted(size: number): void {
+    const n = amount(size);
+    if (n !== undefined) this.#consumeGroup.observe(n);
   }
 
   /** The Content-Type of `render()`'s output (Prometheus text exposition format). */

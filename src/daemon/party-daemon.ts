@@ -16,6 +16,7 @@ import { refresh, reshareSession } from '../protocol/refresh.js';
 import { decodeKeyRecord, encodeKeyRecord, keyRecordOf } from '../protocol/reshare.js';
 import { acknowledgeRotation, commitRotation, epochDigest, type RotationTarget } from '../protocol/rotation.js';
 import {
+  assertSignable,
   decodePartialSignature,
   encodePartialSignature,
   issuePartialSignature,
@@ -31,6 +32,7 @@ import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { decodeSessionKeys } from '../transport/session-keys.js';
 import { COORDINATOR, controlSubject, SUBJECT_ROOT, sessionToken } from '../transport/subjects.js';
 import type { Transport, TransportSession } from '../transport/types.js';
+import { ConsumeGroup, consumedOnce } from './consume-group.js';
 import {
   type CoordinatorMessage,
   decodeRotationCommit,
@@ -112,6 +114,8 @@ export interface DaemonMetricsSink {
   policyRefused?(code: string): void;
   policyChecked?(seconds: number, cpuSeconds?: number): void;
   setPolicyVersion?(document: 'policy' | 'registry', version: number): void;
+  /** One ledger transaction of the signing path committed `size` consumes (group commit). */
+  consumeGroupCommitted?(size: number): void;
 }
 
 /** Where aux-info gets its two fresh safe primes (a PrimePool in production). */
@@ -246,7 +250,8 @@ export class PartyDaemon {
    * reports (see #releaseRotation).
    */
   readonly #rotating = new Map<string, string>();
-  /** Serializes check → consume while the policy is enforced (see #sign). */
+  /** The signing path's consumes, committed in groups (one fsync per group; see #sign). */
+  readonly #consumes: ConsumeGroup;
 
   constructor(o: PartyDaemonOptions) {
     if (o.roster[o.self] === undefined) throw new MpcError('ERR_CONFIG_INVALID', 'self is not in the roster');
@@ -265,6 +270,9 @@ export class PartyDaemon {
       throw new MpcError('ERR_CONFIG_INVALID', 'policy must be {mode: "enforce", admins} or {mode: "off"}');
     }
     this.#guard = new PolicyGuard(o.policy, o.ledger);
+    this.#consumes = new ConsumeGroup(o.ledger, {
+      onCommit: (size) => o.metrics?.consumeGroupCommitted?.(size),
+    });
     this.#inboxLimits = o.inbox ?? DEFAULT_INBOX_LIMITS;
     assertInboxLimits(this.#inboxLimits);
     this.#threads =
@@ -1549,18 +1557,19 @@ export class PartyDaemon {
           },
         );
       }
-      // consume (fsynced) happens inside, before the partial exists; only then does it leave. The
-      // velocity re-check runs right before it, and the request's spend record is written in the
-      // consume's transaction (velocity history).
-      partial = issuePartialSignature(
-        presig,
-        target.digest,
-        consumer(ledger, this.#guard, permit, target.digest, (ms, cpuUs) => {
-          checkMs += ms;
-          checkCpuUs += cpuUs;
-        }),
-        { epoch: meta.epoch ?? 0 },
-      );
+      // The consume (fsynced) before the partial exists; only then does it leave. The velocity
+      // re-check runs right before it, and the request's spend record is written in the consume's
+      // transaction (velocity history). Signs that reach this point in the same loop turn share
+      // one transaction (group commit); this one goes on only once that transaction is on disk.
+      const signing = { epoch: meta.epoch ?? 0 };
+      assertSignable(presig, target.digest, signing);
+      const consume = consumer(ledger, this.#guard, permit, target.digest, (ms, cpuUs) => {
+        checkMs += ms;
+        checkCpuUs += cpuUs;
+      });
+      const id = presig.id;
+      await this.#consumes.run(() => consume.consume(id));
+      partial = issuePartialSignature(presig, target.digest, consumedOnce(id), signing);
       // kept until the coordinator's verdict (or expiry): §7.3 attributes an invalid signature
       if (evidence !== undefined) {
         const { id, R, publicKey, signers, path } = presig;

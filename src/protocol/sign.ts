@@ -191,6 +191,25 @@ export interface SigningKeyState {
 }
 
 /**
+ * The checks `issuePartialSignature` makes before it consumes anything, on public data only: a
+ * caller that consumes the presignature itself first (the daemon's group commit) runs them before
+ * its consume, so a malformed request still burns nothing.
+ * @throws MpcError ERR_PROTOCOL_INPUT, ERR_PRESIGNATURE_EPOCH
+ */
+export function assertSignable(presig: Presignature, digest: Uint8Array, key?: SigningKeyState): void {
+  assertPublic(presig);
+  assertDigest(digest);
+  if (!Number.isInteger(presig.self) || presig.self < 0 || presig.self >= presig.signers.length) {
+    inputError('self must be a position in signers');
+  }
+  if (key !== undefined && (presig.epoch ?? 0) !== key.epoch) {
+    throw new MpcError('ERR_PRESIGNATURE_EPOCH', 'presignature belongs to another key epoch; refusing to sign', {
+      details: { presignature: presig.id, presignatureEpoch: presig.epoch ?? 0, keyEpoch: key.epoch },
+    });
+  }
+}
+
+/**
  * Issues this party's partial signature on `digest` (the 32-byte message hash the party computed
  * itself from an approved request, SECURITY.md A20). The presignature is consumed in `ledger`
  * FIRST: if that throws, nothing is computed; if anything after it fails, the presignature stays
@@ -210,16 +229,7 @@ export function issuePartialSignature(
   key?: SigningKeyState,
 ): PartialSignature {
   // Public checks only (a malformed request does not burn the presignature)…
-  assertPublic(presig);
-  assertDigest(digest);
-  if (!Number.isInteger(presig.self) || presig.self < 0 || presig.self >= presig.signers.length) {
-    inputError('self must be a position in signers');
-  }
-  if (key !== undefined && (presig.epoch ?? 0) !== key.epoch) {
-    throw new MpcError('ERR_PRESIGNATURE_EPOCH', 'presignature belongs to another key epoch; refusing to sign', {
-      details: { presignature: presig.id, presignatureEpoch: presig.epoch ?? 0, keyEpoch: key.epoch },
-    });
-  }
+  assertSignable(presig, digest, key);
   // …then §8.2 rule 1 / A18: consume BEFORE the secret shares are even read. From here on every
   // failure leaves the presignature consumed (fail closed).
   ledger.consume(presig.id);

@@ -233,6 +233,10 @@ export class PartyLedger implements PresignatureLedger {
   #burntAtOpen = 0;
   /** Spend records this connection committed (spendGeneration). */
   #spendWrites = 0;
+  /** Inside `group`: each `#tx` becomes a savepoint of the group's one transaction. */
+  #grouped = false;
+  /** Consume steps to report once the group's commit is on disk (crash tests: 'committed'). */
+  #groupCommitted: (() => void)[] = [];
   /** `PRAGMA data_version`, prepared at the first spendGeneration. */
   #dataVersion: Database.Statement | undefined;
   #audit: AuditEmitter | undefined;
@@ -744,8 +748,53 @@ export class PartyLedger implements PresignatureLedger {
       step('updated');
     });
     if (recorded) this.#spendWrites++;
-    step('committed');
+    // in a group the record is on disk only once the group commits
+    if (this.#grouped) this.#groupCommitted.push(() => step('committed'));
+    else step('committed');
     return recorded;
+  }
+
+  /**
+   * Group commit (issue #18): runs each of `work` in its own savepoint of ONE IMMEDIATE transaction
+   * and commits once (one fsync for all). A `work` that throws is rolled back alone (every change
+   * it made through this ledger, audit records included; the others kept) and its error is returned at its position (undefined:
+   * done); later work sees what earlier work wrote, so a presignature consumed by one is refused
+   * to the next. Returns only after the commit, so every consume in it is durable by then. When
+   * the commit itself fails, nothing of the group is written and this throws (every item failed).
+   */
+  group(work: readonly (() => void)[]): (unknown | undefined)[] {
+    if (this.#grouped) throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger groups do not nest');
+    const errors: (unknown | undefined)[] = work.map(() => undefined);
+    this.#groupCommitted = [];
+    try {
+      this.#tx('group', () => {
+        this.#grouped = true;
+        try {
+          for (const [i, w] of work.entries()) {
+            const reports = this.#groupCommitted.length;
+            try {
+              this.#savepoint('group member', w);
+            } catch (e) {
+              this.#groupCommitted.length = reports;
+              errors[i] = e ?? new MpcError('ERR_LEDGER_CORRUPT', 'a grouped ledger change failed');
+              // SQLite rolled the whole transaction back (a full disk, an I/O error): the group fails
+              if (!this.#db.inTransaction) throw errors[i];
+            }
+          }
+        } finally {
+          this.#grouped = false;
+        }
+      });
+    } catch (e) {
+      // spends counted in memory by a holder of running totals were not written: make it reload
+      this.#spendWrites++;
+      this.#groupCommitted = [];
+      throw e;
+    }
+    const committed = this.#groupCommitted;
+    this.#groupCommitted = [];
+    for (const f of committed) f();
+    return errors;
   }
 
   /**
@@ -1146,6 +1195,10 @@ export class PartyLedger implements PresignatureLedger {
 
   /** One IMMEDIATE transaction (takes the write lock first: racing consumers serialize). */
   #tx(what: string, fn: () => void): void {
+    if (this.#grouped) {
+      this.#savepoint(what, fn);
+      return;
+    }
     this.#run(what, () => {
       try {
         this.#db.exec('BEGIN IMMEDIATE');
@@ -1167,6 +1220,27 @@ export class PartyLedger implements PresignatureLedger {
         this.#audit?.commit(head);
         this.#auditListener?.();
       }
+    });
+  }
+
+  /** One change inside a group: rolled back alone when it throws (audit records included). */
+  #savepoint(what: string, fn: () => void): void {
+    this.#run(what, () => {
+      const pending = this.#auditPending;
+      this.#db.exec('SAVEPOINT grouped');
+      try {
+        fn();
+      } catch (e) {
+        this.#auditPending = pending;
+        const code = String((e as { code?: unknown }).code ?? '');
+        if (WRITE_FAULT_RE.test(code)) this.#writeFault = code;
+        if (this.#db.inTransaction) {
+          this.#db.exec('ROLLBACK TO grouped');
+          this.#db.exec('RELEASE grouped');
+        }
+        throw e;
+      }
+      this.#db.exec('RELEASE grouped');
     });
   }
 }
