@@ -92,8 +92,9 @@ export type SessionOp =
  * commit that reached only some holders (`encodeRotationStatus`). `record`: each holder reports the
  * key's public record (reshare.ts `encodeKeyRecord`), which the coordinator hands to joining parties.
  * `reshare`: the key re-dealt to holders 0..n′−1 with threshold `threshold` (parties n..n′−1 join;
- * payload: the old key record), then aux info of the new committee, prepared like a refresh and
- * committed with `commit`.
+ * or, n′ < n, parties n′..n−1 leave and are not members; payload: the old key record), then aux info
+ * of the new committee, prepared like a refresh and committed with `commit`; the leavers then get a
+ * `commit` naming only them, with the new epoch's key record, and retire.
  */
 const OPS: readonly SessionOp[] = [
   'keygen',

@@ -505,7 +505,7 @@ export class Coordinator {
    * one holder is on the new epoch, only finishing it leaves one committee. When every holder
    * prepared it and none committed, a new reshare runs instead (it replaces the prepared one
    * everywhere, joiners included): the statuses do not say which threshold was prepared.
-   * Returns the new epoch and its public-data digest.
+   * Returns the new epoch and its public-data digest. With to < from, holders leave: `#reshareLeave`.
    * @throws MpcError ERR_DAEMON_SESSION_FAILED when the old holders disagree on the key record
    * @throws MpcError ERR_ROTATION_STATE when the finished reshare has another threshold than asked
    */

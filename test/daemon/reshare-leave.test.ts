@@ -28,11 +28,11 @@ import { Coordinator } from '../../src/daemon/coordinator.js';
 import { mod } from '../../src/math/bits.js';
 import { CURVE_ORDER, encodePoint, Point } from '../../src/primitives/curve.js';
 import { Ed25519Signer } from '../../src/primitives/ed25519.js';
-import type { CoreKeyShare } from '../../src/protocol/key-share.js';
+import type { CoreKeyShare, KeyShare } from '../../src/protocol/key-share.js';
 import { evaluationPoint, lagrangeCoefficient } from '../../src/protocol/lagrange.js';
 import { decodeKeyRecord, encodeKeyRecord, type KeyRecord, keyRecordOf } from '../../src/protocol/reshare.js';
 import { acknowledgeRotation, epochDigest } from '../../src/protocol/rotation.js';
-import { getKeyShare } from '../../src/storage/secret-store.js';
+import { getKeyShare, putKeyShare } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { emitterKey } from '../audit/fixtures.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
@@ -200,6 +200,38 @@ describe('reshare: what a leaving party checks at the commit', () => {
     await expect(quick.commitRotation({ keyId: 'u', parties: 4, members: [3], commit: later })).rejects.toMatchObject({
       details: { codes: 'ERR_DAEMON_KEY_RETIRED' },
     });
+  });
+
+  it("a holder's commit names exactly the new holders 0..n′−1: a leaver's acknowledgement in a holder's place is refused", async () => {
+    await deal('p');
+    // party 0 prepared epoch 1 of 'p' as a 2-of-3 holder (written as #sealPrepared writes it: no session)
+    const next = await dealKeyShares({ n: 3, t: 2, seed: 'reshare-leave-next' });
+    await putKeyShare(party(0).store, { partyId: 0, keyId: 'p.next' }, 2, next.shares[0] as KeyShare);
+    const sid = new Uint8Array(16).fill(0xc1);
+    const digest = new Uint8Array(32).fill(0xd1);
+    party(0).ledger.prepareRotation({
+      keyId: 'p',
+      sid: bytesToHex(sid),
+      epoch: 1,
+      digest: bytesToHex(digest),
+      shareVersion: 2,
+    });
+    // holders "0, 1, 3": party 3 (leaving, colluding with the coordinator) signs for new holder 2
+    const target = { sid, epoch: 1, digest, holders: [] };
+    const acks = [0, 1, 3].map((who, h) =>
+      acknowledgeRotation(new Ed25519Signer(ids.secrets[who]?.ed25519Secret as Uint8Array), target, h),
+    );
+    const attempt = quick.commitRotation({
+      keyId: 'p',
+      parties: 4,
+      members: [0, 1, 3],
+      commit: { sid, epoch: 1, digest, acks },
+    });
+    await expect(attempt).rejects.toMatchObject({
+      details: { codes: expect.stringContaining('ERR_DAEMON_COMMAND_INVALID') },
+    });
+    expect(party(0).ledger.getRotation('p')).toMatchObject({ state: 'prepared', epoch: 1 });
+    expect(party(0).ledger.getKey('p')?.epoch).toBeUndefined();
   });
 
   it('a crash between the ledger mark and the delete: the share goes at the next use of the key', async () => {
