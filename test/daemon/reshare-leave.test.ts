@@ -13,9 +13,11 @@
  *   ERR_DAEMON_KEY_RETIRED (presign before ready, record), a repeated commit answers ok. A crash
  *   between the ledger's mark and the store's delete is finished at the next use.
  * - The real reshare: the staying holders re-deal among themselves; until they commit the old
- *   committee signs (with the leaver). Their commit goes through, the leavers' step does not (the
- *   coordinator stopped): `reshare` again finishes it (resumed), the leaver retires. The new holders
- *   sign under the original key; the leaver's old share does not combine with a new one.
+ *   committee signs (with the leaver). Their commit reaches holders 0 and 1 only; `reshare` again
+ *   finishes it at holder 2, but its leavers' step does not reach party 3; `reshare` once more sends
+ *   only that step (resumed), the leaver retires. The new holders sign under the original key; the
+ *   leaver's old share does not combine with a new one. (Two 5 s waits for the commits that do not
+ *   arrive.)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,7 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RotationCommit } from '../../src/daemon/control.js';
+import { decodeStartCommand, openCoordinatorMessage, type RotationCommit } from '../../src/daemon/control.js';
 import { Coordinator } from '../../src/daemon/coordinator.js';
 import { mod } from '../../src/math/bits.js';
 import { CURVE_ORDER, encodePoint, Point } from '../../src/primitives/curve.js';
@@ -34,6 +36,7 @@ import { decodeKeyRecord, encodeKeyRecord, type KeyRecord, keyRecordOf } from '.
 import { acknowledgeRotation, epochDigest } from '../../src/protocol/rotation.js';
 import { getKeyShare, putKeyShare } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
 import { emitterKey } from '../audit/fixtures.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
 import { math } from '../helpers/keys.js';
@@ -46,6 +49,35 @@ let cluster: Awaited<ReturnType<typeof startCluster>>;
 /** A coordinator that gives up on a silent party after 5 s. */
 let quick: Coordinator;
 const keys = new Map<string, DealtKey>();
+/** Parties that never receive a `commit` command (as if the coordinator stopped before reaching them). */
+const noCommit = new Set<number>();
+
+/** `t`, except that a party in `noCommit` does not get commit commands (every other command arrives). */
+function dropsCommits(t: Transport): Transport {
+  const isCommit = (bytes: Uint8Array) => {
+    try {
+      const m = openCoordinatorMessage(bytes, ids.coordinatorKey);
+      return m.round === 'start' && decodeStartCommand(m.payload).op === 'commit';
+    } catch {
+      return false;
+    }
+  };
+  return {
+    self: t.self,
+    join: (sid, handler) => t.join(sid, handler),
+    bus() {
+      const bus = t.bus();
+      return {
+        publish: (subject, bytes) => bus.publish(subject, bytes),
+        subscribe: (pattern, onMessage) =>
+          bus.subscribe(pattern, (subject, bytes) => {
+            if (!(noCommit.has(t.self) && isCommit(bytes))) onMessage(subject, bytes);
+          }),
+      };
+    },
+    close: () => t.close(),
+  };
+}
 
 const party = (i: number) => cluster.parties[i] as ClusterParty;
 const storeIds = async (i: number, keyId: string) =>
@@ -111,7 +143,7 @@ beforeAll(async () => {
   cluster = await startCluster({
     dir,
     ids,
-    transports: ids.secrets.map((k, i) => hub.transport(i, k, ids.roster)),
+    transports: ids.secrets.map((k, i) => dropsCommits(hub.transport(i, k, ids.roster))),
     coordinatorBus: hub.bus(),
     // the leaver writes audit records (its reshare.step left)
     ledgerOptions: (i) =>
@@ -247,7 +279,7 @@ describe('reshare: what a leaving party checks at the commit', () => {
 });
 
 describe('reshare 2-of-4 → 2-of-3: party 3 leaves', () => {
-  it('the old committee signs until the commit; the commit cut before the leaver is finished by reshare again; the new holders sign, the leaver holds nothing', async () => {
+  it('the old committee signs until the commit; a commit cut at a holder, then before the leaver, is finished by reshare again; the new holders sign, the leaver holds nothing', async () => {
     const key = await deal('k');
     const Y = bytesToHex(encodePoint(key.publicKey));
     const digest = sha256(new TextEncoder().encode('signed by the old committee before the commit'));
@@ -261,15 +293,27 @@ describe('reshare 2-of-4 → 2-of-3: party 3 leaves', () => {
     const before = await cluster.coordinator.sign({ keyId: 'k', presignature: old, digest });
     expect(nobleVerifies(key.publicKey, digest, before)).toBe(true);
 
-    // the holders commit; the coordinator stops before the leavers' step
-    await cluster.coordinator.commitRotation({ keyId: 'k', parties: 3, commit });
-    const states = (await cluster.coordinator.rotationStatus({ keyId: 'k', parties: 4 })).map(
-      (x) => `${x.keyEpoch}:${x.state}`,
-    );
-    expect(states).toEqual(['1:committed', '1:committed', '1:committed', '0:none']);
+    const states = async () =>
+      (await cluster.coordinator.rotationStatus({ keyId: 'k', parties: 4 })).map((x) => `${x.keyEpoch}:${x.state}`);
+    // the commit reaches holders 0 and 1 only
+    noCommit.add(2);
+    await expect(quick.commitRotation({ keyId: 'k', parties: 3, commit })).rejects.toMatchObject({
+      code: 'ERR_DAEMON_SESSION_TIMEOUT',
+      details: { missing: '2' },
+    });
+    expect(await states()).toEqual(['1:committed', '1:committed', '0:prepared', '0:none']);
+    // reshare again: it finishes the holders' commit, then the leaver's step does not arrive
+    noCommit.clear();
+    noCommit.add(3);
+    await expect(quick.reshare({ keyId: 'k', from: 4, to: 3, threshold: 2 })).rejects.toMatchObject({
+      code: 'ERR_DAEMON_SESSION_TIMEOUT',
+      details: { missing: '3' },
+    });
+    noCommit.clear();
+    expect(await states()).toEqual(['1:committed', '1:committed', '1:committed', '0:none']);
     expect(await storeIds(3, 'k')).toEqual(['k']);
 
-    // the same request again finishes it: the leaver checks the acknowledgements and retires
+    // and again: only the leavers' step is left; the leaver checks the acknowledgements and retires
     const r = await cluster.coordinator.reshare({ keyId: 'k', from: 4, to: 3, threshold: 2 });
     expect(r).toMatchObject({ epoch: 1, resumed: true });
     expect(bytesToHex(r.digest)).toBe(bytesToHex(commit.digest));
