@@ -266,11 +266,16 @@ export const coordRefresh = defineCommand({
 export const coordReshare = defineCommand({
   name: 'coord reshare',
   summary:
-    'reshare that adds holders: the key of parties 0..FROM-1 re-dealt to 0..TO-1 with threshold T (same public key)',
+    'reshare that adds or removes holders: the key of parties 0..FROM-1 re-dealt to 0..TO-1 with threshold T (same public key)',
   flags: Type.Object({
     ...base,
     from: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'N', description: 'the current holders 0..N-1' }),
-    to: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'M', description: 'the new holders 0..M-1 (M ≥ N)' }),
+    to: Type.Integer({
+      minimum: 2,
+      maximum: 1024,
+      metavar: 'M',
+      description: 'the new holders 0..M-1 (M < N: N-M leave)',
+    }),
     threshold: Type.Integer({ minimum: 2, maximum: 1024, metavar: 'T', description: 'signers needed afterwards' }),
   }),
   help:
@@ -278,21 +283,21 @@ export const coordReshare = defineCommand({
     'identities) with Feldman-checked shares and Πsch proofs, then the new committee runs aux info with\n' +
     'fresh safe primes; every new holder seals its next-epoch share and acknowledges (prepare), and the\n' +
     "commit moves every holder to the new epoch and T-of-M, burning the older epoch's presignatures.\n" +
-    'Until the commit the old holders sign as before. Removing holders over NATS is not offered yet.\n' +
+    'With M < N, parties M..N-1 leave: holders 0..M-1 (at least the current threshold of them) deal\n' +
+    'among themselves; after their commit each leaver checks every acknowledgement, deletes its share\n' +
+    'and records the key as left (it then refuses every use of the key with ERR_DAEMON_KEY_RETIRED).\n' +
+    'Until the commit the old holders sign as before.\n' +
     'A failed reshare leaves the key with the old holders; run it again (a joiner that prepared the\n' +
-    'failed attempt takes part in the new one). When the commit reached only some parties, running\n' +
-    'it again finishes that commit (output "resumed": true) so that every party is on the new epoch.',
+    'failed attempt takes part in the new one). When the commit reached only some parties (holders\n' +
+    'or leavers), running it again finishes that commit (output "resumed": true) so that every party\n' +
+    'is on the new epoch.',
   async run(f, io) {
-    if (f.to < f.from) {
-      throw new MpcError('ERR_CLI_USAGE', '--to must be at least --from (holders can only be added)', {
-        details: { flag: '--to' },
-      });
-    }
     if (f.threshold > f.to) {
       throw new MpcError('ERR_CLI_USAGE', '--threshold must not exceed --to', { details: { flag: '--threshold' } });
     }
     const r = await withCoordinator(f.config, f, (c, n) => {
       assertInRoster('--to', upTo(f.to), n);
+      assertInRoster('--from', upTo(f.from), n);
       return c.reshare({ keyId: f.key, from: f.from, to: f.to, threshold: f.threshold });
     });
     io.out(

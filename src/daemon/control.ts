@@ -65,7 +65,7 @@ const MAX_RESULT_BYTES = 64 * 1024;
 /** A reshare's key record: flags, Y, chain code, epoch, t, n, count, then n public shares (33 bytes). */
 const MAX_RECORD_BYTES = 3 + 33 + 32 + 16 + MAX_MEMBERS * 33;
 /** A commit's acknowledgements: sid, epoch, digest, then (holder, Ed25519 signature) per holder. */
-const MAX_COMMIT_BYTES = 64 + 4 + 32 + 4 + MAX_MEMBERS * (4 + 64);
+const MAX_COMMIT_BYTES = 64 + 4 + 32 + 4 + MAX_MEMBERS * (4 + 64) + 4 + MAX_RECORD_BYTES;
 const MAX_SKEW_MS = 5 * 60_000;
 
 export type SessionOp =
@@ -92,8 +92,9 @@ export type SessionOp =
  * commit that reached only some holders (`encodeRotationStatus`). `record`: each holder reports the
  * key's public record (reshare.ts `encodeKeyRecord`), which the coordinator hands to joining parties.
  * `reshare`: the key re-dealt to holders 0..n′−1 with threshold `threshold` (parties n..n′−1 join;
- * payload: the old key record), then aux info of the new committee, prepared like a refresh and
- * committed with `commit`.
+ * or, n′ < n, parties n′..n−1 leave and are not members; payload: the old key record), then aux info
+ * of the new committee, prepared like a refresh and committed with `commit`; the leavers then get a
+ * `commit` naming only them, with the new epoch's key record, and retire.
  */
 const OPS: readonly SessionOp[] = [
   'keygen',
@@ -197,12 +198,14 @@ export function assertStartCommand(c: StartCommand): void {
     throw invalid('round timeout');
   }
   const ascending = c.members.every((m, j) => j === 0 || m > (c.members[j - 1] as number));
-  if (
+  if (c.op === 'commit') {
+    // every holder 0..n′−1 of the new epoch, or (a reshare's second step) the parties leaving
+    if (!ascending) throw invalid('commit members must be ascending');
+  } else if (
     c.op === 'keygen' ||
     c.op === 'aux' ||
     c.op === 'import' ||
     c.op === 'refresh' ||
-    c.op === 'commit' ||
     c.op === 'rotation' ||
     c.op === 'record' ||
     c.op === 'reshare'
@@ -607,12 +610,18 @@ export interface RotationCommit {
   readonly epoch: number;
   readonly digest: Uint8Array;
   readonly acks: ReadonlyArray<{ readonly holder: number; readonly sig: Uint8Array }>;
+  /**
+   * Only in the commit sent to the parties that LEAVE by a reshare: the new epoch's key record
+   * (reshare.ts encodeKeyRecord, as the committed new holders report it), whose epochDigest must be
+   * `digest`; it names the new committee 0..n′−1 whose acknowledgements the leaver checks.
+   */
+  readonly record?: Uint8Array;
 }
 
 export function encodeRotationCommit(c: RotationCommit): Uint8Array {
   const w = new WireWriter().bytes(c.sid).u32(c.epoch).fixed(c.digest).u32(c.acks.length);
   for (const a of c.acks) w.u32(a.holder).fixed(a.sig);
-  return w.finish();
+  return w.bytes(c.record ?? new Uint8Array(0)).finish();
 }
 
 export function decodeRotationCommit(bytes: Uint8Array): RotationCommit {
@@ -625,8 +634,9 @@ export function decodeRotationCommit(bytes: Uint8Array): RotationCommit {
       holder: r.u32('commit.holder'),
       sig: r.fixed('commit.sig', 64),
     }));
+    const record = r.bytes('commit.record', MAX_RECORD_BYTES);
     r.end();
-    return { sid, epoch, digest, acks };
+    return { sid, epoch, digest, acks, ...(record.length > 0 ? { record: Uint8Array.from(record) } : {}) };
   } catch {
     throw invalid('malformed rotation commit');
   }

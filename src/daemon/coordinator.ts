@@ -512,7 +512,7 @@ export class Coordinator {
    * one holder is on the new epoch, only finishing it leaves one committee. When every holder
    * prepared it and none committed, a new reshare runs instead (it replaces the prepared one
    * everywhere, joiners included): the statuses do not say which threshold was prepared.
-   * Returns the new epoch and its public-data digest.
+   * Returns the new epoch and its public-data digest. With to < from, holders leave: `#reshareLeave`.
    * @throws MpcError ERR_DAEMON_SESSION_FAILED when the old holders disagree on the key record
    * @throws MpcError ERR_ROTATION_STATE when the finished reshare has another threshold than asked
    */
@@ -527,6 +527,7 @@ export class Coordinator {
      */
     record?: Uint8Array;
   }): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
+    if (o.to < o.from) return this.#reshareLeave(o);
     const statuses = await this.#reshareStatuses(o);
     const pending = pendingCommit(statuses);
     if (pending !== undefined && statuses.some((x) => x.state === 'committed')) {
@@ -555,7 +556,112 @@ export class Coordinator {
     record?: Uint8Array;
   }): Promise<RotationCommit> {
     const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
+    if (o.to < o.from && o.record === undefined && decodeKeyRecord(record).t > o.to) {
+      // the staying holders deal the key: at least the old threshold of them (each party checks it too)
+      throw new MpcError(
+        'ERR_DAEMON_COMMAND_INVALID',
+        `a reshare to ${o.to} holders needs at least the key's threshold ${decodeKeyRecord(record).t} of its holders to stay`,
+      );
+    }
     return this.#prepareRotation('reshare', o.keyId, o.to, o.threshold, record);
+  }
+
+  /**
+   * Reshare that removes holders (issue #16): holders 0..to−1 stay, parties to..from−1 leave. Every
+   * old holder 0..from−1 must report the same key record; the staying holders (at least the key's
+   * threshold of them) re-deal the key among themselves with threshold `threshold` and run aux info
+   * of the new committee: one session among 0..to−1, prepared like a refresh (each seals its
+   * next-epoch share and acknowledges). The commit goes to the new holders first; then, with the new
+   * epoch's key record as the committed holders report it, to the leavers, which check every
+   * acknowledgement and the record themselves and retire (share deleted, key marked left in their
+   * ledger). Until the holders commit, the old committee signs.
+   *
+   * Resuming: parties 0..from−1 report the key's last rotation (a leaver that retired already: its
+   * ERR_DAEMON_KEY_RETIRED). When the new holders hold the same rotation and some committed it, that
+   * commit is finished at the holders (`resumed`); when every holder committed it and some leaver is
+   * still on the epoch before, only the leavers' step runs (`resumed`). Otherwise a new reshare runs.
+   * @throws MpcError ERR_DAEMON_KEY_RETIRED when every leaver left the key already (nothing to do)
+   * @throws MpcError ERR_ROTATION_STATE when a finished reshare has another threshold than asked
+   */
+  async #reshareLeave(o: {
+    keyId: string;
+    from: number;
+    to: number;
+    threshold: number;
+    record?: Uint8Array;
+  }): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
+    const { statuses, retired } = await this.#leaveStatuses(o);
+    const holders = statuses.slice(0, o.to);
+    const leavers = statuses.slice(o.to);
+    const pending = pendingCommit(holders);
+    let commit: RotationCommit;
+    let resumed = true;
+    if (pending !== undefined && holders.some((x) => x.state === 'committed')) {
+      await this.commitRotation({ keyId: o.keyId, parties: o.to, commit: pending });
+      commit = pending;
+    } else if (retired.every((r) => r)) {
+      throw new MpcError(
+        'ERR_DAEMON_KEY_RETIRED',
+        `parties ${o.to}..${o.from - 1} left this key already: it is held by 0..${o.to - 1}`,
+      );
+    } else {
+      const done = committedRotation(holders);
+      if (done !== undefined && leavers.some((x, j) => !retired[j] && x.keyEpoch + 1 === done.epoch)) {
+        commit = done;
+      } else {
+        commit = await this.prepareReshare(o);
+        await this.commitRotation({ keyId: o.keyId, parties: o.to, commit });
+        resumed = false;
+      }
+    }
+    const now = await this.#retireLeavers(o, commit);
+    if (now.t !== o.threshold) {
+      throw new MpcError(
+        'ERR_ROTATION_STATE',
+        `finished an interrupted reshare of this key to ${now.t}-of-${now.n} (epoch ${commit.epoch}), not the requested threshold ${o.threshold}; reshare again for it`,
+        { details: { epoch: commit.epoch, threshold: now.t, parties: now.n } },
+      );
+    }
+    return { epoch: commit.epoch, digest: commit.digest, resumed };
+  }
+
+  /**
+   * The leavers' step of a reshare that removes holders: the new epoch's key record as every committed
+   * holder 0..to−1 reports it, relayed with the acknowledgements to parties to..from−1 (a leaver that
+   * retired already answers ok). Returns the record.
+   */
+  async #retireLeavers(o: { keyId: string; from: number; to: number }, commit: RotationCommit) {
+    const bytes = await this.keyRecord({ keyId: o.keyId, parties: o.to });
+    const now = decodeKeyRecord(bytes);
+    if (now.epoch !== commit.epoch || now.n !== o.to) {
+      throw new MpcError(
+        'ERR_ROTATION_STATE',
+        `holders 0..${o.to - 1} hold the key ${now.t}-of-${now.n} at epoch ${now.epoch}, not the reshare to ${o.to} holders of epoch ${commit.epoch}`,
+        { details: { epoch: now.epoch, threshold: now.t, parties: now.n } },
+      );
+    }
+    const members = Array.from({ length: o.from - o.to }, (_, j) => o.to + j);
+    await this.commitRotation({ keyId: o.keyId, parties: o.from, members, commit: { ...commit, record: bytes } });
+    return now;
+  }
+
+  /**
+   * Every old holder 0..from−1's rotation status of the key (a reshare that removes holders); a
+   * leaver (to..from−1) that answers ERR_DAEMON_KEY_RETIRED left it already (`retired`, by leaver).
+   */
+  async #leaveStatuses(o: {
+    keyId: string;
+    from: number;
+    to: number;
+  }): Promise<{ statuses: RotationStatus[]; retired: boolean[] }> {
+    const { token, results } = await this.#askAll('rotation', { keyId: o.keyId, parties: o.from });
+    const left = (r: SessionResult, m: number) => !r.ok && m >= o.to && r.code === 'ERR_DAEMON_KEY_RETIRED';
+    const refused = new Map(results.flatMap((r, m) => (r.ok || left(r, m) ? [] : [[m, r]])));
+    if (refused.size > 0) throw sessionFailed('rotation', refused, token);
+    return {
+      statuses: results.map((r) => (r.ok ? decodeRotationStatus(r.summary) : NO_ROTATION)),
+      retired: results.slice(o.to).map((r, j) => left(r, o.to + j)),
+    };
   }
 
   /**
@@ -585,7 +691,7 @@ export class Coordinator {
    */
   async #ask(
     op: 'record' | 'rotation' | 'commit',
-    o: { keyId: string; parties: number },
+    o: { keyId: string; parties: number; members?: readonly number[] },
     payload: Uint8Array = new Uint8Array(0),
     failFast = true,
   ): Promise<{ token: string; summaries: Uint8Array[] }> {
@@ -625,13 +731,13 @@ export class Coordinator {
     return this.#o.roundTimeoutMs ?? 30_000;
   }
 
-  /** Publishes a one-off command's start to holders 0..parties−1; the caller deletes the waiter. */
+  /** Publishes a one-off command's start to holders 0..parties−1 (or `members`); the caller deletes the waiter. */
   async #askOpen(
     op: 'record' | 'rotation' | 'commit',
-    o: { keyId: string; parties: number },
+    o: { keyId: string; parties: number; members?: readonly number[] },
     payload: Uint8Array,
   ): Promise<{ token: string; w: Waiter }> {
-    const members = [...Array(o.parties).keys()];
+    const members = o.members ?? [...Array(o.parties).keys()];
     const cmd: StartCommand = {
       op,
       keyId: o.keyId,
@@ -671,10 +777,16 @@ export class Coordinator {
   }
 
   /**
-   * Relays a prepared rotation's acknowledgements to every holder (the commit of `refresh`); each
-   * holder checks them itself. Safe to repeat: a holder that committed already answers ok.
+   * Relays a prepared rotation's acknowledgements to every holder 0..parties−1 (the commit of
+   * `refresh`), or to `members` (a reshare's leavers, with `commit.record`); each party checks them
+   * itself. Safe to repeat: a holder that committed already answers ok, a leaver that retired too.
    */
-  async commitRotation(o: { keyId: string; parties: number; commit: RotationCommit }): Promise<void> {
+  async commitRotation(o: {
+    keyId: string;
+    parties: number;
+    commit: RotationCommit;
+    members?: readonly number[];
+  }): Promise<void> {
     await this.#ask('commit', o, encodeRotationCommit(o.commit), false);
   }
 
@@ -985,6 +1097,39 @@ function identificationFailed(
       blame,
     },
   );
+}
+
+const NO_ROTATION: RotationStatus = {
+  keyEpoch: 0,
+  state: 'none',
+  sid: new Uint8Array(0),
+  epoch: 0,
+  digest: new Uint8Array(32),
+  sig: new Uint8Array(64),
+};
+
+/**
+ * The rotation every holder committed (the same session, epoch and digest) and is on now, with each
+ * holder's acknowledgement as it reports it again; undefined otherwise.
+ */
+export function committedRotation(statuses: readonly RotationStatus[]): RotationCommit | undefined {
+  const first = statuses[0];
+  if (first === undefined || first.state !== 'committed') return undefined;
+  const same = statuses.every(
+    (x) =>
+      x.state === 'committed' &&
+      x.keyEpoch === first.epoch &&
+      equal(x.sid, first.sid) &&
+      x.epoch === first.epoch &&
+      equal(x.digest, first.digest),
+  );
+  if (!same) return undefined;
+  return {
+    sid: first.sid,
+    epoch: first.epoch,
+    digest: first.digest,
+    acks: statuses.map((x, holder) => ({ holder, sig: x.sig })),
+  };
 }
 
 /**

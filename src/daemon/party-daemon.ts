@@ -26,7 +26,7 @@ import {
 import { ed25519Authenticator } from '../protocol/simulation.js';
 import { tssLibImport } from '../protocol/tss-lib-import.js';
 import type { ProtocolDef, RoundCtx } from '../protocol/types.js';
-import type { PartyLedger } from '../storage/party-ledger.js';
+import type { KeyMeta, PartyLedger } from '../storage/party-ledger.js';
 import { getKeyShare, putKeyShare, type SecretStore } from '../storage/secret-store.js';
 import type { PartyKeys, RosterEntry } from '../transport/frame.js';
 import { decodeSessionKeys } from '../transport/session-keys.js';
@@ -43,6 +43,7 @@ import {
   encodeSessionResult,
   openCoordinatorMessage,
   openPartyMessage,
+  type RotationCommit,
   type RotationStatus,
   type SessionResult,
   type StartCommand,
@@ -509,6 +510,9 @@ export class PartyDaemon {
         this.#rotating.set(cmd.keyId, token);
         locked = true;
       }
+      if (cmd.op === 'sign' || cmd.op === 'keyinfo' || cmd.op === 'rotation' || cmd.op === 'record') {
+        await this.#refuseRetired(cmd.keyId);
+      }
       if (cmd.op === 'sign') {
         await this.#sign(sid, cmd);
       } else if (cmd.op === 'policy' || cmd.op === 'registry') {
@@ -914,6 +918,8 @@ export class PartyDaemon {
   /** Checks preconditions and loads inputs before announcing ready (a party that cannot run says so). */
   async #prepare(cmd: StartCommand, token: string): Promise<PreparedSession> {
     const { ledger, store } = this.#o;
+    // a key this party left (a reshare without it): no keygen, presign, refresh or reshare of it here
+    await this.#refuseRetired(cmd.keyId);
     if (cmd.op === 'refresh') return this.#prepareRefresh(cmd, token);
     if (cmd.op === 'reshare') return this.#prepareReshare(cmd, token);
     if (cmd.op === 'keygen') {
@@ -1108,20 +1114,24 @@ export class PartyDaemon {
   }
 
   /**
-   * reshare (join): the key re-dealt from holders 0..n−1 to holders 0..n′−1 (n′ ≥ n; parties n..n′−1
-   * join) with threshold t′ = cmd.threshold, then aux info of the new committee (refresh.ts
-   * reshareSession). An old holder checks the coordinator's key record against its own share; a
-   * joining party takes it as given (the dealing's record digest, compared with every old holder's,
-   * refuses a wrong one before any share is used). Prepared and committed like a refresh.
+   * reshare: the key re-dealt from holders 0..n−1 to holders 0..n′−1 with threshold t′ =
+   * cmd.threshold, then aux info of the new committee (refresh.ts reshareSession). The session's
+   * members are the new committee: n′ ≥ n, parties n..n′−1 join and every old holder deals; n′ < n,
+   * parties n′..n−1 leave, take no part in the session, and the staying holders 0..n′−1 deal (at least
+   * the old threshold t of them: the dealing interpolates their shares; an additive n-of-n key needs
+   * every holder). A leaver retires at the commit (#retire). An old holder checks the coordinator's key
+   * record against its own share; a joining party takes it as given (the dealing's record digest,
+   * compared with every old holder's, refuses a wrong one before any share is used). Prepared and
+   * committed like a refresh.
    */
   async #prepareReshare(cmd: StartCommand, token: string): Promise<PreparedSession> {
     const { ledger } = this.#o;
     const record = decodeKeyRecord(cmd.payload);
     const newN = cmd.members.length;
-    if (newN < record.n) {
+    if (newN < record.t) {
       throw new MpcError(
         'ERR_DAEMON_COMMAND_INVALID',
-        'a reshare over NATS adds holders (n′ ≥ n); one that removes holders is not supported yet',
+        'a reshare that removes holders keeps at least the old threshold of them (they deal the key)',
       );
     }
     const holder = this.self < record.n;
@@ -1242,8 +1252,12 @@ export class PartyDaemon {
     const c = decodeRotationCommit(cmd.payload);
     const meta = ledger.getKey(cmd.keyId);
     if (meta === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key share for this key id');
+    if (c.record !== undefined) {
+      await this.#retire(sid, cmd, c, meta);
+      return;
+    }
     const everyHolder = (n: number) => {
-      if (cmd.members.length !== n) {
+      if (cmd.members.length !== n || cmd.members.some((m, j) => m !== j)) {
         throw new MpcError('ERR_DAEMON_COMMAND_INVALID', 'commit needs every holder of the key (0..n-1)');
       }
     };
@@ -1295,6 +1309,82 @@ export class PartyDaemon {
       'result',
       encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }),
     );
+  }
+
+  /**
+   * The commit of a reshare at a party that LEAVES the committee (issue #16): it took no part in the
+   * session (the staying holders dealt), so it checks what the coordinator relays against its own
+   * share before giving it up: the new epoch's key record continues its key (same Y and chain code,
+   * epoch + 1), its epochDigest is the committed digest, the new committee 0..n′−1 does not include
+   * this party, and every new holder's acknowledgement of (sid, epoch, digest) verifies against the
+   * roster (rotation.ts commitRotation → retired). Only then, in one ledger transaction, the key is
+   * marked retired and its presignatures burnt (audit reshare.step left), and the sealed share is
+   * deleted. A repeated commit of the same epoch finishes the deletion and answers ok.
+   */
+  async #retire(sid: Uint8Array, cmd: StartCommand, c: RotationCommit, meta: KeyMeta): Promise<void> {
+    const { ledger } = this.#o;
+    const summary = encodeRotationReport({ epoch: c.epoch, digest: c.digest, sig: new Uint8Array(64) }).subarray(0, 36);
+    const ok = () =>
+      this.#publishControl(sid, 'result', encodeSessionResult({ ok: true, code: '', message: '', blame: [], summary }));
+    if (meta.retired !== undefined) {
+      if (meta.retired !== c.epoch) {
+        throw new MpcError('ERR_DAEMON_KEY_RETIRED', 'this party left the committee of this key at another epoch');
+      }
+      await this.#dropShares(cmd.keyId);
+      await ok();
+      return;
+    }
+    const record = decodeKeyRecord(c.record as Uint8Array);
+    const own = await this.#activeCore(cmd.keyId);
+    const epoch = (own.epoch ?? 0) + 1;
+    if (
+      record.epoch !== epoch ||
+      c.epoch !== epoch ||
+      !sameBytes(encodePoint(record.publicKey), encodePoint(own.publicKey)) ||
+      !sameBytes(record.chainCode, own.chainCode)
+    ) {
+      throw new MpcError(
+        'ERR_ROTATION_STATE',
+        "the new key record does not continue this party's key (Y, chain code, epoch)",
+      );
+    }
+    if (!sameBytes(epochDigest(record), c.digest)) {
+      throw new MpcError('ERR_ROTATION_STATE', 'the new key record is not the one the new holders acknowledged');
+    }
+    if (this.self < record.n) {
+      throw new MpcError('ERR_ROTATION_STATE', 'this party is in the new committee: it does not leave');
+    }
+    const target: RotationTarget = {
+      sid: c.sid,
+      epoch: c.epoch,
+      digest: c.digest,
+      holders: Array.from({ length: record.n }, (_, r) => (this.#o.roster[r] as RosterEntry).ed25519),
+    };
+    // every new holder sealed its share of epoch + 1 and said so; the coordinator cannot forge that
+    const state = commitRotation({ phase: 'prepared', active: null, next: null, target }, c.acks);
+    if (state.phase !== 'retired') throw new MpcError('ERR_ROTATION_STATE', 'a leaving party must retire');
+    const burnt = ledger.retireKey(cmd.keyId, c.epoch, record.n);
+    await this.#dropShares(cmd.keyId);
+    this.#o.metrics?.setPresignaturesAvailable(cmd.keyId, 0);
+    this.#log.info({ keyId: cmd.keyId, epoch: c.epoch, burnt }, 'reshare committed: this party left the key');
+    await ok();
+  }
+
+  /** Refuses any use of a key this party left; finishes deleting its shares (a crash after the ledger). */
+  async #refuseRetired(keyId: string): Promise<void> {
+    if (this.#o.ledger.getKey(keyId)?.retired === undefined) return;
+    await this.#dropShares(keyId);
+    throw new MpcError('ERR_DAEMON_KEY_RETIRED', 'this party left the committee of this key: it holds no share');
+  }
+
+  /** Deletes every sealed share of `keyId` here (active, prepared next epoch, core) and the cached one. */
+  async #dropShares(keyId: string): Promise<void> {
+    this.#shares.delete(keyId);
+    const mine = new Set([keyId, this.#nextKeyId(keyId), `${keyId}.core`]);
+    for (const s of await this.#o.store.listShares()) {
+      if (s.partyId === this.self && mine.has(s.keyId))
+        await this.#o.store.deleteShare({ partyId: this.self, keyId: s.keyId });
+    }
   }
 
   /**

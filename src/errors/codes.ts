@@ -141,6 +141,8 @@ export const ERROR_CODES = {
   ERR_DAEMON_KEY_UNKNOWN: 'invalid_args',
   // a share restored from a backup kit (no aux info): it presigns after a refresh (issue 16)
   ERR_DAEMON_KEY_RESTORED: 'invalid_args',
+  // this party left the key's committee by a reshare (issue 16): it holds no share and serves nothing
+  ERR_DAEMON_KEY_RETIRED: 'invalid_args',
   ERR_DAEMON_PRESIGNATURE_UNKNOWN: 'invalid_args',
   ERR_DAEMON_PRESIGNATURE_OTHER_KEY: 'invalid_args',
   ERR_DAEMON_DRAINING: 'closing',

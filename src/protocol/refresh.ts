@@ -72,8 +72,10 @@ export interface ReshareSessionInput {
  * A reshare in which every party of the session is in the new committee (the same holders, or
  * more: parties join, none leave): the verifiable re-dealing (reshare.ts, rounds `share-*`), then
  * aux-info among the new committee (`aux-*`), so each holder ends with its full KeyShare of epoch
- * e + 1. Holders that leave cannot be in an aux-info session of the new committee; a reshare that
- * drops holders needs two sessions and is not offered here.
+ * e + 1. Holders that leave cannot be in an aux-info session of the new committee: when holders
+ * leave, the session is the staying holders alone, dealing as old members (at least the old
+ * threshold of them, the dealing interpolates their shares) — the party daemon's reshare with
+ * n′ < n — and the leavers retire at the commit.
  * @throws MpcError ERR_PROTOCOL_INPUT (init) when a party of the session receives no new share
  */
 export const reshareSession = sequence({

@@ -57,7 +57,9 @@ export type KeyEpochState =
   | { readonly phase: 'retired'; readonly epoch: number };
 
 /** D = H(tag, Y, chain code, epoch, t, n, X_0..X_{n−1}) of a (new-epoch) share. */
-export function epochDigest(core: CoreKeyShare): Uint8Array {
+export function epochDigest(
+  core: Pick<CoreKeyShare, 'publicKey' | 'chainCode' | 'epoch' | 't' | 'n' | 'publicShares'>,
+): Uint8Array {
   const w = new WireWriter()
     .bytes(new TextEncoder().encode(`${TAG_PREFIX}.rotation.epoch`))
     .fixed(encodePoint(core.publicKey))

@@ -89,6 +89,11 @@ export interface KeyMeta {
    * only by `commitRotation`; `putKey` keeps it.
    */
   readonly epoch?: number;
+  /**
+   * Set when this party left the key's committee by a reshare (issue #16, `retireKey`): the epoch
+   * of the new committee it is not part of. A retired key holds no share here and serves nothing.
+   */
+  readonly retired?: number;
 }
 
 /** A key's last rotation (refresh) at this party: prepared (next share sealed) or committed. */
@@ -113,8 +118,11 @@ export interface RotationRecord {
  *    gets the columns (default 0: every key and presignature of epoch 0) at open. Still 4 with
  *    superseded_policies (in-flight requests keep their policy version, issue #14): a table created
  *    at open, which an older build ignores.
+ * 5: keys.retired_epoch (a party that left the key's committee by a reshare, issue #16): an older
+ *    ledger gets the column (NULL: a holder) at open; an older build refuses a v5 ledger, so it never
+ *    serves a key this party left.
  */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 const ID_RE = /^[A-Za-z0-9._-]{1,120}$/;
 const HEX_RE = /^[0-9a-f]{2,256}$/;
 /** SQLite errors that say the database cannot be written now (disk full, I/O error, lock, damage). */
@@ -125,7 +133,7 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS keys (
   key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, threshold INTEGER NOT NULL, parties INTEGER NOT NULL,
   share_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  epoch INTEGER NOT NULL DEFAULT 0) STRICT;
+  epoch INTEGER NOT NULL DEFAULT 0, retired_epoch INTEGER) STRICT;
 CREATE TABLE IF NOT EXISTS presignatures (
   id TEXT PRIMARY KEY, key_id TEXT, epoch INTEGER NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('available', 'consumed')),
@@ -286,7 +294,7 @@ export class PartyLedger implements PresignatureLedger {
         put.run('schema_version', String(SCHEMA_VERSION));
         put.run('party_id', String(partyId));
         put.run('epoch', '1');
-      } else if (schema !== '1' && schema !== '2' && schema !== '3' && schema !== String(SCHEMA_VERSION)) {
+      } else if (!['1', '2', '3', '4', String(SCHEMA_VERSION)].includes(schema)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'unsupported ledger schema version', { details: { schema } });
       } else if (get('party_id') !== String(partyId)) {
         throw new MpcError('ERR_LEDGER_CORRUPT', 'ledger belongs to another party');
@@ -296,7 +304,8 @@ export class PartyLedger implements PresignatureLedger {
         db.exec('ALTER TABLE keys ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0');
         db.exec('ALTER TABLE presignatures ADD COLUMN key_epoch INTEGER NOT NULL DEFAULT 0');
       }
-      if (schema === '1' || schema === '2' || schema === '3') {
+      if (schema === '1' || schema === '2' || schema === '3' || schema === '4') {
+        db.exec('ALTER TABLE keys ADD COLUMN retired_epoch INTEGER');
         db.prepare(`UPDATE meta SET v = ? WHERE k = 'schema_version'`).run(String(SCHEMA_VERSION));
       }
       const epoch = Number(get('epoch'));
@@ -945,6 +954,52 @@ export class PartyLedger implements PresignatureLedger {
     return burnt;
   }
 
+  /**
+   * This party leaves the key's committee (issue #16: a reshare to holders 0..parties−1 that does
+   * not include it; the caller checked every new holder's acknowledgement of epoch `epoch`). In ONE
+   * transaction: the key is marked retired at `epoch` (it stays on its old epoch and serves nothing
+   * any more), a prepared rotation of it is dropped (refresh.step abandoned), every available
+   * presignature of the key is burnt (audit presignatures.burnt, reason 'retired'), and the audit
+   * record reshare.step 'left' names the new committee. The caller then deletes the sealed share.
+   * Returns how many presignatures were burnt.
+   * @throws MpcError ERR_DAEMON_KEY_UNKNOWN for a key the ledger does not hold;
+   *   ERR_ROTATION_STATE when the key is retired already or `epoch` does not follow the key's
+   */
+  retireKey(keyId: string, epoch: number, parties: number): number {
+    assertId(keyId, 'key id');
+    if (!Number.isInteger(parties) || parties < 1 || parties > 0xffffffff) {
+      throw new MpcError('ERR_STORAGE_KEY_INVALID', 'the new committee size is invalid');
+    }
+    let burnt = 0;
+    this.#tx('retireKey', () => {
+      const key = this.getKey(keyId);
+      if (key === undefined) throw new MpcError('ERR_DAEMON_KEY_UNKNOWN', 'no key for this key id');
+      if (key.retired !== undefined || epoch !== (key.epoch ?? 0) + 1) {
+        throw new MpcError('ERR_ROTATION_STATE', "the key is retired already, or the epoch does not follow the key's");
+      }
+      const now = Date.now();
+      this.#abandonInTx(keyId);
+      this.#db
+        .prepare('UPDATE keys SET retired_epoch = ?, updated_at = ? WHERE key_id = ? AND retired_epoch IS NULL')
+        .run(epoch, now, keyId);
+      burnt = this.#db
+        .prepare(
+          `UPDATE presignatures SET status = 'consumed', payload = NULL, consumed_at = ?, burnt_at = ?
+           WHERE key_id = ? AND status = 'available'`,
+        )
+        .run(now, now, keyId).changes;
+      if (burnt > 0) this.#auditInTx({ type: 'presignatures.burnt', count: burnt, reason: 'retired' });
+      this.#auditInTx({
+        type: 'reshare.step',
+        key: keyId,
+        step: 'left',
+        epoch,
+        parties: Array.from({ length: parties }, (_, j) => j),
+      });
+    });
+    return burnt;
+  }
+
   /** Inside a transaction or not: the key's epoch (0 for an unknown key). */
   #keyEpoch(keyId: string): number {
     const row = this.#db.prepare('SELECT epoch FROM keys WHERE key_id = ?').get(keyId) as
@@ -1362,5 +1417,6 @@ function rowToKey(row: unknown): KeyMeta {
     shareVersion: r.share_version as number,
     // epoch 0 (every key before its first refresh) is left out, as in KeyMeta written by putKey
     ...(Number.isInteger(r.epoch) && (r.epoch as number) > 0 ? { epoch: r.epoch as number } : {}),
+    ...(Number.isInteger(r.retired_epoch) ? { retired: r.retired_epoch as number } : {}),
   };
 }

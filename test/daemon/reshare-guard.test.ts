@@ -3,7 +3,8 @@
  * in-memory transport with a dealt 2-of-3 key: the key record the coordinator hands to joining
  * parties must be the one each old holder derives from its own share (a coordinator that lies about
  * the public shares, the threshold or the epoch is refused by every holder before any share is
- * dealt or any prime taken), and a reshare that removes holders is refused (not offered over NATS).
+ * dealt or any prime taken), and a reshare that removes holders keeps at least the old threshold of
+ * them (they deal the key): the coordinator and every staying holder refuse fewer, before the session.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,7 @@ beforeAll(async () => {
   });
   key = await dealKeyShares({ n: 3, t: 2, seed: 'reshare-guard' });
   await installDealtKey(cluster.parties, 'hot', key);
+  await installDealtKey(cluster.parties, 'cold', await dealKeyShares({ n: 3, t: 3, seed: 'reshare-guard-3of3' }));
 }, 60_000);
 
 afterAll(async () => {
@@ -72,11 +74,19 @@ describe('reshare: what an old holder checks before dealing', () => {
     for (const p of cluster.parties) expect(p.ledger.getRotation('hot')).toBeUndefined();
   });
 
-  it('a reshare that removes holders is refused (not offered over NATS yet)', async () => {
-    const record = await cluster.coordinator.keyRecord({ keyId: 'hot', parties: 3 });
-    const attempt = cluster.coordinator.reshare({ keyId: 'hot', from: 3, to: 2, threshold: 2, record });
-    await expect(attempt).rejects.toMatchObject({
-      details: { codes: expect.stringContaining('ERR_DAEMON_COMMAND_INVALID') },
+  it('a reshare that keeps fewer holders than the old threshold is refused by the coordinator and by each staying holder', async () => {
+    // 3-of-3 → 2 holders: two shares cannot deal the key
+    await expect(cluster.coordinator.reshare({ keyId: 'cold', from: 3, to: 2, threshold: 2 })).rejects.toMatchObject({
+      code: 'ERR_DAEMON_COMMAND_INVALID',
     });
+    // a coordinator that skips its own check (it hands out the record): each staying holder refuses at ready
+    const record = await cluster.coordinator.keyRecord({ keyId: 'cold', parties: 3 });
+    const attempt = cluster.coordinator.reshare({ keyId: 'cold', from: 3, to: 2, threshold: 2, record });
+    await expect(attempt).rejects.toMatchObject({
+      // the coordinator gives up at the first refusal
+      reason: expect.stringMatching(/^reshare ready failed at [01]: ERR_DAEMON_COMMAND_INVALID$/),
+    });
+    for (const p of cluster.parties) expect(p.ledger.getRotation('cold')).toBeUndefined();
+    expect(cluster.parties[2]?.ledger.getKey('cold')?.retired).toBeUndefined();
   });
 });

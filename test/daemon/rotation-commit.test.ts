@@ -15,7 +15,7 @@ import {
   type RotationStatus,
   type StartCommand,
 } from '../../src/daemon/control.js';
-import { pendingCommit } from '../../src/daemon/coordinator.js';
+import { committedRotation, pendingCommit } from '../../src/daemon/coordinator.js';
 
 const sid = Uint8Array.from({ length: 16 }, (_, k) => k + 1);
 const digest = new Uint8Array(32).fill(7);
@@ -59,6 +59,46 @@ describe('refresh control plane', () => {
     expect(() => encodeStartCommand({ ...cmd, op: 'refresh', payload: new Uint8Array(0), members: [1, 2] })).toThrow(
       /members must be 0..n-1/,
     );
+  });
+
+  it("a reshare's leavers get the commit with the new key record; their commit names only them", () => {
+    const commit = {
+      sid,
+      epoch: 3,
+      digest,
+      acks: [0, 1].map((holder) => ({ holder, sig: sig(holder) })),
+      record: new Uint8Array(120).fill(9),
+    };
+    expect(decodeRotationCommit(encodeRotationCommit(commit))).toEqual(commit);
+    const cmd: StartCommand = {
+      op: 'commit',
+      keyId: 'k',
+      members: [2, 3],
+      threshold: 0,
+      path: [],
+      presignatureId: '',
+      payload: encodeRotationCommit(commit),
+      roundTimeoutMs: 1000,
+    };
+    expect(decodeStartCommand(encodeStartCommand(cmd))).toMatchObject({ members: [2, 3] });
+    expect(decodeStartCommand(encodeStartCommand({ ...cmd, members: [3] }))).toMatchObject({ members: [3] });
+    expect(() => encodeStartCommand({ ...cmd, members: [3, 2] })).toThrow(/commit members must be ascending/);
+  });
+
+  it('a rotation every holder committed and is on is relayed again to the leavers; anything else is not', () => {
+    const done = [0, 1, 2].map((h) => status('committed', 2, h));
+    expect(committedRotation(done)).toEqual({
+      sid,
+      epoch: 2,
+      digest,
+      acks: [0, 1, 2].map((holder) => ({ holder, sig: sig(holder) })),
+    });
+    expect(committedRotation([done[0], done[1], status('prepared', 1, 2)] as RotationStatus[])).toBeUndefined();
+    // an older committed rotation (a later one prepared elsewhere moved no key epoch, but a holder is past it)
+    expect(committedRotation([done[0], done[1], status('committed', 3, 2)] as RotationStatus[])).toBeUndefined();
+    expect(
+      committedRotation([done[0], done[1], status('committed', 2, 2, { sid: new Uint8Array(16) })] as RotationStatus[]),
+    ).toBeUndefined();
   });
 
   it('completes a commit only when every holder holds the same rotation and some have not committed it', () => {

@@ -122,6 +122,66 @@ describe('ledger rotations (refresh)', () => {
     }
   });
 
+  it('a leaving party retires the key: one transaction marks it, burns its presignatures, drops a prepared rotation', async () => {
+    const l = PartyLedger.open(join(dir, 'e.db'), 3, { sealer: sealer(), audit });
+    try {
+      const key = { publicKey: '02ab', threshold: 2, parties: 4, shareVersion: 2 };
+      l.putKey({ keyId: 'k', ...key });
+      l.putKey({ keyId: 'other', ...key });
+      await l.addPresignature(id(1), 'k', Buffer.from('secret one'));
+      await l.addPresignature(id(2), 'other', Buffer.from('secret two'));
+      l.prepareRotation({ keyId: 'k', sid, epoch: 1, digest, shareVersion: 3 });
+      // only the epoch after the key's
+      expect(() => l.retireKey('k', 2, 3)).toThrow(/ERR_ROTATION_STATE/);
+      expect(() => l.retireKey('none', 1, 3)).toThrow(/ERR_DAEMON_KEY_UNKNOWN/);
+      expect(l.getKey('k')?.retired).toBeUndefined();
+
+      expect(l.retireKey('k', 1, 3)).toBe(1);
+      expect(l.getKey('k')).toEqual({ keyId: 'k', ...key, retired: 1 });
+      expect(l.getRotation('k')).toBeUndefined();
+      expect(await l.loadPresignature(id(1))).toBeUndefined();
+      expect(l.countAvailable('other')).toBe(1);
+      // retired once only
+      expect(() => l.retireKey('k', 1, 3)).toThrow(/ERR_ROTATION_STATE/);
+      expect(events(l).slice(-3)).toEqual([
+        { type: 'refresh.step', key: 'k', step: 'abandoned', epoch: 1 },
+        { type: 'presignatures.burnt', count: 1, reason: 'retired' },
+        { type: 'reshare.step', key: 'k', step: 'left', epoch: 1, parties: [0, 1, 2] },
+      ]);
+    } finally {
+      l.close();
+    }
+    // the mark survives a reopen
+    const again = PartyLedger.open(join(dir, 'e.db'), 3, { sealer: sealer(), audit });
+    try {
+      expect(again.getKey('k')?.retired).toBe(1);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('a schema-4 ledger gains keys.retired_epoch at open (every key held)', () => {
+    const path = join(dir, 'f.db');
+    const l = PartyLedger.open(path, 1, { sealer: sealer() });
+    l.putKey({ keyId: 'k', publicKey: '02ab', threshold: 2, parties: 3, shareVersion: 1 });
+    l.close();
+    const db = new Database(path);
+    db.exec('ALTER TABLE keys DROP COLUMN retired_epoch');
+    db.prepare(`UPDATE meta SET v = '4' WHERE k = 'schema_version'`).run();
+    db.close();
+    const again = PartyLedger.open(path, 1, { sealer: sealer() });
+    try {
+      expect(again.getKey('k')).toEqual({ keyId: 'k', publicKey: '02ab', threshold: 2, parties: 3, shareVersion: 1 });
+      expect(again.retireKey('k', 1, 2)).toBe(0);
+      expect(again.getKey('k')?.retired).toBe(1);
+    } finally {
+      again.close();
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get()).toEqual({ v: '5' });
+    check.close();
+  });
+
   it('a schema-3 ledger gains the epoch columns and the rotations table at open (everything of epoch 0)', async () => {
     const path = join(dir, 'c.db');
     const l = PartyLedger.open(path, 1, { sealer: sealer() });
@@ -131,6 +191,7 @@ describe('ledger rotations (refresh)', () => {
     // the same database as schema 3 wrote it: no epoch columns, no rotations table
     const db = new Database(path);
     db.exec('ALTER TABLE keys DROP COLUMN epoch');
+    db.exec('ALTER TABLE keys DROP COLUMN retired_epoch');
     db.exec('ALTER TABLE presignatures DROP COLUMN key_epoch');
     db.exec('DROP TABLE rotations');
     db.prepare(`UPDATE meta SET v = '3' WHERE k = 'schema_version'`).run();
@@ -147,7 +208,7 @@ describe('ledger rotations (refresh)', () => {
       again.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get()).toEqual({ v: '4' });
+    expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get()).toEqual({ v: '5' });
     check.close();
   });
 });
