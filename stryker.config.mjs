@@ -30,6 +30,7 @@ export default {
     ...scoped.map((dir) => `${dir}/**/*.ts`),
     'src/daemon/control.ts',
     'src/daemon/coordinator.ts',
+    'src/daemon/consume-group.ts',
     '!src/**/*.d.ts',
     // worker entry points run from dist/ (see vitest.stryker.config.ts): a mutant there is never executed
     '!src/**/worker.ts',

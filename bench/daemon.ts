@@ -135,6 +135,8 @@ export interface DaemonResult {
   readonly partyPolicyCheck?: HistogramSnapshot;
   /** Party 0's mpc_policy_check_cpu_seconds over the same run: the check's CPU time (wall time less descheduling). */
   readonly partyPolicyCheckCpu?: HistogramSnapshot;
+  /** Party 0's mpc_ledger_consume_group_size over the throughput run: consumes per ledger commit (group commit). */
+  readonly partyConsumeGroups?: HistogramSnapshot;
   /** In-process costs of the pieces on the sign path (same host, same filesystem). */
   readonly components?: readonly Measurement[];
   readonly goals?: Readonly<Record<string, { measured: string; goal: string; met: string }>>;
@@ -620,6 +622,7 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
       `daemon: sign ×${counts.signs} sequential: p50 ${fmt(signLatency.p50Ms)} ms, p95 ${fmt(signLatency.p95Ms)} ms, p99 ${fmt(signLatency.p99Ms)} ms`,
     );
 
+    const groups0 = histogram(await scrape(url0), 'mpc_ledger_consume_group_size');
     const par = await inParallel(counts.throughputSigns, counts.inFlight, signOnce);
     const signThroughput = {
       count: counts.throughputSigns,
@@ -631,7 +634,9 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
     log(
       `daemon: sign ×${counts.throughputSigns} (${counts.inFlight} in flight): ${signThroughput.perSecond.toFixed(0)}/s`,
     );
-    const hTotal = histogram(await scrape(url0), 'mpc_sign_duration_seconds');
+    const scrapeEnd = await scrape(url0);
+    const hTotal = histogram(scrapeEnd, 'mpc_sign_duration_seconds');
+    const partyConsumeGroups = histogramDelta(histogram(scrapeEnd, 'mpc_ledger_consume_group_size'), groups0);
     const partySignDuration = { latencyRun: histogramDelta(h1, h0), total: hTotal };
 
     const parts = await components(dir);
@@ -659,6 +664,7 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
       signLatency,
       signThroughput,
       partySignDuration,
+      partyConsumeGroups,
       ...(partyPolicyCheck === undefined ? {} : { partyPolicyCheck }),
       ...(partyPolicyCheckCpu === undefined ? {} : { partyPolicyCheckCpu }),
       components: parts,
@@ -729,6 +735,13 @@ export function daemonTable(r: DaemonResult): Array<Record<string, string>> {
   if (t !== undefined) {
     row(`sign throughput (${t.inFlight} in flight, ×${t.count})`, `${t.perSecond.toFixed(0)} signatures/s`);
     row('  sign latency p50 / p99 under that load', `${fmt(t.latency.p50Ms)} / ${fmt(t.latency.p99Ms)} ms`);
+  }
+  const g = r.partyConsumeGroups;
+  if (g !== undefined && g.count > 0) {
+    row(
+      '  party 0 consumes per ledger commit under that load (group commit)',
+      `mean ${(g.sum / g.count).toFixed(2)} (${g.sum} consumes in ${g.count} commits); largest ≤ ${g.buckets.find((b) => b.count === g.count)?.le ?? '?'}`,
+    );
   }
   for (const c of r.components ?? []) row(`  in-process: ${c.name}`, `${fmt(c.msPerOp)} ms`);
   return rows;
