@@ -8,6 +8,7 @@
  * new on disk.
  */
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../src/audit/index.js';
 import { ConsumeGroup, consumedOnce } from '../../src/daemon/consume-group.js';
@@ -120,6 +121,33 @@ describe('PartyLedger.group: one transaction, a savepoint per member', () => {
     l.close();
   });
 
+  it('a group that cannot take the write lock fails as a whole: typed error, nothing run, ledger unwritable until a write commits', async () => {
+    const l = PartyLedger.open(join(t.dir, 'busy', 'ledger.db'), 1, { sealer: sealer(), busyTimeoutMs: 20 });
+    await l.addPresignature('a', 'w1', payload('a'));
+    const generation = l.spendGeneration();
+    const other = new Database(join(t.dir, 'busy', 'ledger.db'));
+    other.exec('BEGIN IMMEDIATE');
+    let ran = false;
+    expect(() =>
+      l.group([
+        () => {
+          ran = true;
+          l.consume('a');
+        },
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'ERR_LEDGER_BUSY' }));
+    expect(ran).toBe(false);
+    expect(l.writeHealth()).toEqual({ writable: false, reason: 'SQLITE_BUSY' });
+    // a holder of running totals reloads them (what it counted may not have been written)
+    expect(l.spendGeneration()).not.toBe(generation);
+    other.exec('ROLLBACK');
+    other.close();
+    expect(l.isConsumed('a')).toBe(false);
+    expect(l.group([() => void l.consume('a')])).toEqual([undefined]);
+    expect(l.writeHealth()).toEqual({ writable: true });
+    l.close();
+  });
+
   it('groups do not nest', async () => {
     const l = await ledgerWith('nest', ['a']);
     const errors = l.group([() => void l.group([() => void l.consume('a')])]);
@@ -179,11 +207,22 @@ describe('ConsumeGroup: the signing path', () => {
     l.close();
   });
 
+  it('without a commit observer it commits all the same', async () => {
+    const l = await ledgerWith('no-observer', ['a']);
+    await new ConsumeGroup(l).run(() => void l.consume('a'));
+    expect(l.isConsumed('a')).toBe(true);
+    l.close();
+  });
+
   it('consumedOnce: the partial is computed for the consumed id, once', () => {
     const c = consumedOnce('a');
-    expect(() => c.consume('b')).toThrow(expect.objectContaining({ code: 'ERR_PRESIGNATURE_USED' }));
+    const refused = (id: string) =>
+      expect(() => c.consume(id)).toThrow(
+        expect.objectContaining({ code: 'ERR_PRESIGNATURE_USED', details: { presignature: id } }),
+      );
+    refused('b');
     c.consume('a');
-    expect(() => c.consume('a')).toThrow(expect.objectContaining({ code: 'ERR_PRESIGNATURE_USED' }));
+    refused('a');
   });
 });
 
