@@ -135,6 +135,43 @@ describe('verifySignRequest', () => {
     );
   });
 
+  it('refuses claims off the schema, each bound at one past (and accepts each at the bound)', async () => {
+    const schema = invalid('sign request by alice does not match the request schema');
+    const ok = { code: 'verified', message: '' };
+    const at = async (c: Partial<SignRequestPayload>) => refused(await signSignRequest(claims(c), alice));
+    const h = payloadDigest(PAYLOAD);
+    const cases: Array<[Partial<SignRequestPayload>, typeof ok]> = [
+      [{ keyId: `k${'x'.repeat(63)}` }, ok],
+      [{ keyId: `k${'x'.repeat(64)}` }, schema],
+      [{ keyId: '-hot' }, schema],
+      [{ keyId: 'hot/1' }, schema],
+      [{ payloadSha256: h.toUpperCase() }, schema],
+      [{ payloadSha256: h.slice(2) }, schema],
+      [{ path: [2 ** 31 - 1] }, ok],
+      [{ path: [2 ** 31] }, schema],
+      [{ path: [-1] }, schema],
+      [{ path: Array.from({ length: 255 }, () => 0) }, ok],
+      [{ path: Array.from({ length: 256 }, () => 0) }, schema],
+      [{ idempotencyKey: 'k'.repeat(128) }, ok],
+      [{ idempotencyKey: 'k'.repeat(129) }, schema],
+      [{ idempotencyKey: '' }, schema],
+      [{ idempotencyKey: 'with space' }, schema],
+      [{ iat: -1, exp: 10 }, schema],
+      [{ iat: 0, exp: -1 }, schema],
+    ];
+    for (const [c, expected] of cases) expect(await at(c), JSON.stringify(c).slice(0, 80)).toEqual(expected);
+  });
+
+  it('names a hostile operator id in at most 64 characters; the lifetime bound is 7 days', async () => {
+    const body = new TextEncoder().encode(JSON.stringify(claims()));
+    const kid = 'm'.repeat(500);
+    expect(await refused(await raw(body, { kid, typ: SIGN_REQUEST_TYP }))).toEqual(
+      invalid(`sign request by unknown or disabled operator ${'m'.repeat(64)}`),
+    );
+    expect(MAX_REQUEST_LIFETIME_SECONDS).toBe(604_800);
+    expect(SIGN_REQUEST_TYP).toBe('mpc-custody-sign-request+json');
+  });
+
   it('a network only on a btc.psbt request', async () => {
     expect(await refused(await signSignRequest(claims({ network: 'testnet' }), alice))).toEqual(
       invalid('only a btc.psbt request names a network'),
