@@ -92,8 +92,10 @@ export interface PresignRun {
   readonly perSecondPerParty: number;
   /** Wall time of one presign session (coordinator's view). */
   readonly latency: LatencyStats;
-  /** CPU milliseconds per presignature, per daemon process (party 2 is not a signer). */
+  /** CPU milliseconds per presignature, per daemon process (party 2 is not a signer, unless spread). */
   readonly cpuMsPerOpByParty: readonly number[];
+  /** Spread round-robin over these signer sets (each party signs in two of three): the refill rate per set. */
+  readonly signerSets?: readonly string[];
 }
 
 export interface HistogramSnapshot {
@@ -530,12 +532,17 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
     log(`daemon: aux-info ${fmt(auxMs)} ms`);
 
     const presigned: PresignaturePublic[] = [];
-    const presign = () => coordinator.presign({ keyId, signers: [0, 1], path: [] });
-    const presignRun = async (count: number, concurrency: number): Promise<PresignRun> => {
+    /** `sets` given: the presigns go round-robin over them (a pool refilled across signer sets; kept out of the sign runs). */
+    const presignRun = async (count: number, concurrency: number, sets?: number[][]): Promise<PresignRun> => {
+      let next = 0;
+      const presign = () => {
+        const signers = sets === undefined ? [0, 1] : (sets[next++ % sets.length] as number[]);
+        return coordinator.presign({ keyId, signers, path: [] });
+      };
       const cpu0 = await cpuSeconds(urls);
       const r = await inParallel(count, concurrency, presign);
       const cpu1 = await cpuSeconds(urls);
-      presigned.push(...r.results);
+      if (sets === undefined) presigned.push(...r.results);
       const run: PresignRun = {
         concurrency,
         count,
@@ -543,9 +550,10 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
         perSecondPerParty: (count * 1000) / r.wallMs,
         latency: stats(r.ms),
         cpuMsPerOpByParty: cpu1.map((c, i) => ((c - (cpu0[i] ?? 0)) * 1000) / count),
+        ...(sets === undefined ? {} : { signerSets: sets.map((x) => x.join('+')) }),
       };
       log(
-        `daemon: presign ×${count} (${concurrency} in flight): ${run.perSecondPerParty.toFixed(2)}/s per party, ` +
+        `daemon: presign ×${count} (${concurrency} in flight${sets === undefined ? '' : `, over ${sets.length} signer sets`}): ${run.perSecondPerParty.toFixed(2)}/s, ` +
           `session p50 ${fmt(run.latency.p50Ms)} ms, CPU ms/presignature by party ${run.cpuMsPerOpByParty.map((c) => c.toFixed(0)).join(' / ')}`,
       );
       return run;
@@ -557,6 +565,12 @@ export async function benchDaemon(log: (line: string) => void, counts = daemonCo
         Math.max(counts.presignSequential, needed - counts.presignSequential),
         counts.presignConcurrency,
       ),
+      // a pool refilled over every 2-of-3 signer set (the orchestrator's signer sets): the rate per set
+      await presignRun(counts.presignSequential, counts.presignConcurrency, [
+        [0, 1],
+        [0, 2],
+        [1, 2],
+      ]),
     ];
 
     const take = (): PresignaturePublic => {
@@ -692,6 +706,16 @@ export function daemonTable(r: DaemonResult): Array<Record<string, string>> {
   if (r.auxMs !== undefined) row('aux-info, 3 parties (wall, fixture primes)', `${fmt(r.auxMs)} ms`);
   for (const p of r.presign ?? []) {
     const label = p.concurrency === 1 ? 'sequential' : `${p.concurrency} in flight`;
+    if (p.signerSets !== undefined) {
+      const n = p.signerSets.length;
+      row(
+        `presignatures/s over ${n} signer sets (${p.signerSets.join(', ')}; ${label}, ×${p.count})`,
+        `${p.perSecondPerParty.toFixed(2)} in all, ${(p.perSecondPerParty / n).toFixed(2)} per signer set`,
+      );
+      row(`  presign session p50 / p99 (${label}, spread)`, `${fmt(p.latency.p50Ms)} / ${fmt(p.latency.p99Ms)} ms`);
+      row(`  CPU ms per presignature, party 0 / 1 / 2 (spread)`, byParty(p.cpuMsPerOpByParty));
+      continue;
+    }
     row(`presignatures/s per party (${label}, ×${p.count})`, p.perSecondPerParty.toFixed(2));
     row(`  presign session p50 / p99 (${label})`, `${fmt(p.latency.p50Ms)} / ${fmt(p.latency.p99Ms)} ms`);
     row(`  CPU ms per presignature, party 0 / 1 / 2`, byParty(p.cpuMsPerOpByParty));
