@@ -556,11 +556,21 @@ export class Coordinator {
     record?: Uint8Array;
   }): Promise<RotationCommit> {
     const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
-    if (o.to < o.from && o.record === undefined && decodeKeyRecord(record).t > o.to) {
+    const held = decodeKeyRecord(record);
+    if (o.record === undefined && held.n !== o.from) {
+      // --from names the key's current holders: a stale count (a reshare run again after it
+      // succeeded, a typo) would deal from the wrong committee
+      throw new MpcError(
+        'ERR_DAEMON_COMMAND_INVALID',
+        `the key has ${held.n} holders (epoch ${held.epoch}), not ${o.from}: reshare --from ${held.n}`,
+        { details: { holders: held.n, from: o.from, epoch: held.epoch } },
+      );
+    }
+    if (o.to < o.from && o.record === undefined && held.t > o.to) {
       // the staying holders deal the key: at least the old threshold of them (each party checks it too)
       throw new MpcError(
         'ERR_DAEMON_COMMAND_INVALID',
-        `a reshare to ${o.to} holders needs at least the key's threshold ${decodeKeyRecord(record).t} of its holders to stay`,
+        `a reshare to ${o.to} holders needs at least the key's threshold ${held.t} of its holders to stay`,
       );
     }
     return this.#prepareRotation('reshare', o.keyId, o.to, o.threshold, record);

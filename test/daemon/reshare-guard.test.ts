@@ -74,6 +74,20 @@ describe('reshare: what an old holder checks before dealing', () => {
     for (const p of cluster.parties) expect(p.ledger.getRotation('hot')).toBeUndefined();
   });
 
+  it('--from must be the key’s holder count: a stale or wrong count is refused before any session', async () => {
+    for (const [from, to] of [
+      [2, 3],
+      [2, 2],
+      [2, 1],
+    ] as const) {
+      await expect(cluster.coordinator.reshare({ keyId: 'hot', from, to, threshold: 1 })).rejects.toMatchObject({
+        code: 'ERR_DAEMON_COMMAND_INVALID',
+        details: { holders: 3, from },
+      });
+    }
+    for (const p of cluster.parties) expect(p.ledger.getRotation('hot')).toBeUndefined();
+  });
+
   it('a reshare that keeps fewer holders than the old threshold is refused by the coordinator and by each staying holder', async () => {
     // 3-of-3 → 2 holders: two shares cannot deal the key
     await expect(cluster.coordinator.reshare({ keyId: 'cold', from: 3, to: 2, threshold: 2 })).rejects.toMatchObject({
