@@ -105,6 +105,19 @@ function sessionFailed(op: string, results: ReadonlyMap<number, SessionResult>, 
   });
 }
 
+/** A reshare of `keyId` from holders 0..from−1 to holders 0..to−1 with threshold `threshold`. */
+export interface ReshareRequest {
+  readonly keyId: string;
+  readonly from: number;
+  readonly to: number;
+  readonly threshold: number;
+  /**
+   * The record to hand out instead of reading it from the holders: what a coordinator that lies
+   * would send (tests show every old holder refusing it). Never needed otherwise.
+   */
+  readonly record?: Uint8Array;
+}
+
 /** One party's answer to a policy / registry push. */
 export interface PushOutcome {
   readonly party: number;
@@ -516,17 +529,7 @@ export class Coordinator {
    * @throws MpcError ERR_DAEMON_SESSION_FAILED when the old holders disagree on the key record
    * @throws MpcError ERR_ROTATION_STATE when the finished reshare has another threshold than asked
    */
-  async reshare(o: {
-    keyId: string;
-    from: number;
-    to: number;
-    threshold: number;
-    /**
-     * The record to hand out instead of reading it from the holders: what a coordinator that lies
-     * would send (tests show every old holder refusing it). Never needed otherwise.
-     */
-    record?: Uint8Array;
-  }): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
+  async reshare(o: ReshareRequest): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
     if (o.to < o.from) return this.#reshareLeave(o);
     const statuses = await this.#reshareStatuses(o);
     const pending = pendingCommit(statuses);
@@ -548,13 +551,7 @@ export class Coordinator {
   }
 
   /** Phase one of `reshare`: the reshare session (no status check); returns what `commitRotation` relays. */
-  async prepareReshare(o: {
-    keyId: string;
-    from: number;
-    to: number;
-    threshold: number;
-    record?: Uint8Array;
-  }): Promise<RotationCommit> {
+  async prepareReshare(o: ReshareRequest): Promise<RotationCommit> {
     const record = o.record ?? (await this.keyRecord({ keyId: o.keyId, parties: o.from }));
     const held = decodeKeyRecord(record);
     if (o.record === undefined && held.n !== o.from) {
@@ -593,13 +590,7 @@ export class Coordinator {
    * @throws MpcError ERR_DAEMON_KEY_RETIRED when every leaver left the key already (nothing to do)
    * @throws MpcError ERR_ROTATION_STATE when a finished reshare has another threshold than asked
    */
-  async #reshareLeave(o: {
-    keyId: string;
-    from: number;
-    to: number;
-    threshold: number;
-    record?: Uint8Array;
-  }): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
+  async #reshareLeave(o: ReshareRequest): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
     const { statuses, retired } = await this.#leaveStatuses(o);
     const holders = statuses.slice(0, o.to);
     const leavers = statuses.slice(o.to);
@@ -684,15 +675,7 @@ export class Coordinator {
       results.flatMap((r, m) => (r.ok || (m >= o.from && r.code === 'ERR_DAEMON_KEY_UNKNOWN') ? [] : [[m, r]])),
     );
     if (refused.size > 0) throw sessionFailed('rotation', refused, token);
-    const none: RotationStatus = {
-      keyEpoch: 0,
-      state: 'none',
-      sid: new Uint8Array(0),
-      epoch: 0,
-      digest: new Uint8Array(32),
-      sig: new Uint8Array(64),
-    };
-    return results.map((r) => (r.ok ? decodeRotationStatus(r.summary) : none));
+    return results.map((r) => (r.ok ? decodeRotationStatus(r.summary) : NO_ROTATION));
   }
 
   /**
