@@ -193,15 +193,21 @@ export class PresignaturePools {
 
   /**
    * Reserves a pooled presignature of (key, path) for `requestId` whose signers are all healthy,
-   * or undefined (none left).
+   * or undefined (none left), and starts the pool's refill. With `store` bound to a transaction the
+   * reservation is part of it, and the caller starts the refill (`refillAfterTake`) once it committed.
    */
-  async take(keyId: string, path: readonly number[], requestId: string): Promise<PresignaturePublic | undefined> {
-    const spec = this.#o.specs.find((s) => s.keyId === keyId && specKey(s.keyId, s.path) === specKey(keyId, path));
+  async take(
+    keyId: string,
+    path: readonly number[],
+    requestId: string,
+    store?: OrchestratorStore,
+  ): Promise<PresignaturePublic | undefined> {
+    const spec = this.#spec(keyId, path);
     if (spec === undefined) return undefined;
-    const row = await this.#o.store.reservePresignature(keyId, path, requestId, this.#now(), (signers) =>
+    const row = await (store ?? this.#o.store).reservePresignature(keyId, path, requestId, this.#now(), (signers) =>
       this.health.isHealthy(signers),
     );
-    void this.refill(spec);
+    if (store === undefined) void this.refill(spec);
     if (row === undefined) return undefined;
     return {
       id: row.id,
@@ -210,6 +216,16 @@ export class PresignaturePools {
       path: [...row.path],
       signers: [...row.signers],
     };
+  }
+
+  /** Starts the refill of (key, path)'s pool, if there is one (after a take inside a transaction). */
+  refillAfterTake(keyId: string, path: readonly number[]): void {
+    const spec = this.#spec(keyId, path);
+    if (spec !== undefined) void this.refill(spec);
+  }
+
+  #spec(keyId: string, path: readonly number[]): PoolSpec | undefined {
+    return this.#o.specs.find((s) => s.keyId === keyId && specKey(s.keyId, s.path) === specKey(keyId, path));
   }
 
   async used(ids: readonly string[]): Promise<void> {

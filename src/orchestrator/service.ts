@@ -17,7 +17,15 @@ import { readFile } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { type AuditEvent, parseRecord } from '../audit/index.js';
-import { addressAt, type BtcNetwork, type ChainKey, decodePayload, type PayloadKind, xpub } from '../chains/index.js';
+import {
+  addressAt,
+  type BtcNetwork,
+  type ChainKey,
+  type DecodedPayload,
+  decodePayload,
+  type PayloadKind,
+  xpub,
+} from '../chains/index.js';
 import { childPublicKey } from '../chains/keys.js';
 import { MpcError } from '../errors/index.js';
 import {
@@ -34,10 +42,12 @@ import {
   verifySignedRegistry,
   verifySignRequest,
 } from '../policy/index.js';
+import type { SpendRecord } from '../policy/intent.js';
 import type { PublicJwk } from '../policy/keys.js';
 import { importPublicJwk } from '../policy/keys.js';
 import type { Role } from '../policy/registry.js';
 import { decodePoint } from '../primitives/curve.js';
+import type { PresignaturePublic } from '../protocol/sign.js';
 import type { AuditLog } from './audit.js';
 import type { SigningBackend } from './backend.js';
 import type { OrchestratorConfig } from './config.js';
@@ -49,6 +59,7 @@ import {
   FINAL_STATES,
   type KeyRecord,
   MAX_SPENDS_READ,
+  newId,
   type OperatorRecord,
   type OrchestratorStore,
   type SignRequestRecord,
@@ -203,6 +214,17 @@ export class OrchestratorService {
   /** Fail closed: resolves once JetStream acknowledged the record (no audit log: at once). */
   async #write(event: AuditEvent): Promise<void> {
     await this.#o.audit?.write(event);
+  }
+
+  /**
+   * `#write` started now, to be awaited after other work (a commit) that runs meanwhile: resolves
+   * undefined once acknowledged, or with the refusal (never rejects, so nothing goes unhandled).
+   */
+  #written(event: AuditEvent): Promise<unknown> {
+    return this.#write(event).then(
+      () => undefined,
+      (e: unknown) => e ?? new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'the audit log refused the record'),
+    );
   }
 
   /** An outcome that already happened: recorded when JetStream acknowledges (kept queued until then). */
@@ -601,6 +623,18 @@ export class OrchestratorService {
     }
     // stored straight in pending_policy under the newest policy when one is held (one commit fewer)
     const policyVersion = this.latestPolicy()?.version;
+    const id = newId('sr', nowMs);
+    // The receipt travels to JetStream while the insert commits: one wait instead of two. Sent first,
+    // it may name a request whose insert then lost an idempotency race to a concurrent duplicate
+    // (the log holds more than happened, never less).
+    const receipt = this.#written({
+      type: 'request.received',
+      request: id,
+      key: input.keyId,
+      initiator: verified.initiator.id,
+      payloadKind: input.kind,
+      payloadHash: sha256Hex(input.payload),
+    });
     const res = await s.insertSignRequest(
       {
         idempotencyKey: input.idempotencyKey,
@@ -616,24 +650,16 @@ export class OrchestratorService {
         expiresAt: Math.min(r.exp * 1000, nowMs + this.#o.config.requestTtlSeconds * 1000),
       },
       nowMs,
-      policyVersion === undefined ? {} : { policyVersion },
+      policyVersion === undefined ? { id } : { policyVersion, id },
     );
+    const unrecorded = await receipt;
     if (!res.created) return { created: false, record: this.#sameBody(res.record, bodyHash) };
     this.#o.metrics?.transitions.inc({ state: 'received' });
     if (res.record.state === 'pending_policy') this.#o.metrics?.transitions.inc({ state: 'pending_policy' });
-    try {
-      await this.#write({
-        type: 'request.received',
-        request: res.record.id,
-        key: input.keyId,
-        initiator: verified.initiator.id,
-        payloadKind: input.kind,
-        payloadHash: sha256Hex(input.payload),
-      });
-    } catch (e) {
+    if (unrecorded !== undefined) {
       // not recorded: the request goes no further (its failure is recorded once JetStream is back)
-      await this.#fail(res.record.id, ['received', 'pending_policy'], 'failed', errorOf(e));
-      throw e;
+      await this.#fail(res.record.id, ['received', 'pending_policy'], 'failed', errorOf(unrecorded));
+      throw unrecorded;
     }
     this.#spawn(this.#advance(res.record.id));
     return res;
@@ -824,6 +850,7 @@ export class OrchestratorService {
       }
       const { chainKey } = await this.#readyKey(r.keyId);
       const network = (r.network ?? undefined) as BtcNetwork | undefined;
+      let decoded: DecodedPayload | undefined;
       const auth = await authorizeSignRequest(
         {
           signedRequest: r.signedRequest,
@@ -838,28 +865,36 @@ export class OrchestratorService {
           registry,
           history: await this.#history(version, nowMs),
           now: Math.floor(nowMs / 1000),
-          decode: (kind, payload, path) =>
-            intentFromPayload(decodePayload(kind, payload, { key: chainKey, ...(network ? { network } : {}) }), path),
+          decode: (kind, payload, path) => {
+            decoded = decodePayload(kind, payload, { key: chainKey, ...(network ? { network } : {}) });
+            return intentFromPayload(decoded, path);
+          },
         },
       );
-      // the decision, acknowledged by JetStream before anything is signed (fail closed)
+      // The decision, acknowledged by JetStream before anything is signed (fail closed). It travels
+      // while the claim commits; a refused one fails the claimed request before any party is asked.
       const d = auth.decision;
-      try {
-        await this.#write({
-          type: 'request.evaluated',
-          request: id,
-          policyVersion: d.policyVersion,
-          rule: ruleRef(d.ruleId),
-          action: 'allow',
-        });
-      } catch (e) {
-        await this.#fail(id, from, 'failed', errorOf(e));
+      const decision = this.#written({
+        type: 'request.evaluated',
+        request: id,
+        policyVersion: d.policyVersion,
+        rule: ruleRef(d.ruleId),
+        action: 'allow',
+      });
+      const requestPath = auth.request.request.path;
+      decoded ??= decodePayload(r.kind as PayloadKind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
+      const claimed = await this.#claim(r, from, auth.spend, decoded, requestPath).finally(() => decision);
+      const unrecorded = await decision;
+      if (unrecorded !== undefined) {
+        if (claimed !== undefined) {
+          await this.#fail(id, ['signing'], 'failed', errorOf(unrecorded), null, { burnReserved: true });
+        }
         return;
       }
-      if (await this.#move(id, from, 'signing', { spend: auth.spend, claimedBy: this.#replica() })) {
+      if (claimed !== undefined) {
         this.#signingHere.add(id);
         try {
-          await this.#sign(id, auth.request.request.path);
+          await this.#sign(id, requestPath, { decoded, reserved: claimed });
         } finally {
           this.#signingHere.delete(id);
         }
@@ -887,6 +922,35 @@ export class OrchestratorService {
   }
 
   /**
+   * Moves the request to `signing` (claimed by this replica) and reserves a pooled presignature for
+   * each of its digests, in one commit: a restarted orchestrator finds either neither or both (the
+   * request to fail, its reservations to burn). The reservations, in digest order (undefined: that
+   * pool is empty, presign on demand); undefined when the request was no longer in `from`.
+   */
+  async #claim(
+    r: SignRequestRecord,
+    from: readonly SignRequestState[],
+    spend: SpendRecord,
+    decoded: DecodedPayload,
+    requestPath: readonly number[] | undefined,
+  ): Promise<(PresignaturePublic | undefined)[] | undefined> {
+    const pools = this.#o.pools;
+    const claimed = await this.#o.store.inTransaction(async (tx) => {
+      if (!(await tx.transition(r.id, from, 'signing', { spend, claimedBy: this.#replica() }, this.#now()))) {
+        return undefined;
+      }
+      const reserved: (PresignaturePublic | undefined)[] = [];
+      for (const d of decoded.digests) reserved.push(await pools?.take(r.keyId, d.path ?? requestPath ?? [], r.id, tx));
+      return reserved;
+    });
+    if (claimed !== undefined) {
+      this.#o.metrics?.transitions.inc({ state: 'signing' });
+      this.#events.emit(`sr:${r.id}`);
+    }
+    return claimed;
+  }
+
+  /**
    * Signs through the parties with one presignature per digest, bound to the digest's path: a
    * pooled one when the pool has one, else made on demand. Pooled presignatures end used or burnt.
    * If a party no longer holds a pooled presignature (burnt, lost in a restart), the request goes
@@ -896,24 +960,34 @@ export class OrchestratorService {
    * (signer-sets.ts), so neither pools nor on-demand signing ask them. A party that took part in
    * both attempts records the spend twice in its velocity history (it errs on the safe side).
    */
-  async #sign(id: string, requestPath: readonly number[] | undefined): Promise<void> {
+  async #sign(
+    id: string,
+    requestPath: readonly number[] | undefined,
+    first: { decoded: DecodedPayload; reserved: readonly (PresignaturePublic | undefined)[] },
+  ): Promise<void> {
     const r = await this.getSignRequest(id);
     const pools = this.#o.pools;
+    // the first attempt signs with what the claim reserved; a retry takes from the pools anew
+    let claimed: typeof first | undefined = first;
     const attempt = async (usePool: boolean) => {
+      const reserved = claimed?.reserved;
       const { record: key, chainKey } = await this.#readyKey(r.keyId);
       const network = (r.network ?? undefined) as BtcNetwork | undefined;
       const kind = r.kind as PayloadKind;
-      const decoded = decodePayload(kind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
+      const decoded =
+        claimed?.decoded ?? decodePayload(kind, r.payload, { key: chainKey, ...(network ? { network } : {}) });
+      claimed = undefined;
       const signers = this.#health.pick(signerSetsOf(key.parties, key.threshold, this.#o.pools?.signerSets(r.keyId)));
-      const pooled: string[] = [];
+      const pooled: string[] = (reserved ?? []).flatMap((p) => (p === undefined ? [] : [p.id]));
       try {
         // independent sessions: made concurrently
         const presignatures = await Promise.all(
-          decoded.digests.map(async (d) => {
+          decoded.digests.map(async (d, i) => {
             const path = d.path ?? requestPath ?? [];
-            const taken = usePool ? await pools?.take(r.keyId, path, id) : undefined;
+            const taken =
+              reserved !== undefined ? reserved[i] : usePool ? await pools?.take(r.keyId, path, id) : undefined;
             if (taken !== undefined) {
-              pooled.push(taken.id);
+              if (reserved === undefined) pooled.push(taken.id);
               this.#o.metrics?.presignTaken.inc({ source: 'pool' });
               return taken;
             }
@@ -943,11 +1017,18 @@ export class OrchestratorService {
         throw Object.assign(e as object, { pooled: pooled.length });
       }
     };
+    // the claim's takes refill their pools once the first attempt settled: by then a party that did
+    // not answer it is suspect, and the refill does not ask it
+    const refill = () => {
+      for (const d of first.decoded.digests) pools?.refillAfterTake(r.keyId, d.path ?? requestPath ?? []);
+    };
     try {
       let done: Awaited<ReturnType<typeof attempt>>;
       try {
         done = await attempt(true);
+        refill();
       } catch (e) {
+        refill();
         const lost = /ERR_DAEMON_PRESIGNATURE_UNKNOWN|ERR_PRESIGNATURE_BURNT/.test(String((e as Error).message));
         const missing = missingParties(e);
         if (lost && (e as { pooled?: number }).pooled) {
@@ -993,7 +1074,8 @@ export class OrchestratorService {
         this.#undelivered.add('registry');
         this.#undelivered.add('policy');
       }
-      await this.#fail(id, ['signing'], 'failed', errorOf(e));
+      // with what it still holds reserved: consumed at a party or not, never offered again
+      await this.#fail(id, ['signing'], 'failed', errorOf(e), null, { burnReserved: true });
     }
   }
 }

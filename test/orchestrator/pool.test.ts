@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MpcError } from '../../src/errors/index.js';
 import type { StateConfig } from '../../src/orchestrator/config.js';
 import { PresignaturePools } from '../../src/orchestrator/pool.js';
 import { OrchestratorService } from '../../src/orchestrator/service.js';
@@ -313,4 +314,59 @@ reservationSuite('SQLite', async () => {
 reservationSuite('PostgreSQL', async () => {
   const db = await createTestDatabase('pool');
   return { cfg: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() };
+});
+
+describe('audit records travel while the store commits (receipt with the insert, decision with the claim)', () => {
+  let h: Harness;
+  let backend: ReturnType<typeof fakeBackend>;
+  const spec = { keyId: 'k1', path: PATH, target: 4, lowWater: 0 };
+  // an audit log that acknowledges everything but the record type `refuse` names
+  let refuse: string | undefined;
+  const written: string[] = [];
+  const audit = {
+    ready: true,
+    async write(e: { type: string }) {
+      if (e.type === refuse) throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'not acknowledged');
+      written.push(e.type);
+    },
+    async enqueue(e: { type: string }) {
+      written.push(e.type);
+    },
+  };
+  beforeAll(async () => {
+    backend = fakeBackend();
+    h = await makeHarness({ backend, pools: [spec], audit: audit as never });
+    await h.readyKey('k1');
+    await h.pools?.refill(spec);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('a decision JetStream refused: the claimed request fails, its reserved presignature burnt, no party asked; a refused receipt fails the POST', async () => {
+    refuse = 'request.evaluated';
+    const id = await post(h, 'decision-refused', 1);
+    const done = await settled(h, id);
+    expect(done).toMatchObject({ state: 'failed', artifact: null, error: { code: 'ERR_AUDIT_SINK_UNAVAILABLE' } });
+    expect(backend.signed).toBe(0);
+    expect(await h.store.presignaturesOf(id)).toEqual([{ id: expect.any(String), state: 'burnt' }]);
+    expect(written).not.toContain('request.evaluated');
+    // a receipt refused (sent while the insert commits): the POST is refused, the request failed
+    refuse = 'request.received';
+    const payload = tx(3);
+    const idempotencyKey = 'receipt-refused';
+    const signedRequest = await h.signedRequest({ payload, idempotencyKey, path: PATH });
+    const body = { keyId: 'k1', kind: 'eth.transaction', payload: hex0x(payload), signedRequest, idempotencyKey };
+    const refused = await h.call('ian', 'POST', '/v1/sign-requests', body);
+    expect([refused.status, refused.json.code]).toEqual([503, 'ERR_AUDIT_SINK_UNAVAILABLE']);
+    const stored = await h.store.getSignRequestByIdempotencyKey(idempotencyKey);
+    expect(stored).toMatchObject({ state: 'failed', error: { code: 'ERR_AUDIT_SINK_UNAVAILABLE' } });
+    expect(backend.signed).toBe(0);
+    // acknowledged again: the next request signs with a pooled presignature
+    refuse = undefined;
+    const next = await post(h, 'decision-acked', 2);
+    expect((await settled(h, next)).state).toBe('signed');
+    expect(backend.signed).toBe(1);
+    expect(await h.store.presignaturesOf(next)).toEqual([{ id: expect.any(String), state: 'used' }]);
+  });
 });

@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditLog } from '../../src/orchestrator/audit.js';
 import type { SigningBackend } from '../../src/orchestrator/backend.js';
+import { OrchestratorStore } from '../../src/orchestrator/store/store.js';
 import { fakeBackend, type Harness, hex0x, makeHarness, tx } from './harness.js';
 import { createTestDatabase } from './pg.js';
 
@@ -43,10 +44,10 @@ const replicaA: SigningBackend = {
   },
 };
 /**
- * A stand-in for the audit log whose acknowledgement of the first HOLD policy decisions waits (as
- * JetStream under load might) until a joining replica has taken those requests: their creator is
- * then between its evaluation and its `→ signing` compare-and-set while the joining replica
- * resumes, evaluates and signs them, so both replicas certainly race for each of them.
+ * The first HOLD claims (`→ signing`) by replicas A and B wait, inside their claim's transaction and
+ * before its compare-and-set, until a joining replica has taken those requests: their creator is
+ * then between its evaluation and its compare-and-set while the joining replica resumes, evaluates
+ * and signs them, so both replicas certainly race for each of them.
  */
 const HOLD = 5;
 const held: string[] = [];
@@ -54,20 +55,21 @@ let releaseHeld: () => void = () => undefined;
 const heldGate = new Promise<void>((r) => {
   releaseHeld = r;
 });
+const storeTransition = OrchestratorStore.prototype.transition;
+OrchestratorStore.prototype.transition = async function (this: OrchestratorStore, id, from, to, patch, now) {
+  if (to === 'signing' && patch.claimedBy !== 'orch-c' && held.length < HOLD && !held.includes(id)) {
+    held.push(id);
+    await heldGate;
+  }
+  return storeTransition.call(this, id, from, to, patch, now);
+};
 const signedRecords: string[] = [];
 /** Policy decisions written per request (more than one: two replicas evaluated it). */
 const evaluations = new Map<string, number>();
-const slowAudit: AuditLog = {
+const recordingAudit: AuditLog = {
   ready: true,
   async write(e) {
-    if (e.type === 'request.evaluated') {
-      const n = (evaluations.get(e.request) ?? 0) + 1;
-      evaluations.set(e.request, n);
-      if (n === 1 && held.length < HOLD) {
-        held.push(e.request);
-        await heldGate;
-      }
-    }
+    if (e.type === 'request.evaluated') evaluations.set(e.request, (evaluations.get(e.request) ?? 0) + 1);
     if (e.type === 'request.signed') signedRecords.push(e.request);
   },
   async enqueue() {},
@@ -87,7 +89,7 @@ beforeAll(async () => {
     pools: [SPEC],
     replicaId: 'orch-a',
     signingLeaseMs: LEASE_MS,
-    audit: slowAudit,
+    audit: recordingAudit,
   });
   B = await makeHarness({
     state,
@@ -97,12 +99,13 @@ beforeAll(async () => {
     admin: A.admin,
     replicaId: 'orch-b',
     signingLeaseMs: LEASE_MS,
-    audit: slowAudit,
+    audit: recordingAudit,
     now: () => Date.now() + offsetB,
   });
   await A.readyKey('k1');
 }, 30_000);
 afterAll(async () => {
+  OrchestratorStore.prototype.transition = storeTransition;
   if (!aClosed) await A?.close();
   await B?.close();
   await db?.drop();
@@ -158,7 +161,7 @@ describe('two orchestrator replicas on one PostgreSQL database', () => {
         admin: A.admin,
         replicaId: 'orch-c',
         signingLeaseMs: LEASE_MS,
-        audit: slowAudit,
+        audit: recordingAudit,
       });
       // the held requests' creators go on only once the joining replica has moved them on
       await Promise.all(

@@ -177,6 +177,34 @@ function storeSuite(name: string, config: () => Promise<{ cfg: StateConfig; clea
       expect(await store.countPresignatures('k1', [], 'available')).toBe(1);
     });
 
+    it('a claim and its reservation commit together, or neither when the work throws', async () => {
+      const r = (await store.insertSignRequest(req({ idempotencyKey: 'idem-tx' }), 300, { policyVersion: 1 })).record;
+      await store.insertPresignature(
+        {
+          id: 'ptx',
+          keyId: 'k-tx',
+          signers: [0, 1],
+          path: [],
+          R: '02'.padEnd(66, '3'),
+          publicKey: '02'.padEnd(66, '4'),
+        },
+        300,
+      );
+      const claim = (fail: boolean) =>
+        store.inTransaction(async (tx) => {
+          expect(await tx.transition(r.id, ['pending_policy'], 'signing', { claimedBy: 'a' }, 301)).toBe(true);
+          expect((await tx.reservePresignature('k-tx', [], r.id, 301))?.id).toBe('ptx');
+          if (fail) throw new Error('the work failed after both writes');
+        });
+      await expect(claim(true)).rejects.toThrow('the work failed after both writes');
+      expect((await store.getSignRequest(r.id))?.state).toBe('pending_policy');
+      expect(await store.presignaturesOf(r.id)).toEqual([]);
+      expect(await store.countPresignatures('k-tx', [], 'available')).toBe(1);
+      await claim(false);
+      expect((await store.getSignRequest(r.id))?.state).toBe('signing');
+      expect(await store.presignaturesOf(r.id)).toEqual([{ id: 'ptx', state: 'reserved' }]);
+    });
+
     it('documents: one per (kind, version)', async () => {
       expect(await store.putDocument('policy', 1, 'h1', '{}', 1)).toBe(true);
       expect(await store.putDocument('policy', 1, 'h2', '{}', 2)).toBe(false);
@@ -193,6 +221,33 @@ storeSuite('SQLite', async () => {
     cfg: { kind: 'sqlite', path: join(dir, 'orch.db') },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+});
+
+describe('SQLite durability', () => {
+  it("a nonce's commit skips its own fsync, and every other commit stays synchronous = FULL", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orch-store-'));
+    const store = await OrchestratorStore.open({ kind: 'sqlite', path: join(dir, 'orch.db') });
+    try {
+      const level = async () =>
+        (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(store.db)).rows[0]?.synchronous;
+      expect(await level()).toBe(2); // FULL
+      expect(await store.useNonce('alice', 'n-sync', 5000)).toBe(true);
+      expect(await store.useNonce('alice', 'n-sync', 5000)).toBe(false);
+      expect(await level()).toBe(2);
+      // inside a transaction the nonce is part of it (its commit decides)
+      await expect(
+        store.inTransaction(async (tx) => {
+          expect(await tx.useNonce('alice', 'n-tx', 5000)).toBe(true);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(await store.useNonce('alice', 'n-tx', 5000)).toBe(true);
+      expect(await level()).toBe(2);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 storeSuite('PostgreSQL', async () => {

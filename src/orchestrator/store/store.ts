@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { type Dialect, type Insertable, Kysely, PostgresDialect, type Selectable, SqliteDialect } from 'kysely';
+import { type Dialect, type Insertable, Kysely, PostgresDialect, type Selectable, SqliteDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { SignedArtifact } from '../../chains/types.js';
@@ -151,6 +151,34 @@ export function newId(prefix: string, now: number): string {
 
 const INT8_OID = 20;
 
+/** Distinct statements kept prepared; the store issues a few dozen shapes, so this is never reached in use. */
+const STATEMENT_CACHE_SIZE = 512;
+
+/**
+ * The database as Kysely's SQLite driver sees it, with `prepare` answered from a cache: Kysely
+ * prepares every query it runs, and preparing cost more than running most of the store's statements.
+ * A prepared statement is safe to reuse here: better-sqlite3 runs each to completion synchronously
+ * and the store never streams (`iterate`), so no statement is in use when it is handed out again.
+ */
+function withStatementCache(db: Database): Database {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (text: string): Database.Statement => {
+    const cached = cache.get(text);
+    if (cached !== undefined) return cached;
+    const st = db.prepare(text);
+    if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+    cache.set(text, st);
+    return st;
+  };
+  return new Proxy(db, {
+    get(target, p) {
+      if (p === 'prepare') return prepare;
+      const v: unknown = Reflect.get(target, p, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 /**
  * The dialect, and for PostgreSQL a wait for the pool's connections to be closed. pg's Pool.end()
  * resolves once its clients are told to end, before their sockets close: a caller that then drops
@@ -166,7 +194,7 @@ function openDialect(
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
-    return { dialect: new SqliteDialect({ database: db as never }) };
+    return { dialect: new SqliteDialect({ database: withStatementCache(db) as never }) };
   }
   const password = cfg.passwordEnv ? process.env[cfg.passwordEnv] : undefined;
   const pool = new pg.Pool({
@@ -266,11 +294,28 @@ export class OrchestratorStore {
   readonly kind: StateConfig['kind'];
 
   readonly #closed: (() => Promise<void>) | undefined;
+  /** This store is bound to an open transaction (`inTransaction`'s argument). */
+  readonly #inTransaction: boolean;
 
-  private constructor(db: Kysely<Tables>, kind: StateConfig['kind'], closed?: () => Promise<void>) {
+  private constructor(
+    db: Kysely<Tables>,
+    kind: StateConfig['kind'],
+    closed?: () => Promise<void>,
+    inTransaction = false,
+  ) {
     this.db = db;
     this.kind = kind;
     this.#closed = closed;
+    this.#inTransaction = inTransaction;
+  }
+
+  /**
+   * Runs `work` against a store bound to one transaction: its changes commit together (one commit,
+   * one fsync) or not at all when it throws. Inside a transaction, `work` runs in the open one.
+   */
+  async inTransaction<T>(work: (tx: OrchestratorStore) => Promise<T>): Promise<T> {
+    if (this.#inTransaction) return work(this);
+    return this.db.transaction().execute((trx) => work(new OrchestratorStore(trx, this.kind, undefined, true)));
   }
 
   /**
@@ -367,12 +412,28 @@ export class OrchestratorStore {
    * until their token expires, then purged: an expired token is refused on its expiry anyway.
    */
   async useNonce(operatorId: string, nonce: string, expiresAt: number): Promise<boolean> {
-    const r = await this.db
-      .insertInto('nonces')
-      .values({ operator_id: operatorId, nonce, expires_at: expiresAt })
-      .onConflict((c) => c.columns(['operator_id', 'nonce']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const insert = async (db: Kysely<Tables>) => {
+      const r = await db
+        .insertInto('nonces')
+        .values({ operator_id: operatorId, nonce, expires_at: expiresAt })
+        .onConflict((c) => c.columns(['operator_id', 'nonce']).doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    };
+    if (this.kind !== 'sqlite' || this.#inTransaction) return insert(this.db);
+    // SQLite: committed without its own fsync (WAL, synchronous NORMAL for this one commit). It
+    // survives a crash of the process at once and a power loss from the next FULL commit on (WAL
+    // frames are synced in order): a state-changing request's nonce is on disk with the request.
+    // What a power loss can take is the nonce of a read or of a refused request, replayable only
+    // within that token's lifetime, to the same operator's same answer.
+    return this.db.connection().execute(async (c) => {
+      await sql`PRAGMA synchronous = NORMAL`.execute(c);
+      try {
+        return await insert(c);
+      } finally {
+        await sql`PRAGMA synchronous = FULL`.execute(c);
+      }
+    });
   }
 
   async purgeNonces(now: number): Promise<number> {
@@ -447,10 +508,10 @@ export class OrchestratorStore {
   async insertSignRequest(
     n: NewSignRequest,
     now: number,
-    o: { policyVersion?: number } = {},
+    o: { policyVersion?: number; id?: string } = {},
   ): Promise<{ created: boolean; record: SignRequestRecord }> {
     const row: Insertable<SignRequestsTable> = {
-      id: newId('sr', now),
+      id: o.id ?? newId('sr', now),
       idempotency_key: n.idempotencyKey,
       body_hash: n.bodyHash,
       key_id: n.keyId,
@@ -554,7 +615,7 @@ export class OrchestratorStore {
     const used = patch.presignaturesUsed ?? [];
     if (used.length === 0 && !patch.burnReserved) return this.#transition(this.db, id, from, to, patch, now);
     // the request's move and its pooled presignatures' release: one commit
-    return this.db.transaction().execute(async (trx) => {
+    return this.inTransaction(async ({ db: trx }) => {
       if (!(await this.#transition(trx, id, from, to, patch, now))) return false;
       if (used.length > 0) {
         await trx
