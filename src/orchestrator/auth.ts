@@ -14,10 +14,11 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { CompactSign, compactVerify, decodeProtectedHeader, type JWK } from 'jose';
+import { CompactSign, decodeProtectedHeader, type JWK } from 'jose';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MpcError } from '../errors/index.js';
+import { syncJwsVerifier } from '../policy/jws-verifier.js';
 import { algorithmsFor, importPublicJwk, type VerifyKey } from '../policy/keys.js';
 import type { Signer } from '../policy/signed-document.js';
 import type { OperatorRecord, OrchestratorStore } from './store/store.js';
@@ -104,9 +105,9 @@ export class TokenVerifier {
     if (op === undefined || op.disabled) throw unauthenticated('unknown or disabled operator');
     let bytes: Uint8Array;
     try {
-      ({ payload: bytes } = await compactVerify(jws, await this.#key(op), {
-        algorithms: [...algorithmsFor(op.publicKey)],
-      }));
+      // node:crypto, synchronously (jose's WebCrypto verify costs a libuv thread hop per token);
+      // held to jose token by token in test/policy/jws-verifier.test.ts
+      bytes = await syncJwsVerifier.verify(jws, await this.#key(op), algorithmsFor(op.publicKey));
     } catch {
       throw unauthenticated('token signature does not verify');
     }

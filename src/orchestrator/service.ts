@@ -32,6 +32,7 @@ import {
   type AdminSet,
   acceptUpdate,
   authorizeSignRequest,
+  CachingJwsVerifier,
   intentFromPayload,
   loadAdminSet,
   longestVelocityWindow,
@@ -127,6 +128,12 @@ const PRE_SIGNING: readonly SignRequestState[] = ['received', 'pending_policy', 
 export class OrchestratorService {
   readonly #o: OrchestratorServiceOptions;
   readonly #events = new EventEmitter();
+  /**
+   * Signatures of initiators' requests and approvers' statements, checked synchronously by
+   * node:crypto; a token verified at the POST is not verified again at its evaluation (every other
+   * check still runs, src/policy/jws-verifier.ts).
+   */
+  readonly #jws = new CachingJwsVerifier();
   readonly #jobs = new Set<Promise<unknown>>();
   #admins: AdminSet | undefined;
   readonly #policies = new Map<number, PolicyVersion & { raw: object }>();
@@ -613,7 +620,13 @@ export class OrchestratorService {
     const registry = this.#registry?.registry;
     if (registry === undefined) throw new MpcError('ERR_API_UNAVAILABLE', 'no operator registry is held');
     const nowMs = this.#now();
-    const verified = await verifySignRequest(input.signedRequest, input.payload, registry, Math.floor(nowMs / 1000));
+    const verified = await verifySignRequest(
+      input.signedRequest,
+      input.payload,
+      registry,
+      Math.floor(nowMs / 1000),
+      this.#jws,
+    );
     const r = verified.request;
     if (r.keyId !== input.keyId || r.kind !== input.kind || r.idempotencyKey !== input.idempotencyKey) {
       throw new MpcError(
@@ -708,7 +721,7 @@ export class OrchestratorService {
     this.#assertAudit();
     const registry = this.#registry?.registry;
     if (registry === undefined) throw new MpcError('ERR_API_UNAVAILABLE', 'no operator registry is held');
-    const a = await verifyApproval(statement, registry);
+    const a = await verifyApproval(statement, registry, this.#jws);
     for (let attempt = 0; attempt < 8; attempt++) {
       const r = await this.getSignRequest(id);
       if (a.requestDigest !== r.requestDigest) {
@@ -862,6 +875,7 @@ export class OrchestratorService {
         },
         {
           policies: this.#policies,
+          jws: this.#jws,
           registry,
           history: await this.#history(version, nowMs),
           now: Math.floor(nowMs / 1000),
