@@ -9,7 +9,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * cores busy to the end; every other file keeps vitest's order (cached durations, else size).
  */
 const LONG_FIRST = [
-  'test/daemon/refresh-process.test.ts', // ~170 s here under load (2026-12-03: six process tests, ~88 s before)
+  'test/daemon/refresh-process.test.ts', // ~170 s here under load with six process tests; 205-253 s → 257-272 s with the seventh (a leave, 26-42 s) at load average 3-11
   'test/math/agreement-6144-exp.test.ts', // 226 s at 10^4 inputs; fewer since
   'test/protocol/e2e.test.ts', // 144
   'test/math/agreement-6144-nt.test.ts', // 131 at 10^4 inputs

@@ -17,7 +17,7 @@ export interface PrimeFixture {
 
 /** What `npm run gen:primes` makes: name → (kind, bits, count). */
 export const FIXTURE_PLAN: ReadonlyArray<{ kind: PrimeKind; bits: number; count: number }> = [
-  { kind: 'safe', bits: 1536, count: 56 },
+  { kind: 'safe', bits: 1536, count: 60 },
   { kind: 'blum', bits: 1536, count: 8 },
   { kind: 'safe', bits: 1024, count: 4 },
   { kind: 'safe', bits: 512, count: 8 },

@@ -387,9 +387,13 @@ export async function startParty(configFile: string, o: { log?: Logger } = {}): 
       readyTimeoutMs: cfg.readyTimeoutMs,
       maxSessions: cfg.maxSessions,
       sessionHeapMb: cfg.sessionHeapMb,
-      // crash tests only (test/daemon/refresh-process.test.ts): die between the ledger's commit and the store step
+      // crash tests only (test/daemon/refresh-process.test.ts): die between the ledger's commit and the
+      // store step, or as a leaver's commit arrives (before it checks or retires anything)
       ...(process.env.MPC_TEST_CRASH_AT === 'rotation-commit'
         ? { testAfterRotationCommit: () => process.kill(process.pid, 'SIGKILL') }
+        : {}),
+      ...(process.env.MPC_TEST_CRASH_AT === 'leave-commit'
+        ? { testBeforeRetire: () => process.kill(process.pid, 'SIGKILL') }
         : {}),
     });
     // the daemon signs with the identity keys for its whole life: wiped when it stops

@@ -173,6 +173,12 @@ export interface PartyDaemonOptions {
    * production (main.ts sets it only from MPC_TEST_CRASH_AT=rotation-commit).
    */
   readonly testAfterRotationCommit?: () => void;
+  /**
+   * Test hook (crash tests): called as a leaver's commit of a reshare arrives, before the party checks
+   * or retires anything; a crash test exits the process there, so the leaver misses its step. Never
+   * set in production (main.ts sets it only from MPC_TEST_CRASH_AT=leave-commit).
+   */
+  readonly testBeforeRetire?: () => void;
 }
 
 /** What a session needs before its rounds run: the protocol, its input and how its output is kept. */
@@ -1322,6 +1328,7 @@ export class PartyDaemon {
    * deleted. A repeated commit of the same epoch finishes the deletion and answers ok.
    */
   async #retire(sid: Uint8Array, cmd: StartCommand, c: RotationCommit, meta: KeyMeta): Promise<void> {
+    this.#o.testBeforeRetire?.();
     const { ledger } = this.#o;
     const summary = encodeRotationReport({ epoch: c.epoch, digest: c.digest, sig: new Uint8Array(64) }).subarray(0, 36);
     const ok = () =>

@@ -19,9 +19,17 @@
  * ledger continued its audit chain from the stream (key.restored shipped, the stream verifies).
  * Then a reshare that adds a holder (`coord reshare --from 3 --to 4 --threshold 3`): party 3, in the
  * roster but holding nothing, joins; the key keeps its public key and chain code at all four, an
- * old-epoch presignature is refused, three signers including the new one sign, two are refused. Last,
+ * old-epoch presignature is refused, three signers including the new one sign, two are refused. Then
  * a holder killed inside the commit (its ledger committed, the store step not done): restarted, the
- * key is on the new epoch everywhere and the holder finishes the step and signs.
+ * key is on the new epoch everywhere and the holder finishes the step and signs. Last, a reshare in
+ * which party 3 leaves (3-of-4 → 2-of-3, the same cluster and key): holders 0..2 re-deal and commit;
+ * party 3 (crash hook MPC_TEST_CRASH_AT=leave-commit) dies (SIGKILL) as the leavers' step reaches
+ * it, so the reshare run again reports it silent; the new committee signs without it; restarted,
+ * it is still on the old epoch with its share, and `coord reshare --from 4 --to 3 --threshold 2`
+ * resumes only its step (the same epoch and digest, resumed): its share file is gone, the key is
+ * refused there with ERR_DAEMON_KEY_RETIRED (record, presign with it, a third reshare), its audit
+ * `reshare.step` left is shipped and the stream verifies, and holders 1 and 2 sign under the
+ * original key.
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,6 +51,7 @@ import { findNatsServer, type NatsServerProcess, runNatsServer } from '../../src
 import { type SetupResult, setupPartySet } from '../../src/daemon/setup.js';
 import { freePort, type SpawnedParty, spawnParty } from '../../src/daemon/spawn-party.js';
 import { encodePoint, type Point } from '../../src/primitives/curve.js';
+import { decodeKeyRecord } from '../../src/protocol/reshare.js';
 import { openFileSecretStore } from '../../src/storage/file-store.js';
 import { createKeyFile } from '../../src/storage/software-sealer.js';
 import { readAuditStream } from '../../src/transport/audit-sink.js';
@@ -150,10 +159,12 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       audit: DEPLOYMENT,
     });
     // Every aux info, refresh and reshare session (a cut-off one too) takes two fresh safe primes at
-    // each party taking part: parties 0 and 1 take part in eight, party 2 in five before its disk is
-    // lost (three after its restore), party 3 in two. Enough are cached: none is searched for.
+    // each party taking part: parties 0 and 1 take part in nine, party 2 in five before its disk is
+    // lost (four after its restore), party 3 in two; it keeps two more, as a daemon that starts with
+    // fewer than its stock target (2) searches for primes in the background, and party 3 restarts
+    // with its stock used up. Enough are cached: none is searched for.
     const primes = await testPrimes('safe', 1536);
-    const stock = [primes.slice(0, 16), primes.slice(16, 32), primes.slice(32, 42), primes.slice(42, 46)];
+    const stock = [primes.slice(0, 18), primes.slice(18, 36), primes.slice(36, 46), primes.slice(46, 52)];
     for (const [i, p] of stock.entries()) await addCachedPrimes(setup.partyConfigs[i] as string, p);
     nats = await runNatsServer(setup.nats.serverConfigFile);
     for (const c of setup.partyConfigs) daemons.push(await spawnParty(CLI, c, { timeoutMs: 30_000, drainMs: 3000 }));
@@ -382,7 +393,7 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       const again = await restore([1, 0]);
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/ERR_STORAGE_VERSION_CONFLICT/);
-      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(46, 52));
+      await addCachedPrimes(config, (await testPrimes('safe', 1536)).slice(52, 60));
       daemons[2] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
 
       // no aux info at the restored holder: it refuses to presign, naming why
@@ -480,7 +491,13 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
         details: { missing: '3' },
       });
       await victim.exit;
-      daemons[3] = await spawnParty(CLI, config, { timeoutMs: 30_000, drainMs: 3000 });
+      // restarted with the next test's crash hook (it fires only as a leaver's commit arrives): one
+      // restart fewer
+      daemons[3] = await spawnParty(CLI, config, {
+        env: { ...process.env, MPC_TEST_CRASH_AT: 'leave-commit' },
+        timeoutMs: 30_000,
+        drainMs: 3000,
+      });
       // its ledger committed: every holder is on the new epoch; its store still had the step to do
       const after = await c.rotationStatus({ keyId: 'rk', parties: 4 });
       expect(after.map((x) => `${x.keyEpoch}:${x.state}`)).toEqual(Array(4).fill(`${from + 1}:committed`));
@@ -489,6 +506,81 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       expect((await held(3)).filter((x) => x.keyId.startsWith('rk'))).toEqual([
         { keyId: 'rk', version: expect.any(Number) },
       ]);
+    });
+  }, 300_000);
+
+  it('reshare where party 3 leaves (3-of-4 → 2-of-3), killed (-9) as its step arrives: coord reshare again retires it; it refuses the key and holds no share, the holders sign', async () => {
+    await withCoordinators(async (c, quick) => {
+      const Y = (await c.keyInfo({ keyId: 'rk', parties: [0, 1, 2, 3] })).publicKey;
+      const from = (await c.rotationStatus({ keyId: 'rk', parties: 4 }))[0]?.keyEpoch ?? 0;
+      const shares3 = () => readdirSync(join(dir, 'party-3', 'shares', '3')).filter((f) => f.startsWith('rk'));
+      // party 3 runs with the crash hook (MPC_TEST_CRASH_AT=leave-commit, since the previous test's
+      // restart): it dies as the leavers' step reaches it, before it checks or retires anything
+      const victim = daemons[3] as SpawnedParty;
+      // holders 0..2 re-deal among themselves (full round deadlines) and commit
+      const commit = await c.prepareReshare({ keyId: 'rk', from: 4, to: 3, threshold: 2 });
+      await c.commitRotation({ keyId: 'rk', parties: 3, commit });
+      // the reshare again: the holders committed and the leaver is on the epoch before, so only the
+      // leavers' step runs; it does not come back (5 s)
+      await expect(quick.reshare({ keyId: 'rk', from: 4, to: 3, threshold: 2 })).rejects.toMatchObject({
+        code: 'ERR_DAEMON_SESSION_TIMEOUT',
+        details: { missing: '3' },
+      });
+      await victim.exit;
+      expect(victim.proc.signalCode).toBe('SIGKILL');
+      // the new committee signs without the leaver, under the original key
+      await signsUnder(c, Y, [0, 1], 'while the leaver is down');
+
+      daemons[3] = await spawnParty(CLI, setup.partyConfigs[3] as string, { timeoutMs: 30_000, drainMs: 3000 });
+      // restarted, the leaver is still on the old epoch and holds its share
+      const during = await c.rotationStatus({ keyId: 'rk', parties: 4 });
+      expect(during.map((x) => x.keyEpoch)).toEqual([from + 1, from + 1, from + 1, from]);
+      expect(shares3()).toEqual(['rk.share']);
+
+      // coord reshare resumes only the leavers' step (no new session: the same epoch and digest)
+      const args = ['coord', 'reshare', '--config', setup.coordinatorConfig, '--key', 'rk'];
+      const r = await cli([...args, '--from', '4', '--to', '3', '--threshold', '2']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({
+        keyId: 'rk',
+        reshared: true,
+        parties: 3,
+        threshold: 2,
+        epoch: from + 1,
+        digest: Buffer.from(commit.digest).toString('hex'),
+        resumed: true,
+      });
+      // the leaver: no share of the key in its store, every use refused with its code
+      expect(shares3()).toEqual([]);
+      expect((await held(3)).filter((x) => x.keyId.startsWith('rk'))).toEqual([]);
+      await expect(c.keyRecord({ keyId: 'rk', parties: 4 })).rejects.toMatchObject({
+        details: { codes: 'ERR_DAEMON_KEY_RETIRED' },
+      });
+      await expect(c.presign({ keyId: 'rk', signers: [2, 3] })).rejects.toMatchObject({
+        details: { codes: expect.stringContaining('ERR_DAEMON_KEY_RETIRED') },
+      });
+      // nothing left to do: the reshare once more says so
+      const again = await cli([...args, '--from', '4', '--to', '3', '--threshold', '2']);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toMatch(/ERR_DAEMON_KEY_RETIRED/);
+      // its ledger marked the key left (audit reshare.step left, shipped); the stream verifies
+      const events = await auditEvents(3, (e) => e.some((x) => x.type === 'reshare.step' && x.step === 'left'));
+      expect(events.filter((x) => x.type === 'reshare.step' && x.step === 'left')).toEqual([
+        { type: 'reshare.step', key: 'rk', step: 'left', epoch: from + 1, parties: [0, 1, 2] },
+      ]);
+      const report = await verifyAuditStream({
+        roster: setup.rosterFile,
+        deployment: DEPLOYMENT,
+        natsConfig: setup.nats.auditor?.configFile as string,
+      });
+      expect(report.firstBreak).toBeUndefined();
+
+      // the new committee: 2-of-3 at the new epoch, the same key; it signs under the original key
+      const record = decodeKeyRecord(await c.keyRecord({ keyId: 'rk', parties: 3 }));
+      expect({ t: record.t, n: record.n, epoch: record.epoch }).toEqual({ t: 2, n: 3, epoch: from + 1 });
+      expect(encodePoint(record.publicKey)).toEqual(encodePoint(Y));
+      await signsUnder(c, Y, [1, 2], 'after party 3 left');
     });
   }, 300_000);
 });
