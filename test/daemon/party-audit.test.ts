@@ -21,6 +21,7 @@ import { MemoryHub } from '../../src/transport/memory.js';
 import { connectNats, loadAuditorNatsConfig, loadPartyNatsConfig } from '../../src/transport/nats.js';
 import { rejection } from '../helpers/failure.js';
 import { math } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 import { NATS_SERVER_BIN } from '../transport/nats-server.js';
 import { clusterIdentities, startCluster } from './cluster.js';
 
@@ -66,12 +67,16 @@ beforeAll(async () => {
   server = await runNatsServer(natsConf, { bin: NATS_SERVER_BIN });
   nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const hub = new MemoryHub();
+  const shared = memoMath(math);
   cluster = await startCluster({
     dir,
     ids,
     transports: ids.secrets.map((k, i) => hub.transport(i, k, ids.roster)),
     coordinatorBus: hub.bus(),
     ledgerOptions: (i) => ({ audit: partyAuditEmitter(config, i, ids.secrets[i]!.ed25519Secret) }),
+    // one cached backend for the three in-process daemons (test/helpers/memo-math.ts): each aux-info
+    // proof (Πprm, Πmod) is computed once for its two verifiers, both still check it (CI time)
+    options: () => ({ math: shared }),
   });
   shipping = await Promise.all([0, 1, 2].map(ship));
   await cluster.coordinator.keygen({ keyId: 'treasury', threshold: 2, parties: N });

@@ -31,6 +31,8 @@ import { MemoryHub } from '../../src/transport/memory.js';
 import { parseSubject, sessionToken } from '../../src/transport/subjects.js';
 import { bip32 } from '../chains/helpers.js';
 import { rejection } from '../helpers/failure.js';
+import { math } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
 import { clusterIdentities, startCluster } from './cluster.js';
 
@@ -49,7 +51,18 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mpc-daemon-'));
   hub = new MemoryHub();
   const transports = ids.secrets.map((k, i) => hub.transport(i, k, ids.roster));
-  cluster = await startCluster({ dir, ids, transports, coordinatorBus: hub.bus(), roundTimeoutMs: 60_000 });
+  // the three in-process daemons share one cached backend (test/helpers/memo-math.ts): each aux-info
+  // proof (Πprm, Πmod) is the same for both its verifiers, so the second verifier's exponentiations
+  // are looked up; every daemon still runs every check (CI time)
+  const shared = memoMath(math);
+  cluster = await startCluster({
+    dir,
+    ids,
+    transports,
+    coordinatorBus: hub.bus(),
+    roundTimeoutMs: 60_000,
+    options: () => ({ math: shared }),
+  });
   publicKey = await cluster.coordinator.keygen({ keyId: 'treasury', threshold: 2, parties: N });
   await cluster.coordinator.auxInfo({ keyId: 'treasury', parties: N });
 }, 180_000);
@@ -134,7 +147,6 @@ describe('party daemon over the in-memory transport', () => {
     expect(share?.length).toBe(1);
     // the chain code is public key-share data; re-derive from party 0's stored share via the protocol
     const { getKeyShare } = await import('../../src/storage/secret-store.js');
-    const { math } = await import('../helpers/keys.js');
     const { share: ks } = await getKeyShare(cluster.parties[0]?.store as never, math, {
       partyId: 0,
       keyId: 'treasury',

@@ -16,6 +16,8 @@ import type { Sealer, SealerHealth } from '../../src/storage/sealed-blob.js';
 import type { SealedSecretStore } from '../../src/storage/secret-store.js';
 import { MemoryHub } from '../../src/transport/memory.js';
 import { rejection } from '../helpers/failure.js';
+import { math } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 import { nobleVerifies } from '../helpers/verify.js';
 import { clusterIdentities, startCluster } from './cluster.js';
 
@@ -57,6 +59,7 @@ beforeAll(async () => {
   const unwatch = watchStorage({ store, ledger, log: createLogger({ level: 'silent' }) });
   hsm = { store, ledger, sealer, unwatch, tokens };
   const hub = new MemoryHub();
+  const shared = memoMath(math);
   const transports = ids.secrets.map((k, i) => hub.transport(i, k, ids.roster));
   cluster = await startCluster({
     dir,
@@ -64,7 +67,10 @@ beforeAll(async () => {
     transports,
     coordinatorBus: hub.bus(),
     roundTimeoutMs: 60_000,
-    options: (i) => (i === 2 ? { store, ledger } : {}),
+    // one cached backend for the three in-process daemons (test/helpers/memo-math.ts): each aux-info
+    // proof (Πprm, Πmod) is the same for both its verifiers, so the second verifier's exponentiations
+    // are looked up; every daemon still runs every check (CI time: this file runs aux info twice)
+    options: (i) => ({ math: shared, ...(i === 2 ? { store, ledger } : {}) }),
   });
   const p2 = cluster.parties[2] as (typeof cluster.parties)[number];
   p2.ledger.close(); // the file-store ledger and store the cluster made for party 2 stay unused

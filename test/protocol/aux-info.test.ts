@@ -1,7 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isMpcError, type MpcError } from '../../src/errors/index.js';
-import type { MathBackend } from '../../src/math/backend.js';
-import type { PowmTask } from '../../src/math/raw.js';
 import { paillierSecretKey } from '../../src/primitives/paillier.js';
 import { generateRingPedersen, ringPedersenParams } from '../../src/primitives/ring-pedersen.js';
 import { ABORT_ROUND, encodeAbortNotice } from '../../src/protocol/abort-notice.js';
@@ -34,6 +32,7 @@ import { SECURITY } from '../../src/zk/params.js';
 import { provePrm } from '../../src/zk/prm.js';
 import { TestDrbg } from '../helpers/drbg.js';
 import { math as native, sid } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 import { testPrimes } from '../helpers/primes.js';
 
 /**
@@ -42,51 +41,12 @@ import { testPrimes } from '../helpers/primes.js';
  * Cost: one honest run is ~20 s of exponentiations on one thread (Πprm and Πmod verification are
  * 128 full 3072-bit exponentiations per peer). Every run below uses the same sid, the same fixture
  * primes and the same per-party DRBG seeds, so up to the point a test tampers, each party computes
- * exactly what it computed in the honest run. `memo` wraps the native backend with a cache of
- * exponentiation results (pure functions of their arguments): repeated work is looked up, new work
+ * exactly what it computed in the honest run. `memoMath` wraps the native backend with a cache of
+ * exponentiation results (test/helpers/memo-math.ts): repeated work is looked up, new work
  * (the tampered parts) is computed. Every protocol check still runs on every run; only the
  * arithmetic is reused. The honest run also benefits, since two verifiers check each proof.
  */
-function memo(m: MathBackend): MathBackend {
-  const cache = new Map<string, bigint>();
-  const key = (tag: string, xs: readonly bigint[]): string => `${tag}:${xs.map((x) => x.toString(36)).join(':')}`;
-  const once = (k: string, f: () => bigint): bigint => {
-    const hit = cache.get(k);
-    if (hit !== undefined) return hit;
-    const v = f();
-    cache.set(k, v);
-    return v;
-  };
-  const primes = new Map<bigint, boolean>();
-  return Object.freeze({
-    ...m,
-    powm: (b, e, n) => once(key('p', [b, e, n]), () => m.powm(b, e, n)),
-    powmSec: (b, e, n) => once(key('s', [b, e, n]), () => m.powmSec(b, e, n)),
-    powmCrt: (b, e, crt) => once(key('c', [b, e, crt.p, crt.q, BigInt(crt.power)]), () => m.powmCrt(b, e, crt)),
-    multiExp: (bs, es, n) => once(key('m', [...bs, -1n, ...es, n]), () => m.multiExp(bs, es, n)),
-    multiExpSec: (bs, es, n) => once(key('M', [...bs, -1n, ...es, n]), () => m.multiExpSec(bs, es, n)),
-    powmBatch(tasks: readonly PowmTask[]): bigint[] {
-      const keys = tasks.map((t) => key(t.secret ? 'S' : 'P', [t.base, t.exp, t.mod]));
-      const missing = keys.flatMap((k, idx) => (cache.has(k) ? [] : [idx]));
-      if (missing.length > 0) {
-        const fresh = m.powmBatch(missing.map((idx) => tasks[idx] as PowmTask));
-        missing.forEach((idx, f) => {
-          cache.set(keys[idx] as string, fresh[f] as bigint);
-        });
-      }
-      return keys.map((k) => cache.get(k) as bigint);
-    },
-    isProbablePrime(n, rng) {
-      const hit = primes.get(n);
-      if (hit !== undefined) return hit;
-      const v = m.isProbablePrime(n, rng);
-      primes.set(n, v);
-      return v;
-    },
-  } satisfies MathBackend);
-}
-
-const math = memo(native);
+const math = memoMath(native);
 const SID = sid('aux-info-test-session');
 const n = 3;
 

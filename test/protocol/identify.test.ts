@@ -30,7 +30,8 @@ import { type SimulationResult, simulate, simulationKeys, type Tamper } from '..
 import type { ProtocolDef } from '../../src/protocol/types.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
 import { TestDrbg } from '../helpers/drbg.js';
-import { math, sid } from '../helpers/keys.js';
+import { math as native, sid } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 
 // 3-of-3 Shamir key, all three sign, with an HD path (position 0 carries the shift δ_HD in x_0, X_0).
 const SIGNERS = [0, 1, 2];
@@ -39,7 +40,18 @@ const CULPRIT = 1;
 /** simulate() signs with these keys (simulation.ts: seed 32 × 0x07). */
 const ROSTER = simulationKeys(3, new Uint8Array(32).fill(7)).publics;
 
+/**
+ * Arithmetic through a cache (test/helpers/memo-math.ts, as aux-info.test.ts does; CI time). The
+ * three presigning runs have their own sids but the same DRBG seeds, so the work that does not
+ * depend on the sid (the Paillier encryptions of the same k_i, γ_i, the provers' first messages) is
+ * looked up after the first run; the identification runs over one presigning run share its sid and
+ * seeds, so each computes only what its liar changes. Every run is its own simulation and runs
+ * every check; only exponentiation results are reused.
+ */
+const math = memoMath(native);
+
 interface PresignRun {
+  readonly label: string;
   readonly r: SimulationResult<Presignature>;
   readonly kept: PresignRetained[];
 }
@@ -59,11 +71,11 @@ function runPresign(label: string, tamper?: Tamper): PresignRun {
     {
       sid: sid(`identify-presign-${label}`),
       math,
-      rngs: SIGNERS.map((_, i) => new TestDrbg(`identify-presign-${label}-${i}`)),
+      rngs: SIGNERS.map((_, i) => new TestDrbg(`identify-presign-${i}`)),
       ...(tamper === undefined ? {} : { tamper: new Map([[CULPRIT, tamper]]) }),
     },
   );
-  return { r, kept };
+  return { label, r, kept };
 }
 
 beforeAll(async () => {
@@ -86,19 +98,21 @@ beforeAll(async () => {
 const received = (run: PresignRun, i: number): Envelope[] => run.r.traffic.filter((e) => e.to === i);
 
 function runIdentifyDelta(
-  label: string,
   run: PresignRun,
   def: ProtocolDef<IdentifyDeltaInput, IdentifyState, IdentifyOutput> = identifyDelta,
 ): SimulationResult<IdentifyOutput> {
   return simulate(
     def,
     SIGNERS.map((_, i) => ({ retained: run.kept[i] as PresignRetained, received: received(run, i), roster: ROSTER })),
-    { sid: sid(`identify-delta-${label}`), math, rngs: SIGNERS.map((_, i) => new TestDrbg(`id-delta-${label}-${i}`)) },
+    {
+      sid: sid(`identify-delta-${run.label}`),
+      math,
+      rngs: SIGNERS.map((_, i) => new TestDrbg(`id-delta-${run.label}-${i}`)),
+    },
   );
 }
 
 function runIdentifySignature(
-  label: string,
   presigs: readonly Presignature[],
   digest: Uint8Array,
   partials: (i: number) => readonly PartialSignature[],
@@ -114,7 +128,7 @@ function runIdentifySignature(
       digest,
       partials: partials(i),
     })),
-    { sid: sid(`identify-sig-${label}`), math, rngs: SIGNERS.map((_, i) => new TestDrbg(`id-sig-${label}-${i}`)) },
+    { sid: sid('identify-sig'), math, rngs: SIGNERS.map((_, i) => new TestDrbg(`id-sig-${i}`)) },
   );
 }
 
@@ -200,20 +214,20 @@ describe('identifyDelta after a failed δ check (PROTOCOL.md §7.2)', () => {
       expect(wrongDelta.r.errors[i]?.blame).toEqual([]);
     }
     expect(wrongDelta.kept.filter((s) => s !== undefined)).toHaveLength(3);
-    const r = runIdentifyDelta('wrong', wrongDelta);
+    const r = runIdentifyDelta(wrongDelta);
     expectNamed(r, CULPRIT, /^invalid Πdec for U_i \(verifier 0\) \(ERR_ZK_PROOF_INVALID: mod-q equation\)/);
   });
 
   it('names the party that sent different δ_i to different peers (P2P equivocation, signed evidence)', () => {
     expect(splitDelta.r.errors[2]?.details.reason).toBe('delta-mismatch');
     expect(splitDelta.r.outputs[0]).toBeDefined(); // party 0 saw a consistent δ and finished
-    const r = runIdentifyDelta('split', splitDelta);
+    const r = runIdentifyDelta(splitDelta);
     expectNamed(r, CULPRIT, /^signed different \(δ_j, Δ_j\) for different signers in presign round 3$/);
   });
 
   it('names nobody after an honest run', () => {
     expect(honest.r.errors).toEqual([undefined, undefined, undefined]);
-    const r = runIdentifyDelta('honest', honest);
+    const r = runIdentifyDelta(honest);
     expectNobody(r);
     // One reliable broadcast per party (plus the echo): 2(t−1) envelopes, 1 Πmul, t−1 Πdec, (t−1)(t−2) Πaff-g.
     const sizes = r.traffic.filter((e) => e.round === 'id-delta').map((e) => e.body.length);
@@ -230,7 +244,7 @@ describe('identifyDelta after a failed δ check (PROTOCOL.md §7.2)', () => {
       expect(encodeEnvelope(r2[0] as Envelope)).not.toEqual(encodeEnvelope(env));
       return { ...m, r2, mul: { ...m.mul, z: m.mul.z + 1n } };
     });
-    const r = runIdentifyDelta('liar', honest, def);
+    const r = runIdentifyDelta(honest, def);
     expectNamed(r, liar, /invalid Πmul for H_i \(ERR_ZK_PROOF_INVALID: .*equation\)/);
     for (const i of [0, 1]) {
       expect(r.errors[i]?.blame[0]?.reason).toMatch(/published presign r2 evidence that signer 0 did not sign for it/);
@@ -287,12 +301,12 @@ describe('identifySignature after an invalid combined signature (PROTOCOL.md §7
     expect((err as MpcError).details.reason).toBe('signature-invalid');
     expect((err as MpcError).blame).toEqual([]);
     // Honest parties hold the forged σ_1; the culprit's own code broadcasts the σ_1 it really computed.
-    const r = runIdentifySignature('wrong-sigma', presigs, digest, (i) => (i === CULPRIT ? genuine : forged));
+    const r = runIdentifySignature(presigs, digest, (i) => (i === CULPRIT ? genuine : forged));
     expectNamed(r, CULPRIT, /^σ_i differs from the partial signature it issued$/);
   });
 
   it('names nobody when every partial is genuine', () => {
-    expectNobody(runIdentifySignature('honest', presigs, digest, () => genuine));
+    expectNobody(runIdentifySignature(presigs, digest, () => genuine));
   });
 
   it('names a signer that lies during identification: its wrong σ_i again (Πdec cannot match) and a bad Πmul*', () => {
@@ -303,7 +317,7 @@ describe('identifySignature after an invalid combined signature (PROTOCOL.md §7
       sigma: mod(m.sigma + 1n, CURVE_ORDER),
       mulStar: m.mulStar.map((p, l) => (p !== null && l === 2 ? { ...p, z1: p.z1 - 1n } : p)),
     }));
-    const r = runIdentifySignature('liar', presigs, digest, (i) => (i === CULPRIT ? genuine : forged), def);
+    const r = runIdentifySignature(presigs, digest, (i) => (i === CULPRIT ? genuine : forged), def);
     expectNamed(
       r,
       CULPRIT,

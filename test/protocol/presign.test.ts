@@ -19,9 +19,21 @@ import { type SimulationResult, simulate, type Tamper } from '../../src/protocol
 import type { ProtocolDef } from '../../src/protocol/types.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
 import { TestDrbg } from '../helpers/drbg.js';
-import { math, sid } from '../helpers/keys.js';
+import { math as native, sid } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 
 const PATH = [0, 1, 7];
+
+/**
+ * The malicious-signer runs below share one sid and one set of DRBG seeds per key (label SHARED), so
+ * up to the point the culprit deviates every party computes exactly what it computed in the previous
+ * run with the same key, signers and path. `math` caches exponentiation results
+ * (test/helpers/memo-math.ts, as aux-info.test.ts does): repeated work is looked up, the work after
+ * the deviation is computed. Every run is its own simulation and every protocol check runs in each;
+ * only the arithmetic is reused (CI time).
+ */
+const math = memoMath(native);
+const SHARED = 'malicious';
 
 let key35: DealtKey;
 let key33: DealtKey;
@@ -217,11 +229,10 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
   const CULPRIT = 1;
   const N = (pos: number): bigint => key35.shares[0]?.aux.parties[SIGNERS[pos] as number]?.N as bigint;
   const N23 = (index: number): bigint => key23.shares[0]?.aux.parties[index]?.N as bigint;
-  const bad = (label: string, tamper: Tamper) =>
-    run(key35, SIGNERS, PATH, `mal-${label}`, new Map([[CULPRIT, tamper]]));
+  const bad = (tamper: Tamper) => run(key35, SIGNERS, PATH, SHARED, new Map([[CULPRIT, tamper]]));
 
   it('aborts blaming party 1 when it sends an invalid Πenc-elg ψ0 (to party 0) and ψ1 (to party 2) in round 1', () => {
-    const r = bad('enc', ({ round, recipient, body }) => {
+    const r = bad(({ round, recipient, body }) => {
       if (round !== 'r1-enc') return body;
       const m = body as MsgR1Enc;
       return recipient === 0
@@ -262,7 +273,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
       (_, st) => st,
       (b) => ({ ...b, elg: { ...b.elg, A2: b.elg.A2.add(G) } }),
     );
-    const r = run(key23, [0, 2], PATH, 'mal-elg-a', undefined, def); // two signers: a third of the cost
+    const r = run(key23, [0, 2], PATH, SHARED, undefined, def); // two signers: a third of the cost
     expectBlamed(r, CULPRIT, /^invalid Πenc-elg ψ0 for \(K_j, A_j\) \(ERR_ZK_PROOF_INVALID[^;]*$/, key23);
   });
 
@@ -271,7 +282,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
       (_, st) => st,
       (b) => ({ ...b, elg: { ...b.elg, B2: b.elg.B2.add(G) } }),
     );
-    const r = run(key23, [0, 2], PATH, 'mal-elg-b', undefined, def); // two signers: a third of the cost
+    const r = run(key23, [0, 2], PATH, SHARED, undefined, def); // two signers: a third of the cost
     expectBlamed(r, CULPRIT, /^invalid Πenc-elg ψ1 for \(G_j, B_j\) \(ERR_ZK_PROOF_INVALID[^;]*$/, key23);
   });
 
@@ -279,7 +290,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
     // From round 2 on, the culprit runs with γ_1 + 1: Γ_1, D, F and both Πaff-g are consistent with it,
     // but B_1 (and G_1) committed γ_1 in round 1. Only Πelog ψ' can notice.
     const def = evil((round, st) => (round === 'r1-enc' ? ({ ...st, gamma: st.gamma + 1n } as PresignState) : st));
-    const r = run(key23, [0, 2], PATH, 'mal-elog-gamma', undefined, def); // two signers: a third of the cost
+    const r = run(key23, [0, 2], PATH, SHARED, undefined, def); // two signers: a third of the cost
     expectBlamed(r, CULPRIT, /^invalid Πelog ψ' \(ERR_ZK_PROOF_INVALID: M equation\)$/, key23);
   });
 
@@ -287,7 +298,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
     // In round 3 the culprit uses k_1 + 1 for Δ_1 = k·Γ and δ_1; without ψ'' this would end in an
     // unexplained δ mismatch, with ψ'' every honest party names the culprit.
     const def = evil((round, st) => (round === 'r2' ? ({ ...st, k: st.k + 1n } as PresignState) : st));
-    const r = run(key23, [0, 2], PATH, 'mal-elog-k', undefined, def); // two signers: a third of the cost
+    const r = run(key23, [0, 2], PATH, SHARED, undefined, def); // two signers: a third of the cost
     expectBlamed(r, CULPRIT, /^invalid Πelog ψ'' \(ERR_ZK_PROOF_INVALID: M equation\)$/, key23);
   });
 
@@ -305,12 +316,12 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
         return { state: out.state, outbox };
       },
     };
-    const r = run(key35, SIGNERS, PATH, 'mal-ct', undefined, evil);
+    const r = run(key35, SIGNERS, PATH, SHARED, undefined, evil);
     expectBlamed(r, CULPRIT, /K_j not in Z\*_\{N_j²\} \(ERR_PAILLIER_CIPHERTEXT_INVALID\)/, key35);
   });
 
   it('aborts blaming party 1 when it equivocates K_1 in the reliable broadcast of round 1 (echo evidence)', () => {
-    const r = bad('equivocate', ({ round, recipient, body }) => {
+    const r = bad(({ round, recipient, body }) => {
       if (round !== 'r1' || recipient !== 2) return body;
       const m = body as MsgR1;
       const n = N(CULPRIT);
@@ -324,7 +335,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
   // Round 2 and 3 faults are private messages: one run sends a different fault to each honest
   // party, and each must abort naming exactly the culprit, for its own reason.
   it("aborts blaming party 1 for Πaff-g ψ not matching D and a bad Πelog ψ' (to party 0) and a bad Πaff-g ψ̂ (to party 2)", () => {
-    const r = bad('round2', ({ round, recipient, body }) => {
+    const r = bad(({ round, recipient, body }) => {
       if (round !== 'r2') return body;
       const m = body as MsgR2;
       if (recipient === 0) {
@@ -354,7 +365,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
       key23,
       [0, 2],
       [],
-      'mal-ct2',
+      SHARED,
       new Map([
         [
           1,
@@ -366,7 +377,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
   });
 
   it("aborts blaming party 1 for a Δ_1 that does not match its Πelog ψ'' (to party 0) and a δ_1 not below q (to party 2)", () => {
-    const r = bad('log-star-2', ({ round, recipient, body }) => {
+    const r = bad(({ round, recipient, body }) => {
       if (round !== 'r3') return body;
       const m = body as MsgR3;
       if (recipient === 0) return { ...m, Delta: m.Delta.add(G) } satisfies MsgR3;
@@ -387,7 +398,7 @@ describe('malicious signers are identified (PROTOCOL.md §7.1; SECURITY.md A13�
       round === 'r3'
         ? ({ ...(body as MsgR3), delta: mod((body as MsgR3).delta + 1n, CURVE_ORDER) } satisfies MsgR3)
         : body;
-    const r = run(key23, [0, 2], [], 'mal-delta', new Map([[1, wrongDelta]]));
+    const r = run(key23, [0, 2], [], SHARED, new Map([[1, wrongDelta]]));
     const e = r.errors[0] as MpcError;
     expect(e.code).toBe('ERR_PROTOCOL_ABORT');
     expect(e.details.reason).toBe('delta-mismatch');

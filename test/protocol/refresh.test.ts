@@ -21,9 +21,17 @@ import { combineSignature, issuePartialSignature, MemoryPresignatureLedger } fro
 import { type SimulationResult, simulate, type Tamper } from '../../src/protocol/simulation.js';
 import { type DealtKey, dealKeyShares } from '../helpers/dealer.js';
 import { TestDrbg } from '../helpers/drbg.js';
-import { math, sid } from '../helpers/keys.js';
+import { math as native, sid } from '../helpers/keys.js';
+import { memoMath } from '../helpers/memo-math.js';
 import { testPrimes } from '../helpers/primes.js';
 import { nobleVerifies, opensslVerifies } from '../helpers/verify.js';
+
+/**
+ * Arithmetic through a cache (test/helpers/memo-math.ts; CI time): the refresh's aux-info proofs
+ * (Πprm, Πmod) are the same for both their verifiers in the simulation, so the second verifier's
+ * exponentiations are looked up; every party still runs every check.
+ */
+const math = memoMath(native);
 
 let dealt: DealtKey;
 let refreshed: KeyShare[];
