@@ -115,12 +115,16 @@ function row(name: string, samples: readonly number[], perSecond?: number): ApiR
   };
 }
 
-export async function benchOrchestrator(
-  log: (line: string) => void,
-  requests = 300,
-  o: { audit?: AuditLog; label?: string } = {},
-): Promise<ApiRow[]> {
-  const label = o.label === undefined ? '' : ` ${o.label}`;
+interface OpenBench {
+  /** One request: POST, then the long-poll GET until signed; the POST's and the whole time (ms). */
+  one(i: number): Promise<{ post: number; toSigned: number }>;
+  /** Requests prepared (tokens and signed requests made before the clock). */
+  readonly count: number;
+  close(): Promise<void>;
+}
+
+/** An orchestrator behind loopback HTTP with a warm pool for `count` requests, tokens made. */
+async function openBench(count: number, o: { audit?: AuditLog } = {}): Promise<OpenBench> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-orch-'));
   const store = await OrchestratorStore.open({ kind: 'sqlite', path: join(dir, 'orch.db') });
   const root = await makeKey('root');
@@ -128,7 +132,7 @@ export async function benchOrchestrator(
   const admin = await makeKey('a1');
   const backend = instantBackend();
   const metrics = new OrchestratorMetrics({ defaultMetrics: false });
-  const total = requests * 2 + 64;
+  const total = count + 32;
   const pools = new PresignaturePools({
     store,
     backend,
@@ -152,6 +156,12 @@ export async function benchOrchestrator(
   });
   const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
   let app: Awaited<ReturnType<typeof buildApi>> | undefined;
+  const close = async () => {
+    await service.drain(5000);
+    await app?.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await service.init();
     await store.insertOperator({ id: 'ian', publicKey: ian.publicJwk, roles: ['initiator'] }, Date.now());
@@ -236,27 +246,43 @@ export async function benchOrchestrator(
       if (done.state !== 'signed') throw new Error(`request ended ${done.state}`);
       return { post: t1 - t0, toSigned: t1 - t0 + (t3 - t2) };
     };
+    return {
+      one: (i) => one(prepared[i] as (typeof prepared)[number]),
+      count: prepared.length,
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+export async function benchOrchestrator(
+  log: (line: string) => void,
+  requests = 300,
+  o: { audit?: AuditLog; label?: string } = {},
+): Promise<ApiRow[]> {
+  const label = o.label === undefined ? '' : ` ${o.label}`;
+  const bench = await openBench(requests * 2 + 32, o);
+  try {
     let next = 0;
-    for (let i = 0; i < 20; i++) await one(prepared[next++] as (typeof prepared)[number]); // warm-up
+    for (let i = 0; i < 20; i++) await bench.one(next++); // warm-up
     const post: number[] = [];
     const toSigned: number[] = [];
     for (let i = 0; i < requests; i++) {
-      const r = await one(prepared[next++] as (typeof prepared)[number]);
+      const r = await bench.one(next++);
       post.push(r.post);
       toSigned.push(r.toSigned);
     }
     log(`  ${requests} sequential requests done`);
     const inFlight = 16;
-    const burst = prepared.slice(next, next + requests);
+    const burst = Array.from({ length: requests }, (_, i) => next + i);
     const latencies: number[] = [];
     const t0 = performance.now();
     let k = 0;
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
-        while (k < burst.length) {
-          const p = burst[k++] as (typeof prepared)[number];
-          latencies.push((await one(p)).toSigned);
-        }
+        while (k < burst.length) latencies.push((await bench.one(burst[k++] as number)).toSigned);
       }),
     );
     const perSecond = (burst.length / (performance.now() - t0)) * 1000;
@@ -267,10 +293,7 @@ export async function benchOrchestrator(
       row(`REST request → signed artifact, ${inFlight} in flight${label}`, latencies, perSecond),
     ];
   } finally {
-    await service.drain(5000);
-    await app?.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
 }
 
@@ -303,6 +326,68 @@ export async function benchOrchestratorAudit(
   log: (line: string) => void,
   requests = 300,
 ): Promise<ApiRow[] | undefined> {
+  return withAuditLog(log, (audit) => benchOrchestrator(log, requests, { audit, label: '+ audit (JetStream)' }));
+}
+
+/** What the audit log adds, measured in pairs (issue #15's goal). */
+export interface AuditPaired {
+  readonly pairs: number;
+  /** Sequential request → signed p50 without and with the audit log (ms). */
+  readonly withoutP50Ms: number;
+  readonly withP50Ms: number;
+  /** The median of the per-pair differences (with − without, ms). */
+  readonly addsMs: number;
+}
+
+/**
+ * Two orchestrators in this process, one without and one with the audit log, sent one request each
+ * in turn (which goes first alternates): each pair runs within milliseconds, so drift of the
+ * machine (±1–3 ms between runs minutes apart on shared cores, more than what is measured) falls
+ * on both halves alike. The audit's share is the median of the pairs' differences.
+ */
+export async function benchAuditPaired(log: (line: string) => void, pairs = 400): Promise<AuditPaired | undefined> {
+  return withAuditLog(log, async (audit) => {
+    const plain = await openBench(pairs + 20);
+    try {
+      const audited = await openBench(pairs + 20, { audit });
+      try {
+        for (let i = 0; i < 20; i++) {
+          await plain.one(i);
+          await audited.one(i);
+        }
+        const without: number[] = [];
+        const withAudit: number[] = [];
+        const deltas: number[] = [];
+        for (let i = 20; i < pairs + 20; i++) {
+          const first = i % 2 === 0;
+          const a = first ? await plain.one(i) : undefined;
+          const b = await audited.one(i);
+          const c = a ?? (await plain.one(i));
+          without.push(c.toSigned);
+          withAudit.push(b.toSigned);
+          deltas.push(b.toSigned - c.toSigned);
+        }
+        log(`  ${pairs} request pairs (without, with the audit log) done`);
+        return {
+          pairs,
+          withoutP50Ms: row('', without).p50Ms,
+          withP50Ms: row('', withAudit).p50Ms,
+          addsMs: row('', deltas).p50Ms,
+        };
+      } finally {
+        await audited.close();
+      }
+    } finally {
+      await plain.close();
+    }
+  });
+}
+
+/** Runs `f` with an orchestrator audit log on a fresh local nats-server (JetStream); undefined without nats-server. */
+async function withAuditLog<T>(
+  log: (line: string) => void,
+  f: (audit: AuditLog) => Promise<T>,
+): Promise<T | undefined> {
   const { findNatsServer, runNatsServer } = await import('../src/daemon/nats-server-process.js');
   if (findNatsServer() === undefined) {
     log('  audit case skipped: nats-server not found (apt-get install nats-server, or set NATS_SERVER_BIN)');
@@ -331,7 +416,7 @@ export async function benchOrchestratorAudit(
       createStream: true,
     });
     try {
-      return await benchOrchestrator(log, requests, { audit, label: '+ audit (JetStream)' });
+      return await f(audit);
     } finally {
       await audit.close();
     }

@@ -180,8 +180,10 @@ export class OrchestratorAudit implements AuditLog {
 
   async #publish(event: AuditEvent): Promise<void> {
     const emitter = this.#emitter as AuditEmitter;
+    const from = emitter.head.seq;
     const { records, head } = emitter.prepare(event);
-    for (const r of records) await this.#publisher.publish(r);
+    // made here by this emitter: record i of the event extends the chain to from + 1 + i
+    for (const [i, r] of records.entries()) await this.#publisher.publishOwn(r, from + 1 + i);
     emitter.commit(head);
   }
 

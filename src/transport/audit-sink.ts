@@ -133,21 +133,25 @@ export class AuditPublisher {
   async publish(record: StoredRecord): Promise<void> {
     const { parsed } = parseRecord(record);
     if (parsed.emitter !== this.#emitter) throw new MpcError('ERR_AUDIT_CHAIN_FORK', 'record of another emitter');
+    await this.publishOwn(record, parsed.seq);
+  }
+
+  /**
+   * `publish` for a record this process's own emitter just made (its chain sequence `seq`): not
+   * parsed again. Records read back from elsewhere (a ledger, a file) go through `publish`.
+   */
+  async publishOwn(record: StoredRecord, seq: number): Promise<void> {
     const headSeq = await this.streamHead();
     const head = this.#head as SubjectHead;
-    if (parsed.seq !== headSeq + 1) {
-      throw new MpcError(
-        'ERR_AUDIT_CHAIN_FORK',
-        `record seq ${parsed.seq} does not extend the stream head ${headSeq}`,
-        {
-          details: { seq: parsed.seq, head: headSeq },
-        },
-      );
+    if (seq !== headSeq + 1) {
+      throw new MpcError('ERR_AUDIT_CHAIN_FORK', `record seq ${seq} does not extend the stream head ${headSeq}`, {
+        details: { seq, head: headSeq },
+      });
     }
     let ack: Awaited<ReturnType<JetStreamClient['publish']>>;
     try {
       ack = await this.#js.publish(this.subject, recordLine(record), {
-        msgID: `${this.#emitter}-${parsed.seq}`,
+        msgID: `${this.#emitter}-${seq}`,
         expect: { lastSubjectSequence: head.streamSeq },
         timeout: this.#timeoutMs,
       });
@@ -163,7 +167,7 @@ export class AuditPublisher {
       }
       throw new MpcError('ERR_AUDIT_SINK_UNAVAILABLE', 'audit record not acknowledged by JetStream', { cause: e });
     }
-    this.#head = { seq: parsed.seq, streamSeq: ack.seq };
+    this.#head = { seq, streamSeq: ack.seq };
   }
 }
 
