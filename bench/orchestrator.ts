@@ -7,7 +7,11 @@
  * request's verification, policy evaluation, every durable state transition, the pool reservation
  * and the long-poll wake-up. The daemon path (parties over NATS) is measured by the daemon suite.
  *
- * Tokens and signed requests are made before the clock starts: they are the client's work.
+ * Tokens and signed requests are made before the clock starts: they are the client's work. The GET
+ * token binds the request id, so the client signs it once the POST answered, with the clock running:
+ * request → signed is what the client sees, POST to the GET's answer, including that signing (its
+ * own row: ~0.1–0.3 ms of WebCrypto on the libuv pool, during which the server goes on). Until
+ * 2026-12-03 that signing was subtracted instead, which also hid whatever the server did meanwhile.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -116,8 +120,8 @@ function row(name: string, samples: readonly number[], perSecond?: number): ApiR
 }
 
 interface OpenBench {
-  /** One request: POST, then the long-poll GET until signed; the POST's and the whole time (ms). */
-  one(i: number): Promise<{ post: number; toSigned: number }>;
+  /** One request: POST, then the long-poll GET until signed; the POST's, the whole and the GET token's time (ms). */
+  one(i: number): Promise<{ post: number; toSigned: number; getToken: number }>;
   /** Requests prepared (tokens and signed requests made before the clock). */
   readonly count: number;
   close(): Promise<void>;
@@ -225,7 +229,7 @@ async function openBench(count: number, o: { audit?: AuditLog } = {}): Promise<O
       );
       prepared.push({ body, postToken });
     }
-    // a GET token binds its path (the request id), so it is signed once the id is known; time it apart
+    // a GET token binds its path (the request id), so it is signed once the id is known (clock running)
     const one = async (p: (typeof prepared)[number]) => {
       const t0 = performance.now();
       const res = await fetch(`${base}/v1/sign-requests`, {
@@ -244,7 +248,7 @@ async function openBench(count: number, o: { audit?: AuditLog } = {}): Promise<O
       ).json()) as { state: string };
       const t3 = performance.now();
       if (done.state !== 'signed') throw new Error(`request ended ${done.state}`);
-      return { post: t1 - t0, toSigned: t1 - t0 + (t3 - t2) };
+      return { post: t1 - t0, toSigned: t3 - t0, getToken: t2 - t1 };
     };
     return {
       one: (i) => one(prepared[i] as (typeof prepared)[number]),
@@ -269,10 +273,12 @@ export async function benchOrchestrator(
     for (let i = 0; i < 20; i++) await bench.one(next++); // warm-up
     const post: number[] = [];
     const toSigned: number[] = [];
+    const getToken: number[] = [];
     for (let i = 0; i < requests; i++) {
       const r = await bench.one(next++);
       post.push(r.post);
       toSigned.push(r.toSigned);
+      getToken.push(r.getToken);
     }
     log(`  ${requests} sequential requests done`);
     const inFlight = 16;
@@ -290,6 +296,7 @@ export async function benchOrchestrator(
     return [
       row(`POST /v1/sign-requests (201)${label}`, post),
       row(`REST request → signed artifact, warm pool, sequential${label}`, toSigned),
+      row(`  of which the client signs its GET token${label}`, getToken),
       row(`REST request → signed artifact, ${inFlight} in flight${label}`, latencies, perSecond),
     ];
   } finally {
