@@ -557,8 +557,10 @@ describe.runIf(canRun)('key refresh over NATS with party processes', () => {
       await expect(c.keyRecord({ keyId: 'rk', parties: 4 })).rejects.toMatchObject({
         details: { codes: 'ERR_DAEMON_KEY_RETIRED' },
       });
+      // a presign with it: party 3 refuses its retired key, party 2 a signer outside the new
+      // committee; the coordinator reports the refusals that reached it first (either, or both)
       await expect(c.presign({ keyId: 'rk', signers: [2, 3] })).rejects.toMatchObject({
-        details: { codes: expect.stringContaining('ERR_DAEMON_KEY_RETIRED') },
+        details: { codes: expect.stringMatching(/ERR_DAEMON_KEY_RETIRED|ERR_DAEMON_COMMAND_INVALID/) },
       });
       // nothing left to do: the reshare once more says so
       const again = await cli([...args, '--from', '4', '--to', '3', '--threshold', '2']);
