@@ -584,14 +584,15 @@ export class Coordinator {
    * ledger). Until the holders commit, the old committee signs.
    *
    * Resuming: parties 0..from−1 report the key's last rotation (a leaver that retired already: its
-   * ERR_DAEMON_KEY_RETIRED). When the new holders hold the same rotation and some committed it, that
-   * commit is finished at the holders (`resumed`); when every holder committed it and some leaver is
-   * still on the epoch before, only the leavers' step runs (`resumed`). Otherwise a new reshare runs.
+   * ERR_DAEMON_KEY_RETIRED; a leaver that is down: nothing, and it does not hold up the holders).
+   * When the new holders hold the same rotation and some committed it, that commit is finished at
+   * the holders (`resumed`); when every holder committed it and some leaver is still on the epoch
+   * before or silent, only the leavers' step runs (`resumed`). Otherwise a new reshare runs.
    * @throws MpcError ERR_DAEMON_KEY_RETIRED when every leaver left the key already (nothing to do)
    * @throws MpcError ERR_ROTATION_STATE when a finished reshare has another threshold than asked
    */
   async #reshareLeave(o: ReshareRequest): Promise<{ epoch: number; digest: Uint8Array; resumed: boolean }> {
-    const { statuses, retired } = await this.#leaveStatuses(o);
+    const { statuses, retired, silent } = await this.#leaveStatuses(o);
     const holders = statuses.slice(0, o.to);
     const leavers = statuses.slice(o.to);
     const pending = pendingCommit(holders);
@@ -607,7 +608,10 @@ export class Coordinator {
       );
     } else {
       const done = committedRotation(holders);
-      if (done !== undefined && leavers.some((x, j) => !retired[j] && x.keyEpoch + 1 === done.epoch)) {
+      // a silent leaver may still be on the epoch before: its step is tried (and times out) rather
+      // than a new reshare, which would leave it two epochs behind, its step then refused for good
+      const waiting = (x: RotationStatus, j: number) => silent[j] || (!retired[j] && x.keyEpoch + 1 === done?.epoch);
+      if (done !== undefined && leavers.some(waiting)) {
         commit = done;
       } else {
         commit = await this.prepareReshare(o);
@@ -649,19 +653,25 @@ export class Coordinator {
   /**
    * Every old holder 0..from−1's rotation status of the key (a reshare that removes holders); a
    * leaver (to..from−1) that answers ERR_DAEMON_KEY_RETIRED left it already (`retired`, by leaver).
+   * A leaver may be silent (down): the holders' commit must not wait for it. Its status is unknown
+   * (`silent`, by leaver); the staying holders must all answer.
    */
   async #leaveStatuses(o: {
     keyId: string;
     from: number;
     to: number;
-  }): Promise<{ statuses: RotationStatus[]; retired: boolean[] }> {
-    const { token, results } = await this.#askAll('rotation', { keyId: o.keyId, parties: o.from });
-    const left = (r: SessionResult, m: number) => !r.ok && m >= o.to && r.code === 'ERR_DAEMON_KEY_RETIRED';
-    const refused = new Map(results.flatMap((r, m) => (r.ok || left(r, m) ? [] : [[m, r]])));
+  }): Promise<{ statuses: RotationStatus[]; retired: boolean[]; silent: boolean[] }> {
+    const { token, results } = await this.#askAll('rotation', { keyId: o.keyId, parties: o.from }, (m) => m >= o.to);
+    const left = (r: SessionResult | undefined, m: number) =>
+      r !== undefined && !r.ok && m >= o.to && r.code === 'ERR_DAEMON_KEY_RETIRED';
+    const refused = new Map(
+      results.flatMap((r, m) => (r === undefined || r.ok || left(r, m) ? [] : [[m, r] as const])),
+    );
     if (refused.size > 0) throw sessionFailed('rotation', refused, token);
     return {
-      statuses: results.map((r) => (r.ok ? decodeRotationStatus(r.summary) : NO_ROTATION)),
+      statuses: results.map((r) => (r?.ok ? decodeRotationStatus(r.summary) : NO_ROTATION)),
       retired: results.slice(o.to).map((r, j) => left(r, o.to + j)),
+      silent: results.slice(o.to).map((r) => r === undefined),
     };
   }
 
@@ -670,7 +680,8 @@ export class Coordinator {
    * this id (it never prepared a join) reports state none.
    */
   async #reshareStatuses(o: { keyId: string; from: number; to: number }): Promise<RotationStatus[]> {
-    const { token, results } = await this.#askAll('rotation', { keyId: o.keyId, parties: o.to });
+    const { token, results: answers } = await this.#askAll('rotation', { keyId: o.keyId, parties: o.to });
+    const results = answers as SessionResult[]; // nobody may be silent here: #askAll threw otherwise
     const refused = new Map(
       results.flatMap((r, m) => (r.ok || (m >= o.from && r.code === 'ERR_DAEMON_KEY_UNKNOWN') ? [] : [[m, r]])),
     );
@@ -699,22 +710,24 @@ export class Coordinator {
 
   /**
    * As #ask, but waits for every member's answer and returns them all, refusals included (the caller
-   * judges them); only silence fails (ERR_DAEMON_SESSION_TIMEOUT, naming who did not answer).
+   * judges them); only silence fails (ERR_DAEMON_SESSION_TIMEOUT, naming who did not answer), except
+   * the silence of members `mayBeSilent` accepts: their result is undefined.
    */
   async #askAll(
     op: 'record' | 'rotation' | 'commit',
     o: { keyId: string; parties: number },
-  ): Promise<{ token: string; results: SessionResult[] }> {
+    mayBeSilent: (member: number) => boolean = () => false,
+  ): Promise<{ token: string; results: (SessionResult | undefined)[] }> {
     const { token, w } = await this.#askOpen(op, o, new Uint8Array(0));
     try {
-      const missing = await this.#settle(w, (m) => w.results.has(m), this.#timeout());
+      const missing = (await this.#settle(w, (m) => w.results.has(m), this.#timeout())).filter((m) => !mayBeSilent(m));
       if (missing.length > 0) {
         throw new MpcError('ERR_DAEMON_SESSION_TIMEOUT', `${op}: no answer from ${missing.join(', ')} in time`, {
           details: { sid: token, missing: missing.join(',') },
           blame: missing.map((party) => ({ party, msgIds: [], reason: `timeout: no ${op} report` })),
         });
       }
-      return { token, results: w.members.map((m) => w.results.get(m) as SessionResult) };
+      return { token, results: w.members.map((m) => w.results.get(m)) };
     } finally {
       this.#waiters.delete(token);
     }

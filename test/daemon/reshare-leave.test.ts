@@ -51,6 +51,8 @@ let quick: Coordinator;
 const keys = new Map<string, DealtKey>();
 /** Parties that never receive a `commit` command (as if the coordinator stopped before reaching them). */
 const noCommit = new Set<number>();
+/** Parties that receive no coordinator command at all (down). */
+const silent = new Set<number>();
 
 /** `t`, except that a party in `noCommit` does not get commit commands (every other command arrives). */
 function dropsCommits(t: Transport): Transport {
@@ -71,7 +73,7 @@ function dropsCommits(t: Transport): Transport {
         publish: (subject, bytes) => bus.publish(subject, bytes),
         subscribe: (pattern, onMessage) =>
           bus.subscribe(pattern, (subject, bytes) => {
-            if (!(noCommit.has(t.self) && isCommit(bytes))) onMessage(subject, bytes);
+            if (!silent.has(t.self) && !(noCommit.has(t.self) && isCommit(bytes))) onMessage(subject, bytes);
           }),
       };
     },
@@ -302,14 +304,21 @@ describe('reshare 2-of-4 → 2-of-3: party 3 leaves', () => {
       details: { missing: '2' },
     });
     expect(await states()).toEqual(['1:committed', '1:committed', '0:prepared', '0:none']);
-    // reshare again: it finishes the holders' commit, then the leaver's step does not arrive
+    // reshare again with the leaver down (it answers nothing, not even the status query): the
+    // holders' commit is finished without it, then its step times out
     noCommit.clear();
-    noCommit.add(3);
+    silent.add(3);
     await expect(quick.reshare({ keyId: 'k', from: 4, to: 3, threshold: 2 })).rejects.toMatchObject({
       code: 'ERR_DAEMON_SESSION_TIMEOUT',
       details: { missing: '3' },
     });
-    noCommit.clear();
+    // still down: reshare again only retries its step (no new reshare, which would leave it two
+    // epochs behind: the holders stay on epoch 1)
+    await expect(quick.reshare({ keyId: 'k', from: 4, to: 3, threshold: 2 })).rejects.toMatchObject({
+      code: 'ERR_DAEMON_SESSION_TIMEOUT',
+      details: { missing: '3' },
+    });
+    silent.clear();
     expect(await states()).toEqual(['1:committed', '1:committed', '1:committed', '0:none']);
     expect(await storeIds(3, 'k')).toEqual(['k']);
 
